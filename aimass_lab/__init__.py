@@ -1,0 +1,66 @@
+"""AI Mass Lab: a JupyterLab workbench for the whole life of a model.
+
+The public API is imported lazily, so ``import aimass_lab`` stays fast and imports no torch.
+
+Examples
+--------
+>>> import aimass_lab as am  # doctest: +SKIP
+>>> run = am.train("digits", "mlp", hparams={"hidden": 128}, max_epochs=5, wait=True)  # doctest: +SKIP
+>>> run.register("digits-mlp")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from aimass_lab._version import __version__
+
+if TYPE_CHECKING:
+    from aimass_lab import data as datasets
+    from aimass_lab import registry
+    from aimass_lab.errors import AimassError
+    from aimass_lab.specs import DataSpec, ModelSpec, TrainSpec
+    from aimass_lab.train import Run, train
+    from aimass_lab.workspace import Workspace, set_current_workspace
+
+__all__ = [
+    "AimassError",
+    "DataSpec",
+    "ModelSpec",
+    "Run",
+    "TrainSpec",
+    "Workspace",
+    "__version__",
+    "datasets",
+    "registry",
+    "set_current_workspace",
+    "train",
+]
+
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Workspace": ("aimass_lab.workspace", "Workspace"),
+    "set_current_workspace": ("aimass_lab.workspace", "set_current_workspace"),
+    "AimassError": ("aimass_lab.errors", "AimassError"),
+    "DataSpec": ("aimass_lab.specs", "DataSpec"),
+    "ModelSpec": ("aimass_lab.specs", "ModelSpec"),
+    "TrainSpec": ("aimass_lab.specs", "TrainSpec"),
+    "train": ("aimass_lab.train", "train"),
+    "Run": ("aimass_lab.train", "Run"),
+    "datasets": ("aimass_lab.data", None),
+    "registry": ("aimass_lab.registry", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aimass_lab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

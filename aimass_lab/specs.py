@@ -1,0 +1,403 @@
+"""The specs: plain, validated, JSON-serialisable descriptions of work.
+
+The same spec is built by a Python call, a widget form, a YAML file given to the CLI and a
+JSON body sent to the server extension. A bad spec fails here, with a :class:`SpecError`
+naming the field, the value and what is accepted.
+
+Examples
+--------
+>>> from aimass_lab.specs import TrainSpec
+>>> spec = TrainSpec.from_dict({"data": {"name": "digits"}, "model": {"family": "mlp"}})
+>>> spec.max_epochs
+10
+>>> TrainSpec.from_yaml(spec.to_yaml()) == spec
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aimass_lab.data._catalog import BUILTINS, source_names
+from aimass_lab.errors import SpecError, accepted
+from aimass_lab.models._catalog import FAMILIES, coerce_hparams
+
+__all__ = [
+    "AugmentSpec",
+    "DataSpec",
+    "EarlyStoppingSpec",
+    "ModelSpec",
+    "PreprocessSpec",
+    "Spec",
+    "SplitSpec",
+    "TRAIN_HPARAMS",
+    "TrainSpec",
+    "split_hparams",
+]
+
+S = TypeVar("S", bound="Spec")
+
+#: Hyperparameters that belong to training rather than to the model; ``--set`` routes them.
+TRAIN_HPARAMS: tuple[str, ...] = ("lr", "batch_size", "weight_decay", "optimizer", "max_epochs", "seed")
+
+PRECISIONS: tuple[str, ...] = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+STRATEGIES: tuple[str, ...] = (
+    "auto",
+    "ddp",
+    "ddp_spawn",
+    "ddp_notebook",
+    "ddp_find_unused_parameters_true",
+    "fsdp",
+    "deepspeed",
+    "single_device",
+)
+
+
+def _fields_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """The field names of the spec class found by walking ``loc`` (for 'unknown field' errors)."""
+    current: Any = cls
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return None
+        annotation = info.annotation
+        args = getattr(annotation, "__args__", None)
+        if args:
+            annotation = next(
+                (a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), annotation
+            )
+        current = annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return None
+
+
+def _spec_error(cls: type[BaseModel], exc: ValidationError) -> SpecError:
+    errors: list[dict[str, Any]] = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        field = ".".join(str(p) for p in loc)
+        nested = (err.get("ctx") or {}).get("error")
+        if isinstance(nested, SpecError):  # a nested spec's own __init__ already explained itself
+            for sub in nested.errors:
+                inner = sub.get("field") or ""
+                errors.append({**sub, "field": ".".join(p for p in (field, inner) if p)})
+            continue
+        msg = str(err.get("msg", ""))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        entry: dict[str, Any] = {"field": field, "message": msg}
+        if err.get("type") == "extra_forbidden":
+            fields = _fields_at(cls, loc[:-1]) or []
+            entry["message"] = f"unknown field {loc[-1]!r}; accepted: {', '.join(fields)}"
+        elif err.get("type") == "missing":
+            entry["message"] = "required field is missing"
+        else:
+            value = err.get("input")
+            if not isinstance(value, dict):
+                entry["value"] = value
+        errors.append(entry)
+    return SpecError(cls.__name__, errors)
+
+
+class Spec(BaseModel):
+    """Base of every spec: strict fields, clear errors, JSON and YAML round trips."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _spec_error(type(self), exc) from None
+
+    @classmethod
+    def from_dict(cls: type[S], data: dict[str, Any] | S) -> S:
+        """Validate a dict (or return a spec of this class unchanged)."""
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise SpecError(
+                cls.__name__,
+                [{"field": "", "value": data, "message": "expected a mapping of field names to values"}],
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls: type[S], text: str | bytes) -> S:
+        """Validate a JSON document."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(cls.__name__, [{"field": "", "message": f"malformed JSON: {exc}"}]) from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_yaml(cls: type[S], source: str | os.PathLike[str]) -> S:
+        """Validate YAML text, or the YAML file at a path."""
+        text = str(source)
+        if isinstance(source, os.PathLike) or (
+            "\n" not in text and text.endswith((".yaml", ".yml", ".json"))
+        ):
+            path = Path(source)
+            if not path.is_file():
+                raise SpecError(cls.__name__, [{"field": "", "message": f"config file not found: {path}"}])
+            text = path.read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(cls.__name__, [{"field": "", "message": f"malformed YAML: {exc}"}]) from None
+        return cls.from_dict(data or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of JSON types."""
+        return self.model_dump(mode="json")
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The spec as JSON."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    def to_yaml(self) -> str:
+        """The spec as YAML."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# --------------------------------------------------------------------------------------- data
+class SplitSpec(Spec):
+    """How a dataset is split into train, validation and test parts.
+
+    With ``folds`` set, the test part is held out first and the rest is cut into ``folds``
+    folds; ``fold`` picks the validation fold.
+    """
+
+    val: float = Field(0.15, ge=0.0, lt=1.0, description="fraction for validation")
+    test: float = Field(0.15, ge=0.0, lt=1.0, description="fraction held out for testing")
+    seed: int = Field(0, description="seed of the shuffle")
+    stratify: bool = Field(True, description="keep class proportions (classification)")
+    folds: int | None = Field(None, ge=2, le=100, description="k for k-fold cross-validation")
+    fold: int = Field(0, ge=0, description="which fold is the validation part")
+
+    @model_validator(mode="after")
+    def _check(self) -> SplitSpec:
+        if self.val + self.test >= 1.0:
+            raise ValueError(
+                f"val + test must be below 1 so that something is left to train on; got {self.val} + {self.test}"
+            )
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"fold must be below folds ({self.folds}); got {self.fold}")
+        return self
+
+
+class PreprocessSpec(Spec):
+    """Preprocessing fitted on the training part only and stored with every model."""
+
+    standardize: bool = Field(True, description="zero mean, unit variance per numeric feature")
+    impute: Literal["mean", "median", "most_frequent", "none"] = Field(
+        "mean", description="how missing feature values are filled"
+    )
+    one_hot: Literal["auto", "none"] | list[str] = Field(
+        "auto", description="categorical columns to one-hot encode ('auto': text/category columns)"
+    )
+
+
+class AugmentSpec(Spec):
+    """Image augmentation applied to training batches as torch ops."""
+
+    flip: bool = Field(False, description="random horizontal flip (p=0.5)")
+    crop: int = Field(0, ge=0, le=64, description="pad by this many pixels, then random-crop back")
+    noise: float = Field(0.0, ge=0.0, le=10.0, description="std of added Gaussian noise")
+
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is switched on."""
+        return self.flip or self.crop > 0 or self.noise > 0
+
+
+_TABLE_SOURCES = ("csv", "parquet", "dataframe", "sql")
+
+
+class DataSpec(Spec):
+    """Where data comes from and how it is split and preprocessed.
+
+    Examples
+    --------
+    >>> DataSpec(name="digits").source
+    'builtin'
+    >>> DataSpec(source="csv", path="train.csv", target="label").target
+    'label'
+    """
+
+    source: str = Field("builtin", description="builtin, csv, parquet, dataframe, numpy, image_folder, sql, or a plugin")
+    name: str | None = Field(None, description="the built-in dataset's name")
+    path: str | None = Field(None, description="file or folder (csv, parquet, image_folder) or sha256:… artifact")
+    url: str | None = Field(None, description="SQLAlchemy URL (sql)")
+    query: str | None = Field(None, description="SELECT statement (sql)")
+    target: str | None = Field(None, description="the target column (tabular sources)")
+    features: list[str] | None = Field(None, description="feature columns (default: all but the target)")
+    task: Literal["classification", "regression"] | None = Field(None, description="inferred when None")
+    as_images: bool = Field(False, description="give 'digits' as 1x8x8 images")
+    image_size: int | None = Field(None, ge=4, le=1024, description="resize images to this square size")
+    options: dict[str, Any] = Field(default_factory=dict, description="source options (generator sizes, plugin options)")
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        names = source_names()
+        if value not in names:
+            raise ValueError(f"unknown source {value!r}; accepted: {accepted(names)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> DataSpec:
+        src = self.source
+        if src == "builtin":
+            if not self.name:
+                raise ValueError(f"source 'builtin' needs a name; accepted: {accepted(BUILTINS)}")
+            if self.name not in BUILTINS:
+                raise ValueError(
+                    f"unknown dataset {self.name!r}; built-in datasets: {accepted(BUILTINS)} "
+                    "(datasets you registered are found with aimass_lab.datasets.get(name))"
+                )
+            if self.as_images and self.name != "digits":
+                raise ValueError("as_images is available for 'digits' only")
+        elif src in ("csv", "parquet", "image_folder", "dataframe", "numpy") and not self.path:
+            raise ValueError(f"source {src!r} needs a path")
+        elif src == "sql" and not (self.url and self.query):
+            raise ValueError("source 'sql' needs both url (a SQLAlchemy URL) and query (a SELECT statement)")
+        if src in _TABLE_SOURCES and not self.target:
+            raise ValueError(f"source {src!r} needs target: the name of the column to predict")
+        return self
+
+    @property
+    def label(self) -> str:
+        """A short human name: the built-in name or the file name."""
+        if self.source == "builtin":
+            return f"{self.name}{' (images)' if self.as_images else ''}"
+        if self.path:
+            return Path(self.path).name if not self.path.startswith("sha256:") else self.name or self.path[:15]
+        return self.name or self.source
+
+
+# -------------------------------------------------------------------------------------- model
+class ModelSpec(Spec):
+    """A model from the zoo with its hyperparameters, or a user class by import path.
+
+    ``family="custom"`` with ``target="package.module:Class"`` builds any importable
+    ``nn.Module`` or ``LightningModule``; ``hparams`` become its keyword arguments.
+    """
+
+    family: str = Field("mlp", description="mlp, cnn, resnet, gru, lstm, transformer, or custom")
+    hparams: dict[str, Any] = Field(default_factory=dict, description="the family's hyperparameters")
+    target: str | None = Field(None, description="'package.module:Class' for family='custom'")
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        if self.family == "custom":
+            if not self.target or ":" not in self.target:
+                raise ValueError("family 'custom' needs target='package.module:Class'")
+            return self
+        family = FAMILIES.get(self.family)
+        if family is None:
+            raise ValueError(f"unknown model {self.family!r}; accepted: {accepted([*FAMILIES, 'custom'])}")
+        coerced, errors = coerce_hparams(family, self.hparams)
+        if errors:
+            raise ValueError("; ".join(f"{e['field']}={e['value']!r}: {e['message']}" for e in errors))
+        object.__setattr__(self, "hparams", coerced)
+        return self
+
+    def resolved_hparams(self) -> dict[str, Any]:
+        """The family's defaults updated with the given hyperparameters."""
+        family = FAMILIES.get(self.family)
+        return {**(family.defaults if family else {}), **self.hparams}
+
+
+# -------------------------------------------------------------------------------------- train
+class EarlyStoppingSpec(Spec):
+    """Stop when a monitored validation metric stops improving."""
+
+    monitor: str = Field("val_loss", description="a logged metric, e.g. val_loss or val_acc")
+    patience: int = Field(3, ge=1)
+    mode: Literal["min", "max"] = "min"
+    min_delta: float = Field(0.0, ge=0.0)
+
+
+class TrainSpec(Spec):
+    """A training run: data, model, optimisation and where it runs.
+
+    ``devices``, ``accelerator``, ``strategy``, ``num_nodes`` and ``precision`` go to
+    Lightning's ``Trainer`` as they are.
+    """
+
+    data: DataSpec
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    name: str | None = Field(None, description="a label for the run")
+    max_epochs: int = Field(10, ge=1, le=100_000)
+    batch_size: int = Field(64, ge=1, le=1_000_000)
+    lr: float = Field(1e-3, gt=0.0, le=10.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    devices: int | str | list[int] = Field("auto", description="'auto', a count, -1 for all, or a list of indices")
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    strategy: str = Field("auto", description="Lightning strategy: auto, ddp, ddp_spawn, fsdp, …")
+    num_nodes: int = Field(1, ge=1)
+    precision: str = Field("32-true", description="Lightning precision, e.g. 32-true, bf16-mixed")
+    early_stopping: EarlyStoppingSpec | None = None
+    seed: int = 0
+    deterministic: bool = True
+    limit_train_batches: int | float | None = Field(None, description="Lightning limit_train_batches (smoke runs)")
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value: int | str | list[int]) -> int | str | list[int]:
+        if isinstance(value, str):
+            if value == "auto":
+                return value
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValueError("accepted: 'auto', a positive count, -1 for all, or a list of indices") from None
+        if isinstance(value, int) and (value == 0 or value < -1):
+            raise ValueError("accepted: 'auto', a positive count, -1 for all, or a list of indices")
+        if isinstance(value, list) and (not value or any(i < 0 for i in value)):
+            raise ValueError("a device list must hold one or more indices >= 0")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r}; accepted: {accepted(STRATEGIES)}")
+        return value
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision(cls, value: Any) -> str:
+        text = str(value)
+        aliases = {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}
+        text = aliases.get(text, text)
+        if text not in PRECISIONS:
+            raise ValueError(f"unknown precision {value!r}; accepted: {accepted(PRECISIONS)}")
+        return text
+
+
+def split_hparams(hparams: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split one hyperparameter dict into training fields and model hyperparameters.
+
+    ``{"lr": 0.01, "hidden": 64}`` gives ``({"lr": 0.01}, {"hidden": 64})``.
+    """
+    train: dict[str, Any] = {}
+    model: dict[str, Any] = {}
+    for key, value in (hparams or {}).items():
+        (train if key in TRAIN_HPARAMS else model)[key] = value
+    return train, model

@@ -1,0 +1,348 @@
+"""Jobs: detached OS processes whose state, heartbeat, log and result live in the store.
+
+A job is launched as ``python -m aimass_lab.workspace._runner WORKSPACE JOB_ID`` in a new
+session (its own process group), so it outlives the kernel or shell that started it. Every
+process on the workspace sees the same jobs. A job whose process vanished (kill -9, reboot)
+is found by its stale heartbeat and recorded ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from aimass_lab.errors import JobError, NotFoundError, accepted
+from aimass_lab.workspace._store import JobRow, utcnow
+
+if TYPE_CHECKING:
+    from aimass_lab.workspace._workspace import Workspace
+
+__all__ = ["ACTIVE_STATES", "FINAL_STATES", "JOB_KINDS", "JOB_STATES", "Job", "JobManager"]
+
+JOB_STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "interrupted", "cancelled")
+ACTIVE_STATES: tuple[str, ...] = ("queued", "running")
+FINAL_STATES: tuple[str, ...] = ("succeeded", "failed", "interrupted", "cancelled")
+
+#: kind -> "module:function" run inside the job process with a JobContext.
+JOB_KINDS: dict[str, str] = {"train": "aimass_lab.train._job:run"}
+
+HEARTBEAT_INTERVAL = float(os.environ.get("AIMASS_HEARTBEAT_INTERVAL", "2"))
+HEARTBEAT_TIMEOUT = float(os.environ.get("AIMASS_HEARTBEAT_TIMEOUT", "30"))
+
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+def new_id() -> str:
+    """A short, sortable-enough, unique job id."""
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A snapshot of one job as recorded in the store."""
+
+    id: str
+    kind: str
+    name: str | None
+    state: str
+    spec: dict[str, Any]
+    pid: int | None
+    host: str | None
+    attempt: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    heartbeat_at: dt.datetime | None
+    exit_reason: str | None
+    progress: float | None
+    result: dict[str, Any] = field(default_factory=dict)
+    parent_id: str | None = None
+
+    @classmethod
+    def from_row(cls, row: JobRow) -> Job:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            name=row.name,
+            state=row.state,
+            spec=row.spec or {},
+            pid=row.pid,
+            host=row.host,
+            attempt=row.attempt or 0,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            heartbeat_at=row.heartbeat_at,
+            exit_reason=row.exit_reason,
+            progress=row.progress,
+            result=row.result or {},
+            parent_id=row.parent_id,
+        )
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.state in ACTIVE_STATES
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to finish (or to now while running)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or utcnow()
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left, from progress so far (None when unknown)."""
+        elapsed = self.duration_s
+        if self.state != "running" or not self.progress or elapsed is None or self.progress <= 0:
+            return None
+        return elapsed * (1.0 - self.progress) / self.progress
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        out: dict[str, Any] = {}
+        for key in self.__dataclass_fields__:
+            value = getattr(self, key)
+            out[key] = value.isoformat() + "Z" if isinstance(value, dt.datetime) else value
+        out["duration_s"] = self.duration_s
+        out["eta_s"] = self.eta_s
+        return out
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except Exception:
+        return False
+
+
+class JobManager:
+    """Create, launch, watch, cancel and resume the workspace's jobs."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self.store = workspace.store
+
+    # -- creating and launching ---------------------------------------------------------------
+    def create(self, kind: str, spec: dict[str, Any], *, name: str | None = None, parent_id: str | None = None) -> Job:
+        """Record a queued job without starting it."""
+        if kind not in JOB_KINDS:
+            raise JobError(f"unknown job kind {kind!r}; accepted: {accepted(JOB_KINDS)}")
+        job_id = new_id()
+        with self.store.session() as s:
+            s.add(
+                JobRow(
+                    id=job_id,
+                    kind=kind,
+                    name=name,
+                    state="queued",
+                    spec=spec,
+                    attempt=0,
+                    created_at=utcnow(),
+                    parent_id=parent_id,
+                )
+            )
+        self.run_dir(job_id).mkdir(parents=True, exist_ok=True)
+        return self.get(job_id)
+
+    def submit(self, kind: str, spec: dict[str, Any], *, name: str | None = None) -> Job:
+        """Record a job and start its detached process."""
+        job = self.create(kind, spec, name=name)
+        self.launch(job.id)
+        return self.get(job.id)
+
+    def launch(self, job_id: str) -> None:
+        """Start the detached process of a queued job."""
+        log = self.log_path(job_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["AIMASS_DB_URL"] = self.store.url
+        env["PYTHONUNBUFFERED"] = "1"
+        # Lightning's DDP launcher re-runs this command line for the other ranks.
+        cmd = [sys.executable, "-m", "aimass_lab.workspace._runner", str(self.ws.path), job_id]
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(self.ws.path),
+                start_new_session=True,
+                close_fds=True,
+            )
+        with self.store.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.state == "queued")
+                .values(pid=proc.pid, host=socket.gethostname(), heartbeat_at=utcnow())
+            )
+        # Reap the child when it ends so that it does not linger as a zombie of this process.
+        _CHILDREN.append(proc)
+        threading.Thread(target=proc.wait, name=f"aimass-reap-{job_id}", daemon=True).start()
+
+    # -- reading ------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job:
+        """The job with this id (prefixes of at least 6 characters are accepted)."""
+        with self.store.session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None and len(job_id) >= 6:
+                rows = s.scalars(select(JobRow).where(JobRow.id.startswith(job_id))).all()
+                if len(rows) == 1:
+                    row = rows[0]
+                elif len(rows) > 1:
+                    raise NotFoundError(
+                        f"job id prefix {job_id!r} is ambiguous: {accepted(r.id for r in rows)}"
+                    )
+            if row is None:
+                raise NotFoundError(
+                    f"no job {job_id!r} in workspace {self.ws.path}; list them with: aimass jobs list"
+                )
+            job = Job.from_row(row)
+        return self._check_stale(job)
+
+    def list(self, *, kind: str | None = None, state: str | None = None, limit: int | None = None) -> list[Job]:
+        """Jobs, newest first."""
+        if state is not None and state not in JOB_STATES:
+            raise JobError(f"unknown job state {state!r}; accepted: {accepted(JOB_STATES)}")
+        query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id.desc())
+        if kind:
+            query = query.where(JobRow.kind == kind)
+        if state:
+            query = query.where(JobRow.state == state)
+        if limit:
+            query = query.limit(limit)
+        with self.store.session() as s:
+            jobs = [Job.from_row(r) for r in s.scalars(query).all()]
+        return [self._check_stale(j) if j.active else j for j in jobs]
+
+    def _check_stale(self, job: Job) -> Job:
+        """Record a job whose process vanished as interrupted."""
+        if not job.active or job.pid is None:
+            return job
+        now = utcnow()
+        stale = job.heartbeat_at is None or (now - job.heartbeat_at).total_seconds() > HEARTBEAT_TIMEOUT
+        same_host = job.host == socket.gethostname()
+        if same_host:
+            if _pid_alive(job.pid):
+                return job
+            # Give a process that just started or just finished a moment to write its state.
+            time.sleep(0.2)
+            fresh = self._read(job.id)
+            if not fresh.active:
+                return fresh
+            reason = f"the job's process (pid {job.pid}) vanished without recording an end"
+        elif stale:
+            reason = f"no heartbeat since {job.heartbeat_at} (process on host {job.host} presumed gone)"
+        else:
+            return job
+        with self.store.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id, JobRow.state.in_(ACTIVE_STATES), JobRow.pid == job.pid)
+                .values(state="interrupted", finished_at=now, exit_reason=reason)
+            )
+        return self._read(job.id)
+
+    def _read(self, job_id: str) -> Job:
+        with self.store.session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise NotFoundError(f"no job {job_id!r}")
+            return Job.from_row(row)
+
+    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.5) -> Job:
+        """Block until the job ends (or ``timeout`` seconds pass); return its last snapshot."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if not job.active:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                return job
+            time.sleep(poll)
+
+    # -- acting -------------------------------------------------------------------------------
+    def cancel(self, job_id: str) -> Job:
+        """Stop a job: a queued one is cancelled; a running one gets SIGTERM, saves a checkpoint
+        and is recorded ``interrupted`` by its own process."""
+        job = self.get(job_id)
+        if not job.active:
+            raise JobError(f"job {job.id} is already {job.state}; only queued or running jobs can be cancelled")
+        if job.state == "queued" and job.pid is None:
+            with self.store.session() as s:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job.id, JobRow.state == "queued")
+                    .values(state="cancelled", finished_at=utcnow(), exit_reason="cancelled before it started")
+                )
+            return self.get(job.id)
+        if job.host != socket.gethostname():
+            raise JobError(f"job {job.id} runs on host {job.host}; cancel it from that machine")
+        assert job.pid is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(job.pid, signal.SIGTERM)
+        return self.get(job.id)
+
+    def resume(self, job_id: str) -> Job:
+        """Start an interrupted (or failed) job again; training continues from its last checkpoint."""
+        job = self.get(job_id)
+        if job.state not in ("interrupted", "failed", "cancelled"):
+            raise JobError(
+                f"job {job.id} is {job.state}; only interrupted, failed or cancelled jobs can be resumed"
+            )
+        with self.store.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id)
+                .values(state="queued", pid=None, finished_at=None, exit_reason=None, heartbeat_at=utcnow())
+            )
+        self.launch(job.id)
+        return self.get(job.id)
+
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job (its run folder stays on disk)."""
+        job = self.get(job_id)
+        if job.active:
+            raise JobError(f"job {job.id} is {job.state}; cancel it before deleting it")
+        with self.store.session() as s:
+            row = s.get(JobRow, job.id)
+            if row is not None:
+                s.delete(row)
+
+    # -- files --------------------------------------------------------------------------------
+    def run_dir(self, job_id: str) -> Path:
+        """The job's folder: log, checkpoints, TensorBoard events, outputs."""
+        return self.ws.path / "runs" / job_id
+
+    def log_path(self, job_id: str) -> Path:
+        """The job's log file."""
+        return self.run_dir(job_id) / "job.log"
+
+    def logs(self, job_id: str, tail: int | None = None) -> str:
+        """The job's log text (the last ``tail`` lines when given)."""
+        path = self.log_path(self.get(job_id).id)
+        if not path.exists():
+            return ""
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if tail is not None:
+            text = "\n".join(text.splitlines()[-tail:])
+        return text

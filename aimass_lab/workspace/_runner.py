@@ -1,0 +1,200 @@
+"""The process that runs one job: ``python -m aimass_lab.workspace._runner WORKSPACE JOB_ID``.
+
+It records ``running`` with its pid, beats a heartbeat, runs the job kind's function and
+records how it ended. SIGTERM means "stop gracefully": training saves a checkpoint and the
+job is recorded ``interrupted`` (resumable), never ``succeeded``.
+
+Under DDP (Lightning's launcher re-runs this command for ranks > 0) or torchrun/SLURM, only
+global rank 0 touches the job record; the other ranks just run the work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+
+from aimass_lab.errors import AimassError
+from aimass_lab.workspace._jobs import HEARTBEAT_INTERVAL, JOB_KINDS, Job
+from aimass_lab.workspace._store import JobRow, utcnow
+
+__all__ = ["JobContext", "JobInterrupted", "is_primary_process", "main"]
+
+
+class JobInterrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
+    """Raised when SIGTERM arrives outside a training loop."""
+
+
+def is_primary_process() -> bool:
+    """Whether this process is global rank 0 (or not distributed at all)."""
+    for var in ("RANK", "SLURM_PROCID"):
+        if os.environ.get(var) not in (None, "", "0"):
+            return False
+    if os.environ.get("NODE_RANK", "0") not in ("", "0"):
+        return False
+    return os.environ.get("LOCAL_RANK", "0") in ("", "0")
+
+
+class JobContext:
+    """What a job's function gets: the workspace, the job, its folder and its controls.
+
+    Attributes
+    ----------
+    workspace
+        The :class:`~aimass_lab.workspace.Workspace`.
+    job
+        The job snapshot at start.
+    run_dir
+        The job's folder.
+    primary
+        True on global rank 0: only it writes to the store.
+    stop_requested
+        Set when SIGTERM arrived.
+    in_loop
+        Set by the job function while a loop that handles SIGTERM itself (Lightning's) runs;
+        outside it SIGTERM raises :class:`JobInterrupted` at once.
+    """
+
+    def __init__(self, workspace: Any, job: Job, primary: bool) -> None:
+        self.workspace = workspace
+        self.job = job
+        self.primary = primary
+        self.run_dir: Path = workspace.jobs.run_dir(job.id)
+        self.stop_requested = threading.Event()
+        self.in_loop = False
+        self._progress: float | None = None
+        self._progress_written: float | None = None
+        self._done = threading.Event()
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.job.spec
+
+    @property
+    def resuming(self) -> bool:
+        """True when this is not the job's first attempt."""
+        return self.job.attempt > 1
+
+    def set_progress(self, fraction: float) -> None:
+        """Record progress in [0, 1]; written with the next heartbeat."""
+        self._progress = min(1.0, max(0.0, float(fraction)))
+
+    def set_result(self, result: dict[str, Any]) -> None:
+        """Merge ``result`` into the job's recorded result."""
+        if not self.primary:
+            return
+        store = self.workspace.store
+        with store.session() as s:
+            row = s.get(JobRow, self.job.id)
+            if row is not None:
+                row.result = {**(row.result or {}), **result}
+
+    # -- internal ---------------------------------------------------------------------------
+    def _beat(self) -> None:
+        store = self.workspace.store
+        while not self._done.wait(HEARTBEAT_INTERVAL):
+            values: dict[str, Any] = {"heartbeat_at": utcnow()}
+            if self._progress is not None and self._progress != self._progress_written:
+                values["progress"] = self._progress
+                self._progress_written = self._progress
+            try:
+                with store.session() as s:
+                    s.execute(update(JobRow).where(JobRow.id == self.job.id).values(**values))
+            except Exception as exc:  # a database hiccup must not kill the job
+                print(f"[aimass] heartbeat failed: {exc}", file=sys.stderr)
+
+
+def _finish(ctx: JobContext, state: str, reason: str | None) -> None:
+    values: dict[str, Any] = {"state": state, "finished_at": utcnow(), "exit_reason": reason}
+    if state == "succeeded":
+        values["progress"] = 1.0
+    elif ctx._progress is not None:
+        values["progress"] = ctx._progress
+    with ctx.workspace.store.session() as s:
+        s.execute(update(JobRow).where(JobRow.id == ctx.job.id).values(**values))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one job in this process; return the exit code."""
+    from aimass_lab.workspace._workspace import Workspace
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m aimass_lab.workspace._runner WORKSPACE JOB_ID", file=sys.stderr)
+        return 2
+    ws = Workspace(args[0], db_url=os.environ.get("AIMASS_DB_URL"))
+    primary = is_primary_process()
+    job = ws.jobs._read(args[1])
+    if primary:
+        with ws.store.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id)
+                .values(
+                    state="running",
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                    attempt=JobRow.attempt + 1,
+                    exit_reason=None,
+                )
+            )
+        job = ws.jobs._read(job.id)
+    ctx = JobContext(ws, job, primary)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        ctx.stop_requested.set()
+        if not ctx.in_loop:
+            raise JobInterrupted()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    beat = None
+    if primary:
+        beat = threading.Thread(target=ctx._beat, name="aimass-heartbeat", daemon=True)
+        beat.start()
+        print(f"[aimass] job {job.id} ({job.kind}) attempt {job.attempt} pid {os.getpid()} "
+              f"started {dt.datetime.now().isoformat(timespec='seconds')}", flush=True)
+
+    state, reason, code = "failed", None, 1
+    try:
+        module_name, func_name = JOB_KINDS[job.kind].split(":")
+        func = getattr(importlib.import_module(module_name), func_name)
+        func(ctx)
+        if ctx.stop_requested.is_set():
+            state, reason, code = "interrupted", "cancelled (SIGTERM); resume to continue", 0
+        else:
+            state, reason, code = "succeeded", None, 0
+    except (JobInterrupted, KeyboardInterrupt):
+        state, reason, code = "interrupted", "cancelled (SIGTERM); resume to continue", 0
+    except SystemExit as exc:
+        if ctx.stop_requested.is_set():
+            state, reason, code = "interrupted", "cancelled (SIGTERM); resume to continue", 0
+        else:
+            state, reason, code = "failed", f"exited with code {exc.code}", 1
+    except AimassError as exc:
+        traceback.print_exc()
+        state, reason, code = "failed", str(exc), 1
+    except BaseException as exc:
+        traceback.print_exc()
+        state, reason, code = "failed", f"{type(exc).__name__}: {exc}", 1
+    finally:
+        ctx._done.set()
+        if primary:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            _finish(ctx, state, reason)
+            print(f"[aimass] job {job.id} {state}" + (f": {reason}" if reason else ""), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Shared fixtures: real workspaces on SQLite and on a real PostgreSQL server.
+
+The test command (scripts/test.sh) starts a throwaway PostgreSQL server and exports
+``AIMASS_TEST_PG_URL`` (an admin URL to its ``postgres`` database). Each test that asks for
+the PostgreSQL flavour gets a database of its own. With ``AIMASS_REQUIRE_PG=1`` (set by the
+test command) a missing server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aimass_lab.workspace import Workspace, set_current_workspace
+
+PG_URL = os.environ.get("AIMASS_TEST_PG_URL")
+REQUIRE_PG = os.environ.get("AIMASS_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Keep every test away from the user's workspace and from other tests' settings."""
+    monkeypatch.delenv("AIMASS_DB_URL", raising=False)
+    monkeypatch.setenv("AIMASS_HOME", str(tmp_path / "default-workspace"))
+    set_current_workspace(None)
+    yield
+    set_current_workspace(None)
+
+
+def _pg_database() -> str:
+    """Create a fresh database on the test server; return its URL."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("AIMASS_REQUIRE_PG=1 but AIMASS_TEST_PG_URL is not set")
+        pytest.skip("no PostgreSQL server (run the tests with scripts/test.sh)")
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = PG_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """URL of an empty PostgreSQL database of this test's own."""
+    return _pg_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Both store backends."""
+    return str(request.param)
+
+
+@pytest.fixture
+def workspace(backend: str, tmp_path: Path) -> Workspace:
+    """A fresh workspace on each backend, made the process default."""
+    url = None if backend == "sqlite" else _pg_database()
+    ws = Workspace(tmp_path / "ws", db_url=url)
+    set_current_workspace(ws)
+    return ws
+
+
+@pytest.fixture
+def sqlite_workspace(tmp_path: Path) -> Workspace:
+    """A fresh SQLite workspace, made the process default (for tests that need one backend)."""
+    ws = Workspace(tmp_path / "ws")
+    set_current_workspace(ws)
+    return ws
