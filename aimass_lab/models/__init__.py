@@ -1,0 +1,41 @@
+"""The model zoo and the TaskModule.
+
+``FAMILIES`` (the catalogue) imports no torch; ``build_network``, ``TaskModule`` and the
+rest are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from aimass_lab.models._catalog import FAMILIES, Family
+
+if TYPE_CHECKING:
+    from aimass_lab.models._task import TaskModule, metric_names
+    from aimass_lab.models._zoo import build_network, check_compatible
+
+__all__ = ["FAMILIES", "Family", "TaskModule", "build_network", "check_compatible", "list_models", "metric_names"]
+
+_LAZY = {
+    "build_network": "aimass_lab.models._zoo",
+    "check_compatible": "aimass_lab.models._zoo",
+    "TaskModule": "aimass_lab.models._task",
+    "metric_names": "aimass_lab.models._task",
+}
+
+
+def list_models() -> list[dict[str, Any]]:
+    """The zoo: name, description, inputs and hyperparameter defaults of each family."""
+    return [
+        {"name": f.name, "description": f.description, "inputs": list(f.inputs), "hparams": dict(f.defaults)}
+        for f in FAMILIES.values()
+    ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aimass_lab.models' has no attribute {name!r}")

@@ -295,6 +295,17 @@ class JobManager:
                     .values(state="cancelled", finished_at=utcnow(), exit_reason="cancelled before it started")
                 )
             return self.get(job.id)
+        if job.result.get("in_process"):
+            from aimass_lab.workspace._runner import IN_PROCESS
+
+            ctx = IN_PROCESS.get(job.id)
+            if ctx is None or job.pid != os.getpid():
+                raise JobError(
+                    f"job {job.id} runs inside the Python process {job.pid} that started it (a notebook "
+                    "kernel); cancel it from there with run.cancel()"
+                )
+            ctx.stop_requested.set()
+            return self.get(job.id)
         if job.host != socket.gethostname():
             raise JobError(f"job {job.id} runs on host {job.host}; cancel it from that machine")
         assert job.pid is not None

@@ -19,6 +19,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import update
@@ -27,7 +28,7 @@ from aimass_lab.errors import AimassError
 from aimass_lab.workspace._jobs import HEARTBEAT_INTERVAL, JOB_KINDS, Job
 from aimass_lab.workspace._store import JobRow, utcnow
 
-__all__ = ["JobContext", "JobInterrupted", "is_primary_process", "main"]
+__all__ = ["JobContext", "JobInterrupted", "execute_job", "is_primary_process", "job_function", "main", "start_job"]
 
 
 class JobInterrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
@@ -123,17 +124,13 @@ def _finish(ctx: JobContext, state: str, reason: str | None) -> None:
         s.execute(update(JobRow).where(JobRow.id == ctx.job.id).values(**values))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one job in this process; return the exit code."""
-    from aimass_lab.workspace._workspace import Workspace
+#: Jobs running inside this process (a notebook kernel), by id: cancel sets their stop event.
+IN_PROCESS: dict[str, JobContext] = {}
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        print("usage: python -m aimass_lab.workspace._runner WORKSPACE JOB_ID", file=sys.stderr)
-        return 2
-    ws = Workspace(args[0], db_url=os.environ.get("AIMASS_DB_URL"))
-    primary = is_primary_process()
-    job = ws.jobs._read(args[1])
+
+def start_job(ws: Any, job_id: str, primary: bool = True) -> JobContext:
+    """Record the job as running in this process and return its context."""
+    job = ws.jobs._read(job_id)
     if primary:
         with ws.store.session() as s:
             s.execute(
@@ -150,35 +147,32 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         job = ws.jobs._read(job.id)
-    ctx = JobContext(ws, job, primary)
+    return JobContext(ws, job, primary)
 
-    def on_sigterm(signum: int, frame: Any) -> None:
-        ctx.stop_requested.set()
-        if not ctx.in_loop:
-            raise JobInterrupted()
 
-    signal.signal(signal.SIGTERM, on_sigterm)
-    beat = None
-    if primary:
-        beat = threading.Thread(target=ctx._beat, name="aimass-heartbeat", daemon=True)
-        beat.start()
-        print(f"[aimass] job {job.id} ({job.kind}) attempt {job.attempt} pid {os.getpid()} "
-              f"started {dt.datetime.now().isoformat(timespec='seconds')}", flush=True)
-
+def execute_job(ctx: JobContext, func: Callable[[JobContext], Any]) -> int:
+    """Run ``func(ctx)`` with a heartbeat and record how it ended; return an exit code."""
+    job = ctx.job
+    if ctx.primary:
+        threading.Thread(target=ctx._beat, name=f"aimass-heartbeat-{job.id}", daemon=True).start()
+        print(
+            f"[aimass] job {job.id} ({job.kind}) attempt {job.attempt} pid {os.getpid()} "
+            f"started {dt.datetime.now().isoformat(timespec='seconds')}",
+            flush=True,
+        )
+    interrupted = "cancelled; resume to continue from the last checkpoint"
     state, reason, code = "failed", None, 1
     try:
-        module_name, func_name = JOB_KINDS[job.kind].split(":")
-        func = getattr(importlib.import_module(module_name), func_name)
         func(ctx)
         if ctx.stop_requested.is_set():
-            state, reason, code = "interrupted", "cancelled (SIGTERM); resume to continue", 0
+            state, reason, code = "interrupted", interrupted, 0
         else:
             state, reason, code = "succeeded", None, 0
     except (JobInterrupted, KeyboardInterrupt):
-        state, reason, code = "interrupted", "cancelled (SIGTERM); resume to continue", 0
+        state, reason, code = "interrupted", interrupted, 0
     except SystemExit as exc:
         if ctx.stop_requested.is_set():
-            state, reason, code = "interrupted", "cancelled (SIGTERM); resume to continue", 0
+            state, reason, code = "interrupted", interrupted, 0
         else:
             state, reason, code = "failed", f"exited with code {exc.code}", 1
     except AimassError as exc:
@@ -189,11 +183,38 @@ def main(argv: list[str] | None = None) -> int:
         state, reason, code = "failed", f"{type(exc).__name__}: {exc}", 1
     finally:
         ctx._done.set()
-        if primary:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if ctx.primary:
             _finish(ctx, state, reason)
             print(f"[aimass] job {job.id} {state}" + (f": {reason}" if reason else ""), flush=True)
     return code
+
+
+def job_function(kind: str) -> Callable[[JobContext], Any]:
+    """The function that runs a job of this kind."""
+    module_name, func_name = JOB_KINDS[kind].split(":")
+    return getattr(importlib.import_module(module_name), func_name)  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one job in this process; return the exit code."""
+    from aimass_lab.workspace._workspace import Workspace
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m aimass_lab.workspace._runner WORKSPACE JOB_ID", file=sys.stderr)
+        return 2
+    ws = Workspace(args[0], db_url=os.environ.get("AIMASS_DB_URL"))
+    ctx = start_job(ws, args[1], primary=is_primary_process())
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        if ctx._done.is_set():  # already recording how it ended
+            return
+        ctx.stop_requested.set()
+        if not ctx.in_loop:
+            raise JobInterrupted()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return execute_job(ctx, job_function(ctx.job.kind))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,27 @@
+"""Stage packages that are also callables: ``aimass_lab.train(...)`` and ``aimass_lab.train.Run``.
+
+A stage is a subpackage (``aimass_lab/train/``) and its front door is a function of the same
+name. Importing the subpackage binds the module to ``aimass_lab.train``, so the module itself
+must be callable: its class is swapped for one whose ``__call__`` is the stage's function.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["make_callable"]
+
+
+def make_callable(module_name: str, func: Callable[..., Any]) -> None:
+    """Make the module ``module_name`` callable as ``func``."""
+
+    class _CallableModule(types.ModuleType):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return func(*args, **kwargs)
+
+    module = sys.modules[module_name]
+    module.__class__ = _CallableModule
+    module.__doc__ = func.__doc__

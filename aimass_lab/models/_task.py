@@ -1,0 +1,138 @@
+"""TaskModule: the LightningModule that trains any network for classification or regression."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+import torchmetrics
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+
+__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TaskModule", "metric_names"]
+
+CLASSIFICATION_METRICS: tuple[str, ...] = ("acc", "precision", "recall", "f1", "auroc")
+REGRESSION_METRICS: tuple[str, ...] = ("mae", "rmse", "r2", "pearson")
+
+
+def metric_names(task: str, stage: str = "val") -> list[str]:
+    """The metrics a TaskModule logs for a task at a stage (``val`` or ``test``), loss first."""
+    names = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    return [f"{stage}_loss", *(f"{stage}_{n}" for n in names)]
+
+
+def _metrics(task: str, num_classes: int, prefix: str) -> torchmetrics.MetricCollection:
+    if task == "classification":
+        kw: dict[str, Any] = {"task": "multiclass", "num_classes": max(2, num_classes)}
+        return torchmetrics.MetricCollection(
+            {
+                "acc": torchmetrics.Accuracy(**kw),
+                "precision": torchmetrics.Precision(**kw, average="macro"),
+                "recall": torchmetrics.Recall(**kw, average="macro"),
+                "f1": torchmetrics.F1Score(**kw, average="macro"),
+                "auroc": torchmetrics.AUROC(**kw, average="macro"),
+            },
+            prefix=prefix,
+        )
+    return torchmetrics.MetricCollection(
+        {
+            "mae": torchmetrics.MeanAbsoluteError(),
+            "rmse": torchmetrics.MeanSquaredError(squared=False),
+            "r2": torchmetrics.R2Score(),
+            "pearson": torchmetrics.PearsonCorrCoef(),
+        },
+        prefix=prefix,
+    )
+
+
+class TaskModule(pl.LightningModule):
+    """Train a plain ``nn.Module`` for classification or regression with Lightning.
+
+    Logs ``train_loss`` (per step and epoch) and, on validation and test, the loss and
+    torchmetrics: accuracy, macro precision, recall, F1 and AUROC for classification;
+    MAE, RMSE, R2 and Pearson for regression (on the target's original scale).
+
+    Parameters
+    ----------
+    network
+        The network: inputs to logits (classification) or one value (regression).
+    task
+        ``"classification"`` or ``"regression"``.
+    output_dim
+        Number of classes, or 1.
+    lr, weight_decay, optimizer
+        Optimisation settings.
+    target_stats
+        ``{"mean": m, "std": s}`` of the training target (regression): the network learns
+        the standardised target and predictions are mapped back.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        task: Literal["classification", "regression"] = "classification",
+        output_dim: int = 2,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: str = "adam",
+        target_stats: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["network"])
+        self.network = network
+        self.task = task
+        stats = target_stats or {"mean": 0.0, "std": 1.0}
+        self.register_buffer("y_mean", torch.tensor(float(stats["mean"])), persistent=False)
+        self.register_buffer("y_std", torch.tensor(float(stats["std"]) or 1.0), persistent=False)
+        self.val_metrics = _metrics(task, output_dim, "val_")
+        self.test_metrics = _metrics(task, output_dim, "test_")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.network(x)
+        if self.task == "regression":
+            return out.squeeze(-1) * self.y_std + self.y_mean
+        return out
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.task == "classification":
+            return F.cross_entropy(out, y)
+        return F.mse_loss(out.squeeze(-1), (y - self.y_mean) / self.y_std)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = self._loss(self.network(x), y)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def _evaluate(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> None:
+        x, y = batch
+        out = self.network(x)
+        loss = self._loss(out, y)
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        if self.task == "classification":
+            metrics.update(torch.softmax(out, dim=-1), y)
+        else:
+            metrics.update(out.squeeze(-1) * self.y_std + self.y_mean, y)
+        self.log(f"{stage}_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(y))
+        self.log_dict(metrics, on_epoch=True, batch_size=len(y))
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, list | tuple) else batch
+        out = self(x)
+        return torch.softmax(out, dim=-1) if self.task == "classification" else out
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        params = self.network.parameters()
+        if hp.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay)
+        if hp.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        return torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)

@@ -1,0 +1,231 @@
+"""``aimass_lab.train``: the notebook front door of the train stage."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from aimass_lab.errors import DeviceError, SpecError, accepted
+from aimass_lab.specs import EarlyStoppingSpec, ModelSpec, TrainSpec, split_hparams
+from aimass_lab.train._run import Run
+from aimass_lab.workspace import Workspace, resolve_workspace
+
+__all__ = ["build_train_spec", "preflight", "train"]
+
+
+def build_train_spec(
+    data: Any,
+    model: Any = "mlp",
+    *,
+    hparams: dict[str, Any] | None = None,
+    workspace: Workspace | None = None,
+    early_stopping: bool | dict[str, Any] | EarlyStoppingSpec | None = None,
+    **fields: Any,
+) -> TrainSpec:
+    """Turn front-door arguments into a validated :class:`TrainSpec`.
+
+    ``hparams`` mixes model hyperparameters and training ones (``lr``, ``batch_size``,
+    ``weight_decay``, ``optimizer``); they are routed to the right place.
+    """
+    from aimass_lab.data import resolve_spec
+
+    train_hp, model_hp = split_hparams(hparams)
+    data_spec = resolve_spec(data, workspace=workspace)
+    if isinstance(model, ModelSpec):
+        model_spec = model.model_copy(update={"hparams": {**model.hparams, **model_hp}}) if model_hp else model
+        model_spec = ModelSpec.from_dict(model_spec.to_dict())
+    elif isinstance(model, dict):
+        model_spec = ModelSpec.from_dict({**model, "hparams": {**model.get("hparams", {}), **model_hp}})
+    elif isinstance(model, str):
+        if ":" in model:
+            model_spec = ModelSpec(family="custom", target=model, hparams=model_hp)
+        else:
+            model_spec = ModelSpec(family=model, hparams=model_hp)
+    else:
+        raise SpecError(
+            "TrainSpec",
+            [{"field": "model", "value": type(model).__name__,
+              "message": "expected a zoo name, 'package.module:Class', a ModelSpec, a dict, or an nn.Module"}],
+        )
+    if early_stopping is True:
+        early_stopping = EarlyStoppingSpec()
+    elif early_stopping is False:
+        early_stopping = None
+    payload = {k: v for k, v in {**fields, **train_hp}.items() if v is not None}
+    return TrainSpec.from_dict(
+        {"data": data_spec, "model": model_spec, "early_stopping": early_stopping, **payload}
+    )
+
+
+def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
+    """Check what can be checked before a job starts: devices, model vs data, monitored metric."""
+    import torch
+
+    devices = spec.devices
+    count = devices if isinstance(devices, int) else len(devices) if isinstance(devices, list) else None
+    gpus = torch.cuda.device_count()
+    if spec.accelerator in ("gpu", "cuda"):
+        if gpus == 0:
+            raise DeviceError(
+                f"accelerator={spec.accelerator!r} but no CUDA GPU is visible on this machine; "
+                "accepted here: accelerator='cpu' or 'auto'"
+            )
+        wanted = gpus if count == -1 else count
+        if wanted is not None and wanted > gpus:
+            raise DeviceError(
+                f"devices={devices!r} asks for {wanted} GPUs but this machine has {gpus}; accepted: 1..{gpus}, -1 or 'auto'"
+            )
+        if isinstance(devices, list) and max(devices) >= gpus:
+            raise DeviceError(f"devices={devices!r} names GPU {max(devices)}; this machine has GPUs 0..{gpus - 1}")
+    elif spec.accelerator == "cpu" or (spec.accelerator == "auto" and gpus == 0):
+        cores = os.cpu_count() or 1
+        if isinstance(devices, list):
+            raise DeviceError("a device list names GPUs; on CPU give a process count, e.g. devices=2")
+        if count is not None and count > cores:
+            raise DeviceError(
+                f"devices={devices!r} asks for {count} CPU processes but this machine has {cores} cores; "
+                f"accepted: 1..{cores}, -1 or 'auto'"
+            )
+    if dataset is not None and spec.model.family != "custom":
+        from aimass_lab.models import check_compatible
+
+        check_compatible(spec.model, tuple(dataset.input_shape), f"dataset {spec.data.label!r}")
+        if spec.early_stopping is not None:
+            from aimass_lab.models import metric_names
+
+            logged = ["train_loss_epoch", *metric_names(dataset.task, "val")]
+            if spec.early_stopping.monitor not in logged:
+                raise SpecError(
+                    "TrainSpec",
+                    [{"field": "early_stopping.monitor", "value": spec.early_stopping.monitor,
+                      "message": f"the model never logs this metric; accepted: {accepted(logged)}"}],
+                )
+
+
+def train(
+    data: Any,
+    model: Any = "mlp",
+    *,
+    hparams: dict[str, Any] | None = None,
+    max_epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    devices: int | str | list[int] | None = None,
+    accelerator: str | None = None,
+    strategy: str | None = None,
+    num_nodes: int | None = None,
+    precision: str | None = None,
+    early_stopping: bool | dict[str, Any] | EarlyStoppingSpec | None = None,
+    seed: int | None = None,
+    name: str | None = None,
+    wait: bool = False,
+    progress: bool = False,
+    workspace: Workspace | str | None = None,
+    **fields: Any,
+) -> Run:
+    """Train a model on a dataset as a background job; return its :class:`Run`.
+
+    Parameters
+    ----------
+    data
+        A built-in or registered dataset name, a DataSpec or dict, or a Dataset.
+    model
+        A zoo name (``"mlp"``, ``"cnn"``, ``"resnet"``, ``"gru"``, ``"lstm"``,
+        ``"transformer"``), ``"package.module:Class"``, a ModelSpec or dict — or an
+        ``nn.Module``/``LightningModule`` object, which trains inside this process
+        (in a background thread) since an object cannot move to another process.
+    hparams
+        Model and training hyperparameters in one dict (``{"hidden": 128, "lr": 1e-3}``).
+    max_epochs, batch_size, lr, seed
+        Training settings (defaults in :class:`~aimass_lab.specs.TrainSpec`).
+    devices, accelerator, strategy, num_nodes, precision
+        Passed to Lightning's ``Trainer``: ``devices=2, accelerator="cpu", strategy="ddp"``
+        runs two processes; on GPUs ``accelerator="gpu", devices=N``; several machines
+        with ``num_nodes`` under torchrun or SLURM.
+    early_stopping
+        ``True`` for val_loss with patience 3, or ``{"monitor": "val_acc", "mode": "max"}``.
+    wait
+        Block until the run ends.
+    progress
+        With ``wait``, show a progress bar.
+    workspace
+        The workspace (default: the current one).
+    **fields
+        Any other :class:`~aimass_lab.specs.TrainSpec` field.
+
+    Returns
+    -------
+    Run
+        The run handle: ``status``, ``metrics``, ``wait()``, ``cancel()``, ``resume()``,
+        ``logs()``, ``model()``, ``register()``.
+    """
+    ws = resolve_workspace(workspace)
+    network = None
+    model_arg: Any = model
+    if not isinstance(model, str | dict | ModelSpec):
+        import torch
+
+        if not isinstance(model, torch.nn.Module):
+            raise SpecError(
+                "TrainSpec",
+                [{"field": "model", "value": type(model).__name__,
+                  "message": "expected a zoo name, 'package.module:Class', a ModelSpec, a dict, or an nn.Module"}],
+            )
+        network = model
+        cls = type(model)
+        model_arg = ModelSpec(family="custom", target=f"{cls.__module__}:{cls.__qualname__}")
+    spec = build_train_spec(
+        data,
+        model_arg,
+        hparams=hparams,
+        workspace=ws,
+        early_stopping=early_stopping,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        lr=lr,
+        devices=devices,
+        accelerator=accelerator,
+        strategy=strategy,
+        num_nodes=num_nodes,
+        precision=precision,
+        seed=seed,
+        name=name,
+        **fields,
+    )
+    from aimass_lab import data as data_stage
+
+    dataset = data_stage.load(spec.data, workspace=ws)
+    preflight(spec, dataset)
+    if network is None:
+        job = ws.jobs.submit("train", spec.to_dict(), name=spec.name)
+        run = Run(job.id, ws)
+    else:
+        run = _train_in_process(ws, spec, network, wait=wait)
+    if wait:
+        run.wait(progress=progress)
+    return run
+
+
+def _train_in_process(ws: Workspace, spec: TrainSpec, network: Any, wait: bool) -> Run:
+    """Train a model object inside this process, recorded as a job like any other."""
+    from aimass_lab.train._job import execute
+    from aimass_lab.workspace._runner import IN_PROCESS, execute_job, start_job
+
+    job = ws.jobs.create("train", spec.to_dict(), name=spec.name)
+    ctx = start_job(ws, job.id)
+    ctx.set_result({"in_process": True})
+    ctx.job = ws.jobs.get(job.id)
+    IN_PROCESS[job.id] = ctx
+
+    def target() -> None:
+        try:
+            execute_job(ctx, lambda c: execute(c, network=network))
+        finally:
+            IN_PROCESS.pop(job.id, None)
+
+    if wait:
+        target()
+    else:
+        threading.Thread(target=target, name=f"aimass-train-{job.id}", daemon=True).start()
+    return Run(job.id, ws)

@@ -1,0 +1,163 @@
+"""Lightning callbacks and plugins that connect a Trainer to the workspace."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from typing_extensions import override
+
+from aimass_lab._io import atomic_open
+
+__all__ = ["AtomicCheckpointIO", "GracefulStop", "MetricsRecorder"]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write checkpoints to a temp file, fsync, then rename: ``last.ckpt`` always loads."""
+
+    @override
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        with atomic_open(Path(path), "wb") as fh:
+            torch.save(checkpoint, fh)
+
+
+class MetricsRecorder(pl.Callback):
+    """Record metrics and progress in the workspace store, in batches.
+
+    Step metrics (``train_loss``) are buffered as tensors (no device sync per step) and
+    written at most every ``flush_every`` seconds; epoch metrics are written at once.
+    Only global rank 0 records.
+
+    Parameters
+    ----------
+    workspace
+        The workspace whose store receives the points.
+    job_id
+        The run's job id.
+    on_progress
+        Called with the fraction done after each flush.
+    flush_every
+        Seconds between writes of buffered step metrics.
+    """
+
+    def __init__(
+        self, workspace: Any, job_id: str, on_progress: Any = None, flush_every: float = 1.0
+    ) -> None:
+        self.workspace = workspace
+        self.job_id = job_id
+        self.on_progress = on_progress
+        self.flush_every = flush_every
+        self._steps: list[tuple[int, int, torch.Tensor]] = []
+        self._last_flush = time.monotonic()
+        self._progress = 0.0
+
+    def _flush(self) -> None:
+        rows = [("train_loss", step, epoch, float(loss)) for step, epoch, loss in self._steps]
+        self._steps.clear()
+        self.workspace.log_metrics(self.job_id, rows)
+        self._last_flush = time.monotonic()
+        if self.on_progress is not None:
+            self.on_progress(self._progress)
+
+    def _record(self, trainer: pl.Trainer, names: list[str] | None = None, prefix: str = "") -> None:
+        rows = []
+        for name, value in trainer.callback_metrics.items():
+            if name.endswith("_step") or (names is not None and name not in names):
+                continue
+            if prefix and not name.startswith(prefix):
+                continue
+            number = float(value)
+            if math.isfinite(number):
+                label = "train_loss_epoch" if name == "train_loss" else name
+                rows.append((label, trainer.global_step, trainer.current_epoch, number))
+        self.workspace.log_metrics(self.job_id, rows)
+
+    @override
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if not trainer.is_global_zero:
+            return
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            self._steps.append((trainer.global_step, trainer.current_epoch, loss.detach()))
+        batches = trainer.num_training_batches
+        if isinstance(batches, int | float) and math.isfinite(batches) and batches > 0 and trainer.max_epochs:
+            self._progress = (trainer.current_epoch + (batch_idx + 1) / batches) / trainer.max_epochs
+        if time.monotonic() - self._last_flush >= self.flush_every:
+            self._flush()
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        self._flush()
+        self._record(trainer, prefix="")
+
+    @override
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Epoch metrics are recorded at train-epoch end, once validation has run.
+        if trainer.sanity_checking:
+            return
+
+    @override
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._record(trainer, prefix="test_")
+
+    @override
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._flush()
+
+    @override
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if trainer.is_global_zero and self._steps:
+            self._flush()
+
+
+class GracefulStop(pl.Callback):
+    """Save ``last.ckpt`` when the job is cancelled, so that resume continues from there.
+
+    A detached job gets SIGTERM: Lightning raises ``SIGTERMException`` after the current
+    batch and this callback saves the checkpoint in ``on_exception`` (on every rank, as
+    saving is collective). A run inside a notebook kernel is stopped through ``stop_event``:
+    the callback saves the checkpoint and asks the Trainer to stop.
+
+    Parameters
+    ----------
+    checkpoint_path
+        Where ``last.ckpt`` goes.
+    stop_event
+        A ``threading.Event`` set when a stop was requested.
+    """
+
+    def __init__(self, checkpoint_path: Path, stop_event: Any) -> None:
+        self.checkpoint_path = Path(checkpoint_path)
+        self.stop_event = stop_event
+        self.saved = False
+
+    def _save(self, trainer: pl.Trainer) -> None:
+        if not self.saved:
+            trainer.save_checkpoint(self.checkpoint_path)
+            self.saved = True
+
+    @override
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.stop_event.is_set() and not getattr(trainer, "received_sigterm", False) and trainer.world_size == 1:
+            self._save(trainer)
+            trainer.should_stop = True
+
+    @override
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException) or self.stop_event.is_set():
+            self.stop_event.set()
+            self._save(trainer)

@@ -1,0 +1,205 @@
+"""What a training job does inside its process: data, model, Trainer, fit, test, outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from aimass_lab._io import atomic_open, atomic_write_json
+from aimass_lab.errors import CheckpointError
+from aimass_lab.specs import TrainSpec
+
+__all__ = ["check_checkpoint", "execute", "run"]
+
+CHECKPOINT_DIR = "checkpoints"
+MODEL_DIR = "model"
+
+
+def check_checkpoint(path: Path) -> None:
+    """Raise :class:`CheckpointError` unless ``path`` is a loadable checkpoint (no pickle code runs)."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint not found: {path}") from None
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            "delete it to train from the start, or resume from another run"
+        ) from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "global_step" not in ckpt:
+        raise CheckpointError(f"checkpoint {path} is not a Lightning checkpoint (no state_dict/global_step)")
+
+
+def _quiet_lightning() -> None:
+    import logging
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*The number of training batches.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+
+
+def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
+    """Train as ``ctx.spec`` says; write checkpoints, metrics, TensorBoard events and the model.
+
+    Parameters
+    ----------
+    ctx
+        A :class:`~aimass_lab.workspace._runner.JobContext` (or the in-process equivalent).
+    network
+        A user's ``nn.Module`` or ``LightningModule`` to train instead of building one
+        from the model spec.
+
+    Returns
+    -------
+    dict
+        The result recorded with the job: global step, epochs, metrics.
+    """
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from aimass_lab import data as data_stage
+    from aimass_lab.models import TaskModule, build_network
+    from aimass_lab.train._callbacks import AtomicCheckpointIO, GracefulStop, MetricsRecorder
+
+    _quiet_lightning()
+    spec = TrainSpec.from_dict(ctx.spec)
+    run_dir: Path = ctx.run_dir
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    last_ckpt = ckpt_dir / "last.ckpt"
+
+    pl.seed_everything(spec.seed, workers=True, verbose=False)
+    dataset = data_stage.load(spec.data, workspace=ctx.workspace)
+    if network is None:
+        network = build_network(spec.model, tuple(dataset.input_shape), int(dataset.output_dim))
+    if isinstance(network, pl.LightningModule):
+        module = network
+    else:
+        module = TaskModule(
+            network,
+            task=dataset.task,
+            output_dim=int(dataset.output_dim),
+            lr=spec.lr,
+            weight_decay=spec.weight_decay,
+            optimizer=spec.optimizer,
+            target_stats=dataset.target_stats,
+        )
+    datamodule = dataset.datamodule(batch_size=spec.batch_size, seed=spec.seed)
+
+    monitor = spec.early_stopping.monitor if spec.early_stopping else "val_loss"
+    mode = spec.early_stopping.mode if spec.early_stopping else "min"
+    callbacks: list[pl.Callback] = [
+        ModelCheckpoint(
+            dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_last=True, save_top_k=1,
+            enable_version_counter=False,
+        ),
+        GracefulStop(last_ckpt, ctx.stop_requested),
+    ]
+    if ctx.primary:
+        callbacks.append(MetricsRecorder(ctx.workspace, ctx.job.id, on_progress=ctx.set_progress))
+    if spec.early_stopping:
+        es = spec.early_stopping
+        callbacks.append(EarlyStopping(monitor=es.monitor, patience=es.patience, mode=es.mode, min_delta=es.min_delta))
+
+    trainer = pl.Trainer(
+        max_epochs=spec.max_epochs,
+        accelerator=spec.accelerator,
+        devices=spec.devices,
+        strategy=spec.strategy,
+        num_nodes=spec.num_nodes,
+        precision=spec.precision,  # type: ignore[arg-type]
+        deterministic=spec.deterministic,
+        callbacks=callbacks,
+        logger=TensorBoardLogger(str(run_dir), name="tensorboard", version="", default_hp_metric=False),
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(run_dir),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        limit_train_batches=spec.limit_train_batches,
+    )
+
+    ckpt_path = None
+    if last_ckpt.exists():
+        check_checkpoint(last_ckpt)
+        ckpt_path = str(last_ckpt)
+        print(f"[aimass] resuming from {last_ckpt}", flush=True)
+
+    ctx.in_loop = True
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    finally:
+        ctx.in_loop = False
+    if ctx.stop_requested.is_set():
+        return {"global_step": int(trainer.global_step), "epochs": int(trainer.current_epoch)}
+
+    ctx.in_loop = True
+    try:
+        test_results = trainer.test(module, datamodule=datamodule, verbose=False)
+    finally:
+        ctx.in_loop = False
+
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
+    metrics.pop("train_loss", None)
+    if test_results:
+        metrics.update({k: float(v) for k, v in test_results[0].items()})
+    result = {
+        "global_step": int(trainer.global_step),
+        "epochs": int(trainer.current_epoch),
+        "world_size": int(trainer.world_size),
+        "metrics": metrics,
+        "best_checkpoint": str(Path(callbacks[0].best_model_path).name) if callbacks[0].best_model_path else None,  # type: ignore[attr-defined]
+    }
+    if ctx.primary:
+        inner = module.network if isinstance(module, TaskModule) else module
+        write_model(run_dir / MODEL_DIR, inner, spec, dataset, metrics, ctx.job.id)
+        ctx.set_result(result)
+    return result
+
+
+def write_model(
+    folder: Path, network: Any, spec: TrainSpec, dataset: Any, metrics: dict[str, float], run_id: str
+) -> None:
+    """Write ``weights.safetensors`` and ``model.json``: what the registry takes."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_open(folder / "weights.safetensors", "wb") as fh:
+        fh.write(save(state))
+    hparams = {**spec.model.resolved_hparams(), "lr": spec.lr, "batch_size": spec.batch_size,
+               "weight_decay": spec.weight_decay, "optimizer": spec.optimizer, "max_epochs": spec.max_epochs,
+               "seed": spec.seed}
+    atomic_write_json(
+        folder / "model.json",
+        {
+            "model_spec": spec.model.to_dict(),
+            "hparams": hparams,
+            "task": dataset.task,
+            "input_shape": [int(s) for s in dataset.input_shape],
+            "input_kind": dataset.input_kind,
+            "output_dim": int(dataset.output_dim),
+            "classes": json.loads(json.dumps(dataset.classes, default=str)) if dataset.classes is not None else None,
+            "feature_names": list(dataset.feature_names) if dataset.feature_names is not None else None,
+            "target_stats": dataset.target_stats,
+            "preprocess": dataset.preprocessor.state_dict(),
+            "data_spec": spec.data.to_dict(),
+            "data_fingerprint": dataset.fingerprint,
+            "metrics": metrics,
+            "run_id": run_id,
+        },
+    )
+
+
+def run(ctx: Any) -> None:
+    """Entry point of a ``train`` job (see ``JOB_KINDS``)."""
+    os.environ.setdefault("PL_DISABLE_FORK", "1")
+    execute(ctx)
