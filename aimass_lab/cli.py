@@ -90,9 +90,19 @@ def json_option(func: F) -> F:
 # --------------------------------------------------------------------------------------- root
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aimass")
-@click.option("--workspace", "-w", "path", envvar="AIMASS_HOME", type=click.Path(file_okay=False),
-              help="Workspace folder [default: ./aimass-workspace, or $AIMASS_HOME].")
-@click.option("--db-url", envvar="AIMASS_DB_URL", help="Metadata store URL (SQLite or PostgreSQL) [$AIMASS_DB_URL].")
+@click.option(
+    "--workspace",
+    "-w",
+    "path",
+    envvar="AIMASS_HOME",
+    type=click.Path(file_okay=False),
+    help="Workspace folder [default: ./aimass-workspace, or $AIMASS_HOME].",
+)
+@click.option(
+    "--db-url",
+    envvar="AIMASS_DB_URL",
+    help="Metadata store URL (SQLite or PostgreSQL) [$AIMASS_DB_URL].",
+)
 @click.pass_context
 def cli(ctx: click.Context, path: str | None, db_url: str | None) -> None:
     """AI Mass Lab: data -> train -> registry, from a terminal.
@@ -106,9 +116,18 @@ def cli(ctx: click.Context, path: str | None, db_url: str | None) -> None:
 # -------------------------------------------------------------------------------------- train
 @cli.command()
 @click.option("--data", "-d", help="Built-in or registered dataset name.")
-@click.option("--model", "-m", help="Zoo model (mlp, cnn, resnet, gru, lstm, transformer) or package.module:Class.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="A model or training hyperparameter (repeatable): --set hidden=128 --set lr=0.001.")
+@click.option(
+    "--model",
+    "-m",
+    help="Zoo model (mlp, cnn, resnet, gru, lstm, transformer) or package.module:Class.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A model or training hyperparameter (repeatable): --set hidden=128 --set lr=0.001.",
+)
 @click.option("--epochs", type=int, help="max_epochs.")
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float)
@@ -121,14 +140,42 @@ def cli(ctx: click.Context, path: str | None, db_url: str | None) -> None:
 @click.option("--early-stopping", "early", is_flag=True, help="Stop when val_loss stops improving.")
 @click.option("--images", is_flag=True, help="Give 'digits' as 1x8x8 images (for cnn/resnet).")
 @click.option("--name", help="A label for the run.")
-@click.option("--config", "-c", type=click.Path(dir_okay=False), help="A TrainSpec YAML/JSON file; flags override it.")
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(dir_okay=False),
+    help="A TrainSpec YAML/JSON file; flags override it.",
+)
 @click.option("--wait", is_flag=True, help="Wait for the run to end, with a progress bar.")
+@click.option(
+    "--no-launch",
+    is_flag=True,
+    help="Only record the job (queued), for torchrun/SLURM to start on every node.",
+)
 @json_option
 @click.pass_context
-def train(ctx: click.Context, data: str | None, model: str | None, sets: tuple[str, ...], epochs: int | None,
-          batch_size: int | None, lr: float | None, devices: str | None, accelerator: str | None,
-          strategy: str | None, num_nodes: int | None, precision: str | None, seed: int | None, early: bool,
-          images: bool, name: str | None, config: str | None, wait: bool, as_json: bool) -> None:
+def train(
+    ctx: click.Context,
+    data: str | None,
+    model: str | None,
+    sets: tuple[str, ...],
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    devices: str | None,
+    accelerator: str | None,
+    strategy: str | None,
+    num_nodes: int | None,
+    precision: str | None,
+    seed: int | None,
+    early: bool,
+    images: bool,
+    name: str | None,
+    config: str | None,
+    wait: bool,
+    no_launch: bool,
+    as_json: bool,
+) -> None:
     """Train a model as a background job.
 
     \b
@@ -155,13 +202,32 @@ def train(ctx: click.Context, data: str | None, model: str | None, sets: tuple[s
         dev = [int(d) for d in devices.split(",")]
     fields = {k: v for k, v in base.items() if k not in ("data", "model")}
     overrides = {
-        "max_epochs": epochs, "batch_size": batch_size, "lr": lr, "devices": dev, "accelerator": accelerator,
-        "strategy": strategy, "num_nodes": num_nodes, "precision": precision, "seed": seed, "name": name,
+        "max_epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "devices": dev,
+        "accelerator": accelerator,
+        "strategy": strategy,
+        "num_nodes": num_nodes,
+        "precision": precision,
+        "seed": seed,
+        "name": name,
     }
     fields.update({k: v for k, v in overrides.items() if v is not None})
     if early:
         fields["early_stopping"] = True
-    run = train_fn(data_arg, model_arg, hparams=hparams, workspace=ws, **fields)
+    run = train_fn(
+        data_arg, model_arg, hparams=hparams, workspace=ws, launch=not no_launch, **fields
+    )
+    if no_launch:
+        if as_json:
+            _emit_json(run.to_dict())
+        else:
+            click.echo(
+                f"job {run.id} queued; on every node run:\n"
+                f"  python -m aimass_lab.workspace._runner {ws.path} {run.id}"
+            )
+        return
     if wait:
         run.wait(progress=not as_json)
     _show_run(run, as_json)
@@ -174,7 +240,10 @@ def _show_run(run: Any, as_json: bool) -> None:
     if as_json:
         _emit_json(doc)
         return
-    click.echo(f"run {doc['id']}: {doc['state']}" + (f" ({doc['exit_reason']})" if doc["exit_reason"] else ""))
+    click.echo(
+        f"run {doc['id']}: {doc['state']}"
+        + (f" ({doc['exit_reason']})" if doc["exit_reason"] else "")
+    )
     for key, value in sorted(doc["summary"].items()):
         click.echo(f"  {key:<22} {value:.4f}")
     if doc["state"] in ("queued", "running"):
@@ -193,7 +262,9 @@ def jobs() -> None:
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
 @click.pass_context
-def jobs_list(ctx: click.Context, state: str | None, kind: str | None, limit: int, as_json: bool) -> None:
+def jobs_list(
+    ctx: click.Context, state: str | None, kind: str | None, limit: int, as_json: bool
+) -> None:
     """List jobs, newest first."""
     items = [j.to_dict() for j in _ws(ctx).jobs.list(kind=kind, state=state, limit=limit)]
     if as_json:
@@ -215,7 +286,9 @@ def jobs_show(ctx: click.Context, job_id: str, as_json: bool) -> None:
         _emit_json(doc)
     else:
         for key, value in doc.items():
-            click.echo(f"{key:<13} {json.dumps(value, default=str) if isinstance(value, dict) else _fmt(value)}")
+            click.echo(
+                f"{key:<13} {json.dumps(value, default=str) if isinstance(value, dict) else _fmt(value)}"
+            )
 
 
 @jobs.command("logs")
@@ -297,12 +370,20 @@ def runs_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     for run in list_runs(_ws(ctx), limit=limit):
         job = run.job
         summary = run.summary
-        items.append({
-            "id": job.id, "name": run.name, "state": job.state, "data": job.spec.get("data", {}).get("name"),
-            "model": job.spec.get("model", {}).get("family"), "val_loss": summary.get("val_loss"),
-            "val_acc": summary.get("val_acc"), "test_acc": summary.get("test_acc"), "created_at": job.created_at,
-            "summary": summary,
-        })
+        items.append(
+            {
+                "id": job.id,
+                "name": run.name,
+                "state": job.state,
+                "data": job.spec.get("data", {}).get("name"),
+                "model": job.spec.get("model", {}).get("family"),
+                "val_loss": summary.get("val_loss"),
+                "val_acc": summary.get("val_acc"),
+                "test_acc": summary.get("test_acc"),
+                "created_at": job.created_at,
+                "summary": summary,
+            }
+        )
     if as_json:
         _emit_json(items)
     else:
@@ -360,16 +441,25 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
         _emit_json(doc)
         return
     for key, value in doc["info"].items():
-        click.echo(f"{key:<16} {_fmt(value) if not isinstance(value, dict) else json.dumps(value, default=str)}")
+        click.echo(
+            f"{key:<16} {_fmt(value) if not isinstance(value, dict) else json.dumps(value, default=str)}"
+        )
     warnings = doc["report"].get("warnings") or []
     click.echo(f"warnings ({len(warnings)}):")
     for warning in warnings:
-        click.echo(f"  - {warning if isinstance(warning, str) else warning.get('message', warning)}")
+        click.echo(
+            f"  - {warning if isinstance(warning, str) else warning.get('message', warning)}"
+        )
 
 
 @datasets.command("add")
 @click.argument("name")
-@click.option("--source", default="csv", show_default=True, help="csv, parquet, image_folder, sql, or a plugin.")
+@click.option(
+    "--source",
+    default="csv",
+    show_default=True,
+    help="csv, parquet, image_folder, sql, or a plugin.",
+)
 @click.option("--path", help="File or folder (csv, parquet, image_folder).")
 @click.option("--url", help="SQLAlchemy URL (sql).")
 @click.option("--query", help="SELECT statement (sql).")
@@ -379,9 +469,19 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.option("--config", "-c", type=click.Path(dir_okay=False), help="A DataSpec YAML/JSON file.")
 @json_option
 @click.pass_context
-def datasets_add(ctx: click.Context, name: str, source: str, path: str | None, url: str | None, query: str | None,
-                 target: str | None, task: str | None, description: str | None, config: str | None,
-                 as_json: bool) -> None:
+def datasets_add(
+    ctx: click.Context,
+    name: str,
+    source: str,
+    path: str | None,
+    url: str | None,
+    query: str | None,
+    target: str | None,
+    task: str | None,
+    description: str | None,
+    config: str | None,
+    as_json: bool,
+) -> None:
     """Register a dataset under NAME (data is checked and fingerprinted)."""
     from aimass_lab import data
     from aimass_lab.specs import DataSpec
@@ -391,7 +491,14 @@ def datasets_add(ctx: click.Context, name: str, source: str, path: str | None, u
     else:
         if path and source in ("csv", "parquet", "image_folder"):
             path = str(Path(path).expanduser().resolve())
-        fields = {"source": source, "path": path, "url": url, "query": query, "target": target, "task": task}
+        fields = {
+            "source": source,
+            "path": path,
+            "url": url,
+            "query": query,
+            "target": target,
+            "task": task,
+        }
         spec = DataSpec(**{k: v for k, v in fields.items() if v is not None})
     dataset = data.add(name, spec, workspace=_ws(ctx), description=description)
     if as_json:
@@ -432,16 +539,29 @@ def models_list(ctx: click.Context, name: str | None, as_json: bool) -> None:
 @models.command("register")
 @click.argument("run_id")
 @click.argument("name")
-@click.option("--alias", "aliases", multiple=True, help="Also point this alias at the new version (repeatable).")
+@click.option(
+    "--alias",
+    "aliases",
+    multiple=True,
+    help="Also point this alias at the new version (repeatable).",
+)
 @click.option("--description")
 @json_option
 @click.pass_context
-def models_register(ctx: click.Context, run_id: str, name: str, aliases: tuple[str, ...], description: str | None,
-                    as_json: bool) -> None:
+def models_register(
+    ctx: click.Context,
+    run_id: str,
+    name: str,
+    aliases: tuple[str, ...],
+    description: str | None,
+    as_json: bool,
+) -> None:
     """Register the model of a succeeded run as the next version of NAME."""
     from aimass_lab import registry
 
-    mv = registry.register(run_id, name, aliases=aliases, description=description, workspace=_ws(ctx))
+    mv = registry.register(
+        run_id, name, aliases=aliases, description=description, workspace=_ws(ctx)
+    )
     if as_json:
         _emit_json(mv.to_dict())
     else:
@@ -461,7 +581,9 @@ def models_show(ctx: click.Context, ref: str, as_json: bool) -> None:
         _emit_json(doc)
     else:
         for key, value in doc.items():
-            click.echo(f"{key:<17} {json.dumps(value, default=str) if isinstance(value, dict | list) else _fmt(value)}")
+            click.echo(
+                f"{key:<17} {json.dumps(value, default=str) if isinstance(value, dict | list) else _fmt(value)}"
+            )
 
 
 @models.command("verify")
@@ -482,7 +604,9 @@ def models_verify(ctx: click.Context, ref: str, as_json: bool) -> None:
 @models.command("alias")
 @click.argument("ref")
 @click.argument("alias")
-@click.option("--remove", is_flag=True, help="Remove the alias instead (REF is then the model name).")
+@click.option(
+    "--remove", is_flag=True, help="Remove the alias instead (REF is then the model name)."
+)
 @click.pass_context
 def models_alias(ctx: click.Context, ref: str, alias: str, remove: bool) -> None:
     """Point ALIAS (prod, staging, …) at version REF (name:version)."""

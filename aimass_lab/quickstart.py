@@ -29,15 +29,26 @@ def run_quickstart(
     import numpy as np
     import torch
 
-    from aimass_lab import data, registry
+    from aimass_lab import data
     from aimass_lab.train import train
 
     started = time.monotonic()
     say(f"[1/3] training an MLP on digits for {epochs} epochs (workspace {workspace.path})")
-    run = train("digits", "mlp", hparams={"hidden": 128, "lr": 2e-3}, max_epochs=epochs, seed=0,
-                name="quickstart", workspace=workspace)
+    run = train(
+        "digits",
+        "mlp",
+        hparams={"hidden": 128, "lr": 2e-3},
+        max_epochs=epochs,
+        seed=0,
+        name="quickstart",
+        workspace=workspace,
+    )
     run.wait(progress=progress)
-    summary: dict[str, Any] = {"status": run.status, "run_id": run.id, "workspace": str(workspace.path)}
+    summary: dict[str, Any] = {
+        "status": run.status,
+        "run_id": run.id,
+        "workspace": str(workspace.path),
+    }
     if run.status != "succeeded":
         summary["error"] = run.job.exit_reason
         say(f"training {run.status}: {run.job.exit_reason}\n{run.logs(tail=20)}")
@@ -57,11 +68,13 @@ def run_quickstart(
         {
             "model": version.ref,
             "test_accuracy": accuracy,
-            "test_samples": int(len(dataset.y_test)),
+            "test_samples": len(dataset.y_test),
             "metrics": run.summary,
             "global_step": run.job.result.get("global_step"),
             "seconds": round(time.monotonic() - started, 1),
         }
     )
-    say(f"      test accuracy {accuracy:.4f} on {len(dataset.y_test)} samples — done in {summary['seconds']} s")
+    say(
+        f"      test accuracy {accuracy:.4f} on {len(dataset.y_test)} samples — done in {summary['seconds']} s"
+    )
     return summary

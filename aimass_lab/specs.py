@@ -44,9 +44,23 @@ __all__ = [
 S = TypeVar("S", bound="Spec")
 
 #: Hyperparameters that belong to training rather than to the model; ``--set`` routes them.
-TRAIN_HPARAMS: tuple[str, ...] = ("lr", "batch_size", "weight_decay", "optimizer", "max_epochs", "seed")
+TRAIN_HPARAMS: tuple[str, ...] = (
+    "lr",
+    "batch_size",
+    "weight_decay",
+    "optimizer",
+    "max_epochs",
+    "seed",
+)
 
-PRECISIONS: tuple[str, ...] = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+PRECISIONS: tuple[str, ...] = (
+    "64-true",
+    "32-true",
+    "16-mixed",
+    "bf16-mixed",
+    "16-true",
+    "bf16-true",
+)
 STRATEGIES: tuple[str, ...] = (
     "auto",
     "ddp",
@@ -127,7 +141,13 @@ class Spec(BaseModel):
         if not isinstance(data, dict):
             raise SpecError(
                 cls.__name__,
-                [{"field": "", "value": data, "message": "expected a mapping of field names to values"}],
+                [
+                    {
+                        "field": "",
+                        "value": data,
+                        "message": "expected a mapping of field names to values",
+                    }
+                ],
             )
         return cls(**data)
 
@@ -137,7 +157,9 @@ class Spec(BaseModel):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SpecError(cls.__name__, [{"field": "", "message": f"malformed JSON: {exc}"}]) from None
+            raise SpecError(
+                cls.__name__, [{"field": "", "message": f"malformed JSON: {exc}"}]
+            ) from None
         return cls.from_dict(data)
 
     @classmethod
@@ -149,12 +171,16 @@ class Spec(BaseModel):
         ):
             path = Path(source)
             if not path.is_file():
-                raise SpecError(cls.__name__, [{"field": "", "message": f"config file not found: {path}"}])
+                raise SpecError(
+                    cls.__name__, [{"field": "", "message": f"config file not found: {path}"}]
+                )
             text = path.read_text(encoding="utf-8")
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise SpecError(cls.__name__, [{"field": "", "message": f"malformed YAML: {exc}"}]) from None
+            raise SpecError(
+                cls.__name__, [{"field": "", "message": f"malformed YAML: {exc}"}]
+            ) from None
         return cls.from_dict(data or {})
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,17 +261,30 @@ class DataSpec(Spec):
     'label'
     """
 
-    source: str = Field("builtin", description="builtin, csv, parquet, dataframe, numpy, image_folder, sql, or a plugin")
+    source: str = Field(
+        "builtin",
+        description="builtin, csv, parquet, dataframe, numpy, image_folder, sql, or a plugin",
+    )
     name: str | None = Field(None, description="the built-in dataset's name")
-    path: str | None = Field(None, description="file or folder (csv, parquet, image_folder) or sha256:… artifact")
+    path: str | None = Field(
+        None, description="file or folder (csv, parquet, image_folder) or sha256:… artifact"
+    )
     url: str | None = Field(None, description="SQLAlchemy URL (sql)")
     query: str | None = Field(None, description="SELECT statement (sql)")
     target: str | None = Field(None, description="the target column (tabular sources)")
-    features: list[str] | None = Field(None, description="feature columns (default: all but the target)")
-    task: Literal["classification", "regression"] | None = Field(None, description="inferred when None")
+    features: list[str] | None = Field(
+        None, description="feature columns (default: all but the target)"
+    )
+    task: Literal["classification", "regression"] | None = Field(
+        None, description="inferred when None"
+    )
     as_images: bool = Field(False, description="give 'digits' as 1x8x8 images")
-    image_size: int | None = Field(None, ge=4, le=1024, description="resize images to this square size")
-    options: dict[str, Any] = Field(default_factory=dict, description="source options (generator sizes, plugin options)")
+    image_size: int | None = Field(
+        None, ge=4, le=1024, description="resize images to this square size"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="source options (generator sizes, plugin options)"
+    )
     split: SplitSpec = Field(default_factory=SplitSpec)
     preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
@@ -274,7 +313,9 @@ class DataSpec(Spec):
         elif src in ("csv", "parquet", "image_folder", "dataframe", "numpy") and not self.path:
             raise ValueError(f"source {src!r} needs a path")
         elif src == "sql" and not (self.url and self.query):
-            raise ValueError("source 'sql' needs both url (a SQLAlchemy URL) and query (a SELECT statement)")
+            raise ValueError(
+                "source 'sql' needs both url (a SQLAlchemy URL) and query (a SELECT statement)"
+            )
         if src in _TABLE_SOURCES and not self.target:
             raise ValueError(f"source {src!r} needs target: the name of the column to predict")
         return self
@@ -285,7 +326,11 @@ class DataSpec(Spec):
         if self.source == "builtin":
             return f"{self.name}{' (images)' if self.as_images else ''}"
         if self.path:
-            return Path(self.path).name if not self.path.startswith("sha256:") else self.name or self.path[:15]
+            return (
+                Path(self.path).name
+                if not self.path.startswith("sha256:")
+                else self.name or self.path[:15]
+            )
         return self.name or self.source
 
 
@@ -298,7 +343,9 @@ class ModelSpec(Spec):
     """
 
     family: str = Field("mlp", description="mlp, cnn, resnet, gru, lstm, transformer, or custom")
-    hparams: dict[str, Any] = Field(default_factory=dict, description="the family's hyperparameters")
+    hparams: dict[str, Any] = Field(
+        default_factory=dict, description="the family's hyperparameters"
+    )
     target: str | None = Field(None, description="'package.module:Class' for family='custom'")
 
     @model_validator(mode="after")
@@ -309,10 +356,14 @@ class ModelSpec(Spec):
             return self
         family = FAMILIES.get(self.family)
         if family is None:
-            raise ValueError(f"unknown model {self.family!r}; accepted: {accepted([*FAMILIES, 'custom'])}")
+            raise ValueError(
+                f"unknown model {self.family!r}; accepted: {accepted([*FAMILIES, 'custom'])}"
+            )
         coerced, errors = coerce_hparams(family, self.hparams)
         if errors:
-            raise ValueError("; ".join(f"{e['field']}={e['value']!r}: {e['message']}" for e in errors))
+            raise ValueError(
+                "; ".join(f"{e['field']}={e['value']!r}: {e['message']}" for e in errors)
+            )
         object.__setattr__(self, "hparams", coerced)
         return self
 
@@ -347,7 +398,9 @@ class TrainSpec(Spec):
     lr: float = Field(1e-3, gt=0.0, le=10.0)
     weight_decay: float = Field(0.0, ge=0.0)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    devices: int | str | list[int] = Field("auto", description="'auto', a count, -1 for all, or a list of indices")
+    devices: int | str | list[int] = Field(
+        "auto", description="'auto', a count, -1 for all, or a list of indices"
+    )
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     strategy: str = Field("auto", description="Lightning strategy: auto, ddp, ddp_spawn, fsdp, …")
     num_nodes: int = Field(1, ge=1)
@@ -355,7 +408,9 @@ class TrainSpec(Spec):
     early_stopping: EarlyStoppingSpec | None = None
     seed: int = 0
     deterministic: bool = True
-    limit_train_batches: int | float | None = Field(None, description="Lightning limit_train_batches (smoke runs)")
+    limit_train_batches: int | float | None = Field(
+        None, description="Lightning limit_train_batches (smoke runs)"
+    )
 
     @field_validator("devices")
     @classmethod
@@ -366,7 +421,9 @@ class TrainSpec(Spec):
             try:
                 value = int(value)
             except ValueError:
-                raise ValueError("accepted: 'auto', a positive count, -1 for all, or a list of indices") from None
+                raise ValueError(
+                    "accepted: 'auto', a positive count, -1 for all, or a list of indices"
+                ) from None
         if isinstance(value, int) and (value == 0 or value < -1):
             raise ValueError("accepted: 'auto', a positive count, -1 for all, or a list of indices")
         if isinstance(value, list) and (not value or any(i < 0 for i in value)):

@@ -15,7 +15,15 @@ if TYPE_CHECKING:
     from aimass_lab.models._task import TaskModule, metric_names
     from aimass_lab.models._zoo import build_network, check_compatible
 
-__all__ = ["FAMILIES", "Family", "TaskModule", "build_network", "check_compatible", "list_models", "metric_names"]
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "TaskModule",
+    "build_network",
+    "check_compatible",
+    "list_models",
+    "metric_names",
+]
 
 _LAZY = {
     "build_network": "aimass_lab.models._zoo",
@@ -28,7 +36,12 @@ _LAZY = {
 def list_models() -> list[dict[str, Any]]:
     """The zoo: name, description, inputs and hyperparameter defaults of each family."""
     return [
-        {"name": f.name, "description": f.description, "inputs": list(f.inputs), "hparams": dict(f.defaults)}
+        {
+            "name": f.name,
+            "description": f.description,
+            "inputs": list(f.inputs),
+            "hparams": dict(f.defaults),
+        }
         for f in FAMILIES.values()
     ]
 

@@ -138,7 +138,9 @@ def _coerce(value: Any, default: Any) -> Any:
     return value
 
 
-def coerce_hparams(family: Family, hparams: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def coerce_hparams(
+    family: Family, hparams: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Check and coerce ``hparams`` against a family (strings from the CLI become numbers).
 
     Returns

@@ -8,7 +8,7 @@ import lightning.pytorch as pl
 import torch
 import torchmetrics
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TaskModule", "metric_names"]
 
@@ -82,7 +82,12 @@ class TaskModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["network"])
         self.network = network
         self.task = task
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer_name = optimizer
         stats = target_stats or {"mean": 0.0, "std": 1.0}
+        self.y_mean: torch.Tensor
+        self.y_std: torch.Tensor
         self.register_buffer("y_mean", torch.tensor(float(stats["mean"])), persistent=False)
         self.register_buffer("y_std", torch.tensor(float(stats["std"]) or 1.0), persistent=False)
         self.val_metrics = _metrics(task, output_dim, "val_")
@@ -99,7 +104,9 @@ class TaskModule(pl.LightningModule):
             return F.cross_entropy(out, y)
         return F.mse_loss(out.squeeze(-1), (y - self.y_mean) / self.y_std)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         x, y = batch
         loss = self._loss(self.network(x), y)
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
@@ -114,7 +121,9 @@ class TaskModule(pl.LightningModule):
             metrics.update(torch.softmax(out, dim=-1), y)
         else:
             metrics.update(out.squeeze(-1) * self.y_std + self.y_mean, y)
-        self.log(f"{stage}_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(y))
+        self.log(
+            f"{stage}_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(y)
+        )
         self.log_dict(metrics, on_epoch=True, batch_size=len(y))
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -129,10 +138,9 @@ class TaskModule(pl.LightningModule):
         return torch.softmax(out, dim=-1) if self.task == "classification" else out
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        hp = self.hparams
         params = self.network.parameters()
-        if hp.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay)
-        if hp.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        return torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if self.optimizer_name == "sgd":
+            return torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
+        if self.optimizer_name == "adamw":
+            return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)

@@ -16,7 +16,12 @@ from aimass_lab.specs import ModelSpec
 
 __all__ = ["build_network", "check_compatible", "input_kind_of"]
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
+_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
+}
 
 
 def input_kind_of(input_shape: tuple[int, ...]) -> str:
@@ -24,7 +29,9 @@ def input_kind_of(input_shape: tuple[int, ...]) -> str:
     return {1: "tabular", 2: "sequence", 3: "image"}.get(len(input_shape), "unknown")
 
 
-def check_compatible(spec: ModelSpec, input_shape: tuple[int, ...], data_label: str = "the dataset") -> None:
+def check_compatible(
+    spec: ModelSpec, input_shape: tuple[int, ...], data_label: str = "the dataset"
+) -> None:
     """Raise a clear error when a zoo family cannot take this input."""
     family = FAMILIES.get(spec.family)
     if family is None:
@@ -64,7 +71,13 @@ class MLP(nn.Module):
     """Flatten, then ``layers`` hidden Linear blocks, then a Linear head."""
 
     def __init__(
-        self, in_features: int, out_features: int, hidden: int, layers: int, dropout: float, activation: str
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: int,
+        layers: int,
+        dropout: float,
+        activation: str,
     ) -> None:
         super().__init__()
         blocks: list[nn.Module] = [nn.Flatten()]
@@ -140,7 +153,9 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()
+            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
         )
         self.blocks = nn.Sequential(*[_BasicBlock(channels) for _ in range(blocks)])
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -198,12 +213,9 @@ class RNN(nn.Module):
         self.head = nn.Linear(hidden * (2 if bidirectional else 1), out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, state = self.rnn(_as_sequence(x))
+        _, state = self.rnn(_as_sequence(x))
         h = state[0] if isinstance(state, tuple) else state
-        if self.rnn.bidirectional:
-            last = torch.cat([h[-2], h[-1]], dim=1)
-        else:
-            last = h[-1]
+        last = torch.cat([h[-2], h[-1]], dim=1) if self.rnn.bidirectional else h[-1]
         return self.head(last)
 
 
@@ -243,6 +255,12 @@ def _import_target(target: str) -> Any:
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
         raise AimassError(f"cannot import custom model {target!r}: {exc}") from None
+    if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
+        # A spec may come from an imported archive: never call an arbitrary callable it names.
+        raise AimassError(
+            f"custom model {target!r} is not a torch.nn.Module subclass (got {type(obj).__name__}); "
+            "accepted: a class deriving from nn.Module or LightningModule"
+        )
     return obj
 
 
@@ -269,25 +287,56 @@ def build_network(spec: ModelSpec, input_shape: tuple[int, ...], output_dim: int
         cls = _import_target(spec.target)
         kwargs = dict(spec.hparams)
         params = inspect.signature(cls).parameters
-        for key, value in (("input_shape", shape), ("output_dim", output_dim), ("num_classes", output_dim)):
+        for key, value in (
+            ("input_shape", shape),
+            ("output_dim", output_dim),
+            ("num_classes", output_dim),
+        ):
             if key in params and key not in kwargs:
                 kwargs[key] = value
         try:
             return cls(**kwargs)  # type: ignore[no-any-return]
         except TypeError as exc:
-            raise AimassError(f"cannot build custom model {spec.target!r} with {kwargs}: {exc}") from None
+            raise AimassError(
+                f"cannot build custom model {spec.target!r} with {kwargs}: {exc}"
+            ) from None
     check_compatible(spec, shape)
     hp = spec.resolved_hparams()
     family = spec.family
     if family == "mlp":
-        return MLP(math.prod(shape), output_dim, hp["hidden"], hp["layers"], hp["dropout"], hp["activation"])
+        return MLP(
+            math.prod(shape),
+            output_dim,
+            hp["hidden"],
+            hp["layers"],
+            hp["dropout"],
+            hp["activation"],
+        )
     if family == "cnn":
         c, h, w = shape
-        return CNN((c, h, w), output_dim, hp["channels"], hp["layers"], hp["kernel_size"], hp["hidden"], hp["dropout"])
+        return CNN(
+            (c, h, w),
+            output_dim,
+            hp["channels"],
+            hp["layers"],
+            hp["kernel_size"],
+            hp["hidden"],
+            hp["dropout"],
+        )
     if family == "resnet":
         return ResNet(shape[0], output_dim, hp["channels"], hp["blocks"], hp["dropout"])
     if family in ("gru", "lstm"):
-        return RNN(family, shape, output_dim, hp["hidden"], hp["layers"], hp["bidirectional"], hp["dropout"])
+        return RNN(
+            family,
+            shape,
+            output_dim,
+            hp["hidden"],
+            hp["layers"],
+            hp["bidirectional"],
+            hp["dropout"],
+        )
     if family == "transformer":
-        return TinyTransformer(shape, output_dim, hp["d_model"], hp["heads"], hp["layers"], hp["ff"], hp["dropout"])
+        return TinyTransformer(
+            shape, output_dim, hp["d_model"], hp["heads"], hp["layers"], hp["ff"], hp["dropout"]
+        )
     raise AimassError(f"unknown model {family!r}; accepted: {accepted([*FAMILIES, 'custom'])}")

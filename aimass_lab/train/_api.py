@@ -33,10 +33,16 @@ def build_train_spec(
     train_hp, model_hp = split_hparams(hparams)
     data_spec = resolve_spec(data, workspace=workspace)
     if isinstance(model, ModelSpec):
-        model_spec = model.model_copy(update={"hparams": {**model.hparams, **model_hp}}) if model_hp else model
+        model_spec = (
+            model.model_copy(update={"hparams": {**model.hparams, **model_hp}})
+            if model_hp
+            else model
+        )
         model_spec = ModelSpec.from_dict(model_spec.to_dict())
     elif isinstance(model, dict):
-        model_spec = ModelSpec.from_dict({**model, "hparams": {**model.get("hparams", {}), **model_hp}})
+        model_spec = ModelSpec.from_dict(
+            {**model, "hparams": {**model.get("hparams", {}), **model_hp}}
+        )
     elif isinstance(model, str):
         if ":" in model:
             model_spec = ModelSpec(family="custom", target=model, hparams=model_hp)
@@ -45,8 +51,13 @@ def build_train_spec(
     else:
         raise SpecError(
             "TrainSpec",
-            [{"field": "model", "value": type(model).__name__,
-              "message": "expected a zoo name, 'package.module:Class', a ModelSpec, a dict, or an nn.Module"}],
+            [
+                {
+                    "field": "model",
+                    "value": type(model).__name__,
+                    "message": "expected a zoo name, 'package.module:Class', a ModelSpec, a dict, or an nn.Module",
+                }
+            ],
         )
     if early_stopping is True:
         early_stopping = EarlyStoppingSpec()
@@ -63,7 +74,9 @@ def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
     import torch
 
     devices = spec.devices
-    count = devices if isinstance(devices, int) else len(devices) if isinstance(devices, list) else None
+    count = (
+        devices if isinstance(devices, int) else len(devices) if isinstance(devices, list) else None
+    )
     gpus = torch.cuda.device_count()
     if spec.accelerator in ("gpu", "cuda"):
         if gpus == 0:
@@ -77,11 +90,15 @@ def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
                 f"devices={devices!r} asks for {wanted} GPUs but this machine has {gpus}; accepted: 1..{gpus}, -1 or 'auto'"
             )
         if isinstance(devices, list) and max(devices) >= gpus:
-            raise DeviceError(f"devices={devices!r} names GPU {max(devices)}; this machine has GPUs 0..{gpus - 1}")
+            raise DeviceError(
+                f"devices={devices!r} names GPU {max(devices)}; this machine has GPUs 0..{gpus - 1}"
+            )
     elif spec.accelerator == "cpu" or (spec.accelerator == "auto" and gpus == 0):
         cores = os.cpu_count() or 1
         if isinstance(devices, list):
-            raise DeviceError("a device list names GPUs; on CPU give a process count, e.g. devices=2")
+            raise DeviceError(
+                "a device list names GPUs; on CPU give a process count, e.g. devices=2"
+            )
         if count is not None and count > cores:
             raise DeviceError(
                 f"devices={devices!r} asks for {count} CPU processes but this machine has {cores} cores; "
@@ -98,8 +115,13 @@ def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
             if spec.early_stopping.monitor not in logged:
                 raise SpecError(
                     "TrainSpec",
-                    [{"field": "early_stopping.monitor", "value": spec.early_stopping.monitor,
-                      "message": f"the model never logs this metric; accepted: {accepted(logged)}"}],
+                    [
+                        {
+                            "field": "early_stopping.monitor",
+                            "value": spec.early_stopping.monitor,
+                            "message": f"the model never logs this metric; accepted: {accepted(logged)}",
+                        }
+                    ],
                 )
 
 
@@ -121,6 +143,7 @@ def train(
     name: str | None = None,
     wait: bool = False,
     progress: bool = False,
+    launch: bool = True,
     workspace: Workspace | str | None = None,
     **fields: Any,
 ) -> Run:
@@ -149,6 +172,10 @@ def train(
         Block until the run ends.
     progress
         With ``wait``, show a progress bar.
+    launch
+        ``False`` records the job as queued without starting it, for a cluster launcher
+        (torchrun, SLURM) to start ``python -m aimass_lab.workspace._runner WORKSPACE JOB_ID``
+        on every node.
     workspace
         The workspace (default: the current one).
     **fields
@@ -169,8 +196,13 @@ def train(
         if not isinstance(model, torch.nn.Module):
             raise SpecError(
                 "TrainSpec",
-                [{"field": "model", "value": type(model).__name__,
-                  "message": "expected a zoo name, 'package.module:Class', a ModelSpec, a dict, or an nn.Module"}],
+                [
+                    {
+                        "field": "model",
+                        "value": type(model).__name__,
+                        "message": "expected a zoo name, 'package.module:Class', a ModelSpec, a dict, or an nn.Module",
+                    }
+                ],
             )
         network = model
         cls = type(model)
@@ -198,11 +230,13 @@ def train(
     dataset = data_stage.load(spec.data, workspace=ws)
     preflight(spec, dataset)
     if network is None:
-        job = ws.jobs.submit("train", spec.to_dict(), name=spec.name)
+        job = ws.jobs.create("train", spec.to_dict(), name=spec.name)
+        if launch:
+            ws.jobs.launch(job.id)
         run = Run(job.id, ws)
     else:
         run = _train_in_process(ws, spec, network, wait=wait)
-    if wait:
+    if wait and (launch or network is not None):
         run.wait(progress=progress)
     return run
 

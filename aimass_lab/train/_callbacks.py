@@ -22,7 +22,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Write checkpoints to a temp file, fsync, then rename: ``last.ckpt`` always loads."""
 
     @override
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
         with atomic_open(Path(path), "wb") as fh:
             torch.save(checkpoint, fh)
 
@@ -65,7 +67,9 @@ class MetricsRecorder(pl.Callback):
         if self.on_progress is not None:
             self.on_progress(self._progress)
 
-    def _record(self, trainer: pl.Trainer, names: list[str] | None = None, prefix: str = "") -> None:
+    def _record(
+        self, trainer: pl.Trainer, names: list[str] | None = None, prefix: str = ""
+    ) -> None:
         rows = []
         for name, value in trainer.callback_metrics.items():
             if name.endswith("_step") or (names is not None and name not in names):
@@ -80,7 +84,12 @@ class MetricsRecorder(pl.Callback):
 
     @override
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         if not trainer.is_global_zero:
             return
@@ -88,8 +97,15 @@ class MetricsRecorder(pl.Callback):
         if isinstance(loss, torch.Tensor):
             self._steps.append((trainer.global_step, trainer.current_epoch, loss.detach()))
         batches = trainer.num_training_batches
-        if isinstance(batches, int | float) and math.isfinite(batches) and batches > 0 and trainer.max_epochs:
-            self._progress = (trainer.current_epoch + (batch_idx + 1) / batches) / trainer.max_epochs
+        if (
+            isinstance(batches, int | float)
+            and math.isfinite(batches)
+            and batches > 0
+            and trainer.max_epochs
+        ):
+            self._progress = (
+                trainer.current_epoch + (batch_idx + 1) / batches
+            ) / trainer.max_epochs
         if time.monotonic() - self._last_flush >= self.flush_every:
             self._flush()
 
@@ -117,7 +133,9 @@ class MetricsRecorder(pl.Callback):
             self._flush()
 
     @override
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
         if trainer.is_global_zero and self._steps:
             self._flush()
 
@@ -150,14 +168,25 @@ class GracefulStop(pl.Callback):
 
     @override
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
-        if self.stop_event.is_set() and not getattr(trainer, "received_sigterm", False) and trainer.world_size == 1:
+        if (
+            self.stop_event.is_set()
+            and not getattr(trainer, "received_sigterm", False)
+            and trainer.world_size == 1
+        ):
             self._save(trainer)
             trainer.should_stop = True
 
     @override
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
         if isinstance(exception, SIGTERMException) or self.stop_event.is_set():
             self.stop_event.set()
             self._save(trainer)

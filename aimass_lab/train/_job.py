@@ -32,7 +32,9 @@ def check_checkpoint(path: Path) -> None:
             "delete it to train from the start, or resume from another run"
         ) from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "global_step" not in ckpt:
-        raise CheckpointError(f"checkpoint {path} is not a Lightning checkpoint (no state_dict/global_step)")
+        raise CheckpointError(
+            f"checkpoint {path} is not a Lightning checkpoint (no state_dict/global_step)"
+        )
 
 
 def _quiet_lightning() -> None:
@@ -62,7 +64,6 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
         The result recorded with the job: global step, epochs, metrics.
     """
     import lightning.pytorch as pl
-    import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -85,7 +86,7 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
     else:
         module = TaskModule(
             network,
-            task=dataset.task,
+            task="regression" if dataset.task == "regression" else "classification",
             output_dim=int(dataset.output_dim),
             lr=spec.lr,
             weight_decay=spec.weight_decay,
@@ -96,18 +97,25 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
 
     monitor = spec.early_stopping.monitor if spec.early_stopping else "val_loss"
     mode = spec.early_stopping.mode if spec.early_stopping else "min"
-    callbacks: list[pl.Callback] = [
-        ModelCheckpoint(
-            dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_last=True, save_top_k=1,
-            enable_version_counter=False,
-        ),
-        GracefulStop(last_ckpt, ctx.stop_requested),
-    ]
+    checkpointing = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_last=True,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    callbacks: list[pl.Callback] = [checkpointing, GracefulStop(last_ckpt, ctx.stop_requested)]
     if ctx.primary:
         callbacks.append(MetricsRecorder(ctx.workspace, ctx.job.id, on_progress=ctx.set_progress))
     if spec.early_stopping:
         es = spec.early_stopping
-        callbacks.append(EarlyStopping(monitor=es.monitor, patience=es.patience, mode=es.mode, min_delta=es.min_delta))
+        callbacks.append(
+            EarlyStopping(
+                monitor=es.monitor, patience=es.patience, mode=es.mode, min_delta=es.min_delta
+            )
+        )
 
     trainer = pl.Trainer(
         max_epochs=spec.max_epochs,
@@ -118,7 +126,9 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
         precision=spec.precision,  # type: ignore[arg-type]
         deterministic=spec.deterministic,
         callbacks=callbacks,
-        logger=TensorBoardLogger(str(run_dir), name="tensorboard", version="", default_hp_metric=False),
+        logger=TensorBoardLogger(
+            str(run_dir), name="tensorboard", version="", default_hp_metric=False
+        ),
         plugins=[AtomicCheckpointIO()],
         default_root_dir=str(run_dir),
         enable_progress_bar=False,
@@ -156,7 +166,9 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
         "epochs": int(trainer.current_epoch),
         "world_size": int(trainer.world_size),
         "metrics": metrics,
-        "best_checkpoint": str(Path(callbacks[0].best_model_path).name) if callbacks[0].best_model_path else None,  # type: ignore[attr-defined]
+        "best_checkpoint": str(Path(checkpointing.best_model_path).name)
+        if checkpointing.best_model_path
+        else None,
     }
     if ctx.primary:
         inner = module.network if isinstance(module, TaskModule) else module
@@ -166,7 +178,12 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
 
 
 def write_model(
-    folder: Path, network: Any, spec: TrainSpec, dataset: Any, metrics: dict[str, float], run_id: str
+    folder: Path,
+    network: Any,
+    spec: TrainSpec,
+    dataset: Any,
+    metrics: dict[str, float],
+    run_id: str,
 ) -> None:
     """Write ``weights.safetensors`` and ``model.json``: what the registry takes."""
     from safetensors.torch import save
@@ -175,9 +192,15 @@ def write_model(
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_open(folder / "weights.safetensors", "wb") as fh:
         fh.write(save(state))
-    hparams = {**spec.model.resolved_hparams(), "lr": spec.lr, "batch_size": spec.batch_size,
-               "weight_decay": spec.weight_decay, "optimizer": spec.optimizer, "max_epochs": spec.max_epochs,
-               "seed": spec.seed}
+    hparams = {
+        **spec.model.resolved_hparams(),
+        "lr": spec.lr,
+        "batch_size": spec.batch_size,
+        "weight_decay": spec.weight_decay,
+        "optimizer": spec.optimizer,
+        "max_epochs": spec.max_epochs,
+        "seed": spec.seed,
+    }
     atomic_write_json(
         folder / "model.json",
         {
@@ -187,8 +210,12 @@ def write_model(
             "input_shape": [int(s) for s in dataset.input_shape],
             "input_kind": dataset.input_kind,
             "output_dim": int(dataset.output_dim),
-            "classes": json.loads(json.dumps(dataset.classes, default=str)) if dataset.classes is not None else None,
-            "feature_names": list(dataset.feature_names) if dataset.feature_names is not None else None,
+            "classes": json.loads(json.dumps(dataset.classes, default=str))
+            if dataset.classes is not None
+            else None,
+            "feature_names": list(dataset.feature_names)
+            if dataset.feature_names is not None
+            else None,
             "target_stats": dataset.target_stats,
             "preprocess": dataset.preprocessor.state_dict(),
             "data_spec": spec.data.to_dict(),

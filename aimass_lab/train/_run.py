@@ -91,7 +91,9 @@ class Run:
         import pandas as pd
 
         rows = self.workspace.metrics(self.id)
-        return pd.DataFrame(rows, columns=["id", "name", "step", "epoch", "value"]).drop(columns="id")
+        return pd.DataFrame(rows, columns=["id", "name", "step", "epoch", "value"]).drop(
+            columns="id"
+        )
 
     def history(self, name: str) -> list[tuple[int, float]]:
         """``(step, value)`` pairs of one metric."""
@@ -118,13 +120,22 @@ class Run:
         from tqdm.auto import tqdm
 
         deadline = None if timeout is None else time.monotonic() + timeout
-        with tqdm(total=100, desc=f"run {self.id}", unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}") as bar:
+        with tqdm(
+            total=100,
+            desc=f"run {self.id}",
+            unit="%",
+            bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}",
+        ) as bar:
             while True:
                 job = self.job
-                done = int(round(100 * (job.progress or 0.0)))
+                done = round(100 * (job.progress or 0.0))
                 bar.update(max(0, done - bar.n))
                 last = self.summary
-                shown = {k: f"{v:.4g}" for k, v in last.items() if k in ("train_loss", "val_loss", "val_acc")}
+                shown = {
+                    k: f"{v:.4g}"
+                    for k, v in last.items()
+                    if k in ("train_loss", "val_loss", "val_acc")
+                }
                 bar.set_postfix(state=job.state, **shown)
                 if not job.active or (deadline is not None and time.monotonic() >= deadline):
                     break
@@ -174,17 +185,27 @@ class Run:
             )
         config = json.loads((self.model_dir / "model.json").read_text())
         network = build_network(
-            ModelSpec.from_dict(config["model_spec"]), tuple(config["input_shape"]), int(config["output_dim"])
+            ModelSpec.from_dict(config["model_spec"]),
+            tuple(config["input_shape"]),
+            int(config["output_dim"]),
         )
         network.load_state_dict(load_file(self.model_dir / "weights.safetensors"))
         network.eval()
         return network
 
-    def register(self, name: str, *, aliases: tuple[str, ...] | list[str] = (), description: str | None = None) -> Any:
+    def register(
+        self,
+        name: str,
+        *,
+        aliases: tuple[str, ...] | list[str] = (),
+        description: str | None = None,
+    ) -> Any:
         """Register the trained model as the next version of ``name`` in the registry."""
         from aimass_lab import registry
 
-        return registry.register(self, name, aliases=aliases, description=description, workspace=self.workspace)
+        return registry.register(
+            self, name, aliases=aliases, description=description, workspace=self.workspace
+        )
 
     # -- display ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -197,7 +218,8 @@ class Run:
     def _repr_html_(self) -> str:
         job = self.job
         rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>" for k, v in sorted(self.summary.items())
+            f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>"
+            for k, v in sorted(self.summary.items())
         )
         progress = f"{100 * (job.progress or 0):.0f}%"
         return (

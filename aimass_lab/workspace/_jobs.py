@@ -32,7 +32,14 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "JOB_KINDS", "JOB_STATES", "Job", "JobManager"]
 
-JOB_STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "interrupted", "cancelled")
+JOB_STATES: tuple[str, ...] = (
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "interrupted",
+    "cancelled",
+)
 ACTIVE_STATES: tuple[str, ...] = ("queued", "running")
 FINAL_STATES: tuple[str, ...] = ("succeeded", "failed", "interrupted", "cancelled")
 
@@ -142,7 +149,14 @@ class JobManager:
         self.store = workspace.store
 
     # -- creating and launching ---------------------------------------------------------------
-    def create(self, kind: str, spec: dict[str, Any], *, name: str | None = None, parent_id: str | None = None) -> Job:
+    def create(
+        self,
+        kind: str,
+        spec: dict[str, Any],
+        *,
+        name: str | None = None,
+        parent_id: str | None = None,
+    ) -> Job:
         """Record a queued job without starting it."""
         if kind not in JOB_KINDS:
             raise JobError(f"unknown job kind {kind!r}; accepted: {accepted(JOB_KINDS)}")
@@ -219,7 +233,9 @@ class JobManager:
             job = Job.from_row(row)
         return self._check_stale(job)
 
-    def list(self, *, kind: str | None = None, state: str | None = None, limit: int | None = None) -> list[Job]:
+    def list(
+        self, *, kind: str | None = None, state: str | None = None, limit: int | None = None
+    ) -> list[Job]:
         """Jobs, newest first."""
         if state is not None and state not in JOB_STATES:
             raise JobError(f"unknown job state {state!r}; accepted: {accepted(JOB_STATES)}")
@@ -239,7 +255,9 @@ class JobManager:
         if not job.active or job.pid is None:
             return job
         now = utcnow()
-        stale = job.heartbeat_at is None or (now - job.heartbeat_at).total_seconds() > HEARTBEAT_TIMEOUT
+        stale = (
+            job.heartbeat_at is None or (now - job.heartbeat_at).total_seconds() > HEARTBEAT_TIMEOUT
+        )
         same_host = job.host == socket.gethostname()
         if same_host:
             if _pid_alive(job.pid):
@@ -251,7 +269,9 @@ class JobManager:
                 return fresh
             reason = f"the job's process (pid {job.pid}) vanished without recording an end"
         elif stale:
-            reason = f"no heartbeat since {job.heartbeat_at} (process on host {job.host} presumed gone)"
+            reason = (
+                f"no heartbeat since {job.heartbeat_at} (process on host {job.host} presumed gone)"
+            )
         else:
             return job
         with self.store.session() as s:
@@ -286,13 +306,19 @@ class JobManager:
         and is recorded ``interrupted`` by its own process."""
         job = self.get(job_id)
         if not job.active:
-            raise JobError(f"job {job.id} is already {job.state}; only queued or running jobs can be cancelled")
+            raise JobError(
+                f"job {job.id} is already {job.state}; only queued or running jobs can be cancelled"
+            )
         if job.state == "queued" and job.pid is None:
             with self.store.session() as s:
                 s.execute(
                     update(JobRow)
                     .where(JobRow.id == job.id, JobRow.state == "queued")
-                    .values(state="cancelled", finished_at=utcnow(), exit_reason="cancelled before it started")
+                    .values(
+                        state="cancelled",
+                        finished_at=utcnow(),
+                        exit_reason="cancelled before it started",
+                    )
                 )
             return self.get(job.id)
         if job.result.get("in_process"):
@@ -324,7 +350,13 @@ class JobManager:
             s.execute(
                 update(JobRow)
                 .where(JobRow.id == job.id)
-                .values(state="queued", pid=None, finished_at=None, exit_reason=None, heartbeat_at=utcnow())
+                .values(
+                    state="queued",
+                    pid=None,
+                    finished_at=None,
+                    exit_reason=None,
+                    heartbeat_at=utcnow(),
+                )
             )
         self.launch(job.id)
         return self.get(job.id)

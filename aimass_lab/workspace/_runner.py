@@ -18,8 +18,8 @@ import socket
 import sys
 import threading
 import traceback
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -28,10 +28,18 @@ from aimass_lab.errors import AimassError
 from aimass_lab.workspace._jobs import HEARTBEAT_INTERVAL, JOB_KINDS, Job
 from aimass_lab.workspace._store import JobRow, utcnow
 
-__all__ = ["JobContext", "JobInterrupted", "execute_job", "is_primary_process", "job_function", "main", "start_job"]
+__all__ = [
+    "JobContext",
+    "JobInterrupted",
+    "execute_job",
+    "is_primary_process",
+    "job_function",
+    "main",
+    "start_job",
+]
 
 
-class JobInterrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
+class JobInterrupted(BaseException):
     """Raised when SIGTERM arrives outside a training loop."""
 
 

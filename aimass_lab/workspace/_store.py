@@ -24,9 +24,11 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    insert,
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
@@ -218,7 +220,7 @@ class Store:
                 if version is None:
                     Base.metadata.create_all(conn)
                     conn.execute(
-                        MetaRow.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                        insert(MetaRow).values(key="schema_version", value=str(SCHEMA_VERSION))
                     )
                     return
                 if version > SCHEMA_VERSION:
@@ -234,7 +236,7 @@ class Store:
                     version += 1
                 Base.metadata.create_all(conn)  # tables added by newer schemas
                 conn.execute(
-                    MetaRow.__table__.update()
+                    update(MetaRow)
                     .where(MetaRow.key == "schema_version")
                     .values(value=str(version))
                 )

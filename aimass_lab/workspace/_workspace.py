@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from aimass_lab.workspace._artifacts import ArtifactStore
 from aimass_lab.workspace._jobs import JobManager
@@ -37,7 +37,9 @@ class Workspace:
     []
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, db_url: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, db_url: str | None = None
+    ) -> None:
         root = path or os.environ.get("AIMASS_HOME") or DEFAULT_DIRNAME
         self.path = Path(root).expanduser().resolve()
         self.path.mkdir(parents=True, exist_ok=True)
@@ -64,10 +66,12 @@ class Workspace:
         ]
         if payload:
             with self.store.session() as session:
-                session.execute(MetricRow.__table__.insert(), payload)
+                session.execute(insert(MetricRow), payload)
         return len(payload)
 
-    def metrics(self, job_id: str, name: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
+    def metrics(
+        self, job_id: str, name: str | None = None, after_id: int = 0
+    ) -> list[dict[str, Any]]:
         """Metric points of a job in the order they were logged.
 
         Parameters
@@ -98,7 +102,9 @@ class Workspace:
                 .group_by(MetricRow.name)
                 .scalar_subquery()
             )
-            rows = s.execute(select(MetricRow.name, MetricRow.value).where(MetricRow.id.in_(last_ids)))
+            rows = s.execute(
+                select(MetricRow.name, MetricRow.value).where(MetricRow.id.in_(last_ids))
+            )
             return {name: value for name, value in rows}
 
 

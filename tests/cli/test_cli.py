@@ -11,14 +11,22 @@ from pathlib import Path
 import pytest
 
 
-def aimass(ws: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def aimass(
+    ws: Path, *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AIMASS_HOME": str(ws)}
     env.pop("AIMASS_DB_URL", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "aimass_lab.cli", *args], capture_output=True, text=True, env=env, timeout=timeout
+        [sys.executable, "-m", "aimass_lab.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"aimass {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"aimass {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -31,8 +39,24 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
 
 def test_train_register_and_manage_models(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    doc = json.loads(aimass(ws, "train", "--data", "iris", "--model", "mlp", "--set", "hidden=32", "--set", "lr=0.01",
-                            "--epochs", "3", "--wait", "--json").stdout)
+    doc = json.loads(
+        aimass(
+            ws,
+            "train",
+            "--data",
+            "iris",
+            "--model",
+            "mlp",
+            "--set",
+            "hidden=32",
+            "--set",
+            "lr=0.01",
+            "--epochs",
+            "3",
+            "--wait",
+            "--json",
+        ).stdout
+    )
     assert doc["state"] == "succeeded" and doc["summary"]["val_acc"] > 0.3
     run_id = doc["id"]
 
@@ -44,12 +68,19 @@ def test_train_register_and_manage_models(tmp_path: Path) -> None:
     assert runs[0]["id"] == run_id and runs[0]["model"] == "mlp"
     assert "tensorboard --logdir" in aimass(ws, "runs", "show", run_id).stdout
 
-    assert "registered iris-mlp:1 (prod)" in aimass(ws, "models", "register", run_id, "iris-mlp", "--alias", "prod").stdout
+    assert (
+        "registered iris-mlp:1 (prod)"
+        in aimass(ws, "models", "register", run_id, "iris-mlp", "--alias", "prod").stdout
+    )
     aimass(ws, "models", "register", run_id, "iris-mlp")
     versions = json.loads(aimass(ws, "models", "list", "--json").stdout)
     assert [v["ref"] for v in versions] == ["iris-mlp:2", "iris-mlp:1"]
-    assert "iris-mlp:prod -> iris-mlp:2" in aimass(ws, "models", "alias", "iris-mlp:2", "prod").stdout
-    assert json.loads(aimass(ws, "models", "show", "iris-mlp:prod", "--json").stdout)["version"] == 2
+    assert (
+        "iris-mlp:prod -> iris-mlp:2" in aimass(ws, "models", "alias", "iris-mlp:2", "prod").stdout
+    )
+    assert (
+        json.loads(aimass(ws, "models", "show", "iris-mlp:prod", "--json").stdout)["version"] == 2
+    )
     assert "OK" in aimass(ws, "models", "verify", "iris-mlp:1").stdout
 
     archive = tmp_path / "iris.tar.gz"
@@ -59,7 +90,9 @@ def test_train_register_and_manage_models(tmp_path: Path) -> None:
     assert imported["ref"] == "iris-mlp:1"
     assert "OK" in aimass(other, "models", "verify", "iris-mlp:1").stdout
     aimass(ws, "models", "delete", "iris-mlp:1", "--yes")
-    assert [v["ref"] for v in json.loads(aimass(ws, "models", "list", "--json").stdout)] == ["iris-mlp:2"]
+    assert [v["ref"] for v in json.loads(aimass(ws, "models", "list", "--json").stdout)] == [
+        "iris-mlp:2"
+    ]
 
 
 def test_datasets_commands(tmp_path: Path) -> None:
@@ -68,9 +101,19 @@ def test_datasets_commands(tmp_path: Path) -> None:
     shown = json.loads(aimass(tmp_path, "datasets", "show", "iris", "--json").stdout)
     assert shown["report"]["n_rows"] == 150
     csv = tmp_path / "people.csv"
-    csv.write_text("age,income,bought\n" + "\n".join(f"{20 + i % 40},{1000 + 37 * i},{i % 2}" for i in range(60)))
-    assert "registered" in aimass(tmp_path, "datasets", "add", "people", "--path", str(csv), "--target", "bought").stdout
-    assert "people" in {d["name"] for d in json.loads(aimass(tmp_path, "datasets", "list", "--json").stdout)}
+    csv.write_text(
+        "age,income,bought\n"
+        + "\n".join(f"{20 + i % 40},{1000 + 37 * i},{i % 2}" for i in range(60))
+    )
+    assert (
+        "registered"
+        in aimass(
+            tmp_path, "datasets", "add", "people", "--path", str(csv), "--target", "bought"
+        ).stdout
+    )
+    assert "people" in {
+        d["name"] for d in json.loads(aimass(tmp_path, "datasets", "list", "--json").stdout)
+    }
 
 
 @pytest.mark.parametrize(
@@ -82,7 +125,10 @@ def test_datasets_commands(tmp_path: Path) -> None:
         (("train", "--data", "digits", "--set", "novalue"), "expected KEY=VALUE"),
         (("jobs", "show", "nope-nope"), "error: no job 'nope-nope'"),
         (("models", "show", "ghost:1"), "error: "),
-        (("datasets", "add", "x", "--path", "/nonexistent/data.csv", "--target", "y"), "CSV file not found"),
+        (
+            ("datasets", "add", "x", "--path", "/nonexistent/data.csv", "--target", "y"),
+            "CSV file not found",
+        ),
     ],
 )
 def test_bad_input_gives_a_clear_error(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
@@ -94,7 +140,13 @@ def test_bad_input_gives_a_clear_error(tmp_path: Path, args: tuple[str, ...], me
 
 def test_config_file_with_flag_overrides(tmp_path: Path) -> None:
     config = tmp_path / "train.yaml"
-    config.write_text("data: {name: wine}\nmodel: {family: mlp, hparams: {hidden: 16}}\nmax_epochs: 5\n")
-    doc = json.loads(aimass(tmp_path / "ws", "train", "--config", str(config), "--epochs", "2", "--wait", "--json").stdout)
+    config.write_text(
+        "data: {name: wine}\nmodel: {family: mlp, hparams: {hidden: 16}}\nmax_epochs: 5\n"
+    )
+    doc = json.loads(
+        aimass(
+            tmp_path / "ws", "train", "--config", str(config), "--epochs", "2", "--wait", "--json"
+        ).stdout
+    )
     assert doc["state"] == "succeeded"
     assert doc["spec"]["max_epochs"] == 2 and doc["spec"]["model"]["hparams"] == {"hidden": 16}

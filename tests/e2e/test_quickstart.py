@@ -14,7 +14,10 @@ def test_quickstart_trains_registers_and_evaluates(tmp_path: Path) -> None:
     env.pop("AIMASS_DB_URL", None)
     proc = subprocess.run(
         [sys.executable, "-m", "aimass_lab.cli", "quickstart", "--json"],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads(proc.stdout)

@@ -35,7 +35,10 @@ def test_hparams_change_the_network() -> None:
 
 
 def test_cnn_on_tabular_data_names_the_fix() -> None:
-    with pytest.raises(SpecError, match=r"model 'cnn' takes image input.*tabular with shape \(13,\).*'mlp', 'gru'.*as_images=True"):
+    with pytest.raises(
+        SpecError,
+        match=r"model 'cnn' takes image input.*tabular with shape \(13,\).*'mlp', 'gru'.*as_images=True",
+    ):
         build_network(ModelSpec(family="cnn"), (13,), 3)
 
 
@@ -45,7 +48,10 @@ def test_transformer_heads_must_divide_d_model() -> None:
 
 
 def test_unknown_hparam_lists_accepted() -> None:
-    with pytest.raises(SpecError, match=r"model 'mlp' takes no hyperparameter 'width'; accepted: activation, dropout, hidden, layers"):
+    with pytest.raises(
+        SpecError,
+        match=r"model 'mlp' takes no hyperparameter 'width'; accepted: activation, dropout, hidden, layers",
+    ):
         ModelSpec(family="mlp", hparams={"width": 3})
 
 
@@ -59,27 +65,52 @@ def test_hparam_type_and_range_errors() -> None:
 
 
 def test_unknown_family_lists_zoo() -> None:
-    with pytest.raises(SpecError, match=r"unknown model 'vgg'; accepted: 'mlp', 'cnn', 'resnet', 'gru', 'lstm', 'transformer', 'custom'"):
+    with pytest.raises(
+        SpecError,
+        match=r"unknown model 'vgg'; accepted: 'mlp', 'cnn', 'resnet', 'gru', 'lstm', 'transformer', 'custom'",
+    ):
         ModelSpec(family="vgg")
 
 
 def test_custom_model_by_import_path() -> None:
-    net = build_network(ModelSpec(family="custom", target="torch.nn:Linear", hparams={"in_features": 4, "out_features": 2}), (4,), 2)
+    net = build_network(
+        ModelSpec(
+            family="custom", target="torch.nn:Linear", hparams={"in_features": 4, "out_features": 2}
+        ),
+        (4,),
+        2,
+    )
     assert isinstance(net, torch.nn.Linear)
     with pytest.raises(AimassError, match=r"cannot import custom model 'nowhere.mod:Net'"):
         build_network(ModelSpec(family="custom", target="nowhere.mod:Net"), (4,), 2)
+    with pytest.raises(AimassError, match=r"'os:system' is not a torch.nn.Module subclass"):
+        build_network(
+            ModelSpec(family="custom", target="os:system", hparams={"command": "true"}), (4,), 2
+        )
 
 
 def test_task_module_logs_named_metrics() -> None:
     module = TaskModule(build_network(ModelSpec(), (4,), 3), task="classification", output_dim=3)
     assert module(torch.randn(2, 4)).shape == (2, 3)
-    assert set(module.val_metrics.keys()) == {f"val_{n}" for n in ("acc", "precision", "recall", "f1", "auroc")}
-    reg = TaskModule(build_network(ModelSpec(), (4,), 1), task="regression", output_dim=1,
-                     target_stats={"mean": 100.0, "std": 10.0})
+    assert set(module.val_metrics.keys()) == {
+        f"val_{n}" for n in ("acc", "precision", "recall", "f1", "auroc")
+    }
+    reg = TaskModule(
+        build_network(ModelSpec(), (4,), 1),
+        task="regression",
+        output_dim=1,
+        target_stats={"mean": 100.0, "std": 10.0},
+    )
     torch.nn.init.zeros_(reg.network.net[-1].weight)  # type: ignore[index]
     torch.nn.init.zeros_(reg.network.net[-1].bias)  # type: ignore[index]
     assert torch.allclose(reg(torch.randn(3, 4)), torch.full((3,), 100.0))
-    assert metric_names("regression") == ["val_loss", "val_mae", "val_rmse", "val_r2", "val_pearson"]
+    assert metric_names("regression") == [
+        "val_loss",
+        "val_mae",
+        "val_rmse",
+        "val_r2",
+        "val_pearson",
+    ]
 
 
 def test_list_models_describes_the_zoo() -> None:

@@ -26,7 +26,9 @@ def _wait_for(predicate, timeout: float = 60.0, every: float = 0.2):  # type: ig
 
 
 def test_train_job_records_everything(workspace: Workspace) -> None:
-    run = am.train("digits", "mlp", hparams={"hidden": 64, "lr": 3e-3}, max_epochs=3, workspace=workspace)
+    run = am.train(
+        "digits", "mlp", hparams={"hidden": 64, "lr": 3e-3}, max_epochs=3, workspace=workspace
+    )
     assert run.status in ("queued", "running")
     run.wait(timeout=180)
     job = run.job
@@ -35,7 +37,15 @@ def test_train_job_records_everything(workspace: Workspace) -> None:
     assert job.result["epochs"] == 3 and job.result["global_step"] > 0
 
     names = set(run.metrics["name"])
-    assert {"train_loss", "train_loss_epoch", "val_loss", "val_acc", "val_f1", "val_auroc", "test_acc"} <= names
+    assert {
+        "train_loss",
+        "train_loss_epoch",
+        "val_loss",
+        "val_acc",
+        "val_f1",
+        "val_auroc",
+        "test_acc",
+    } <= names
     val_acc = run.history("val_acc")
     assert len(val_acc) == 3 and [s for s, _ in val_acc] == sorted(s for s, _ in val_acc)
     assert run.summary["test_acc"] > 0.8
@@ -54,7 +64,9 @@ def test_train_job_records_everything(workspace: Workspace) -> None:
 
 def test_same_seed_same_result(sqlite_workspace: Workspace) -> None:
     runs = [
-        am.train("iris", "mlp", hparams={"hidden": 16}, max_epochs=3, seed=7, workspace=sqlite_workspace)
+        am.train(
+            "iris", "mlp", hparams={"hidden": 16}, max_epochs=3, seed=7, workspace=sqlite_workspace
+        )
         for _ in range(2)
     ]
     a, b = (r.wait(timeout=120) for r in runs)
@@ -65,7 +77,9 @@ def test_same_seed_same_result(sqlite_workspace: Workspace) -> None:
 
 
 def test_cancel_interrupt_resume_continues_steps(workspace: Workspace) -> None:
-    run = am.train("digits", "mlp", hparams={"hidden": 32}, max_epochs=12, batch_size=8, workspace=workspace)
+    run = am.train(
+        "digits", "mlp", hparams={"hidden": 32}, max_epochs=12, batch_size=8, workspace=workspace
+    )
     _wait_for(lambda: run.summary.get("val_loss") is not None, timeout=120)
     run.cancel()
     run.wait(timeout=60)
@@ -74,7 +88,7 @@ def test_cancel_interrupt_resume_continues_steps(workspace: Workspace) -> None:
     assert "cancelled" in (job.exit_reason or "")
     ckpt = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
     stopped_at = ckpt["global_step"]
-    assert 0 < stopped_at
+    assert stopped_at > 0
     logged_before = max(s for s, _ in run.history("train_loss"))
     assert logged_before <= stopped_at
 
@@ -100,12 +114,20 @@ def test_killed_process_is_detected_and_resumable(sqlite_workspace: Workspace) -
     job = run.job
     assert job.state == "interrupted"
     assert f"(pid {pid}) vanished" in (job.exit_reason or "")
-    assert run.checkpoint_path.exists()  # saved at the end of an epoch; resume will continue from it
+    assert (
+        run.checkpoint_path.exists()
+    )  # saved at the end of an epoch; resume will continue from it
 
 
 def test_ddp_two_cpu_processes(sqlite_workspace: Workspace) -> None:
     run = am.train(
-        "digits", "mlp", max_epochs=2, devices=2, accelerator="cpu", strategy="ddp", workspace=sqlite_workspace
+        "digits",
+        "mlp",
+        max_epochs=2,
+        devices=2,
+        accelerator="cpu",
+        strategy="ddp",
+        workspace=sqlite_workspace,
     )
     run.wait(timeout=240)
     assert run.status == "succeeded", run.logs(tail=60)
@@ -128,22 +150,49 @@ def test_corrupt_checkpoint_is_refused(sqlite_workspace: Workspace) -> None:
     run.cancel().wait(timeout=60)
     assert run.status == "interrupted"
     run.checkpoint_path.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CheckpointError, match=r"last\.ckpt is corrupt or unreadable .*delete it to train from the start"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"last\.ckpt is corrupt or unreadable .*delete it to train from the start",
+    ):
         run.resume()
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"data": "mnist"}, NotFoundError, r"unknown dataset 'mnist'.*built-in: .*'digits'"),
+        (
+            {"data": "mnist"},
+            NotFoundError,
+            r"unknown dataset 'mnist'; built-in datasets: .*'digits'.*registered in this workspace",
+        ),
         ({"model": "vgg"}, SpecError, r"unknown model 'vgg'; accepted: 'mlp', 'cnn'"),
-        ({"hparams": {"width": 3}}, SpecError, r"takes no hyperparameter 'width'; accepted: activation, dropout, hidden, layers"),
-        ({"devices": 64, "accelerator": "cpu"}, DeviceError, r"devices=64 asks for 64 CPU processes but this machine has \d+ cores"),
-        ({"accelerator": "gpu"} if not torch.cuda.is_available() else {"devices": 99, "accelerator": "gpu"},
-         DeviceError, r"(no CUDA GPU is visible|asks for 99 GPUs)"),
-        ({"model": "cnn"}, SpecError, r"model 'cnn' takes image input, but dataset 'digits' is tabular"),
-        ({"early_stopping": {"monitor": "val_accuracy"}}, SpecError,
-         r"early_stopping.monitor: got 'val_accuracy': the model never logs this metric; accepted: .*'val_acc'"),
+        (
+            {"hparams": {"width": 3}},
+            SpecError,
+            r"takes no hyperparameter 'width'; accepted: activation, dropout, hidden, layers",
+        ),
+        (
+            {"devices": 64, "accelerator": "cpu"},
+            DeviceError,
+            r"devices=64 asks for 64 CPU processes but this machine has \d+ cores",
+        ),
+        (
+            {"accelerator": "gpu"}
+            if not torch.cuda.is_available()
+            else {"devices": 99, "accelerator": "gpu"},
+            DeviceError,
+            r"(no CUDA GPU is visible|asks for 99 GPUs)",
+        ),
+        (
+            {"model": "cnn"},
+            SpecError,
+            r"model 'cnn' takes image input, but dataset 'digits' is tabular",
+        ),
+        (
+            {"early_stopping": {"monitor": "val_accuracy"}},
+            SpecError,
+            r"early_stopping.monitor: got 'val_accuracy': the model never logs this metric; accepted: .*'val_acc'",
+        ),
         ({"max_epochs": "ten"}, SpecError, r"max_epochs: got 'ten'"),
     ],
 )
@@ -171,6 +220,13 @@ def test_custom_importable_model_runs_as_a_job(
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    run = am.train("wine", "my_models:Tiny", hparams={"width": 12}, max_epochs=3, wait=True, workspace=sqlite_workspace)
+    run = am.train(
+        "wine",
+        "my_models:Tiny",
+        hparams={"width": 12},
+        max_epochs=3,
+        wait=True,
+        workspace=sqlite_workspace,
+    )
     assert run.status == "succeeded", run.logs(tail=30)
     assert run.model().net[1].out_features == 12  # type: ignore[index,union-attr]

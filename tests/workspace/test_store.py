@@ -45,14 +45,20 @@ def test_older_workspace_is_migrated(workspace: Workspace, tmp_path: Path) -> No
 def test_newer_workspace_is_refused(workspace: Workspace) -> None:
     with workspace.store.engine.begin() as conn:
         conn.execute(
-            text("UPDATE aimass_meta SET value = :v WHERE key = 'schema_version'"), {"v": str(SCHEMA_VERSION + 5)}
+            text("UPDATE aimass_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(SCHEMA_VERSION + 5)},
         )
-    with pytest.raises(SchemaVersionError, match=rf"schema {SCHEMA_VERSION + 5}.*newer.*pip install -U aimass-lab"):
+    with pytest.raises(
+        SchemaVersionError, match=rf"schema {SCHEMA_VERSION + 5}.*newer.*pip install -U aimass-lab"
+    ):
         Workspace(workspace.path, db_url=workspace.db_url)
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(WorkspaceError, match=r"cannot open the workspace database postgresql\+psycopg://u:\*\*\*@127\.0\.0\.1:9/x"):
+    with pytest.raises(
+        WorkspaceError,
+        match=r"cannot open the workspace database postgresql\+psycopg://u:\*\*\*@127\.0\.0\.1:9/x",
+    ):
         Workspace(tmp_path / "ws", db_url="postgresql://u:secret@127.0.0.1:9/x")
 
 
@@ -63,9 +69,11 @@ def test_artifacts_are_content_addressed_and_verified(workspace: Workspace, tmp_
     path = workspace.artifacts.verify(digest)
     assert path.read_bytes() == b"hello"
     path.write_bytes(b"hellO")
-    with pytest.raises(IntegrityError, match="modified or corrupted: sha256 is .* the manifest says"):
+    with pytest.raises(
+        IntegrityError, match=r"modified or corrupted: sha256 is .* the manifest says"
+    ):
         workspace.artifacts.verify(digest, label="weights.safetensors")
     path.unlink()
-    with pytest.raises(IntegrityError, match="weights.safetensors is missing"):
+    with pytest.raises(IntegrityError, match=r"weights\.safetensors is missing"):
         workspace.artifacts.verify(digest, label="weights.safetensors")
     assert not list((workspace.path / "artifacts" / "tmp").glob("*"))

@@ -1,0 +1,460 @@
+"""A registered model version, and the rules for names, aliases, file names and refs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aimass_lab.errors import AimassError, IntegrityError
+
+if TYPE_CHECKING:
+    import torch
+
+    from aimass_lab.workspace import Workspace
+
+__all__ = [
+    "CONFIG_FILE",
+    "LATEST",
+    "ModelVersion",
+    "REQUIRED_FILES",
+    "WEIGHTS_FILE",
+    "parse_ref",
+    "validate_alias",
+    "validate_filename",
+    "validate_name",
+    "verify_files",
+]
+
+#: The weights of the network (a safetensors state dict).
+WEIGHTS_FILE = "weights.safetensors"
+#: How to rebuild the network and use it (a JSON document written by training).
+CONFIG_FILE = "model.json"
+#: Every model version holds at least these files.
+REQUIRED_FILES: tuple[str, ...] = (WEIGHTS_FILE, CONFIG_FILE)
+#: The reserved alias that always means the newest version.
+LATEST = "latest"
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
+_FILENAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
+_NAME_RULE = "letters, digits, '-', '_' and '.', 1 to 100 characters"
+
+
+def validate_name(name: Any) -> str:
+    """Return ``name`` if it is a valid model name, else raise.
+
+    Parameters
+    ----------
+    name
+        The model name.
+
+    Raises
+    ------
+    AimassError
+        When the name is not a string of letters, digits, ``-``, ``_`` and ``.``
+        (1 to 100 characters).
+    """
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise AimassError(f"invalid model name {name!r}; accepted: {_NAME_RULE}, e.g. 'digits-mlp'")
+    return name
+
+
+def validate_alias(alias: Any) -> str:
+    """Return ``alias`` if it is a valid alias, else raise.
+
+    Aliases follow the rule of model names, must not be all digits (``name:3`` means version
+    3) and must not be ``latest`` (``name:latest`` means the newest version).
+
+    Raises
+    ------
+    AimassError
+        When the alias breaks one of these rules.
+    """
+    if not isinstance(alias, str) or not _NAME_RE.fullmatch(alias):
+        raise AimassError(f"invalid alias {alias!r}; accepted: {_NAME_RULE}, e.g. 'prod'")
+    if alias.isdigit():
+        raise AimassError(
+            f"invalid alias {alias!r}: an alias must not be all digits, since 'name:{alias}' "
+            "means version "
+            f"{int(alias)}; use a word such as 'prod', 'staging' or 'v{alias}'"
+        )
+    if alias == LATEST:
+        raise AimassError(
+            f"invalid alias {alias!r}: it is reserved, 'name:{LATEST}' always means the newest "
+            "version; use another word such as 'prod' or 'staging'"
+        )
+    return alias
+
+
+def validate_filename(filename: Any) -> str:
+    """Return ``filename`` if it may be a file of a model version, else raise.
+
+    A model version is a flat set of files; each name is made of letters, digits, ``-``,
+    ``_`` and ``.``, does not start with ``.`` or ``-``, and has at most 200 characters.
+
+    Raises
+    ------
+    AimassError
+        When the name is not accepted.
+    """
+    if not isinstance(filename, str) or not _FILENAME_RE.fullmatch(filename):
+        raise AimassError(
+            f"invalid model file name {filename!r}; accepted: a plain file name of letters, "
+            "digits, '-', '_' and '.', not starting with '.' or '-', at most 200 characters"
+        )
+    return filename
+
+
+def parse_ref(ref: str) -> tuple[str, int | str | None]:
+    """Split a ref into ``(name, selector)``.
+
+    Parameters
+    ----------
+    ref
+        ``"name"`` (newest version), ``"name:latest"`` (the same), ``"name:3"`` (version 3)
+        or ``"name:prod"`` (the version the alias ``prod`` points to).
+
+    Returns
+    -------
+    tuple
+        ``(name, None)`` for the newest version, ``(name, 3)`` for a version number,
+        ``(name, "prod")`` for an alias.
+
+    Raises
+    ------
+    AimassError
+        When the ref is malformed.
+    """
+    if not isinstance(ref, str):
+        raise AimassError(
+            f"a model ref must be a string or a ModelVersion, got {type(ref).__name__} {ref!r}; "
+            "accepted: 'name', 'name:3' (version) or 'name:prod' (alias)"
+        )
+    name, sep, selector = ref.partition(":")
+    if ":" in selector or (sep and not selector):
+        raise AimassError(
+            f"malformed model ref {ref!r}; accepted: 'name', 'name:3' (version) or 'name:prod' (alias)"
+        )
+    validate_name(name)
+    if not sep or selector == LATEST:
+        return name, None
+    if selector.isdigit():
+        return name, int(selector)
+    if not _NAME_RE.fullmatch(selector):
+        raise AimassError(
+            f"malformed model ref {ref!r}: {selector!r} is neither a version number nor an "
+            f"alias ({_NAME_RULE})"
+        )
+    return name, selector
+
+
+@dataclass(frozen=True, repr=False)
+class ModelVersion:
+    """One registered version of a model: a snapshot of its record in the registry.
+
+    Get one from :func:`aimass_lab.registry.register`, :func:`~aimass_lab.registry.get` or
+    :func:`~aimass_lab.registry.list`. The snapshot does not change when the registry does;
+    call ``get(mv)`` again to see moved aliases.
+
+    Attributes
+    ----------
+    id
+        The row id in the workspace's store.
+    name
+        The model name.
+    version
+        The version number (1, 2, ... per name).
+    created_at
+        When it was registered (naive UTC).
+    run_id
+        The training run (job) it came from, if any.
+    parent
+        The ref (``"name:version"``) of the version it was derived from, or ``None``.
+    aliases
+        The aliases that point to it, sorted.
+    model_spec
+        The :class:`~aimass_lab.specs.ModelSpec` as a dict.
+    hparams
+        Model and training hyperparameters.
+    metrics
+        Final metric values.
+    lineage
+        Where it came from: run, dataset label, data fingerprint, source, and anything
+        given at registration.
+    manifest
+        ``{filename: {"sha256": ..., "size": ...}}`` for every file.
+    description
+        Free text.
+    data_fingerprint
+        sha256 of the training data, if known.
+    """
+
+    id: int
+    name: str
+    version: int
+    created_at: dt.datetime
+    run_id: str | None
+    parent: str | None
+    aliases: list[str]
+    model_spec: dict[str, Any]
+    hparams: dict[str, Any]
+    metrics: dict[str, Any]
+    lineage: dict[str, Any]
+    manifest: dict[str, dict[str, Any]]
+    description: str | None
+    data_fingerprint: str | None
+    workspace: Workspace | None = field(default=None, compare=False)
+
+    @property
+    def ref(self) -> str:
+        """``"name:version"``: the ref that always means this version."""
+        return f"{self.name}:{self.version}"
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.name, self.version))
+
+    def __repr__(self) -> str:
+        parts = [repr(self.ref)]
+        if self.aliases:
+            parts.append(f"aliases={self.aliases!r}")
+        if self.metrics:
+            shown = {
+                k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in self.metrics.items()
+            }
+            parts.append(f"metrics={shown!r}")
+        if self.parent:
+            parts.append(f"parent={self.parent!r}")
+        return f"ModelVersion({', '.join(parts)})"
+
+    # -- serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the record (without the workspace).
+
+        Returns
+        -------
+        dict
+            Every attribute plus ``ref``; ``created_at`` as ISO 8601 UTC (``...Z``).
+        """
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "ref": self.ref,
+            "created_at": self.created_at.isoformat() + "Z",
+            "run_id": self.run_id,
+            "parent": self.parent,
+            "aliases": list(self.aliases),
+            "model_spec": self.model_spec,
+            "hparams": self.hparams,
+            "metrics": self.metrics,
+            "lineage": self.lineage,
+            "manifest": self.manifest,
+            "description": self.description,
+            "data_fingerprint": self.data_fingerprint,
+        }
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+
+        def cell(value: Any) -> str:
+            if value is None or value == {} or value == []:
+                return "<i>—</i>"
+            if isinstance(value, (dict, list)):
+                return f"<code>{esc(json.dumps(value, sort_keys=True, default=str))}</code>"
+            return esc(str(value))
+
+        metrics = ", ".join(
+            f"{esc(str(k))}={esc(f'{v:.4g}' if isinstance(v, float) else str(v))}"
+            for k, v in sorted(self.metrics.items())
+        )
+        files = ", ".join(
+            f"{esc(name)} ({int(entry.get('size', 0)):,} B)"
+            for name, entry in sorted(self.manifest.items())
+        )
+        rows = [
+            ("version", cell(self.version)),
+            ("aliases", cell(", ".join(self.aliases) if self.aliases else None)),
+            ("created", cell(self.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"))),
+            ("model", cell(self.model_spec.get("family"))),
+            ("hparams", cell(self.hparams)),
+            ("metrics", metrics or cell(None)),
+            ("run", cell(self.run_id)),
+            ("parent", cell(self.parent)),
+            ("data", cell(self.lineage.get("dataset"))),
+            ("files", files or cell(None)),
+            ("description", cell(self.description)),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:left'>{v}</td></tr>"
+            for k, v in rows
+        )
+        return f"<div><b>ModelVersion {esc(self.ref)}</b><table>{body}</table></div>"
+
+    # -- files ------------------------------------------------------------------------------
+    def _ws(self) -> Workspace:
+        if self.workspace is None:
+            raise AimassError(
+                f"ModelVersion {self.ref} is not attached to a workspace; get it with "
+                "aimass_lab.registry.get(ref, workspace=...)"
+            )
+        return self.workspace
+
+    def verify(self) -> dict[str, Any]:
+        """Check every file against the manifest (see :func:`aimass_lab.registry.verify`)."""
+        return verify_files(self)
+
+    def files(self) -> dict[str, Path]:
+        """The version's files, each checked against its sha256 first.
+
+        Returns
+        -------
+        dict
+            ``{filename: path}``. The paths point into the workspace's content-addressed
+            artifact folder: read them, never write them.
+
+        Raises
+        ------
+        IntegrityError
+            When a file is missing or was modified.
+        """
+        report = verify_files(self)
+        return {name: Path(entry["path"]) for name, entry in report["files"].items()}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The parsed ``model.json`` (checked against its sha256 first)."""
+        ws = self._ws()
+        entry = self.manifest.get(CONFIG_FILE)
+        if entry is None:
+            raise IntegrityError(f"model {self.ref} has no {CONFIG_FILE} in its manifest")
+        path = ws.artifacts.verify(
+            entry["sha256"], label=f"file {CONFIG_FILE!r} of model {self.ref}"
+        )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IntegrityError(
+                f"file {CONFIG_FILE!r} of model {self.ref} is not valid JSON: {exc}"
+            ) from None
+        if not isinstance(data, dict):
+            raise IntegrityError(f"file {CONFIG_FILE!r} of model {self.ref} is not a JSON object")
+        return data
+
+    def load_network(self, device: str = "cpu") -> torch.nn.Module:
+        """Build the network from ``model.json`` and load its verified weights.
+
+        The network comes from :func:`aimass_lab.models.build_network` with the stored model
+        spec, input shape and output size; the safetensors weights are loaded with
+        ``strict=True``. Nothing is unpickled.
+
+        Parameters
+        ----------
+        device
+            Where to put the weights (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
+
+        Returns
+        -------
+        torch.nn.Module
+            The network in eval mode.
+
+        Raises
+        ------
+        IntegrityError
+            When a file is missing or was modified.
+        AimassError
+            When the weights do not fit the network built from ``model.json``.
+        """
+        files = self.files()
+        config = self.config
+        try:
+            from aimass_lab.models import build_network  # type: ignore[attr-defined]
+        except ImportError as exc:  # pragma: no cover - models stage not installed
+            raise AimassError(f"cannot build the network of {self.ref}: {exc}") from None
+        from safetensors.torch import load_file
+
+        from aimass_lab.specs import ModelSpec
+
+        spec = ModelSpec.from_dict(config["model_spec"])
+        input_shape = tuple(int(d) for d in config["input_shape"])
+        output_dim = int(config["output_dim"])
+        if spec.family == "custom":
+            _check_custom_target(self.ref, str(spec.target))
+        network = build_network(spec, input_shape, output_dim)
+        state = load_file(str(files[WEIGHTS_FILE]), device=device)
+        try:
+            network.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise AimassError(
+                f"the weights of model {self.ref} do not fit the network built from its "
+                f"{CONFIG_FILE} (family {spec.family!r}, input_shape {list(input_shape)}, "
+                f"output_dim {output_dim}): {exc}"
+            ) from None
+        network.to(device)
+        network.eval()
+        return network
+
+
+def _check_custom_target(ref: str, target: str) -> None:
+    """Refuse a ``custom`` target that is not an ``nn.Module`` class.
+
+    A stored spec may come from an imported archive: without this check a target such as
+    ``os:system`` would be called with the spec's hyperparameters as arguments.
+    """
+    import importlib
+
+    import torch
+
+    module_name, _, attr = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise AimassError(
+            f"cannot build the network of model {ref}: cannot import {target!r}: {exc}"
+        ) from None
+    if not (isinstance(obj, type) and issubclass(obj, torch.nn.Module)):
+        raise AimassError(
+            f"refusing to build the network of model {ref}: its custom target {target!r} is "
+            f"{type(obj).__name__} {obj!r}, not a torch.nn.Module subclass"
+        )
+
+
+def verify_files(mv: ModelVersion) -> dict[str, Any]:
+    """Recompute the sha256 of every file of ``mv`` and compare it with the manifest.
+
+    Returns
+    -------
+    dict
+        ``{"ref": ..., "ok": True, "files": {filename: {"sha256", "size", "path"}}}``.
+
+    Raises
+    ------
+    IntegrityError
+        Naming every file that is missing or whose content changed, with the expected
+        and the actual sha256.
+    """
+    ws = mv._ws()
+    problems: list[str] = []
+    files: dict[str, Any] = {}
+    for filename, entry in sorted(mv.manifest.items()):
+        expected = str(entry.get("sha256", ""))
+        label = f"file {filename!r} of model {mv.ref}"
+        try:
+            path = ws.artifacts.verify(expected, label=label)
+        except IntegrityError as exc:
+            problems.append(str(exc))
+            continue
+        files[filename] = {"sha256": expected, "size": path.stat().st_size, "path": str(path)}
+    if problems:
+        if len(problems) == 1:
+            raise IntegrityError(problems[0])
+        raise IntegrityError(
+            f"{len(problems)} files of model {mv.ref} failed verification:\n- "
+            + "\n- ".join(problems)
+        )
+    return {"ref": mv.ref, "ok": True, "files": files}
