@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 
 
-def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
+def execute(ctx: Any, network: Any = None, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train as ``ctx.spec`` says; write checkpoints, metrics, TensorBoard events and the model.
 
     Parameters
@@ -57,6 +58,8 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
     network
         A user's ``nn.Module`` or ``LightningModule`` to train instead of building one
         from the model spec.
+    callbacks
+        More Lightning callbacks (a search's pruning callback, for instance).
 
     Returns
     -------
@@ -106,12 +109,18 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
         save_top_k=1,
         enable_version_counter=False,
     )
-    callbacks: list[pl.Callback] = [checkpointing, GracefulStop(last_ckpt, ctx.stop_requested)]
+    all_callbacks: list[pl.Callback] = [
+        checkpointing,
+        GracefulStop(last_ckpt, ctx.stop_requested),
+        *callbacks,
+    ]
     if ctx.primary:
-        callbacks.append(MetricsRecorder(ctx.workspace, ctx.job.id, on_progress=ctx.set_progress))
+        all_callbacks.append(
+            MetricsRecorder(ctx.workspace, ctx.job.id, on_progress=ctx.set_progress)
+        )
     if spec.early_stopping:
         es = spec.early_stopping
-        callbacks.append(
+        all_callbacks.append(
             EarlyStopping(
                 monitor=es.monitor, patience=es.patience, mode=es.mode, min_delta=es.min_delta
             )
@@ -125,7 +134,7 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
         num_nodes=spec.num_nodes,
         precision=spec.precision,  # type: ignore[arg-type]
         deterministic=spec.deterministic,
-        callbacks=callbacks,
+        callbacks=all_callbacks,
         logger=TensorBoardLogger(
             str(run_dir), name="tensorboard", version="", default_hp_metric=False
         ),
@@ -151,14 +160,17 @@ def execute(ctx: Any, network: Any = None) -> dict[str, Any]:
     if ctx.stop_requested.is_set():
         return {"global_step": int(trainer.global_step), "epochs": int(trainer.current_epoch)}
 
+    # The last epoch's metrics (val_*, train_loss_epoch), read before testing replaces them.
+    metrics = {
+        ("train_loss_epoch" if k == "train_loss" else k): float(v)
+        for k, v in trainer.callback_metrics.items()
+        if not k.endswith("_step")
+    }
     ctx.in_loop = True
     try:
         test_results = trainer.test(module, datamodule=datamodule, verbose=False)
     finally:
         ctx.in_loop = False
-
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
-    metrics.pop("train_loss", None)
     if test_results:
         metrics.update({k: float(v) for k, v in test_results[0].items()})
     result = {

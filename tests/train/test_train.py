@@ -49,6 +49,7 @@ def test_train_job_records_everything(workspace: Workspace) -> None:
     val_acc = run.history("val_acc")
     assert len(val_acc) == 3 and [s for s, _ in val_acc] == sorted(s for s, _ in val_acc)
     assert run.summary["test_acc"] > 0.8
+    assert {"val_acc", "val_loss", "train_loss_epoch", "test_acc"} <= set(job.result["metrics"])
 
     assert list(run.tensorboard_dir.glob("events.out.tfevents.*"))
     ckpt = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)

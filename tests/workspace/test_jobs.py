@@ -1,0 +1,99 @@
+"""Job records: states, cancel of a queued job, stale heartbeats, lookups, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import update
+
+from aimass_lab.errors import JobError, NotFoundError
+from aimass_lab.workspace import Workspace
+from aimass_lab.workspace._store import JobRow, utcnow
+
+
+def test_queued_job_can_be_cancelled(workspace: Workspace) -> None:
+    job = workspace.jobs.create("train", {"data": {"name": "iris"}}, name="later")
+    assert job.state == "queued" and job.name == "later"
+    assert (workspace.jobs.run_dir(job.id)).is_dir()
+    cancelled = workspace.jobs.cancel(job.id)
+    assert cancelled.state == "cancelled"
+    assert cancelled.exit_reason == "cancelled before it started"
+    with pytest.raises(
+        JobError, match=r"is already cancelled; only queued or running jobs can be cancelled"
+    ):
+        workspace.jobs.cancel(job.id)
+
+
+def test_stale_heartbeat_from_another_host_is_interrupted(workspace: Workspace) -> None:
+    job = workspace.jobs.create("train", {})
+    old = utcnow() - dt.timedelta(minutes=10)
+    with workspace.store.session() as s:
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id)
+            .values(state="running", pid=12345, host="elsewhere", heartbeat_at=old, started_at=old)
+        )
+    seen = workspace.jobs.get(job.id)
+    assert seen.state == "interrupted"
+    assert "no heartbeat since" in (seen.exit_reason or "") and "elsewhere" in (
+        seen.exit_reason or ""
+    )
+
+
+def test_fresh_heartbeat_from_another_host_stays_running(workspace: Workspace) -> None:
+    job = workspace.jobs.create("train", {})
+    with workspace.store.session() as s:
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id)
+            .values(state="running", pid=12345, host="elsewhere", heartbeat_at=utcnow())
+        )
+    assert workspace.jobs.get(job.id).state == "running"
+    with pytest.raises(JobError, match=r"runs on host elsewhere; cancel it from that machine"):
+        workspace.jobs.cancel(job.id)
+
+
+def test_dead_local_process_is_interrupted_at_once(workspace: Workspace) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    job = workspace.jobs.create("train", {})
+    with workspace.store.session() as s:
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id)
+            .values(state="running", pid=proc.pid, host=socket.gethostname(), heartbeat_at=utcnow())
+        )
+    seen = workspace.jobs.get(job.id)
+    assert seen.state == "interrupted"
+    assert f"(pid {proc.pid}) vanished" in (seen.exit_reason or "")
+
+
+def test_lookups_and_errors(workspace: Workspace) -> None:
+    a = workspace.jobs.create("train", {})
+    b = workspace.jobs.create("train", {})
+    assert workspace.jobs.get(a.id).id == a.id
+    assert [j.id for j in workspace.jobs.list()] == [b.id, a.id]
+    assert workspace.jobs.list(state="succeeded") == []
+    with pytest.raises(
+        NotFoundError, match=r"no job 'missing-job' in workspace .*aimass jobs list"
+    ):
+        workspace.jobs.get("missing-job")
+    with pytest.raises(
+        JobError, match=r"unknown job state 'done'; accepted: 'queued', 'running', 'succeeded'"
+    ):
+        workspace.jobs.list(state="done")
+    with pytest.raises(JobError, match=r"unknown job kind 'bake'; accepted: .*'train'"):
+        workspace.jobs.create("bake", {})
+    with pytest.raises(
+        JobError, match=r"is queued; only interrupted, failed or cancelled jobs can be resumed"
+    ):
+        workspace.jobs.resume(a.id)
+    prefix = a.id[:8]
+    if sum(j.id.startswith(prefix) for j in workspace.jobs.list()) > 1:
+        with pytest.raises(NotFoundError, match="is ambiguous"):
+            workspace.jobs.get(prefix)
