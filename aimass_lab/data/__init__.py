@@ -1,0 +1,113 @@
+"""The data stage: sources, checks, splits, preprocessing and the DataModule.
+
+Users reach it as ``aimass_lab.datasets``. Everything is imported lazily, so
+``import aimass_lab.data`` imports neither pandas, scikit-learn nor torch.
+
+Examples
+--------
+>>> from aimass_lab import datasets
+>>> ds = datasets.load("iris")  # doctest: +SKIP
+>>> ds.input_shape, ds.output_dim  # doctest: +SKIP
+((4,), 3)
+>>> dm = ds.datamodule(batch_size=32)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from aimass_lab.data._catalog import BUILTINS, ENTRY_POINT_GROUP
+
+if TYPE_CHECKING:
+    from aimass_lab.data._augment import augment_batch
+    from aimass_lab.data._base import RawData, Source
+    from aimass_lab.data._datamodule import DataModule
+    from aimass_lab.data._dataset import Dataset
+    from aimass_lab.data._load import infer_task, load, report, resolve_spec
+    from aimass_lab.data._plugins import get_source, register_source, unregister_source
+    from aimass_lab.data._preprocess import Preprocessor
+    from aimass_lab.data._registry import (
+        add,
+        from_csv,
+        from_dataframe,
+        from_images,
+        from_numpy,
+        from_parquet,
+        from_sql,
+        get,
+        list_datasets,
+        remove,
+    )
+    from aimass_lab.data._report import DataReport
+
+__all__ = [
+    "BUILTINS",
+    "DataModule",
+    "DataReport",
+    "Dataset",
+    "ENTRY_POINT_GROUP",
+    "Preprocessor",
+    "RawData",
+    "Source",
+    "add",
+    "augment_batch",
+    "from_csv",
+    "from_dataframe",
+    "from_images",
+    "from_numpy",
+    "from_parquet",
+    "from_sql",
+    "get",
+    "get_source",
+    "infer_task",
+    "list",
+    "list_datasets",
+    "load",
+    "register_source",
+    "remove",
+    "report",
+    "resolve_spec",
+    "unregister_source",
+]
+
+_LAZY: dict[str, tuple[str, str]] = {
+    "DataModule": ("aimass_lab.data._datamodule", "DataModule"),
+    "DataReport": ("aimass_lab.data._report", "DataReport"),
+    "Dataset": ("aimass_lab.data._dataset", "Dataset"),
+    "Preprocessor": ("aimass_lab.data._preprocess", "Preprocessor"),
+    "RawData": ("aimass_lab.data._base", "RawData"),
+    "Source": ("aimass_lab.data._base", "Source"),
+    "add": ("aimass_lab.data._registry", "add"),
+    "augment_batch": ("aimass_lab.data._augment", "augment_batch"),
+    "from_csv": ("aimass_lab.data._registry", "from_csv"),
+    "from_dataframe": ("aimass_lab.data._registry", "from_dataframe"),
+    "from_images": ("aimass_lab.data._registry", "from_images"),
+    "from_numpy": ("aimass_lab.data._registry", "from_numpy"),
+    "from_parquet": ("aimass_lab.data._registry", "from_parquet"),
+    "from_sql": ("aimass_lab.data._registry", "from_sql"),
+    "get": ("aimass_lab.data._registry", "get"),
+    "get_source": ("aimass_lab.data._plugins", "get_source"),
+    "infer_task": ("aimass_lab.data._load", "infer_task"),
+    "list": ("aimass_lab.data._registry", "list_datasets"),
+    "list_datasets": ("aimass_lab.data._registry", "list_datasets"),
+    "load": ("aimass_lab.data._load", "load"),
+    "register_source": ("aimass_lab.data._plugins", "register_source"),
+    "remove": ("aimass_lab.data._registry", "remove"),
+    "report": ("aimass_lab.data._load", "report"),
+    "resolve_spec": ("aimass_lab.data._load", "resolve_spec"),
+    "unregister_source": ("aimass_lab.data._plugins", "unregister_source"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module_name, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module_name), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aimass_lab.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,244 @@
+"""The loaded :class:`Dataset`: split, preprocessed arrays plus what other stages need."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from aimass_lab.data._datamodule import DataModule
+    from aimass_lab.data._preprocess import Preprocessor
+    from aimass_lab.data._report import DataReport
+    from aimass_lab.specs import DataSpec
+    from aimass_lab.workspace import Workspace
+
+__all__ = ["Dataset"]
+
+
+class Dataset:
+    """A dataset loaded, checked, split and preprocessed; made by :func:`aimass_lab.data.load`.
+
+    Attributes
+    ----------
+    spec : DataSpec
+        The spec it was loaded from (``task`` filled in when it was inferred).
+    name : str
+        The registered name, or a label made from the spec.
+    task : str
+        ``"classification"`` or ``"regression"``.
+    classes : list or None
+        The original class labels (JSON types) in index order; ``y`` holds indices into it.
+    feature_names : list of str
+        The names of the preprocessed features (one-hot columns as ``"column=value"``);
+        empty for images.
+    fingerprint : str
+        sha256 (hex) of the raw content and the split and preprocessing settings.
+    X_train, y_train, X_val, y_val, X_test, y_test : numpy.ndarray
+        ``float32`` features ``(N, F)`` or ``(N, C, H, W)``; ``int64`` class indices or
+        ``float32`` regression targets.
+    indices : dict
+        Row indices of each part in the raw data (``"train"``, ``"val"``, ``"test"``).
+    preprocessor : Preprocessor
+        Fitted on the training part; ``preprocessor.state_dict()`` is JSON.
+    stratified : bool
+        Whether the split kept class proportions.
+    registered : bool
+        Whether it is a dataset of the workspace's registry, as recorded there.
+    workspace : Workspace or None
+        The workspace it was loaded with (``None``: the process default).
+
+    Examples
+    --------
+    >>> from aimass_lab import datasets
+    >>> ds = datasets.load("iris")  # doctest: +SKIP
+    >>> ds.input_shape, ds.output_dim, len(ds.X_train)  # doctest: +SKIP
+    ((4,), 3, 104)
+    """
+
+    def __init__(
+        self,
+        *,
+        spec: DataSpec,
+        name: str,
+        task: str,
+        classes: list[Any] | None,
+        target: str,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        X_val: np.ndarray,
+        y_val: np.ndarray,
+        X_test: np.ndarray,
+        y_test: np.ndarray,
+        indices: dict[str, np.ndarray],
+        preprocessor: Preprocessor,
+        fingerprint: str,
+        raw_X: pd.DataFrame | np.ndarray,
+        raw_y: pd.Series,
+        stratified: bool,
+        registered: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.name = name
+        self.task = task
+        self.classes = classes
+        self.target = target
+        self.X_train, self.y_train = X_train, y_train
+        self.X_val, self.y_val = X_val, y_val
+        self.X_test, self.y_test = X_test, y_test
+        self.indices = indices
+        self.preprocessor = preprocessor
+        self.fingerprint = fingerprint
+        self.stratified = stratified
+        self.registered = registered
+        self.workspace: Workspace | None = None
+        self._raw_X = raw_X
+        self._raw_y = raw_y
+        self._report: DataReport | None = None
+
+    # -- shape of the problem -----------------------------------------------------------------
+    @property
+    def input_kind(self) -> str:
+        """``"tabular"`` or ``"image"``."""
+        return "image" if self.preprocessor.kind == "image" else "tabular"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one preprocessed sample: ``(F,)`` or ``(C, H, W)``."""
+        return self.preprocessor.output_shape
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The preprocessed features' names (empty for images)."""
+        return list(self.preprocessor.feature_names_)
+
+    @property
+    def num_classes(self) -> int | None:
+        """The number of classes (classification), else ``None``."""
+        return len(self.classes) if self.classes is not None else None
+
+    @property
+    def output_dim(self) -> int:
+        """The model's output size: the number of classes, or 1 for regression."""
+        if self.task == "classification" and self.num_classes:
+            return self.num_classes
+        return 1
+
+    @property
+    def target_stats(self) -> dict[str, float] | None:
+        """``{"mean", "std"}`` of the training targets (regression), else ``None``.
+
+        A constant target reports ``std`` 1.0 so that it can be divided by.
+        """
+        if self.task != "regression" or len(self.y_train) == 0:
+            return None
+        y = self.y_train.astype(np.float64)
+        std = float(y.std())
+        return {"mean": float(y.mean()), "std": std if std > 1e-12 else 1.0}
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Rows in each part."""
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+    def __len__(self) -> int:
+        return len(self.y_train) + len(self.y_val) + len(self.y_test)
+
+    # -- training ---------------------------------------------------------------------------
+    def datamodule(self, batch_size: int = 64, seed: int = 0, num_workers: int = 0) -> DataModule:
+        """A Lightning ``LightningDataModule`` over the three parts.
+
+        Parameters
+        ----------
+        batch_size
+            Rows per batch.
+        seed
+            Seed of the training shuffle and of the augmentation.
+        num_workers
+            ``DataLoader`` worker processes.
+
+        Returns
+        -------
+        DataModule
+            Training batches are shuffled and, when ``spec.augment`` asks for it, augmented.
+        """
+        from aimass_lab.data._datamodule import DataModule
+
+        return DataModule(self, batch_size=batch_size, seed=seed, num_workers=num_workers)
+
+    # -- checks and summaries -------------------------------------------------------------------
+    def report(self) -> DataReport:
+        """Checks of the raw data (schema, missing values, balance, duplicates, leakage)."""
+        if self._report is None:
+            from aimass_lab.data._report import compute_report
+
+            self._report = compute_report(
+                self._raw_X,
+                self._raw_y,
+                name=self.name,
+                task=self.task,
+                target=self.target,
+                class_order=self.classes,
+            )
+        return self._report
+
+    def info(self) -> dict[str, Any]:
+        """A JSON-able summary for listings, widgets and the REST API."""
+        return {
+            "name": self.name,
+            "source": self.spec.source,
+            "task": self.task,
+            "target": self.target,
+            "input_kind": self.input_kind,
+            "input_shape": list(self.input_shape),
+            "output_dim": self.output_dim,
+            "num_classes": self.num_classes,
+            "classes": self.classes,
+            "feature_names": self.feature_names,
+            "sizes": self.sizes,
+            "stratified": self.stratified,
+            "target_stats": self.target_stats,
+            "fingerprint": self.fingerprint,
+            "registered": self.registered,
+            "spec": self.spec.to_dict(),
+        }
+
+    def _summary(self) -> str:
+        sizes = self.sizes
+        kind = f"{self.input_kind} {self.input_shape}"
+        target = f"{self.num_classes} classes" if self.task == "classification" else "regression"
+        return (
+            f"{kind} -> {target}, train/val/test={sizes['train']}/{sizes['val']}/{sizes['test']}, "
+            f"fingerprint={self.fingerprint[:12]}"
+        )
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}: {self._summary()})"
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        sizes = self.sizes
+        classes = ""
+        if self.classes is not None:
+            shown = ", ".join(str(c) for c in self.classes[:12])
+            more = f", … ({len(self.classes)} in all)" if len(self.classes) > 12 else ""
+            classes = f"<tr><th>classes</th><td>{e(shown + more)}</td></tr>"
+        stats = ""
+        if self.target_stats:
+            stats = (
+                f"<tr><th>target</th><td>mean {self.target_stats['mean']:.4g}, "
+                f"std {self.target_stats['std']:.4g}</td></tr>"
+            )
+        return (
+            "<table class='aimass-dataset'>"
+            f"<tr><th>dataset</th><td><b>{e(self.name)}</b> ({e(self.spec.source)})</td></tr>"
+            f"<tr><th>task</th><td>{e(self.task)}</td></tr>"
+            f"<tr><th>input</th><td>{e(self.input_kind)} {e(str(self.input_shape))}</td></tr>"
+            f"<tr><th>output</th><td>{self.output_dim}</td></tr>{classes}{stats}"
+            f"<tr><th>rows</th><td>train {sizes['train']} · val {sizes['val']} · test {sizes['test']}</td></tr>"
+            f"<tr><th>fingerprint</th><td><code>{e(self.fingerprint[:16])}</code></td></tr>"
+            "</table>"
+        )

@@ -1,0 +1,319 @@
+"""Data checks on the raw table: schema, missing values, balance, duplicates, leakage."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DataReport", "compute_report"]
+
+#: A class is "strongly" imbalanced when the rarest has fewer rows than this share of the commonest.
+IMBALANCE_RATIO = 0.1
+#: A numeric feature whose absolute correlation with the target exceeds this is a leak.
+LEAK_CORRELATION = 0.99
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass
+class DataReport:
+    """What the checks found in the raw data (before preprocessing).
+
+    Attributes
+    ----------
+    name
+        The dataset's name.
+    task
+        ``"classification"`` or ``"regression"``.
+    target
+        The target column.
+    n_rows, n_features
+        The table's size (features exclude the target; images count pixels).
+    schema
+        One dict per feature and the target: ``column``, ``dtype``, ``missing``, ``unique``.
+    missing
+        Missing feature values in total.
+    class_balance
+        Rows per class (classification), else ``None``.
+    duplicates
+        Rows that repeat an earlier row (features and target).
+    constant_columns
+        Features with a single value.
+    warnings
+        One dict per finding: ``kind`` (``"leakage"``, ``"imbalance"``, ``"missing"``,
+        ``"duplicates"``, ``"constant"``), ``message`` and, where it applies, ``column``.
+    """
+
+    name: str
+    task: str
+    target: str
+    n_rows: int
+    n_features: int
+    schema: list[dict[str, Any]] = field(default_factory=list)
+    missing: int = 0
+    class_balance: dict[str, int] | None = None
+    duplicates: int = 0
+    constant_columns: list[str] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether no warning was raised."""
+        return not self.warnings
+
+    def warning_kinds(self) -> list[str]:
+        """The kinds of the warnings, in order."""
+        return [w["kind"] for w in self.warnings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON types."""
+        data = asdict(self)
+        return json.loads(json.dumps(data, default=_jsonable))
+
+    def __repr__(self) -> str:
+        lines = [
+            f"DataReport({self.name!r}: {self.task}, {self.n_rows} rows x {self.n_features} features, "
+            f"missing={self.missing}, duplicates={self.duplicates})"
+        ]
+        if self.class_balance:
+            lines.append(
+                "  classes: " + ", ".join(f"{k}={v}" for k, v in self.class_balance.items())
+            )
+        lines.extend(f"  ! {w['kind']}: {w['message']}" for w in self.warnings)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(
+            f"<tr><td>{e(str(s['column']))}</td><td>{e(str(s['dtype']))}</td>"
+            f"<td style='text-align:right'>{s['missing']}</td><td style='text-align:right'>{s['unique']}</td></tr>"
+            for s in self.schema[:50]
+        )
+        more = (
+            f"<tr><td colspan='4'>… {len(self.schema) - 50} more columns</td></tr>"
+            if len(self.schema) > 50
+            else ""
+        )
+        balance = ""
+        if self.class_balance:
+            balance = (
+                "<p><b>classes</b>: "
+                + ", ".join(f"{e(str(k))}={v}" for k, v in self.class_balance.items())
+                + "</p>"
+            )
+        warnings = ""
+        if self.warnings:
+            items = "".join(
+                f"<li><b>{e(w['kind'])}</b>: {e(w['message'])}</li>" for w in self.warnings
+            )
+            warnings = f"<ul style='color:#a15c00'>{items}</ul>"
+        return (
+            "<div class='aimass-data-report'>"
+            f"<p><b>{e(self.name)}</b> · {e(self.task)} · target <code>{e(self.target)}</code> · "
+            f"{self.n_rows} rows &times; {self.n_features} features · missing {self.missing} · "
+            f"duplicates {self.duplicates}</p>{balance}{warnings}"
+            "<table><thead><tr><th>column</th><th>dtype</th><th>missing</th><th>unique</th></tr></thead>"
+            f"<tbody>{rows}{more}</tbody></table></div>"
+        )
+
+
+def _safe_nunique(values: pd.Series) -> int:
+    try:
+        return int(values.nunique(dropna=True))
+    except TypeError:  # unhashable cells
+        return int(values.astype(str).nunique(dropna=True))
+
+
+def _leak(
+    feature: pd.Series, target: pd.Series, target_numeric: bool, classification: bool
+) -> str | None:
+    """Why ``feature`` leaks the target, or ``None``."""
+    pair = pd.DataFrame({"f": feature.to_numpy(), "t": target.to_numpy()}).dropna()
+    if len(pair) < 3:
+        return None
+    f, t = pair["f"], pair["t"]
+    try:
+        if f.astype(str).equals(t.astype(str)) or (
+            pd.api.types.is_numeric_dtype(f)
+            and target_numeric
+            and np.array_equal(f.to_numpy(), t.to_numpy())
+        ):
+            return "is identical to the target"
+    except (TypeError, ValueError):
+        pass
+    if target_numeric and pd.api.types.is_numeric_dtype(f) and not pd.api.types.is_bool_dtype(f):
+        fv, tv = f.to_numpy(dtype=np.float64), t.to_numpy(dtype=np.float64)
+        if fv.std() > 0 and tv.std() > 0:
+            corr = float(np.corrcoef(fv, tv)[0, 1])
+            if abs(corr) > LEAK_CORRELATION:
+                return f"has correlation {corr:+.4f} with the target"
+    n_target = _safe_nunique(t)
+    if classification or n_target < 0.5 * len(pair):
+        try:
+            pairs = len(pair.drop_duplicates())
+        except TypeError:
+            return None
+        n_feature = _safe_nunique(f)
+        if 1 < n_target == n_feature == pairs:
+            return "maps one-to-one onto the target (each value gives exactly one target value)"
+    return None
+
+
+def compute_report(
+    X: pd.DataFrame | np.ndarray,
+    y: pd.Series,
+    *,
+    name: str,
+    task: str,
+    target: str,
+    class_order: list[Any] | None = None,
+) -> DataReport:
+    """Check raw features ``X`` and targets ``y``.
+
+    Parameters
+    ----------
+    X
+        The raw feature table, or an image array ``(N, C, H, W)``.
+    y
+        The raw targets (original labels).
+    name, task, target
+        Labels for the report.
+    class_order
+        The classes in the dataset's order (for ``class_balance``).
+    """
+    y = pd.Series(np.asarray(y), name=target)
+    n_rows = len(y)
+    warnings: list[dict[str, Any]] = []
+    classification = task == "classification"
+    schema: list[dict[str, Any]] = []
+    duplicates = 0
+    constant: list[str] = []
+    missing = 0
+
+    if isinstance(X, pd.DataFrame):
+        n_features = X.shape[1]
+        missing_by_col: dict[str, int] = {}
+        for c in X.columns:
+            col = X[c]
+            n_missing = int(col.isna().sum())
+            unique = _safe_nunique(col)
+            schema.append(
+                {"column": str(c), "dtype": str(col.dtype), "missing": n_missing, "unique": unique}
+            )
+            if n_missing:
+                missing_by_col[str(c)] = n_missing
+            if unique <= 1 and n_rows > 1:
+                constant.append(str(c))
+        schema.append(
+            {
+                "column": target,
+                "dtype": str(y.dtype),
+                "missing": int(y.isna().sum()),
+                "unique": _safe_nunique(y),
+            }
+        )
+        missing = sum(missing_by_col.values())
+        try:
+            full = X.reset_index(drop=True).assign(**{"__target__": y.to_numpy()})
+            duplicates = int(full.duplicated().sum())
+        except TypeError:
+            duplicates = 0
+        target_numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+        for c in X.columns:
+            reason = _leak(X[c].reset_index(drop=True), y, target_numeric, classification)
+            if reason:
+                warnings.append(
+                    {
+                        "kind": "leakage",
+                        "column": str(c),
+                        "message": f"feature {str(c)!r} {reason}: it probably leaks the answer; "
+                        "leave it out with features=[...]",
+                    }
+                )
+        if missing_by_col:
+            detail = ", ".join(f"{c!r}: {k}" for c, k in missing_by_col.items())
+            warnings.append(
+                {
+                    "kind": "missing",
+                    "message": f"{missing} missing feature value(s) ({detail}); they are filled by "
+                    "preprocess.impute (default 'mean')",
+                }
+            )
+    else:
+        arr = np.asarray(X)
+        n_features = int(np.prod(arr.shape[1:])) if arr.ndim > 1 else 1
+        flat = arr.reshape(len(arr), -1)
+        missing = int(np.isnan(flat).sum()) if np.issubdtype(flat.dtype, np.floating) else 0
+        schema.append(
+            {"column": "pixels", "dtype": str(arr.dtype), "missing": missing, "unique": -1}
+        )
+        schema.append(
+            {
+                "column": target,
+                "dtype": str(y.dtype),
+                "missing": int(y.isna().sum()),
+                "unique": _safe_nunique(y),
+            }
+        )
+        if len(flat):
+            _, first = np.unique(flat, axis=0, return_index=True)
+            duplicates = int(len(flat) - len(first))
+        if missing:
+            warnings.append({"kind": "missing", "message": f"{missing} missing pixel value(s)"})
+
+    class_balance: dict[str, int] | None = None
+    if classification:
+        counts = y.value_counts(dropna=True)
+        order = class_order if class_order is not None else sorted(counts.index, key=str)
+        class_balance = {str(k): int(counts.get(k, 0)) for k in order}
+        present = {k: v for k, v in class_balance.items() if v > 0}
+        if len(present) > 1:
+            rare = min(present, key=lambda k: present[k])
+            common = max(present, key=lambda k: present[k])
+            ratio = present[rare] / present[common]
+            if ratio < IMBALANCE_RATIO:
+                warnings.append(
+                    {
+                        "kind": "imbalance",
+                        "message": f"strong class imbalance: class {rare!r} has {present[rare]} rows, "
+                        f"class {common!r} has {present[common]} (ratio {ratio:.3f}); splits are "
+                        "stratified, consider class weights or resampling and watch per-class metrics",
+                    }
+                )
+    if duplicates:
+        warnings.append(
+            {
+                "kind": "duplicates",
+                "message": f"{duplicates} duplicate row(s); duplicates across train and test inflate test scores",
+            }
+        )
+    for c in constant:
+        warnings.append(
+            {
+                "kind": "constant",
+                "column": c,
+                "message": f"feature {c!r} has a single value and carries no information",
+            }
+        )
+    return DataReport(
+        name=name,
+        task=task,
+        target=target,
+        n_rows=n_rows,
+        n_features=n_features,
+        schema=schema,
+        missing=missing,
+        class_balance=class_balance,
+        duplicates=duplicates,
+        constant_columns=constant,
+        warnings=warnings,
+    )

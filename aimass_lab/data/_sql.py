@@ -1,0 +1,58 @@
+"""SQL databases: a SELECT statement run through SQLAlchemy (SQLite, PostgreSQL, ...)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from aimass_lab.data._base import RawData, Source
+from aimass_lab.errors import DataError
+from aimass_lab.workspace._store import normalize_db_url, redact_url
+
+if TYPE_CHECKING:
+    from aimass_lab.specs import DataSpec
+    from aimass_lab.workspace import Workspace
+
+__all__ = ["SQLSource"]
+
+
+class SQLSource(Source):
+    """The rows of ``spec.query`` run on the database at ``spec.url``.
+
+    ``spec.url`` is a SQLAlchemy URL (``sqlite:///data.db``,
+    ``postgresql://user:password@host/db``: bare ``postgresql://`` URLs use psycopg 3).
+    ``spec.options["params"]`` gives bound parameters for ``:name`` placeholders.
+    Errors show the URL with its password hidden.
+    """
+
+    name = "sql"
+
+    def load(self, spec: DataSpec, workspace: Workspace | None) -> RawData:
+        """Run the query and return its rows as a table."""
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        url = normalize_db_url(spec.url or "")
+        where = redact_url(url)
+        try:
+            engine = create_engine(url)
+        except Exception as exc:  # bad URL or missing driver
+            raise DataError(f"cannot use the database URL {where}: {exc}") from None
+        try:
+            with engine.connect() as conn:
+                frame = pd.read_sql(text(spec.query or ""), conn, params=spec.options.get("params"))
+        except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            cause: BaseException = exc
+            while not isinstance(cause, SQLAlchemyError) and cause.__cause__ is not None:
+                cause = cause.__cause__
+            reason = str(getattr(cause, "orig", None) or cause).strip()
+            password = engine.url.password
+            if password:
+                reason = reason.replace(str(password), "***")
+            raise DataError(
+                f"the SQL query failed on {where}: {reason}\nquery: {spec.query}"
+            ) from None
+        finally:
+            engine.dispose()
+        return RawData(frame)
