@@ -8,7 +8,10 @@ test command) a missing server fails the run instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,3 +77,34 @@ def sqlite_workspace(tmp_path: Path) -> Workspace:
     ws = Workspace(tmp_path / "ws")
     set_current_workspace(ws)
     return ws
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+_DOC_BLOCK = re.compile(r"(<!-- not run:[^>]*-->\s*)?```python\n(.*?)```", re.S)
+
+
+@pytest.fixture
+def run_doc_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run a docs page's ```python blocks in order, in one namespace, in a fresh folder.
+
+    A block right after an ``<!-- not run: reason -->`` comment is skipped. Returns the
+    number of blocks run and what they printed.
+    """
+
+    def run(page: str, min_blocks: int = 1) -> tuple[int, str]:
+        path = DOCS / page
+        blocks = [
+            (bool(skip), code)
+            for skip, code in _DOC_BLOCK.findall(path.read_text(encoding="utf-8"))
+        ]
+        runnable = [(i, code) for i, (skip, code) in enumerate(blocks) if not skip]
+        assert len(runnable) >= min_blocks, f"{page} has {len(runnable)} runnable examples"
+        monkeypatch.chdir(tmp_path)
+        namespace: dict[str, object] = {"__name__": f"docs_{path.stem}"}
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            for i, code in runnable:
+                exec(compile(code, f"{path.name}[block {i}]", "exec"), namespace)
+        return len(runnable), out.getvalue()
+
+    return run
