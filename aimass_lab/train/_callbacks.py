@@ -67,19 +67,17 @@ class MetricsRecorder(pl.Callback):
         if self.on_progress is not None:
             self.on_progress(self._progress)
 
-    def _record(
-        self, trainer: pl.Trainer, names: list[str] | None = None, prefix: str = ""
-    ) -> None:
-        rows = []
+    def _record(self, trainer: pl.Trainer, prefix: str = "") -> None:
+        # ``train_loss`` (on_epoch) appears in callback_metrics both as itself and as
+        # ``train_loss_epoch``: one row per metric per epoch, under the ``_epoch`` name.
+        values: dict[str, float] = {}
         for name, value in trainer.callback_metrics.items():
-            if name.endswith("_step") or (names is not None and name not in names):
-                continue
-            if prefix and not name.startswith(prefix):
+            if name.endswith("_step") or not name.startswith(prefix):
                 continue
             number = float(value)
             if math.isfinite(number):
-                label = "train_loss_epoch" if name == "train_loss" else name
-                rows.append((label, trainer.global_step, trainer.current_epoch, number))
+                values["train_loss_epoch" if name == "train_loss" else name] = number
+        rows = [(n, trainer.global_step, trainer.current_epoch, v) for n, v in values.items()]
         self.workspace.log_metrics(self.job_id, rows)
 
     @override
@@ -114,7 +112,7 @@ class MetricsRecorder(pl.Callback):
         if not trainer.is_global_zero:
             return
         self._flush()
-        self._record(trainer, prefix="")
+        self._record(trainer)
 
     @override
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -48,6 +48,8 @@ def test_train_job_records_everything(workspace: Workspace) -> None:
     } <= names
     val_acc = run.history("val_acc")
     assert len(val_acc) == 3 and [s for s, _ in val_acc] == sorted(s for s, _ in val_acc)
+    assert len(run.history("train_loss_epoch")) == 3  # one point per epoch, no duplicates
+    assert sorted(p.name for p in run.checkpoint_path.parent.iterdir()) == ["last.ckpt"]
     assert run.summary["test_acc"] > 0.8
     assert {"val_acc", "val_loss", "train_loss_epoch", "test_acc"} <= set(job.result["metrics"])
 
