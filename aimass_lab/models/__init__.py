@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aimass_lab.models._catalog import FAMILIES, Family
 
 if TYPE_CHECKING:
+    from aimass_lab.models._load import load_network
     from aimass_lab.models._task import TaskModule, metric_names
     from aimass_lab.models._zoo import build_network, check_compatible
 
@@ -22,6 +23,7 @@ __all__ = [
     "build_network",
     "check_compatible",
     "list_models",
+    "load_network",
     "metric_names",
 ]
 
@@ -29,6 +31,7 @@ _LAZY = {
     "build_network": "aimass_lab.models._zoo",
     "check_compatible": "aimass_lab.models._zoo",
     "TaskModule": "aimass_lab.models._task",
+    "load_network": "aimass_lab.models._load",
     "metric_names": "aimass_lab.models._task",
 }
 

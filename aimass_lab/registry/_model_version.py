@@ -368,59 +368,11 @@ class ModelVersion:
         AimassError
             When the weights do not fit the network built from ``model.json``.
         """
+        from aimass_lab.models import load_network
+
         files = self.files()
-        config = self.config
-        try:
-            from aimass_lab.models import build_network  # type: ignore[attr-defined]
-        except ImportError as exc:  # pragma: no cover - models stage not installed
-            raise AimassError(f"cannot build the network of {self.ref}: {exc}") from None
-        from safetensors.torch import load_file
-
-        from aimass_lab.specs import ModelSpec
-
-        spec = ModelSpec.from_dict(config["model_spec"])
-        input_shape = tuple(int(d) for d in config["input_shape"])
-        output_dim = int(config["output_dim"])
-        if spec.family == "custom":
-            _check_custom_target(self.ref, str(spec.target))
-        network = build_network(spec, input_shape, output_dim)
-        state = load_file(str(files[WEIGHTS_FILE]), device=device)
-        try:
-            network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise AimassError(
-                f"the weights of model {self.ref} do not fit the network built from its "
-                f"{CONFIG_FILE} (family {spec.family!r}, input_shape {list(input_shape)}, "
-                f"output_dim {output_dim}): {exc}"
-            ) from None
-        network.to(device)
-        network.eval()
-        return network
-
-
-def _check_custom_target(ref: str, target: str) -> None:
-    """Refuse a ``custom`` target that is not an ``nn.Module`` class.
-
-    A stored spec may come from an imported archive: without this check a target such as
-    ``os:system`` would be called with the spec's hyperparameters as arguments.
-    """
-    import importlib
-
-    import torch
-
-    module_name, _, attr = target.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise AimassError(
-            f"cannot build the network of model {ref}: cannot import {target!r}: {exc}"
-        ) from None
-    if not (isinstance(obj, type) and issubclass(obj, torch.nn.Module)):
-        raise AimassError(
-            f"refusing to build the network of model {ref}: its custom target {target!r} is "
-            f"{type(obj).__name__} {obj!r}, not a torch.nn.Module subclass"
+        return load_network(
+            self.config, files[WEIGHTS_FILE], label=f"model {self.ref}", device=device
         )
 
 

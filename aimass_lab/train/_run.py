@@ -172,10 +172,7 @@ class Run:
         """The trained network with its final weights (loaded from safetensors)."""
         import json
 
-        from safetensors.torch import load_file
-
-        from aimass_lab.models import build_network
-        from aimass_lab.specs import ModelSpec
+        from aimass_lab.models import load_network
 
         job = self.job
         if job.state != "succeeded" or not (self.model_dir / "model.json").exists():
@@ -184,14 +181,7 @@ class Run:
                 + (" (resume it with run.resume())" if job.state == "interrupted" else "")
             )
         config = json.loads((self.model_dir / "model.json").read_text())
-        network = build_network(
-            ModelSpec.from_dict(config["model_spec"]),
-            tuple(config["input_shape"]),
-            int(config["output_dim"]),
-        )
-        network.load_state_dict(load_file(self.model_dir / "weights.safetensors"))
-        network.eval()
-        return network
+        return load_network(config, self.model_dir / "weights.safetensors", label=f"run {self.id}")
 
     def register(
         self,

@@ -118,7 +118,7 @@ def test_custom_targets_must_be_modules(workspace: Workspace, tmp_path: Path) ->
     mv = registry.register(evil, "evil")
     with pytest.raises(
         AimassError,
-        match=r"refusing to build the network of model evil:1: its custom target 'os:system' is builtin_function_or_method .*, not a torch.nn.Module subclass",
+        match=r"cannot build the network of model evil:1: custom model 'os:system' is not a torch.nn.Module subclass",
     ):
         mv.load_network()
     assert not marker.exists()
@@ -127,6 +127,6 @@ def test_custom_targets_must_be_modules(workspace: Workspace, tmp_path: Path) ->
     )
     with pytest.raises(
         AimassError,
-        match=r"cannot build the network of model missing:1: cannot import 'no_such_pkg.x:Net'",
+        match=r"cannot build the network of model missing:1: cannot import custom model 'no_such_pkg.x:Net'",
     ):
         missing.load_network()
