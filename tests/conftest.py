@@ -63,12 +63,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def workspace(backend: str, tmp_path: Path) -> Workspace:
+def workspace(backend: str, tmp_path: Path) -> Iterator[Workspace]:
     """A fresh workspace on each backend, made the process default."""
     url = None if backend == "sqlite" else _pg_database()
     ws = Workspace(tmp_path / "ws", db_url=url)
     set_current_workspace(ws)
-    return ws
+    yield ws
+    ws.store.close()  # give the test server's connections back
 
 
 @pytest.fixture

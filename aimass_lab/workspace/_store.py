@@ -273,6 +273,12 @@ class Store:
         finally:
             session.close()
 
+    def close(self) -> None:
+        """Close the pooled connections of this URL (in this process)."""
+        with _ENGINES_LOCK:
+            _ENGINES.pop(self.url, None)
+        self.engine.dispose()
+
     @property
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
