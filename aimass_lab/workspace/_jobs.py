@@ -44,7 +44,10 @@ ACTIVE_STATES: tuple[str, ...] = ("queued", "running")
 FINAL_STATES: tuple[str, ...] = ("succeeded", "failed", "interrupted", "cancelled")
 
 #: kind -> "module:function" run inside the job process with a JobContext.
-JOB_KINDS: dict[str, str] = {"train": "aimass_lab.train._job:run"}
+JOB_KINDS: dict[str, str] = {
+    "train": "aimass_lab.train._job:run",
+    "search": "aimass_lab.search._worker:run",
+}
 
 HEARTBEAT_INTERVAL = float(os.environ.get("AIMASS_HEARTBEAT_INTERVAL", "2"))
 HEARTBEAT_TIMEOUT = float(os.environ.get("AIMASS_HEARTBEAT_TIMEOUT", "30"))
@@ -190,6 +193,8 @@ class JobManager:
         env = dict(os.environ)
         env["AIMASS_DB_URL"] = self.store.url
         env["PYTHONUNBUFFERED"] = "1"
+        # Like ``python -m``: modules beside the caller (a notebook's my_models.py) import.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
         # Lightning's DDP launcher re-runs this command line for the other ranks.
         cmd = [sys.executable, "-m", "aimass_lab.workspace._runner", str(self.ws.path), job_id]
         with open(log, "ab") as out:
@@ -255,6 +260,7 @@ class JobManager:
         if not job.active or job.pid is None:
             return job
         now = utcnow()
+        state = "interrupted"
         stale = (
             job.heartbeat_at is None or (now - job.heartbeat_at).total_seconds() > HEARTBEAT_TIMEOUT
         )
@@ -267,7 +273,14 @@ class JobManager:
             fresh = self._read(job.id)
             if not fresh.active:
                 return fresh
-            reason = f"the job's process (pid {job.pid}) vanished without recording an end"
+            if fresh.state == "queued":
+                state = "failed"
+                reason = (
+                    f"the job's process (pid {job.pid}) exited before the job started; "
+                    f"see its log: {self.log_path(job.id)}"
+                )
+            else:
+                reason = f"the job's process (pid {job.pid}) vanished without recording an end"
         elif stale:
             reason = (
                 f"no heartbeat since {job.heartbeat_at} (process on host {job.host} presumed gone)"
@@ -278,7 +291,7 @@ class JobManager:
             s.execute(
                 update(JobRow)
                 .where(JobRow.id == job.id, JobRow.state.in_(ACTIVE_STATES), JobRow.pid == job.pid)
-                .values(state="interrupted", finished_at=now, exit_reason=reason)
+                .values(state=state, finished_at=now, exit_reason=reason)
             )
         return self._read(job.id)
 
@@ -309,9 +322,9 @@ class JobManager:
             raise JobError(
                 f"job {job.id} is already {job.state}; only queued or running jobs can be cancelled"
             )
-        if job.state == "queued" and job.pid is None:
+        if job.state == "queued":
             with self.store.session() as s:
-                s.execute(
+                cancelled = s.execute(
                     update(JobRow)
                     .where(JobRow.id == job.id, JobRow.state == "queued")
                     .values(
@@ -320,7 +333,9 @@ class JobManager:
                         exit_reason="cancelled before it started",
                     )
                 )
-            return self.get(job.id)
+            if cancelled.rowcount == 1:  # type: ignore[attr-defined]
+                # A launched process finds the job cancelled and exits without running it.
+                return self.get(job.id)
         if job.result.get("in_process"):
             from aimass_lab.workspace._runner import IN_PROCESS
 

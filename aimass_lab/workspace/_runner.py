@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from aimass_lab.errors import AimassError
+from aimass_lab.errors import AimassError, JobError
 from aimass_lab.workspace._jobs import HEARTBEAT_INTERVAL, JOB_KINDS, Job
 from aimass_lab.workspace._store import JobRow, utcnow
 
@@ -141,9 +141,9 @@ def start_job(ws: Any, job_id: str, primary: bool = True) -> JobContext:
     job = ws.jobs._read(job_id)
     if primary:
         with ws.store.session() as s:
-            s.execute(
+            started = s.execute(
                 update(JobRow)
-                .where(JobRow.id == job.id)
+                .where(JobRow.id == job.id, JobRow.state == "queued")
                 .values(
                     state="running",
                     pid=os.getpid(),
@@ -154,6 +154,9 @@ def start_job(ws: Any, job_id: str, primary: bool = True) -> JobContext:
                     exit_reason=None,
                 )
             )
+        if started.rowcount != 1:  # type: ignore[attr-defined]
+            state = ws.jobs._read(job.id).state
+            raise JobError(f"job {job.id} is {state}, not queued: not starting it")
         job = ws.jobs._read(job.id)
     return JobContext(ws, job, primary)
 
@@ -212,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m aimass_lab.workspace._runner WORKSPACE JOB_ID", file=sys.stderr)
         return 2
     ws = Workspace(args[0], db_url=os.environ.get("AIMASS_DB_URL"))
-    ctx = start_job(ws, args[1], primary=is_primary_process())
+    try:
+        ctx = start_job(ws, args[1], primary=is_primary_process())
+    except JobError as exc:  # cancelled before it started, or started elsewhere
+        print(f"[aimass] {exc}", flush=True)
+        return 0
 
     def on_sigterm(signum: int, frame: Any) -> None:
         if ctx._done.is_set():  # already recording how it ended

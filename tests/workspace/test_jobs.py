@@ -97,3 +97,36 @@ def test_lookups_and_errors(workspace: Workspace) -> None:
     if sum(j.id.startswith(prefix) for j in workspace.jobs.list()) > 1:
         with pytest.raises(NotFoundError, match="is ambiguous"):
             workspace.jobs.get(prefix)
+
+
+def test_a_cancelled_job_is_not_started_by_a_late_process(sqlite_workspace: Workspace) -> None:
+    import time
+
+    ws = sqlite_workspace
+    job = ws.jobs.create("train", {"data": {"name": "iris"}})
+    assert ws.jobs.cancel(job.id).state == "cancelled"
+    ws.jobs.launch(job.id)  # a process that arrives after the cancel (e.g. torchrun on a node)
+    deadline = time.monotonic() + 60
+    while "not starting it" not in ws.jobs.logs(job.id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"job {job.id} is cancelled, not queued: not starting it" in ws.jobs.logs(job.id)
+    assert ws.jobs.get(job.id).state == "cancelled"
+
+
+def test_process_that_died_before_starting_is_failed(workspace: Workspace) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    proc.wait()
+    job = workspace.jobs.create("train", {})
+    with workspace.store.session() as s:
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id)
+            .values(pid=proc.pid, host=socket.gethostname(), heartbeat_at=utcnow())
+        )
+    seen = workspace.jobs.get(job.id)
+    assert seen.state == "failed"
+    assert "exited before the job started; see its log" in (seen.exit_reason or "")
