@@ -19,21 +19,29 @@ from aimass_lab._version import __version__
 if TYPE_CHECKING:
     from aimass_lab import data as datasets
     from aimass_lab import registry
+    from aimass_lab.compress import CompressionReport, compress, export_onnx
     from aimass_lab.errors import AimassError
-    from aimass_lab.specs import DataSpec, ModelSpec, TrainSpec
+    from aimass_lab.search import Study, search
+    from aimass_lab.specs import DataSpec, ModelSpec, SearchSpec, TrainSpec
     from aimass_lab.train import Run, train
     from aimass_lab.workspace import Workspace, set_current_workspace
 
 __all__ = [
     "AimassError",
+    "CompressionReport",
     "DataSpec",
     "ModelSpec",
     "Run",
+    "SearchSpec",
+    "Study",
     "TrainSpec",
     "Workspace",
     "__version__",
+    "compress",
     "datasets",
+    "export_onnx",
     "registry",
+    "search",
     "set_current_workspace",
     "train",
 ]
@@ -45,11 +53,29 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "DataSpec": ("aimass_lab.specs", "DataSpec"),
     "ModelSpec": ("aimass_lab.specs", "ModelSpec"),
     "TrainSpec": ("aimass_lab.specs", "TrainSpec"),
+    "SearchSpec": ("aimass_lab.specs", "SearchSpec"),
+    "search": ("aimass_lab.search", None),
+    "Study": ("aimass_lab.search", "Study"),
     "train": ("aimass_lab.train", "train"),
     "Run": ("aimass_lab.train", "Run"),
     "datasets": ("aimass_lab.data", None),
     "registry": ("aimass_lab.registry", None),
+    "compress": ("aimass_lab.compress", None),
+    "CompressionReport": ("aimass_lab.compress", "CompressionReport"),
+    "export_onnx": ("aimass_lab.compress", "export_onnx"),
 }
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter Server finds the extension here (enabled by jupyter-config/server-config)."""
+    return [{"module": "aimass_lab"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    """Add AI Mass Lab's REST API to a Jupyter Server (handlers are imported here, lazily)."""
+    from aimass_lab.lab import load_extension
+
+    load_extension(server_app)
 
 
 def __getattr__(name: str) -> Any:

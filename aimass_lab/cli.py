@@ -71,6 +71,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _echo_fields(doc: dict[str, Any]) -> None:
+    """Print a document as aligned ``key  value`` lines (mappings and lists as JSON)."""
+    width = max((len(k) for k in doc), default=0) + 2
+    for key, value in doc.items():
+        shown = json.dumps(value, default=str) if isinstance(value, dict | list) else _fmt(value)
+        click.echo(f"{key:<{width}}{shown}")
+
+
 def _parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
     import yaml
 
@@ -285,10 +293,7 @@ def jobs_show(ctx: click.Context, job_id: str, as_json: bool) -> None:
     if as_json:
         _emit_json(doc)
     else:
-        for key, value in doc.items():
-            click.echo(
-                f"{key:<13} {json.dumps(value, default=str) if isinstance(value, dict) else _fmt(value)}"
-            )
+        _echo_fields(doc)
 
 
 @jobs.command("logs")
@@ -440,10 +445,7 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
     if as_json:
         _emit_json(doc)
         return
-    for key, value in doc["info"].items():
-        click.echo(
-            f"{key:<16} {_fmt(value) if not isinstance(value, dict) else json.dumps(value, default=str)}"
-        )
+    _echo_fields(doc["info"])
     warnings = doc["report"].get("warnings") or []
     click.echo(f"warnings ({len(warnings)}):")
     for warning in warnings:
@@ -580,10 +582,7 @@ def models_show(ctx: click.Context, ref: str, as_json: bool) -> None:
     if as_json:
         _emit_json(doc)
     else:
-        for key, value in doc.items():
-            click.echo(
-                f"{key:<17} {json.dumps(value, default=str) if isinstance(value, dict | list) else _fmt(value)}"
-            )
+        _echo_fields(doc)
 
 
 @models.command("verify")
@@ -661,6 +660,386 @@ def models_delete(ctx: click.Context, ref: str, yes: bool) -> None:
         click.confirm(f"delete {ref}?", abort=True)
     registry.delete(ref, workspace=_ws(ctx))
     click.echo(f"deleted {ref}")
+
+
+# ------------------------------------------------------------------------------------- search
+@cli.group(cls=_Group, invoke_without_command=True)
+@click.option("--data", "-d", help="Built-in or registered dataset name.")
+@click.option("--model", "-m", help="Base zoo model (mlp, cnn, ...) [default: mlp].")
+@click.option(
+    "--space",
+    type=click.Path(dir_okay=False),
+    help="YAML file: NAME: {type: int|float|categorical, low, high, log, step, choices}.",
+)
+@click.option(
+    "--objective",
+    "objectives",
+    multiple=True,
+    metavar="METRIC:min|max",
+    help="Repeatable: val_acc:max, val_loss:min, params:min, size_kb:min, latency_ms:min.",
+)
+@click.option("--sampler", help="random, grid, tpe, cmaes, gp, nsga2, qmc [default: tpe].")
+@click.option(
+    "--pruner",
+    help="none, median, percentile, successive-halving, hyperband, wilcoxon (--cv) "
+    "[default: median].",
+)
+@click.option("--trials", type=int, help="Trials in all workers [default: 20].")
+@click.option("--timeout", type=float, help="Seconds for the whole search.")
+@click.option("--parallel", type=int, help="Worker jobs [default: 1].")
+@click.option("--seed", type=int, help="Seed of the sampler.")
+@click.option("--cv", type=int, help="k-fold cross-validation: k runs per trial, averaged.")
+@click.option("--study", help="Study name; an existing study of this name is resumed.")
+@click.option("--storage", help="Optuna RDB URL (postgresql://...) [default: workspace journal].")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A fixed model or training hyperparameter of the base training (repeatable).",
+)
+@click.option("--epochs", type=int, help="max_epochs of every trial.")
+@click.option("--images", is_flag=True, help="Give 'digits' as 1x8x8 images (for cnn/resnet).")
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(dir_okay=False),
+    help="A SearchSpec YAML/JSON file; flags override it.",
+)
+@click.option("--no-wait", is_flag=True, help="Start the workers and return at once.")
+@click.option(
+    "--register/--no-register",
+    "do_register",
+    default=True,
+    show_default=True,
+    help="Register the best model when the search ends (one objective).",
+)
+@click.option("--name", help="Registry name of the best model [default: the study name].")
+@json_option
+@click.pass_context
+def search(
+    ctx: click.Context,
+    data: str | None,
+    model: str | None,
+    space: str | None,
+    objectives: tuple[str, ...],
+    sampler: str | None,
+    pruner: str | None,
+    trials: int | None,
+    timeout: float | None,
+    parallel: int | None,
+    seed: int | None,
+    cv: int | None,
+    study: str | None,
+    storage: str | None,
+    sets: tuple[str, ...],
+    epochs: int | None,
+    images: bool,
+    config: str | None,
+    no_wait: bool,
+    do_register: bool,
+    name: str | None,
+    as_json: bool,
+) -> None:
+    """Search hyperparameters: trials are trainings run by worker jobs.
+
+    \b
+    aimass search --data digits --model mlp --space space.yaml --objective val_acc:max \\
+        --sampler tpe --pruner hyperband --trials 30 --parallel 2 --json
+    aimass search list | show NAME | best NAME | register NAME | worker --study NAME
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from aimass_lab.search import run_search
+    from aimass_lab.specs import SearchSpec
+    from aimass_lab.train import build_train_spec
+
+    ws = _ws(ctx)
+    base: dict[str, Any] = SearchSpec.from_yaml(config).to_dict() if config else {}
+    if data is None and not base:
+        raise click.UsageError("give --data NAME or --config FILE")
+    if space is None and not base:
+        raise click.UsageError("give --space FILE (or --config FILE)")
+    train_base: dict[str, Any] = dict(base.get("train") or {})
+    data_arg: Any = data if data is not None else train_base.get("data")
+    if images:
+        from aimass_lab.data import resolve_spec
+
+        data_arg = resolve_spec(data_arg, workspace=ws).model_copy(update={"as_images": True})
+    model_arg: Any = model if model is not None else train_base.get("model", "mlp")
+    fields = {k: v for k, v in train_base.items() if k not in ("data", "model")}
+    if epochs is not None:
+        fields["max_epochs"] = epochs
+    train_spec = build_train_spec(
+        data_arg, model_arg, hparams=_parse_sets(sets), workspace=ws, **fields
+    )
+    payload: dict[str, Any] = {k: v for k, v in base.items() if k != "train"}
+    payload["train"] = train_spec
+    if space is not None:
+        from aimass_lab.search._api import _space_arg
+
+        payload["space"] = _space_arg(space)
+    overrides = {
+        "objectives": list(objectives) or None,
+        "sampler": sampler,
+        "pruner": pruner,
+        "n_trials": trials,
+        "timeout": timeout,
+        "parallel": parallel,
+        "seed": seed,
+        "cv": cv,
+        "study": study,
+        "storage": storage,
+    }
+    payload.update({k: v for k, v in overrides.items() if v is not None})
+    handle = run_search(SearchSpec.from_dict(payload), ws)
+    say = (lambda m: None) if as_json else click.echo
+    say(f"study {handle.name}: {len(handle.workers)} worker job(s) started")
+    if no_wait:
+        if as_json:
+            _emit_json(handle.to_dict())
+        else:
+            click.echo(f"follow it with: aimass search show {handle.name}")
+        return
+    handle.wait()
+    doc = handle.to_dict()
+    if do_register and len(handle.spec.objectives) == 1 and handle.best_trials:
+        mv = handle.best_model(register=True, name=name)
+        doc["registered"] = mv.ref
+        say(f"registered trial {handle.best_trial.number} as {mv.ref}")
+    if as_json:
+        _emit_json(doc)
+    else:
+        _show_study(doc)
+    if not any(t["state"] == "COMPLETE" for t in doc["trials"]):
+        ctx.exit(1)
+
+
+def _show_study(doc: dict[str, Any]) -> None:
+    counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(doc["counts"].items()))
+    click.echo(f"study {doc['study']}: {doc['status']} ({counts or 'no trials'})")
+    click.echo(f"  objectives {', '.join(doc['objectives'])}; sampler {doc['sampler']}")
+    best = set(doc["best_trials"])
+    rows = [
+        {
+            "trial": t["number"],
+            "state": t["state"],
+            "values": t["values"],
+            "best": "*" if t["number"] in best else "",
+            "params": " ".join(f"{k}={_fmt(v)}" for k, v in t["params"].items()),
+            "run": t["run_id"],
+        }
+        for t in doc["trials"]
+    ]
+    _table(rows, ["trial", "state", "values", "best", "params", "run"])
+
+
+def _storage_option(func: F) -> F:
+    return click.option(  # type: ignore[return-value]
+        "--storage", help="Optuna RDB URL of the study [default: the workspace's journal]."
+    )(func)
+
+
+@search.command("list")
+@_storage_option
+@json_option
+@click.pass_context
+def search_list(ctx: click.Context, storage: str | None, as_json: bool) -> None:
+    """List studies."""
+    from aimass_lab.search import list_studies
+
+    items = list_studies(storage, workspace=_ws(ctx))
+    if as_json:
+        _emit_json(items)
+    else:
+        _table(items, ["study", "n_trials", "objectives", "started"])
+
+
+@search.command("show")
+@click.argument("name")
+@_storage_option
+@json_option
+@click.pass_context
+def search_show(ctx: click.Context, name: str, storage: str | None, as_json: bool) -> None:
+    """Show a study: status and every trial's state, params and values."""
+    from aimass_lab.search import load_study
+
+    doc = load_study(name, storage, _ws(ctx)).to_dict()
+    if as_json:
+        _emit_json(doc)
+    else:
+        _show_study(doc)
+
+
+@search.command("best")
+@click.argument("name")
+@_storage_option
+@json_option
+@click.pass_context
+def search_best(ctx: click.Context, name: str, storage: str | None, as_json: bool) -> None:
+    """Show the best trial (the Pareto front for several objectives)."""
+    from aimass_lab.search import load_study
+
+    study = load_study(name, storage, _ws(ctx))
+    chosen = study.best_trials
+    if len(study.spec.objectives) == 1 and chosen:
+        chosen = [study.best_trial]
+    trials = [t.to_dict() for t in chosen]
+    if as_json:
+        _emit_json(trials)
+        return
+    if not trials:
+        raise AimassError(f"study {name!r} has no complete trial yet")
+    for t in trials:
+        click.echo(f"trial {t['number']}: values {_fmt(t['values'])} run {t['run_id']}")
+        for key, value in sorted(t["params"].items()):
+            click.echo(f"  {key:<22} {_fmt(value)}")
+
+
+@search.command("register")
+@click.argument("name")
+@click.option("--trial", type=int, help="Trial number [default: the best trial].")
+@click.option("--model-name", help="Registry name [default: the study name].")
+@click.option("--alias", "aliases", multiple=True, help="Alias to set (repeatable).")
+@_storage_option
+@json_option
+@click.pass_context
+def search_register(
+    ctx: click.Context,
+    name: str,
+    trial: int | None,
+    model_name: str | None,
+    aliases: tuple[str, ...],
+    storage: str | None,
+    as_json: bool,
+) -> None:
+    """Register a trial's model with its lineage (study, trial, params, metrics)."""
+    from aimass_lab.search import load_study
+
+    study = load_study(name, storage, _ws(ctx))
+    chosen = study.best_trial if trial is None else study.trial(trial)
+    mv = study.register(chosen, model_name, aliases=aliases)
+    if as_json:
+        _emit_json(mv.to_dict())
+    else:
+        click.echo(f"registered trial {chosen.number} of {name} as {mv.ref}")
+
+
+@search.command("worker")
+@click.option("--study", "study_name", required=True, help="The study to join.")
+@_storage_option
+@click.pass_context
+def search_worker(ctx: click.Context, study_name: str, storage: str | None) -> None:
+    """Join a study as one more worker, in this terminal, until its budget is spent.
+
+    \b
+    aimass search worker --study digits-mlp --storage postgresql://user:pw@db-host/optuna
+    """
+    from aimass_lab.search._worker import join_study
+
+    job_id, code = join_study(_ws(ctx), study_name, storage)
+    click.echo(f"worker {job_id} ended")
+    if code:
+        ctx.exit(code)
+
+
+@search.command("dashboard")
+@click.argument("name")
+@click.option("--port", type=int, default=8080, show_default=True)
+@_storage_option
+@click.pass_context
+def search_dashboard(ctx: click.Context, name: str, port: int, storage: str | None) -> None:
+    """Open optuna-dashboard on the study, on 127.0.0.1 only."""
+    try:
+        from optuna_dashboard import run_server
+    except ImportError:
+        raise AimassError(
+            "the dashboard needs the optuna-dashboard package: pip install optuna-dashboard"
+        ) from None
+    from aimass_lab.search import load_study
+
+    study = load_study(name, storage, _ws(ctx))
+    click.echo(f"optuna-dashboard on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+    run_server(study.optuna_study._storage, host="127.0.0.1", port=port)
+
+
+# ----------------------------------------------------------------------------------- compress
+@cli.command()
+@click.argument("ref")
+@click.option(
+    "--method",
+    "-m",
+    "methods",
+    multiple=True,
+    required=True,
+    help="A step, in order (repeatable): prune:structured:0.5, prune:unstructured:0.3, "
+    "quantize:int8-dynamic, quantize:int8-static:per-channel, distill:student=mlp-small, "
+    "low-rank:rank=16; key=value parts set fields (epochs=2).",
+)
+@click.option("--data", "-d", help="Dataset [default: the one the model was trained on].")
+@click.option("--name", help="Registry name of the variants [default: the model's].")
+@click.option("--runs", type=int, help="Timed runs at batch 1 per model [default: 50].")
+@click.option("--threads", type=int, help="Threads of torch and ONNX Runtime while timing.")
+@json_option
+@click.pass_context
+def compress(
+    ctx: click.Context,
+    ref: str,
+    methods: tuple[str, ...],
+    data: str | None,
+    name: str | None,
+    runs: int | None,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Compress a registered model step by step; register and measure every variant.
+
+    \b
+    aimass compress digits-mlp:1 --method prune:structured:0.5 \\
+        --method quantize:int8-dynamic --data digits --json
+    """
+    from aimass_lab.compress import compress as run_compress
+
+    bench: dict[str, Any] = {}
+    if runs is not None:
+        bench["runs"] = runs
+    if threads is not None:
+        bench["threads"] = threads
+    fields: dict[str, Any] = {"benchmark": bench} if bench else {}
+    if name is not None:
+        fields["name"] = name
+    report = run_compress(ref, list(methods), data=data, workspace=_ws(ctx), **fields)
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    columns = ["method", "version", report.metric, "size_bytes", "params"]
+    columns += ["ort_cpu_p50_ms", "ort_cpu_p95_ms", "ort_cpu_throughput", "torch_p50_ms"]
+    _table(report.rows, columns)
+
+
+@cli.command("export")
+@click.argument("ref")
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--data", "-d", help="Dataset of the parity batch [default: the model's].")
+@click.option("--atol", type=float, default=1e-4, show_default=True, help="Parity tolerance.")
+@json_option
+@click.pass_context
+def export_model(
+    ctx: click.Context, ref: str, fmt: str, data: str | None, atol: float, as_json: bool
+) -> None:
+    """Export a registered model to ONNX (parity-checked) as a new child version."""
+    from aimass_lab.compress import export_onnx
+
+    mv = export_onnx(ref, data=data, atol=atol, workspace=_ws(ctx))
+    if as_json:
+        _emit_json(mv.to_dict())
+        return
+    parity = mv.lineage.get("export", {}).get("parity", {})
+    click.echo(
+        f"exported {mv.parent} to ONNX (opset {mv.lineage['export']['opset']}) as {mv.ref}: "
+        f"max |torch - onnx| {parity.get('max_abs_diff', 0):.2g}, "
+        f"argmax agreement {parity.get('argmax_agreement')}"
+    )
 
 
 # --------------------------------------------------------------------------------- quickstart

@@ -16,8 +16,9 @@ zoo MLP (64 tabular features) and the zoo CNN (``as_images=True``, 1x8x8), it ti
                   detached job process.
 
 and, unless ``--no-breakdown``, two diagnostic peers that add one piece of what aimass's
-Trainer carries to (b): ``L+tensorboard`` (TensorBoardLogger, log_every_n_steps=1) and
-``L+checkpoint`` (ModelCheckpoint best+last with aimass's fsync'ing AtomicCheckpointIO).
+Trainer carries to (b): ``L+tensorboard`` (TensorBoardLogger, log_every_n_steps=50) and
+``L+checkpoint`` (ModelCheckpoint writing last.ckpt each epoch with aimass's fsync'ing
+AtomicCheckpointIO).
 
 How an epoch is timed
 ---------------------
@@ -251,7 +252,7 @@ def peer_tensorboard(ds: Any, family: str, epochs: int, ws: Workspace) -> Result
         epochs,
         [],
         logger=TensorBoardLogger(folder, name="tensorboard", version="", default_hp_metric=False),
-        log_every_n_steps=1,
+        log_every_n_steps=50,  # as aimass_lab.train configures it
     )
 
 
@@ -259,14 +260,8 @@ def peer_checkpoint(ds: Any, family: str, epochs: int, ws: Workspace) -> Result:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     folder = tempfile.mkdtemp(prefix="ckpt-", dir=ws.path)
-    ckpt = ModelCheckpoint(
-        dirpath=folder,
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_last=True,
-        save_top_k=1,
-        enable_version_counter=False,
+    ckpt = ModelCheckpoint(  # as aimass_lab.train configures it: last.ckpt once per epoch
+        dirpath=folder, filename="last", save_top_k=1, enable_version_counter=False
     )
     return _fit(
         ds,

@@ -27,3 +27,7 @@ def test_quickstart_trains_registers_and_evaluates(tmp_path: Path) -> None:
     assert summary["test_samples"] > 200
     # The accuracy measured on the model reloaded from the registry matches the run's own test metric.
     assert abs(summary["test_accuracy"] - summary["metrics"]["test_acc"]) < 1e-6
+    # The short search ran its trials as worker jobs and found a good point.
+    search = summary["search"]
+    assert search["trials"] >= 4 and sum(search["states"].values()) == search["trials"]
+    assert search["best_value"] > 0.8 and set(search["best_params"]) == {"lr", "hidden"}

@@ -1,0 +1,405 @@
+"""``aimass_lab.compress`` and ``aimass_lab.export_onnx``: the front doors of the stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aimass_lab.compress._base import Candidate, CompressionMethod, Context
+from aimass_lab.compress._onnx import DEFAULT_OPSET, check_parity, export_network
+from aimass_lab.compress._report import CompressionReport
+from aimass_lab.errors import DataError
+from aimass_lab.specs import BenchmarkSpec, CompressSpec
+
+if TYPE_CHECKING:
+    from aimass_lab.data import Dataset
+    from aimass_lab.registry import ModelVersion
+    from aimass_lab.workspace import Workspace
+
+__all__ = ["METHODS", "compress", "export_onnx"]
+
+ONNX_FILE = "model.onnx"
+#: Rows of the held-out (test) batch the parity check runs on.
+PARITY_ROWS = 64
+
+
+def _methods() -> dict[str, type[CompressionMethod]]:
+    from aimass_lab.compress._distill import Distill
+    from aimass_lab.compress._lowrank import LowRank
+    from aimass_lab.compress._prune import Prune
+    from aimass_lab.compress._quantize import Quantize
+
+    return {m.name: m for m in (Prune, Quantize, Distill, LowRank)}
+
+
+#: ``{method name: class}``, filled on first use.
+METHODS: dict[str, type[CompressionMethod]] = {}
+
+
+def _method_for(step: Any) -> CompressionMethod:
+    if not METHODS:
+        METHODS.update(_methods())
+    return METHODS[str(step.method)](step)
+
+
+def _load_data(data: Any, config: dict[str, Any], ref: str, ws: Workspace) -> Dataset:
+    from aimass_lab import data as data_stage
+
+    if data is None:
+        data = config.get("data_spec")
+        if not isinstance(data, dict):
+            raise DataError(
+                f"model {ref} records no data_spec in its model.json; give data=, the dataset "
+                "it was trained on (a built-in or registered name, a DataSpec or a Dataset)"
+            )
+    dataset = data_stage.load(data, workspace=ws)
+    expected = tuple(int(d) for d in config["input_shape"])
+    if tuple(dataset.input_shape) != expected:
+        raise DataError(
+            f"dataset {dataset.name!r} has samples of shape {tuple(dataset.input_shape)}, but "
+            f"model {ref} takes samples of shape {expected}; accepted: the dataset the model "
+            f"was trained on ({(config.get('data_spec') or {}).get('name') or 'see its model.json'})"
+        )
+    return dataset
+
+
+def _torch_outputs(network: Any, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        return network.cpu().eval()(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
+
+
+def _export_checked(
+    candidate: Candidate, folder: Path, x_parity: np.ndarray, spec: CompressSpec, what: str
+) -> tuple[Path, dict[str, Any]]:
+    """The candidate's ONNX file (exported unless it is int8) and its parity report."""
+    config = candidate.config
+    task = "regression" if config.get("task") == "regression" else "classification"
+    reference = _torch_outputs(candidate.network, x_parity)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ONNX_FILE
+    if candidate.onnx_path is not None:
+        shutil.copyfile(candidate.onnx_path, path)
+        info: dict[str, Any] = dict(config.get("onnx") or {})
+        info.update({"format": "onnx", "quantized": candidate.quantized})
+        parity = check_parity(
+            reference,
+            path,
+            x_parity,
+            atol=None,
+            min_agreement=spec.int8_min_agreement,
+            task=task,
+            what=f"{what} (int8 against its float32 source)",
+        )
+    else:
+        info = export_network(
+            candidate.network, tuple(int(d) for d in config["input_shape"]), path, DEFAULT_OPSET
+        )
+        parity = check_parity(
+            reference,
+            path,
+            x_parity,
+            atol=spec.parity_atol,
+            min_agreement=1.0,
+            task=task,
+            what=what,
+        )
+    return path, {**info, "parity": parity}
+
+
+def _register(
+    candidate: Candidate,
+    folder: Path,
+    onnx_info: dict[str, Any],
+    measured: dict[str, Any],
+    *,
+    name: str,
+    parent: ModelVersion,
+    lineage: dict[str, Any],
+    ws: Workspace,
+) -> ModelVersion:
+    from safetensors.torch import save_file
+
+    from aimass_lab import registry
+
+    state = {k: v.detach().cpu().contiguous() for k, v in candidate.network.state_dict().items()}
+    save_file(state, str(folder / "weights.safetensors"))
+    metric_keys = (
+        "accuracy",
+        "rmse",
+        "size_bytes",
+        "params",
+        "ort_cpu_p50_ms",
+        "ort_cpu_throughput",
+    )
+    metrics = {
+        f"test_{k}" if k in ("accuracy", "rmse") else k: measured[k]
+        for k in metric_keys
+        if k in measured
+    }
+    config = {**candidate.config, "onnx": onnx_info, "metrics": metrics, "run_id": None}
+    (folder / "model.json").write_text(json.dumps(config, default=str), encoding="utf-8")
+    return registry.register(
+        folder,
+        name,
+        parent=parent,
+        lineage={**lineage, "source": "compress", "folder": None},
+        description=f"{candidate.method} of {parent.ref}",
+        workspace=ws,
+    )
+
+
+def _measure(
+    candidate: Candidate,
+    onnx_path: Path,
+    dataset: Dataset,
+    bench: BenchmarkSpec,
+    parity: dict[str, Any],
+) -> dict[str, Any]:
+    from aimass_lab.compress._measure import measure
+
+    row = measure(
+        onnx_path=onnx_path,
+        network=candidate.network,
+        config=candidate.config,
+        x_test=dataset.X_test,
+        y_test=dataset.y_test,
+        bench=bench,
+    )
+    row["parity_max_abs_diff"] = parity.get("max_abs_diff")
+    row["parity_argmax_agreement"] = parity.get("argmax_agreement")
+    return row
+
+
+def _baseline(mv: ModelVersion) -> Candidate:
+    config = mv.config
+    candidate = Candidate(mv.load_network(), config, "baseline")
+    if candidate.quantized and ONNX_FILE in mv.manifest:
+        candidate.onnx_path = mv.files()[ONNX_FILE]
+    return candidate
+
+
+def compress(
+    model_version: Any,
+    methods: Any = None,
+    *,
+    data: Any = None,
+    calibration: Any = None,
+    workspace: Workspace | str | os.PathLike[str] | None = None,
+    **fields: Any,
+) -> CompressionReport:
+    """Compress a registered model step by step; register and measure every variant.
+
+    Each step (prune, quantize, distill, low-rank) starts from the previous step's model.
+    Every variant is exported to ONNX, checked for parity against its torch model on a
+    held-out batch, measured, and registered as a child version (``parent=``) holding
+    ``weights.safetensors``, ``model.json`` and ``model.onnx``.
+
+    Parameters
+    ----------
+    model_version
+        A :class:`~aimass_lab.registry.ModelVersion` or a ref (``"digits-mlp:1"``).
+    methods
+        The steps: strings (``"prune:structured:0.5"``, ``"quantize:int8-dynamic"``,
+        ``"distill:student=mlp-small"``, ``"low-rank:rank=16"``), dicts or method specs, or a
+        whole :class:`~aimass_lab.specs.CompressSpec`.
+    data
+        The data to fine-tune, calibrate and evaluate on: a name, DataSpec, dict or Dataset
+        (default: the data the model was trained on, from its ``model.json``).
+    calibration
+        Samples for int8-static calibration (default: the training split).
+    workspace
+        The workspace (default: the model version's, else the current one).
+    **fields
+        Other :class:`~aimass_lab.specs.CompressSpec` fields (``name``, ``parity_atol``,
+        ``benchmark``, ``seed``, ...).
+
+    Returns
+    -------
+    CompressionReport
+        The baseline and every variant, measured on this machine.
+
+    Raises
+    ------
+    SpecError
+        For a bad method (unknown name, prune ratio outside (0, 1), ...).
+    ExportError
+        When a model cannot be exported to ONNX; the message names the layer.
+    ParityError
+        When an export does not compute what its torch model computes; the failing variant
+        is not registered.
+    DataError
+        When the data or the calibration samples do not fit the model.
+
+    Examples
+    --------
+    >>> import aimass_lab as am  # doctest: +SKIP
+    >>> report = am.compress("digits-mlp:1", ["prune:structured:0.5", "quantize:int8-dynamic"])  # doctest: +SKIP
+    >>> report.pick(max_drop=0.01, alias="edge")  # doctest: +SKIP
+    """
+    from aimass_lab import registry
+    from aimass_lab.data import Dataset
+    from aimass_lab.workspace import resolve_workspace
+
+    if isinstance(methods, CompressSpec):
+        spec = methods.model_copy(update=fields) if fields else methods
+    else:
+        spec = CompressSpec(methods=methods if methods is not None else [], **fields)
+    if (
+        workspace is None
+        and not isinstance(model_version, str)
+        and getattr(model_version, "workspace", None)
+    ):
+        ws = model_version.workspace
+    else:
+        ws = resolve_workspace(workspace)
+    mv = registry.get(model_version, ws)
+    config = mv.config
+    if data is None and spec.data is not None:
+        data = spec.data
+    dataset = data if isinstance(data, Dataset) else _load_data(data, config, mv.ref, ws)
+    if isinstance(data, Dataset):
+        _load_data(dataset, config, mv.ref, ws)
+    spec = spec.model_copy(update={"data": dataset.spec})
+    name = spec.name or mv.name
+    x_parity = np.asarray(
+        dataset.X_test[:PARITY_ROWS] if len(dataset.X_test) else dataset.X_val[:PARITY_ROWS]
+    )
+
+    with tempfile.TemporaryDirectory(prefix="aimass-compress-") as tmp_name:
+        tmp = Path(tmp_name)
+        ctx = Context(spec=spec, dataset=dataset, tmp=tmp, calibration=calibration)
+        current = _baseline(mv)
+        if current.quantized:
+            from aimass_lab.compress._quantize import Quantize
+
+            for step in spec.methods:
+                method = _method_for(step)
+                if isinstance(method, Quantize):
+                    method.check(current, mv.ref)
+        onnx_path, info = _export_checked(
+            current, tmp / "baseline", x_parity, spec, f"the baseline {mv.ref}"
+        )
+        row = _measure(current, onnx_path, dataset, spec.benchmark, info["parity"])
+        rows = [{"method": "baseline", "version": mv.ref, "parent": mv.parent, **row}]
+        versions: dict[str, ModelVersion] = {mv.ref: mv}
+        parent = mv
+        labels: list[str] = []
+        for i, step in enumerate(spec.methods):
+            method = _method_for(step)
+            labels.append(method.label)
+            candidate = method.apply(current, ctx)
+            folder = tmp / f"step-{i + 1}"
+            what = f"step {i + 1} ({method.label}) of {mv.ref}"
+            onnx_path, info = _export_checked(candidate, folder, x_parity, spec, what)
+            row = _measure(candidate, onnx_path, dataset, spec.benchmark, info["parity"])
+            compression = {
+                "method": method.label,
+                "step": i + 1,
+                "steps": list(labels),
+                "source": mv.ref,
+                "details": candidate.details,
+                "spec": step.to_dict(),
+            }
+            candidate.config = {
+                **candidate.config,
+                "compression": {**(candidate.config.get("compression") or {}), **compression},
+            }
+            child = _register(
+                candidate,
+                folder,
+                info,
+                row,
+                name=name,
+                parent=parent,
+                lineage={"compression": compression, "export": {k: v for k, v in info.items()}},
+                ws=ws,
+            )
+            rows.append({"method": method.label, "version": child.ref, "parent": parent.ref, **row})
+            versions[child.ref] = child
+            current, parent = candidate, child
+    metric = "rmse" if config.get("task") == "regression" else "accuracy"
+    return CompressionReport(rows, versions, metric, spec=spec.to_dict())
+
+
+def export_onnx(
+    model_version: Any,
+    *,
+    data: Any = None,
+    atol: float = 1e-4,
+    name: str | None = None,
+    workspace: Workspace | str | os.PathLike[str] | None = None,
+) -> ModelVersion:
+    """Export a registered model to ONNX and register it as a child version.
+
+    A preflight names any layer that cannot be exported; the export has a dynamic batch
+    axis (``input``/``output``, axis 0) at opset 17; a parity check compares ONNX Runtime
+    with torch on a held-out batch of the test split (max absolute difference and argmax
+    agreement). Only then is a child version registered, holding the parent's
+    ``weights.safetensors``, its ``model.json`` (with an ``onnx`` entry: opset, axes,
+    parity) and ``model.onnx``, each stored by sha256.
+
+    Parameters
+    ----------
+    model_version
+        A :class:`~aimass_lab.registry.ModelVersion` or a ref (``"digits-mlp:1"``).
+    data
+        The data of the parity batch (default: the model's, from its ``model.json``).
+    atol
+        The largest absolute difference accepted between torch and ONNX Runtime outputs.
+    name
+        Registry name of the exported version (default: the model's name).
+    workspace
+        The workspace (default: the model version's, else the current one).
+
+    Returns
+    -------
+    ModelVersion
+        The new version; ``mv.files()["model.onnx"]`` is the ONNX file.
+
+    Raises
+    ------
+    ExportError
+        Naming the layer that cannot be exported.
+    ParityError
+        With the parity report; nothing is registered.
+    """
+    from aimass_lab import registry
+    from aimass_lab.workspace import resolve_workspace
+
+    if (
+        workspace is None
+        and not isinstance(model_version, str)
+        and getattr(model_version, "workspace", None)
+    ):
+        ws = model_version.workspace
+    else:
+        ws = resolve_workspace(workspace)
+    mv = registry.get(model_version, ws)
+    config = mv.config
+    dataset = _load_data(data, config, mv.ref, ws)
+    spec = CompressSpec(methods=["prune:0.5"], parity_atol=atol)  # only the tolerances are used
+    candidate = _baseline(mv)
+    x_parity = np.asarray(dataset.X_test[:PARITY_ROWS])
+    with tempfile.TemporaryDirectory(prefix="aimass-export-") as tmp_name:
+        folder = Path(tmp_name) / "model"
+        _, info = _export_checked(candidate, folder, x_parity, spec, f"the export of {mv.ref}")
+        files = mv.files()
+        shutil.copyfile(files["weights.safetensors"], folder / "weights.safetensors")
+        new_config = {**config, "onnx": info, "run_id": config.get("run_id")}
+        (folder / "model.json").write_text(json.dumps(new_config, default=str), encoding="utf-8")
+        return registry.register(
+            folder,
+            name or mv.name,
+            parent=mv,
+            lineage={"export": info, "source": "export", "folder": None},
+            description=f"ONNX export of {mv.ref}",
+            workspace=ws,
+        )

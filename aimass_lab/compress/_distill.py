@@ -1,0 +1,132 @@
+"""Knowledge distillation: a teacher's softened outputs teach a smaller zoo student."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from aimass_lab.compress._base import Candidate, CompressionMethod, Context
+from aimass_lab.compress._fit import count_params, fit
+from aimass_lab.models import TaskModule, build_network
+from aimass_lab.specs import DistillSpec
+
+__all__ = ["Distill", "Distiller"]
+
+
+class Distiller(TaskModule):
+    """A :class:`TaskModule` whose training loss mixes the task loss with a KD term.
+
+    Parameters
+    ----------
+    network
+        The student (the only trained network); give the teacher with :meth:`set_teacher`.
+    temperature, alpha
+        The softening temperature and the weight of the distillation term.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        *,
+        temperature: float = 4.0,
+        alpha: float = 0.7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(network, **kwargs)
+        self.temperature = temperature
+        self.alpha = alpha
+        self._teacher: list[nn.Module] = []
+
+    def set_teacher(self, teacher: nn.Module) -> Distiller:
+        """Set the frozen teacher (kept out of the module's children, hence out of checkpoints)."""
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        self._teacher = [teacher.eval()]
+        return self
+
+    @property
+    def teacher(self) -> nn.Module:
+        """The teacher."""
+        if not self._teacher:
+            raise RuntimeError("Distiller.set_teacher() was not called")
+        return self._teacher[0]
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        x, y = batch
+        out = self.network(x)
+        teacher = self.teacher.to(x.device)
+        with torch.no_grad():
+            target = teacher(x)
+        if self.task == "classification":
+            t = self.temperature
+            kd = F.kl_div(
+                F.log_softmax(out / t, dim=-1), F.softmax(target / t, dim=-1), reduction="batchmean"
+            ) * (t * t)
+        else:
+            kd = F.mse_loss(out, target)
+        loss = self.alpha * kd + (1 - self.alpha) * self._loss(out, y)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, batch_size=len(y))
+        return loss
+
+
+class Distill(CompressionMethod):
+    """Train a zoo student on the teacher's outputs (see :class:`~aimass_lab.specs.DistillSpec`)."""
+
+    name = "distill"
+    spec: DistillSpec
+
+    def apply(self, candidate: Candidate, ctx: Context) -> Candidate:
+        spec = self.spec
+        student_spec = spec.student_spec()
+        config = candidate.config
+        shape = tuple(int(d) for d in config["input_shape"])
+        torch.manual_seed(ctx.spec.seed)
+        student = build_network(student_spec, shape, int(config["output_dim"]))
+        teacher = copy.deepcopy(candidate.network).eval()
+        n_student, _ = count_params(student)
+        n_teacher, _ = count_params(teacher)
+        if n_student >= n_teacher:
+            warnings.warn(
+                f"the student {spec.label.split('=', 1)[1]!r} ({student_spec.family}, "
+                f"{n_student:,} parameters) is not smaller than its teacher ({n_teacher:,} "
+                "parameters); distillation is meant to train a smaller model. Pick a smaller "
+                "student, e.g. 'mlp-small' or {'family': 'mlp', 'hparams': {'hidden': 16}}",
+                UserWarning,
+                stacklevel=2,
+            )
+        fit(
+            student,
+            ctx,
+            config,
+            epochs=spec.epochs,
+            lr=spec.lr,
+            teacher=teacher,
+            temperature=spec.temperature,
+            alpha=spec.alpha,
+            batch_size=spec.batch_size,
+        )
+        new_config = {
+            **config,
+            "model_spec": student_spec.to_dict(),
+            "hparams": student_spec.resolved_hparams(),
+        }
+        return Candidate(
+            student,
+            new_config,
+            spec.label,
+            details={
+                "student": student_spec.to_dict(),
+                "teacher_params": n_teacher,
+                "student_params": n_student,
+                "temperature": spec.temperature,
+                "alpha": spec.alpha,
+                "epochs": spec.epochs,
+            },
+        )

@@ -1,0 +1,23 @@
+"""The examples of docs/compress.md run as written, and the shown error is the real one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "compress.md"
+
+
+def test_compress_page_examples_run(
+    run_doc_page: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIMASS_EXAMPLE_EPOCHS", "3")
+    count, printed = run_doc_page("compress.md", min_blocks=4)
+    assert count >= 4
+    page = DOCS.read_text(encoding="utf-8")
+    shown = page.split("```text\ninvalid CompressSpec:", 1)[1].split("```", 1)[0]
+    for line in shown.strip().splitlines():
+        assert line in printed, line
+    assert "prune:structured:0.5" in printed and "17 ['model.json', 'model.onnx'" in printed
