@@ -36,6 +36,39 @@ def aimass(ws: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     return proc
 
 
+def _dashboard_serves_the_study(ws: Path, study: str) -> None:
+    """``aimass search dashboard`` serves optuna-dashboard on 127.0.0.1 with the study in it."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "AIMASS_HOME": str(ws)}
+    env.pop("AIMASS_DB_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aimass_lab.cli", "search", "dashboard", study, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def studies() -> Any:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as r:
+                    return json.loads(r.read())
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                return None
+
+        listed = wait_for(studies, timeout=60, every=0.5)
+        assert [s["study_name"] for s in listed["study_summaries"]] == [study]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_cli_search_end_to_end(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     space = tmp_path / "space.yaml"
@@ -83,6 +116,8 @@ def test_cli_search_end_to_end(tmp_path: Path) -> None:
         ).stdout
     )
     assert reg["ref"] == "t0:1" and reg["lineage"]["trial"] == 0
+
+    _dashboard_serves_the_study(ws, "cli")
 
     bad = aimass(ws, "search", "--data", "iris", *common, "--sampler", "bayes", check=False)
     assert bad.returncode == 1 and "unknown sampler 'bayes'" in bad.stderr
