@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -124,14 +125,29 @@ class Job:
         return elapsed * (1.0 - self.progress) / self.progress
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
+        """JSON-ready dict; passwords in URLs of the spec are masked."""
         out: dict[str, Any] = {}
         for key in self.__dataclass_fields__:
             value = getattr(self, key)
             out[key] = value.isoformat() + "Z" if isinstance(value, dt.datetime) else value
+        out["spec"] = _mask_passwords(self.spec)
         out["duration_s"] = self.duration_s
         out["eta_s"] = self.eta_s
         return out
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+
+
+def _mask_passwords(value: Any) -> Any:
+    """A copy of ``value`` with ``scheme://user:password@`` URLs shown as ``user:***@``."""
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1***@", value)
+    if isinstance(value, dict):
+        return {k: _mask_passwords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_passwords(v) for v in value]
+    return value
 
 
 def _pid_alive(pid: int) -> bool:

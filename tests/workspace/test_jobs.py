@@ -130,3 +130,14 @@ def test_process_that_died_before_starting_is_failed(workspace: Workspace) -> No
     seen = workspace.jobs.get(job.id)
     assert seen.state == "failed"
     assert "exited before the job started; see its log" in (seen.exit_reason or "")
+
+
+def test_passwords_in_spec_urls_are_masked_when_shown(sqlite_workspace: Workspace) -> None:
+    spec = {"storage": "postgresql://bob:s3cret@db:5432/optuna", "data": {"url": "mysql://x:y@h/d"}}
+    job = sqlite_workspace.jobs.create("train", spec)
+    shown = job.to_dict()["spec"]
+    assert shown == {
+        "storage": "postgresql://bob:***@db:5432/optuna",
+        "data": {"url": "mysql://x:***@h/d"},
+    }
+    assert sqlite_workspace.jobs.get(job.id).spec == spec  # the job itself still has what it needs
