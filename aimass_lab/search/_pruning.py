@@ -47,7 +47,9 @@ class PruningCallback(pl.Callback):
             return
         epoch = int(trainer.current_epoch)
         self.reported_[epoch] = float(value)
-        self.trial.report(float(value), step=epoch)
+        # The step is the resource spent: epochs done (1-based), as the pruners expect
+        # (Hyperband's min_resource=1 means "after the first epoch").
+        self.trial.report(float(value), step=epoch + 1)
         if self.trial.should_prune():
             self.pruned_epoch_ = epoch
             trainer.should_stop = True

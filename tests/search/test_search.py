@@ -108,7 +108,7 @@ def test_pruning_stops_bad_trials_early(sqlite_workspace: Workspace) -> None:
         assert job.result["epochs"] < 4
         assert (ws.jobs.run_dir(job.id) / "model" / "weights.safetensors").exists()
     raw = study.optuna_study.trials[pruned[0].number]
-    assert sorted(raw.intermediate_values) == [0]
+    assert sorted(raw.intermediate_values) == [1]  # step = epochs done
 
     # live-plot data: one plotly figure per view, pruned trials told apart
     fig = am.search.plot_intermediate_values(study)
