@@ -429,6 +429,12 @@ class TrainSpec(Spec):
     early_stopping: EarlyStoppingSpec | None = None
     seed: int = 0
     deterministic: bool = True
+    checkpoint_interval_s: float = Field(
+        10.0,
+        ge=0.0,
+        description="write last.ckpt at most this often while training (0: every epoch); "
+        "also on cancel and at the end",
+    )
     limit_train_batches: int | float | None = Field(
         None, description="Lightning limit_train_batches (smoke runs)"
     )

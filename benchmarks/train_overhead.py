@@ -18,7 +18,8 @@ zoo MLP (64 tabular features) and the zoo CNN (``as_images=True``, 1x8x8), it ti
 and, unless ``--no-breakdown``, two diagnostic peers that add one piece of what aimass's
 Trainer carries to (b): ``L+tensorboard`` (TensorBoardLogger, log_every_n_steps=50) and
 ``L+checkpoint`` (ModelCheckpoint writing last.ckpt each epoch with aimass's fsync'ing
-AtomicCheckpointIO).
+AtomicCheckpointIO — what ``checkpoint_interval_s=0`` does; the default writes at most every
+10 s).
 
 How an epoch is timed
 ---------------------
@@ -260,7 +261,7 @@ def peer_checkpoint(ds: Any, family: str, epochs: int, ws: Workspace) -> Result:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     folder = tempfile.mkdtemp(prefix="ckpt-", dir=ws.path)
-    ckpt = ModelCheckpoint(  # as aimass_lab.train configures it: last.ckpt once per epoch
+    ckpt = ModelCheckpoint(  # every epoch: what aimass_lab.train does with checkpoint_interval_s=0
         dirpath=folder, filename="last", save_top_k=1, enable_version_counter=False
     )
     return _fit(
@@ -361,7 +362,7 @@ PEERS: dict[str, tuple[str, Callable[..., Result]]] = {
     "metrics": ("(c) Lightning + MetricsRecorder", peer_metrics),
     "in_process": ("(d) aimass train, in-process", peer_in_process),
     "detached": ("(e) aimass train, detached job", peer_detached),
-    "tensorboard": ("    diag: Lightning + TensorBoard/step", peer_tensorboard),
+    "tensorboard": ("    diag: Lightning + TensorBoard", peer_tensorboard),
     "checkpoint": ("    diag: Lightning + ModelCheckpoint", peer_checkpoint),
 }
 SAME_COMPUTATION = ("lightning", "metrics", "in_process", "detached")

@@ -6,6 +6,7 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +99,17 @@ def execute(ctx: Any, network: Any = None, callbacks: Sequence[Any] = ()) -> dic
         )
     datamodule = dataset.datamodule(batch_size=spec.batch_size, seed=spec.seed)
 
-    # One checkpoint per epoch, last.ckpt (the run's final weights go to model/ at the end);
-    # GracefulStop adds one when the job is cancelled mid-epoch.
+    # last.ckpt: written at most every checkpoint_interval_s seconds while training (a save
+    # costs tens of ms with its fsyncs, too much for every short epoch), when the job is
+    # cancelled (GracefulStop) and at the end of fit.
+    if spec.checkpoint_interval_s > 0:
+        when: dict[str, Any] = {
+            "train_time_interval": timedelta(seconds=spec.checkpoint_interval_s)
+        }
+    else:
+        when = {"every_n_epochs": 1}
     checkpointing = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
+        dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False, **when
     )
     all_callbacks: list[pl.Callback] = [
         checkpointing,
@@ -155,6 +163,7 @@ def execute(ctx: Any, network: Any = None, callbacks: Sequence[Any] = ()) -> dic
         ctx.in_loop = False
     if ctx.stop_requested.is_set():
         return {"global_step": int(trainer.global_step), "epochs": int(trainer.current_epoch)}
+    trainer.save_checkpoint(last_ckpt)  # the final state, whatever the interval
 
     # The last epoch's metrics (val_*, train_loss_epoch), read before testing replaces them.
     metrics = {

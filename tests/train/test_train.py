@@ -108,7 +108,14 @@ def test_cancel_interrupt_resume_continues_steps(workspace: Workspace) -> None:
 
 
 def test_killed_process_is_detected_and_resumable(sqlite_workspace: Workspace) -> None:
-    run = am.train("digits", "mlp", max_epochs=50, batch_size=8, workspace=sqlite_workspace)
+    run = am.train(
+        "digits",
+        "mlp",
+        max_epochs=50,
+        batch_size=8,
+        checkpoint_interval_s=1,
+        workspace=sqlite_workspace,
+    )
     _wait_for(lambda: run.checkpoint_path.exists(), timeout=120)
     pid = run.job.pid
     assert pid is not None
