@@ -169,6 +169,15 @@ class _Objective:
         self.spec = spec
         self.ctx = ctx
         self.last_number: int | None = None
+        self._datasets: dict[str, Any] = {}  # loaded once per data spec, for every trial
+
+    def _dataset(self, spec: TrainSpec) -> Any:
+        from aimass_lab import data
+
+        key = spec.data.to_json()
+        if key not in self._datasets:
+            self._datasets[key] = data.load(spec.data, workspace=self.ws)
+        return self._datasets[key]
 
     def _fail(self, trial: optuna.Trial, message: str) -> TrialFailed:
         trial.set_user_attr("error", message)
@@ -192,8 +201,10 @@ class _Objective:
         if self.ctx is not None:
             child.stop_requested = self.ctx.stop_requested  # a SIGTERM stops the trial too
 
+        dataset = self._dataset(spec)
+
         def train(c: JobContext) -> None:
-            execute(c, callbacks=[pruning] if pruning is not None else [])
+            execute(c, callbacks=[pruning] if pruning is not None else [], dataset=dataset)
             if pruning is not None and pruning.pruned_epoch_ is not None:
                 c.set_result({"pruned": True, "pruned_at_epoch": pruning.pruned_epoch_})
 
@@ -345,7 +356,7 @@ def run_worker(
             ctx.set_progress(1.0 - left / spec.n_trials)
         objective.last_number = None
         try:
-            study.optimize(objective, n_trials=1, catch=(TrialFailed,), gc_after_trial=True)
+            study.optimize(objective, n_trials=1, catch=(TrialFailed,))
         except WorkerStopped:
             pass
         if objective.last_number is not None:

@@ -49,7 +49,9 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 
 
-def execute(ctx: Any, network: Any = None, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+def execute(
+    ctx: Any, network: Any = None, callbacks: Sequence[Any] = (), dataset: Any = None
+) -> dict[str, Any]:
     """Train as ``ctx.spec`` says; write checkpoints, metrics, TensorBoard events and the model.
 
     Parameters
@@ -61,6 +63,9 @@ def execute(ctx: Any, network: Any = None, callbacks: Sequence[Any] = ()) -> dic
         from the model spec.
     callbacks
         More Lightning callbacks (a search's pruning callback, for instance).
+    dataset
+        The loaded :class:`~aimass_lab.data.Dataset` of ``spec.data``, when the caller has it
+        already (a search worker loads it once for all its trials); it must be that dataset.
 
     Returns
     -------
@@ -82,7 +87,8 @@ def execute(ctx: Any, network: Any = None, callbacks: Sequence[Any] = ()) -> dic
     last_ckpt = ckpt_dir / "last.ckpt"
 
     pl.seed_everything(spec.seed, workers=True, verbose=False)
-    dataset = data_stage.load(spec.data, workspace=ctx.workspace)
+    if dataset is None:
+        dataset = data_stage.load(spec.data, workspace=ctx.workspace)
     if network is None:
         network = build_network(spec.model, tuple(dataset.input_shape), int(dataset.output_dim))
     if isinstance(network, pl.LightningModule):
