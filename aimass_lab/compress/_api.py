@@ -186,6 +186,22 @@ def _baseline(mv: ModelVersion) -> Candidate:
     return candidate
 
 
+def _version_and_workspace(model_version: Any, workspace: Any) -> tuple[Any, Any]:
+    """The registered version and its workspace (a ModelVersion carries its own)."""
+    from aimass_lab import registry
+    from aimass_lab.workspace import resolve_workspace
+
+    if (
+        workspace is None
+        and not isinstance(model_version, str)
+        and getattr(model_version, "workspace", None)
+    ):
+        ws = model_version.workspace
+    else:
+        ws = resolve_workspace(workspace)
+    return registry.get(model_version, ws), ws
+
+
 def compress(
     model_version: Any,
     methods: Any = None,
@@ -244,23 +260,13 @@ def compress(
     >>> report = am.compress("digits-mlp:1", ["prune:structured:0.5", "quantize:int8-dynamic"])  # doctest: +SKIP
     >>> report.pick(max_drop=0.01, alias="edge")  # doctest: +SKIP
     """
-    from aimass_lab import registry
     from aimass_lab.data import Dataset
-    from aimass_lab.workspace import resolve_workspace
 
     if isinstance(methods, CompressSpec):
         spec = methods.model_copy(update=fields) if fields else methods
     else:
         spec = CompressSpec(methods=methods if methods is not None else [], **fields)
-    if (
-        workspace is None
-        and not isinstance(model_version, str)
-        and getattr(model_version, "workspace", None)
-    ):
-        ws = model_version.workspace
-    else:
-        ws = resolve_workspace(workspace)
-    mv = registry.get(model_version, ws)
+    mv, ws = _version_and_workspace(model_version, workspace)
     config = mv.config
     if data is None and spec.data is not None:
         data = spec.data
@@ -372,17 +378,8 @@ def export_onnx(
         With the parity report; nothing is registered.
     """
     from aimass_lab import registry
-    from aimass_lab.workspace import resolve_workspace
 
-    if (
-        workspace is None
-        and not isinstance(model_version, str)
-        and getattr(model_version, "workspace", None)
-    ):
-        ws = model_version.workspace
-    else:
-        ws = resolve_workspace(workspace)
-    mv = registry.get(model_version, ws)
+    mv, ws = _version_and_workspace(model_version, workspace)
     config = mv.config
     dataset = _load_data(data, config, mv.ref, ws)
     spec = CompressSpec(methods=["prune:0.5"], parity_atol=atol)  # only the tolerances are used
