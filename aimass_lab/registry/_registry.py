@@ -139,6 +139,16 @@ def _to_versions(
     ]
 
 
+def _version_numbers(session: Session, name: str) -> list[int]:
+    """The version numbers of a model, ascending."""
+    query = (
+        select(ModelVersionRow.version)
+        .where(ModelVersionRow.name == name)
+        .order_by(ModelVersionRow.version)
+    )
+    return list(session.scalars(query))
+
+
 def _names(session: Session) -> list[str]:
     return list(
         session.scalars(select(ModelVersionRow.name).distinct().order_by(ModelVersionRow.name))
@@ -172,13 +182,7 @@ def _resolve_row(ws: Workspace, session: Session, ref: Ref) -> ModelVersionRow:
     if isinstance(selector, int):
         found = session.scalars(base.where(ModelVersionRow.version == selector)).first()
         if found is None:
-            versions = list(
-                session.scalars(
-                    select(ModelVersionRow.version)
-                    .where(ModelVersionRow.name == name)
-                    .order_by(ModelVersionRow.version)
-                )
-            )
+            versions = _version_numbers(session, name)
             if not versions:
                 raise _unknown_name(ws, session, name)
             raise NotFoundError(
@@ -782,13 +786,7 @@ def delete_version(ref: Ref, workspace: WorkspaceLike = None) -> ModelVersion:
         if selector is None:
             ws = resolve_workspace(workspace)
             with ws.store.session() as s:
-                versions = list(
-                    s.scalars(
-                        select(ModelVersionRow.version)
-                        .where(ModelVersionRow.name == name)
-                        .order_by(ModelVersionRow.version)
-                    )
-                )
+                versions = _version_numbers(s, name)
                 if not versions:
                     raise _unknown_name(ws, s, name)
             raise AimassError(
