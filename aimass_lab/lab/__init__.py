@@ -10,12 +10,18 @@ import os
 from typing import Any
 
 from aimass_lab.lab._config import AimassLab
+from aimass_lab.lab._tensorboard import tensorboard_path
 
-__all__ = ["AimassLab", "load_extension"]
+__all__ = ["AimassLab", "load_extension", "tensorboard_path"]
+
+#: Kernels started by the server read Jupyter's base_url here (``%aimass tensorboard``).
+BASE_URL_ENV = "AIMASS_LAB_BASE_URL"
 
 
 def load_extension(server_app: Any) -> None:
-    """Register the REST handlers on a running Jupyter Server."""
+    """Register the REST handlers and the proxies on a running Jupyter Server."""
+    from tornado.ioloop import PeriodicCallback
+
     from aimass_lab.lab._handlers import API_PREFIX, setup_handlers
 
     config = AimassLab(parent=server_app)
@@ -24,5 +30,26 @@ def load_extension(server_app: Any) -> None:
         or os.environ.get("AIMASS_HOME")
         or os.path.join(server_app.root_dir, "aimass-workspace")
     )
-    setup_handlers(server_app.web_app, path=path, db_url=config.db_url)
+    state = setup_handlers(
+        server_app.web_app,
+        path=path,
+        db_url=config.db_url,
+        tensorboard_idle_timeout=config.tensorboard_idle_timeout,
+    )
+    # Kernels inherit the server's environment: what a notebook starts lands in the workspace
+    # the sidebar shows, and links printed by the magics use the base_url.
+    if config.workspace or not os.environ.get("AIMASS_HOME"):
+        os.environ["AIMASS_HOME"] = str(path)
+    if config.db_url:
+        os.environ["AIMASS_DB_URL"] = config.db_url
+    os.environ[BASE_URL_ENV] = server_app.web_app.settings["base_url"]
+    if config.tensorboard_idle_timeout > 0:
+        period_ms = 1000 * min(60.0, max(1.0, config.tensorboard_idle_timeout / 4))
+        reaper = PeriodicCallback(state["tensorboards"].stop_idle, period_ms)
+        loop = getattr(server_app, "io_loop", None)
+        if loop is not None:
+            loop.add_callback(reaper.start)
+        else:
+            reaper.start()
+        state["reaper"] = reaper
     server_app.log.info("AI Mass Lab API at %s (workspace %s)", "/".join(API_PREFIX), path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from traitlets import Unicode
+from traitlets import Float, Unicode
 from traitlets.config import Configurable
 
 __all__ = ["AimassLab"]
@@ -23,4 +23,10 @@ class AimassLab(Configurable):
     db_url = Unicode(
         "",
         help="SQLAlchemy URL of the metadata store. Default: $AIMASS_DB_URL, else SQLite in the workspace.",
+    ).tag(config=True)
+
+    tensorboard_idle_timeout = Float(
+        1800.0,
+        help="Seconds without a request after which a run's TensorBoard (started by the proxy) "
+        "is stopped; 0 keeps them until the server stops.",
     ).tag(config=True)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import tornado.web
@@ -29,6 +31,7 @@ from aimass_lab.errors import (
     JobError,
     NotFoundError,
     SpecError,
+    accepted,
 )
 
 __all__ = ["API_PREFIX", "ROUTES", "setup_handlers"]
@@ -55,12 +58,27 @@ def _api(method: H) -> H:
         try:
             await method(self, *args, **kwargs)
         except AimassError as exc:
-            status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
+            status = next((code for cls, code in _STATUS if isinstance(exc, cls)), None)
+            if status is None:
+                # a bad value a stage refused (e.g. a split that does not add up): 422
+                status = 422 if isinstance(exc, ValueError) else 400
             payload: dict[str, Any] = {"error": str(exc)}
             if isinstance(exc, SpecError):
                 payload["errors"] = json.loads(json.dumps(exc.errors, default=repr))
             self.set_status(status)
             self.finish(payload)
+        except tornado.web.HTTPError:
+            raise
+        except Exception as exc:
+            # Never a traceback to the client: the server log has it.
+            self.log.exception("AI Mass Lab: %s %s failed", self.request.method, self.request.path)
+            self.set_status(500)
+            self.finish(
+                {
+                    "error": f"internal error ({type(exc).__name__}) in {self.request.method} "
+                    f"{self.request.path}; the Jupyter server log has the details"
+                }
+            )
 
     return tornado.web.authenticated(authorized(inner))  # type: ignore[return-value]
 
@@ -72,14 +90,7 @@ class BaseHandler(APIHandler):
 
     @property
     def ws(self) -> Any:
-        state = self.settings["aimass_lab"]
-        if state.get("workspace") is None:
-            from aimass_lab.workspace import Workspace
-
-            state["workspace"] = Workspace(
-                state.get("path") or None, db_url=state.get("db_url") or None
-            )
-        return state["workspace"]
+        return self.settings["aimass_lab"]["get_workspace"]()
 
     async def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking stage code in a thread."""
@@ -113,6 +124,15 @@ class BaseHandler(APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(payload, default=str))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """JSON ``{"error": ...}`` for errors raised outside ``_api`` -- never a traceback."""
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        message = self._reason
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message}))
 
 
 class VersionHandler(BaseHandler):
@@ -270,6 +290,239 @@ class DatasetHandler(BaseHandler):
         self.reply(await self.call(describe))
 
 
+class StudiesHandler(BaseHandler):
+    @_api
+    async def get(self) -> None:
+        self.reply(await self.call(_list_studies, self.ws))
+
+
+def _list_studies(ws: Any) -> list[dict[str, Any]]:
+    from aimass_lab.search import Study, list_studies
+
+    studies = list_studies(workspace=ws)
+    for entry in studies:
+        try:
+            entry["status"] = Study(entry["study"], workspace=ws).status
+        except AimassError:
+            entry["status"] = None
+    return studies
+
+
+class StudyHandler(BaseHandler):
+    @_api
+    async def get(self, name: str) -> None:
+        self.reply(await self.call(_show_study, self.ws, name))
+
+
+def _show_study(ws: Any, name: str) -> dict[str, Any]:
+    from aimass_lab.search import Study, list_studies
+
+    names = sorted(s["study"] for s in list_studies(workspace=ws))
+    if name not in names:
+        raise NotFoundError(f"no study {name!r} in the workspace; accepted: {accepted(names)}")
+    study = Study(name, workspace=ws)
+    doc = study.to_dict()
+    doc["best"] = [t.to_dict() for t in study.best_trials]
+    return doc
+
+
+class DeploymentsHandler(BaseHandler):
+    @_api
+    async def get(self) -> None:
+        from aimass_lab.serve import deployments
+
+        found = await self.call(deployments, workspace=self.ws)
+        self.reply([d.to_dict() for d in found])
+
+    @_api
+    async def post(self) -> None:
+        from aimass_lab.specs import DeploySpec
+
+        spec = DeploySpec.from_dict(self.body())
+        deployment = await self.call(_deploy, self.ws, spec)
+        self.reply(deployment.to_dict(), status=201)
+
+
+def _deploy(ws: Any, spec: Any) -> Any:
+    from aimass_lab.serve import deploy
+
+    return deploy(spec, workspace=ws)
+
+
+def _get_deployment(ws: Any, name: str) -> Any:
+    from aimass_lab.serve import get_deployment
+
+    return get_deployment(name, workspace=ws)
+
+
+class DeploymentHandler(BaseHandler):
+    @_api
+    async def get(self, name: str) -> None:
+        deployment = await self.call(_get_deployment, self.ws, name)
+        self.reply(deployment.to_dict())
+
+    @_api
+    async def delete(self, name: str) -> None:
+        def stop() -> Any:
+            deployment = _get_deployment(self.ws, name)
+            deployment.stop()
+            return deployment
+
+        deployment = await self.call(stop)
+        self.reply({"stopped": deployment.name})
+
+
+def _split_body(body: dict[str, Any]) -> tuple[dict[str, int], str | None]:
+    """The weights and shadow of a split request, with field messages when they are wrong."""
+    errors: list[dict[str, Any]] = []
+    unknown = sorted(set(body) - {"split", "shadow"})
+    if unknown:
+        errors.append(
+            {
+                "field": unknown[0],
+                "message": f"unknown field; accepted: {accepted(['split', 'shadow'])}",
+            }
+        )
+    split = body.get("split")
+    weights: dict[str, int] = {}
+    if not isinstance(split, dict) or not split:
+        errors.append(
+            {
+                "field": "split",
+                "value": split,
+                "message": 'expected a mapping of version to percent, e.g. {"3": 90, "4": 10}',
+            }
+        )
+    else:
+        for version, weight in split.items():
+            if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
+                errors.append(
+                    {
+                        "field": f"split.{version}",
+                        "value": weight,
+                        "message": "expected an integer percent from 0 to 100",
+                    }
+                )
+            else:
+                weights[str(version)] = weight
+        if not errors and sum(weights.values()) != 100:
+            errors.append(
+                {
+                    "field": "split",
+                    "value": split,
+                    "message": f"the weights must add up to 100, not {sum(weights.values())}",
+                }
+            )
+    shadow = body.get("shadow")
+    if shadow is not None and not isinstance(shadow, str | int):
+        errors.append({"field": "shadow", "value": shadow, "message": "expected a version or null"})
+    if errors:
+        raise SpecError("split request", errors)
+    return weights, None if shadow is None else str(shadow)
+
+
+class DeploymentSplitHandler(BaseHandler):
+    @_api
+    async def put(self, name: str) -> None:
+        weights, shadow = _split_body(self.body())
+
+        def split() -> Any:
+            deployment = _get_deployment(self.ws, name)
+            if shadow is None:
+                deployment.split(weights)
+            else:
+                deployment.split(weights, shadow=shadow)
+            return deployment.refresh()
+
+        self.reply((await self.call(split)).to_dict())
+
+
+class DeploymentRollbackHandler(BaseHandler):
+    @_api
+    async def post(self, name: str) -> None:
+        def rollback() -> Any:
+            deployment = _get_deployment(self.ws, name)
+            deployment.rollback()
+            return deployment.refresh()
+
+        self.reply((await self.call(rollback)).to_dict())
+
+
+class DeploymentMetricsHandler(BaseHandler):
+    @_api
+    async def get(self, name: str) -> None:
+        def metrics() -> dict[str, Any]:
+            return dict(_get_deployment(self.ws, name).metrics())
+
+        self.reply({"name": name, "metrics": await self.call(metrics)})
+
+
+class ModelLineageHandler(BaseHandler):
+    @_api
+    async def get(self, ref: str) -> None:
+        from aimass_lab.lab._lineage import model_lineage
+
+        self.reply(await self.call(model_lineage, ref, self.ws))
+
+
+class CompressHandler(BaseHandler):
+    @_api
+    async def post(self) -> None:
+        job = await self.call(_start_compression, self.ws, self.body())
+        self.reply(job.to_dict(), status=201)
+
+
+def _start_compression(ws: Any, body: dict[str, Any]) -> Any:
+    from aimass_lab.specs import CompressSpec
+
+    errors: list[dict[str, Any]] = []
+    unknown = sorted(set(body) - {"model", "compress"})
+    if unknown:
+        errors.append(
+            {
+                "field": unknown[0],
+                "message": f"unknown field; accepted: {accepted(['model', 'compress'])}",
+            }
+        )
+    ref = body.get("model")
+    if not isinstance(ref, str) or not ref:
+        errors.append(
+            {
+                "field": "model",
+                "value": ref,
+                "message": "expected a model ref such as 'digits-mlp:1'",
+            }
+        )
+    raw = body.get("compress")
+    spec = None
+    try:
+        spec = CompressSpec.from_dict(raw if raw is not None else {})
+    except SpecError as exc:
+        errors.extend(
+            {**e, "field": "compress" + (f".{e['field']}" if e.get("field") else "")}
+            for e in exc.errors
+        )
+    if errors or spec is None or not isinstance(ref, str):
+        raise SpecError("compression request", errors)
+    from aimass_lab.compress import compress
+
+    handle = compress(ref, spec, workspace=ws, launch=True)
+    return handle.job
+
+
+class OpenAPIHandler(BaseHandler):
+    @_api
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(openapi_document())
+
+
+def openapi_document() -> str:
+    """The OpenAPI 3.1 description of the REST API (``aimass_lab/lab/openapi.json``)."""
+    text = (Path(__file__).parent / "openapi.json").read_text(encoding="utf-8")
+    return text.replace("__VERSION__", __version__)
+
+
 _ID = r"(?P<{}>[^/]+)"
 
 #: (path under the API prefix, handler): the whole REST surface, in one place.
@@ -285,16 +538,57 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"models/{_ID.format('ref')}/verify", ModelVerifyHandler),
     (f"models/{_ID.format('ref')}/aliases", ModelAliasesHandler),
     (f"models/{_ID.format('name')}/aliases/{_ID.format('alias')}", ModelAliasHandler),
+    (f"models/{_ID.format('ref')}/lineage", ModelLineageHandler),
     ("datasets", DatasetsHandler),
     (f"datasets/{_ID.format('name')}", DatasetHandler),
+    ("studies", StudiesHandler),
+    (f"studies/{_ID.format('name')}", StudyHandler),
+    ("deployments", DeploymentsHandler),
+    (f"deployments/{_ID.format('name')}", DeploymentHandler),
+    (f"deployments/{_ID.format('name')}/split", DeploymentSplitHandler),
+    (f"deployments/{_ID.format('name')}/rollback", DeploymentRollbackHandler),
+    (f"deployments/{_ID.format('name')}/metrics", DeploymentMetricsHandler),
+    ("compress", CompressHandler),
+    ("openapi.json", OpenAPIHandler),
 ]
 
 
-def setup_handlers(web_app: Any, path: str = "", db_url: str = "") -> None:
-    """Add the REST routes to a Jupyter Server web application."""
+def setup_handlers(
+    web_app: Any, path: str = "", db_url: str = "", tensorboard_idle_timeout: float = 1800.0
+) -> dict[str, Any]:
+    """Add the REST routes and the proxies to a Jupyter Server web application.
+
+    Returns the extension's shared state (also in ``web_app.settings["aimass_lab"]``).
+    """
+    from aimass_lab.lab._proxy import SERVE_PREFIX, ServeProxyHandler, TensorBoardProxyHandler
+    from aimass_lab.lab._tensorboard import TENSORBOARD_PREFIX, TensorBoardManager
+
     base_url = web_app.settings["base_url"]
-    web_app.settings["aimass_lab"] = {"path": path, "db_url": db_url, "workspace": None}
+    state: dict[str, Any] = {"path": path, "db_url": db_url, "workspace": None}
+    lock = threading.Lock()
+
+    def get_workspace() -> Any:
+        with lock:
+            if state["workspace"] is None:
+                from aimass_lab.workspace import Workspace
+
+                state["workspace"] = Workspace(path or None, db_url=db_url or None)
+            return state["workspace"]
+
+    state["get_workspace"] = get_workspace
+    state["tensorboards"] = TensorBoardManager(base_url, idle_timeout=tensorboard_idle_timeout)
+    web_app.settings["aimass_lab"] = state
     prefix = url_path_join(base_url, *API_PREFIX)
+    tensorboard = url_path_join(base_url, *TENSORBOARD_PREFIX)
     web_app.add_handlers(
-        ".*$", [(url_path_join(prefix, route), handler) for route, handler in ROUTES]
+        ".*$",
+        [(url_path_join(prefix, route), handler) for route, handler in ROUTES]
+        + [
+            (tensorboard + r"/(?P<run_id>[^/]+)(?P<path>/.*)?", TensorBoardProxyHandler),
+            (
+                url_path_join(base_url, *SERVE_PREFIX) + r"(?:/(?P<path>.*))?",
+                ServeProxyHandler,
+            ),
+        ],
     )
+    return state

@@ -30,3 +30,48 @@ def jp_server_config(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str
     if request.node.get_closest_marker("deny_all"):
         server["authorizer_class"] = DenyAll
     return {"ServerApp": server, "AimassLab": {"workspace": str(tmp_path / "ws")}}
+
+
+@pytest.fixture(scope="session")
+def lab_study_ws(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A workspace with a real one-trial study, its model registered and a derived version.
+
+    Returns a dict: ``path``, ``study``, ``run_id`` (the trial's training run, with
+    TensorBoard events), ``parent`` (``iris-mlp:1``, registered from the trial) and ``child``
+    (``iris-small:1``, registered with ``parent=iris-mlp:1``).
+    """
+    import aimass_lab as am
+    from aimass_lab import registry
+    from aimass_lab.workspace import Workspace
+    from aimass_lab.workspace._runner import execute_job, job_function, start_job
+
+    path = tmp_path_factory.mktemp("lab-study") / "ws"
+    ws = Workspace(path)
+    study = am.search(
+        "iris",
+        "mlp",
+        space={"lr": {"type": "categorical", "choices": [0.05]}},
+        objectives="val_acc:max",
+        sampler="random",
+        n_trials=1,
+        max_epochs=1,
+        seed=0,
+        study="iris-study",
+        launch=False,
+        workspace=ws,
+    )
+    worker = study.workers[0].id
+    assert execute_job(start_job(ws, worker), job_function("search")) == 0, ws.jobs.logs(worker)
+    trial = study.trial(0)
+    assert trial.state == "COMPLETE" and trial.run_id
+    parent = study.register(0, "iris-mlp")
+    child = registry.register(
+        trial.run_id, "iris-small", parent=parent.ref, lineage={"source": "compress"}, workspace=ws
+    )
+    return {
+        "path": path,
+        "study": study.name,
+        "run_id": trial.run_id,
+        "parent": parent.ref,
+        "child": child.ref,
+    }

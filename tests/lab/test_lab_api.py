@@ -158,8 +158,8 @@ def _concrete(route: str) -> str:
 
 def _verbs(handler: type) -> list[tuple[str, str | None]]:
     """The verbs a handler implements, each with a body to send."""
-    own = [m for m in ("get", "post", "delete") if m in vars(handler)]
-    return [(m.upper(), "{}" if m == "post" else None) for m in own]
+    own = [m for m in ("get", "post", "put", "delete") if m in vars(handler)]
+    return [(m.upper(), "{}" if m in ("post", "put") else None) for m in own]
 
 
 @pytest.mark.parametrize(("route", "handler"), ROUTES, ids=[r for r, _ in ROUTES])
