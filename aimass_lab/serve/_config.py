@@ -1,0 +1,167 @@
+"""The server's settings (no heavy imports: the CLI and the job read them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from aimass_lab.errors import SpecError, accepted
+
+__all__ = ["DEFAULT_PORT", "ServerConfig"]
+
+DEFAULT_PORT = 8500
+ISOLATIONS: tuple[str, ...] = ("auto", "thread", "process")
+
+
+def worker_processes(replicas: int, isolation: str) -> int:
+    """How many worker processes run a version (0: its engine runs in the server process)."""
+    if isolation == "thread" or (isolation == "auto" and replicas <= 1):
+        return 0
+    return max(1, replicas)
+
+
+@dataclass
+class ServerConfig:
+    """Settings of ``aimass serve`` (the job kind ``serve`` takes the same fields as a dict).
+
+    Attributes
+    ----------
+    workspace, db_url
+        The workspace whose registry the models come from (default: the current one).
+    host, port
+        Where to listen; port 0 picks a free port. Default ``127.0.0.1:8500``.
+    models
+        ``"name:ref"`` to load at start (``"digits:3"``, ``"digits:prod"``); the endpoint is
+        the registry name.
+    replicas
+        Engine replicas per version. With ``isolation="auto"`` one replica runs inside the
+        server process (a thread: the fastest for one replica) and 2 or more run as worker
+        processes, load-balanced, restarted when they crash.
+    isolation
+        ``"auto"``, ``"thread"`` (always in the server process, one replica) or
+        ``"process"`` (always worker processes, even for one replica).
+    max_batch_size, max_delay_ms, queue_size
+        Dynamic batching of each version.
+    api_keys
+        Keys accepted on inference routes (``Authorization: Bearer KEY`` or ``x-api-key``);
+        empty: no key needed.
+    admin, admin_keys
+        Whether the admin API is on, and the keys it takes (header ``x-admin-key``).
+    max_body_bytes
+        Larger bodies get 413 before they are read.
+    timeout_s
+        A request not answered in this time gets 504.
+    ready_file
+        Written atomically with ``{"url", "port", "pid"}`` once listening and loaded.
+    engine, device, threads
+        Engine choice (``auto``: ONNX Runtime when the version has ``model.onnx``), device
+        (``auto``: CUDA when present) and intra-op threads per engine.
+    drain_timeout_s
+        On SIGTERM, the longest wait for in-flight requests before exiting.
+    """
+
+    workspace: str | None = None
+    db_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    models: list[str] = field(default_factory=list)
+    replicas: int = 1
+    isolation: str = "auto"
+    max_batch_size: int = 32
+    max_delay_ms: float = 2.0
+    queue_size: int = 1024
+    api_keys: list[str] = field(default_factory=list)
+    admin: bool = False
+    admin_keys: list[str] = field(default_factory=list)
+    max_body_bytes: int = 16 * 1024 * 1024
+    timeout_s: float = 30.0
+    ready_file: str | None = None
+    engine: str = "auto"
+    device: str = "auto"
+    threads: int | None = None
+    drain_timeout_s: float = 30.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ServerConfig:
+        """Build from a dict (a job spec); ``api_key_env`` / ``admin_key_env`` name env vars."""
+        d = dict(d)
+        known = {f.name for f in fields(cls)}
+        for env_field, target in (("api_key_env", "api_keys"), ("admin_key_env", "admin_keys")):
+            var = d.pop(env_field, None)
+            if var:
+                d[target] = [*d.get(target, []), *keys_from_env(str(var))]
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SpecError(
+                "ServerConfig",
+                [
+                    {
+                        "field": k,
+                        "message": f"unknown field; accepted: {accepted(sorted(known | {'api_key_env', 'admin_key_env'}))}",
+                    }
+                    for k in unknown
+                ],
+            )
+        cfg = cls(**d)
+        cfg.check()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["api_keys"] = ["***"] * len(self.api_keys)
+        out["admin_keys"] = ["***"] * len(self.admin_keys)
+        return out
+
+    def check(self) -> None:
+        errors: list[dict[str, Any]] = []
+
+        def bad(name: str, message: str) -> None:
+            errors.append({"field": name, "value": getattr(self, name), "message": message})
+
+        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            bad("port", "accepted: 0 (a free port) to 65535")
+        if (
+            not isinstance(self.replicas, int)
+            or isinstance(self.replicas, bool)
+            or self.replicas < 1
+        ):
+            bad("replicas", "accepted: an integer >= 1")
+        if self.isolation not in ISOLATIONS:
+            bad("isolation", f"accepted: {accepted(ISOLATIONS)}")
+        if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
+            bad("max_batch_size", "accepted: an integer >= 1")
+        if not isinstance(self.queue_size, int) or self.queue_size < 1:
+            bad("queue_size", "accepted: an integer >= 1")
+        if not isinstance(self.max_delay_ms, (int, float)) or not 0 <= self.max_delay_ms <= 10_000:
+            bad("max_delay_ms", "accepted: a number of milliseconds in [0, 10000]")
+        if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
+            bad("max_body_bytes", "accepted: an integer >= 1024")
+        if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
+            bad("timeout_s", "accepted: a number of seconds > 0")
+        if self.engine not in ("auto", "onnxruntime", "torch"):
+            bad("engine", "accepted: 'auto', 'onnxruntime', 'torch'")
+        if self.device not in ("auto", "cpu", "cuda"):
+            bad("device", "accepted: 'auto', 'cpu', 'cuda'")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            bad("threads", "accepted: an integer >= 1, or None")
+        if not isinstance(self.models, list) or not all(isinstance(m, str) for m in self.models):
+            bad("models", "accepted: a list of 'name:ref' strings, e.g. ['digits:3']")
+        if self.admin and not self.admin_keys:
+            bad("admin", "the admin API needs a key: give admin_keys (or --admin-key-env VAR)")
+        if errors:
+            raise SpecError("ServerConfig", errors)
+
+
+def keys_from_env(var: str) -> list[str]:
+    """The comma-separated keys in environment variable ``var`` (it must not be empty)."""
+    from aimass_lab.errors import AimassError
+
+    value = os.environ.get(var, "")
+    keys = [k.strip() for k in value.split(",") if k.strip()]
+    if not keys:
+        raise AimassError(
+            f"environment variable {var} holds no API key; set it to one key or several "
+            f"separated by commas (export {var}=...)"
+        )
+    return keys

@@ -1,0 +1,190 @@
+"""Run the server: listen, load the models, write the ready file, drain on SIGTERM, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aimass_lab.serve._config import ServerConfig
+from aimass_lab.serve._router import log
+
+__all__ = ["run_server", "serve"]
+
+_EARLY_STOP: list[int] = []  # SIGTERM before uvicorn took over the signals
+
+
+def _uvicorn_server(config: Any, app: Any) -> Any:
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        """uvicorn, but SIGTERM/SIGINT start a drain instead of an immediate shutdown."""
+
+        def install_signal_handlers(self) -> None:  # older uvicorn
+            return
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if app.draining:
+                if sig == signal.SIGINT:  # a second Ctrl-C: stop now
+                    self.force_exit = True
+                    self.should_exit = True
+                return
+            app.draining = True  # /v2/health/ready -> 503; new requests -> 503
+
+    return _Server(config)
+
+
+def _write_ready_file(path: str, doc: dict[str, Any]) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
+async def serve(
+    config: ServerConfig, on_ready: Callable[[dict[str, Any]], Any] | None = None
+) -> int:
+    """Serve until SIGTERM/SIGINT (then drain) — the coroutine behind :func:`run_server`."""
+    import uvicorn
+
+    from aimass_lab.serve._app import ServeApp
+    from aimass_lab.workspace import Workspace
+
+    ws = Workspace(config.workspace, db_url=config.db_url)
+    app = ServeApp(config, ws)
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on every connection (no Nagle delays)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as exc:
+        from aimass_lab.errors import AimassError
+
+        sock.close()
+        raise AimassError(
+            f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; choose "
+            "another --port (0 picks a free one)"
+        ) from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    port = sock.getsockname()[1]
+    host_for_url = f"[{config.host}]" if ":" in config.host else config.host
+    if config.host in ("0.0.0.0", "::"):
+        host_for_url = "127.0.0.1"
+    url = f"http://{host_for_url}:{port}"
+    if config.host not in ("127.0.0.1", "localhost", "::1") and not config.api_keys:
+        log(f"WARNING: listening on {config.host} without API keys (--api-key-env VAR)")
+    uconfig = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        # httptools and uvloop when installed (pip install aimass-lab[serve]), else h11/asyncio
+        http=os.environ.get("AIMASS_SERVE_HTTP", "auto"),
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=max(1, int(config.drain_timeout_s)),
+    )
+    server = _uvicorn_server(uconfig, app)
+    serve_task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not serve_task.done():
+        await asyncio.sleep(0.01)
+    if serve_task.done():
+        await serve_task
+        return 1
+    if _EARLY_STOP:
+        app.draining = True
+    log(f"listening on {url} (pid {os.getpid()})")
+    # load the startup models, in parallel; a failing one is reported and the others serve
+    results = await asyncio.gather(
+        *(_load_ref(app, item) for item in config.models), return_exceptions=True
+    )
+    for item, res in zip(config.models, results, strict=True):
+        if isinstance(res, BaseException):
+            log(f"cannot load {item}: {res}")
+    app.loaded = True
+    info = {"url": url, "host": config.host, "port": port, "pid": os.getpid()}
+    if config.ready_file:
+        _write_ready_file(config.ready_file, info)
+    if on_ready is not None:
+        await asyncio.to_thread(on_ready, info)
+    log(f"ready: {len(app.models)} model(s)")
+    # wait for a drain request, then for in-flight requests, then stop uvicorn
+    while not app.draining and not serve_task.done():
+        await asyncio.sleep(0.05)
+    if app.draining and not serve_task.done():
+        log("draining: finishing in-flight requests")
+        deadline = time.monotonic() + config.drain_timeout_s
+        while app.inflight > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        server.should_exit = True
+    await serve_task
+    await app.close()
+    log("stopped")
+    return 0
+
+
+async def _load_ref(app: Any, item: str) -> Any:
+    from aimass_lab.errors import AimassError
+
+    name, sep, _ = item.partition(":")
+    if not name:
+        raise AimassError(f"malformed --models {item!r}; accepted: NAME:REF such as 'digits:3'")
+    return await app.load(name, item if sep else name, raise_errors=False)
+
+
+def run_server(
+    config: ServerConfig, on_ready: Callable[[dict[str, Any]], Any] | None = None
+) -> int:
+    """Run the server in this process until SIGTERM or Ctrl-C; return the exit code (0).
+
+    Parameters
+    ----------
+    config
+        The settings.
+    on_ready
+        Called once with ``{"url", "host", "port", "pid"}`` when listening and loaded.
+    """
+    config.check()
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+    loop.set_default_executor(_executor())
+    # SIGTERM from now on drains (uvicorn's handlers take over once it runs)
+    _EARLY_STOP.clear()
+    old = signal.signal(signal.SIGTERM, lambda s, f: _EARLY_STOP.append(s))
+    try:
+        code = loop.run_until_complete(serve(config, on_ready))
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        loop.close()
+    sys.stdout.flush()
+    return code
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (and not turned off with AIMASS_SERVE_LOOP=asyncio)."""
+    if os.environ.get("AIMASS_SERVE_LOOP", "auto") in ("auto", "uvloop"):
+        try:
+            import uvloop
+
+            return uvloop.new_event_loop()  # type: ignore[no-any-return]
+        except ImportError:
+            pass
+    return asyncio.new_event_loop()
+
+
+def _executor() -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="aimass-serve")

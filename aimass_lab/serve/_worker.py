@@ -1,0 +1,450 @@
+"""Where batches run: in the server process (threads) or in replica worker processes.
+
+A replica worker is ``python -m aimass_lab.serve._worker``: it reads its load spec and then
+batches from stdin, and writes answers to stdout, each as a length-prefixed frame holding
+raw array bytes (no pickle). The server reads every worker's stdout in an asyncio task: when
+a worker dies (kill -9, a crash in the engine) its pipe ends at once, every batch it held is
+answered with :class:`WorkerCrashed` (a 503) and the worker is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import struct
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "InProcessExecutor",
+    "ProcessExecutor",
+    "Unavailable",
+    "WorkerCrashed",
+    "decode_arrays",
+    "encode_arrays",
+]
+
+# frame: payload length (u32), batch id (u64), kind (u8), then the payload
+_HEAD = struct.Struct("<IQB")
+K_SPEC, K_READY, K_BATCH, K_RESULT, K_ERROR = 0, 1, 2, 3, 4
+START_TIMEOUT_S = float(os.environ.get("AIMASS_SERVE_WORKER_START_S", "180"))
+#: Batches quicker than this (running average) run on the event loop, not in a thread.
+INLINE_MAX_S = float(os.environ.get("AIMASS_SERVE_INLINE_MAX_MS", "1.0")) / 1000.0
+
+
+class WorkerCrashed(Exception):
+    """The worker process that held a batch died before answering."""
+
+
+class Unavailable(Exception):
+    """No replica of the version can take a batch now."""
+
+
+class EngineFailed(Exception):
+    """The engine raised while running a batch (the message is the engine's)."""
+
+
+# ------------------------------------------------------------------------------ array frames
+def encode_arrays(arrays: list[tuple[str, np.ndarray]]) -> bytes:
+    """``[(name, array)]`` as bytes: count, then name, dtype, shape, data of each."""
+    parts = [struct.pack("<H", len(arrays))]
+    for name, arr in arrays:
+        arr = np.ascontiguousarray(arr)
+        bname = name.encode()
+        bdt = arr.dtype.str.encode()
+        parts.append(struct.pack("<HB", len(bname), len(bdt)) + bname + bdt)
+        parts.append(struct.pack(f"<B{arr.ndim}Q", arr.ndim, *arr.shape))
+        parts.append(arr.tobytes())
+    return b"".join(parts)
+
+
+def decode_arrays(buf: bytes | memoryview) -> list[tuple[str, np.ndarray]]:
+    """The inverse of :func:`encode_arrays` (arrays are read-only views of ``buf``)."""
+    view = memoryview(buf)
+    (count,) = struct.unpack_from("<H", view, 0)
+    pos = 2
+    out: list[tuple[str, np.ndarray]] = []
+    for _ in range(count):
+        nlen, dlen = struct.unpack_from("<HB", view, pos)
+        pos += 3
+        name = bytes(view[pos : pos + nlen]).decode()
+        pos += nlen
+        dtype = np.dtype(bytes(view[pos : pos + dlen]).decode())
+        pos += dlen
+        (ndim,) = struct.unpack_from("<B", view, pos)
+        pos += 1
+        shape = struct.unpack_from(f"<{ndim}Q", view, pos)
+        pos += 8 * ndim
+        n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        out.append((name, np.frombuffer(view[pos : pos + n], dtype=dtype).reshape(shape)))
+        pos += n
+    return out
+
+
+def _frame(batch_id: int, kind: int, payload: bytes) -> bytes:
+    return _HEAD.pack(len(payload), batch_id, kind) + payload
+
+
+# ----------------------------------------------------------------------------- in the server
+class InProcessExecutor:
+    """Run batches on an engine inside the server process.
+
+    A batch that takes longer than :data:`INLINE_MAX_S` (a running average) runs in a thread
+    (``slots`` at once); a quicker one runs right on the event loop, where handing it to a
+    thread and back would cost more than the batch itself.
+    """
+
+    mode = "thread"
+
+    def __init__(self, engine: Any, slots: int = 1) -> None:
+        self.engine = engine
+        self.slots = slots
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="aimass-engine")
+        self.restarts = 0
+        self._avg_s: float | None = None  # running average of a batch's engine time
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    @property
+    def alive(self) -> int:
+        return 1
+
+    @property
+    def pids(self) -> list[int]:
+        return []
+
+    def info(self) -> dict[str, Any]:
+        return dict(self.engine.info())
+
+    async def start(self) -> None:
+        return None
+
+    def _timed(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        start = time.perf_counter()
+        out = self.engine.run(arrays)
+        took = time.perf_counter() - start
+        avg = self._avg_s
+        self._avg_s = took if avg is None else 0.8 * avg + 0.2 * took
+        return out  # type: ignore[no-any-return]
+
+    async def run(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        try:
+            avg = self._avg_s
+            if avg is not None and avg < INLINE_MAX_S:
+                return self._timed(arrays)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, self._timed, arrays)
+        except Exception as exc:
+            raise EngineFailed(f"{type(exc).__name__}: {exc}") from None
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.engine.close()
+
+
+class _Worker:
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.proc: asyncio.subprocess.Process | None = None
+        self.inflight: dict[int, asyncio.Future[list[np.ndarray]]] = {}
+        self.ready = False
+        self.reader: asyncio.Task[None] | None = None
+        self.started_at = 0.0
+
+
+class ProcessExecutor:
+    """N replica worker processes, least-loaded dispatch, restart on crash.
+
+    Parameters
+    ----------
+    spec
+        The load spec (see :func:`aimass_lab.serve._engine.prepare`).
+    replicas
+        Number of worker processes.
+    threads
+        Intra-op threads of each worker's engine.
+    on_restart
+        Called (no arguments) each time a crashed worker is started again.
+    """
+
+    mode = "process"
+
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        replicas: int,
+        threads: int | None = None,
+        on_restart: Callable[[], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.replicas = replicas
+        self.threads = threads
+        self.slots = replicas
+        self.workers = [_Worker(i) for i in range(replicas)]
+        self.restarts = 0
+        self._ids = itertools.count(1)
+        self._rr = itertools.count()
+        self._closing = False
+        self._info: dict[str, Any] | None = None
+        self._on_restart = on_restart
+        self._restart_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def ready(self) -> bool:
+        return any(w.ready for w in self.workers)
+
+    @property
+    def alive(self) -> int:
+        return sum(w.ready for w in self.workers)
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self.workers if w.proc is not None and w.ready]
+
+    def info(self) -> dict[str, Any]:
+        assert self._info is not None
+        return self._info
+
+    async def start(self) -> None:
+        """Start every worker; fail when none can load the model."""
+        results = await asyncio.gather(
+            *(self._spawn(w) for w in self.workers), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if len(errors) == len(self.workers):
+            await self.close()
+            raise errors[0]
+        for w, r in zip(self.workers, results, strict=True):
+            if isinstance(r, BaseException):
+                self._schedule_restart(w)
+
+    async def _spawn(self, w: _Worker) -> None:
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        w.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "aimass_lab.serve._worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+            limit=1 << 26,
+        )
+        w.started_at = time.monotonic()
+        assert w.proc.stdin is not None and w.proc.stdout is not None
+        payload = json.dumps({"spec": self.spec, "threads": self.threads}).encode()
+        w.proc.stdin.write(_frame(0, K_SPEC, payload))
+        try:
+            await w.proc.stdin.drain()
+            head = await asyncio.wait_for(w.proc.stdout.readexactly(_HEAD.size), START_TIMEOUT_S)
+            length, _, kind = _HEAD.unpack(head)
+            body = await w.proc.stdout.readexactly(length)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
+            await self._kill(w)
+            raise WorkerCrashed(
+                f"the replica worker of {self.spec['ref']} exited while loading the model "
+                "(see the server log)"
+            ) from None
+        if kind == K_ERROR:
+            await self._kill(w)
+            from aimass_lab.errors import AimassError
+
+            raise AimassError(body.decode(errors="replace"))
+        self._info = json.loads(body)
+        w.ready = True
+        w.reader = asyncio.create_task(self._read(w))
+
+    async def _kill(self, w: _Worker) -> None:
+        if w.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            w.proc.kill()
+        with contextlib.suppress(Exception):
+            await w.proc.wait()
+
+    async def _read(self, w: _Worker) -> None:
+        proc = w.proc
+        assert proc is not None and proc.stdout is not None
+        try:
+            while True:
+                head = await proc.stdout.readexactly(_HEAD.size)
+                length, batch_id, kind = _HEAD.unpack(head)
+                body = await proc.stdout.readexactly(length) if length else b""
+                fut = w.inflight.pop(batch_id, None)
+                if fut is None or fut.done():
+                    continue
+                if kind == K_RESULT:
+                    fut.set_result([a for _, a in decode_arrays(body)])
+                else:
+                    fut.set_exception(EngineFailed(body.decode(errors="replace")))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        except asyncio.CancelledError:
+            raise
+        w.ready = False
+        held = list(w.inflight.values())
+        w.inflight.clear()
+        for fut in held:
+            if not fut.done():
+                fut.set_exception(
+                    WorkerCrashed(
+                        f"replica worker {w.index} of {self.spec['ref']} died while running "
+                        "this request's batch; it is being restarted, retry"
+                    )
+                )
+        await self._kill(w)
+        if not self._closing:
+            self._schedule_restart(w)
+
+    def _schedule_restart(self, w: _Worker) -> None:
+        task = asyncio.create_task(self._restart(w))
+        self._restart_tasks.add(task)
+        task.add_done_callback(self._restart_tasks.discard)
+
+    async def _restart(self, w: _Worker) -> None:
+        delay = 0.0
+        while not self._closing:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                await self._spawn(w)
+            except Exception as exc:
+                print(
+                    f"[aimass serve] restarting a worker of {self.spec['ref']} failed: {exc}",
+                    file=sys.stderr,
+                )
+                delay = min(10.0, max(0.5, delay * 2))
+                continue
+            self.restarts += 1
+            if self._on_restart is not None:
+                self._on_restart()
+            return
+
+    def _pick(self) -> _Worker:
+        ready = [w for w in self.workers if w.ready]
+        if not ready:
+            raise Unavailable(
+                f"no replica worker of {self.spec['ref']} is running (restarting); retry"
+            )
+        start = next(self._rr)
+        n = len(ready)
+        best = ready[start % n]
+        for k in range(1, n):
+            w = ready[(start + k) % n]
+            if len(w.inflight) < len(best.inflight):
+                best = w
+        return best
+
+    async def run(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        w = self._pick()
+        proc = w.proc
+        assert proc is not None and proc.stdin is not None
+        batch_id = next(self._ids)
+        fut: asyncio.Future[list[np.ndarray]] = asyncio.get_running_loop().create_future()
+        w.inflight[batch_id] = fut
+        try:
+            proc.stdin.write(_frame(batch_id, K_BATCH, encode_arrays(list(arrays.items()))))
+            await proc.stdin.drain()
+        except (ConnectionError, RuntimeError):
+            w.inflight.pop(batch_id, None)
+            if not fut.done():
+                fut.set_exception(
+                    WorkerCrashed(f"replica worker {w.index} of {self.spec['ref']} died; retry")
+                )
+        return await fut
+
+    async def close(self) -> None:
+        self._closing = True
+        for t in list(self._restart_tasks):
+            t.cancel()
+        for w in self.workers:
+            w.ready = False
+            if w.proc is not None and w.proc.stdin is not None:
+                with contextlib.suppress(Exception):
+                    w.proc.stdin.close()
+        for w in self.workers:
+            if w.proc is None:
+                continue
+            try:
+                await asyncio.wait_for(w.proc.wait(), 5)
+            except asyncio.TimeoutError:
+                await self._kill(w)
+            if w.reader is not None:
+                w.reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await w.reader
+
+
+# ---------------------------------------------------------------------------- in the worker
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    chunks = []
+    while n:
+        chunk = os.read(fd, n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def worker_main() -> int:
+    """The replica worker: load the engine, then answer batches until stdin closes."""
+    # The server drains on SIGTERM (sent to its whole process group): a worker keeps
+    # answering until the server closes its stdin.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # stray prints go to the log, never into the protocol
+    in_fd = 0
+    head = _read_exactly(in_fd, _HEAD.size)
+    if head is None:
+        return 0
+    length, _, _ = _HEAD.unpack(head)
+    start = json.loads(_read_exactly(in_fd, length) or b"{}")
+    try:
+        from aimass_lab.serve._engine import open_engine
+
+        engine = open_engine(start["spec"], start.get("threads"))
+    except BaseException as exc:
+        _write_all(out_fd, _frame(0, K_ERROR, f"{exc}".encode()))
+        return 1
+    _write_all(out_fd, _frame(0, K_READY, json.dumps(engine.info()).encode()))
+    while True:
+        head = _read_exactly(in_fd, _HEAD.size)
+        if head is None:
+            return 0
+        length, batch_id, _ = _HEAD.unpack(head)
+        body = _read_exactly(in_fd, length)
+        if body is None:
+            return 0
+        try:
+            arrays = dict(decode_arrays(body))
+            outs = engine.run(arrays)
+            reply = _frame(
+                batch_id, K_RESULT, encode_arrays([(str(i), o) for i, o in enumerate(outs)])
+            )
+        except Exception as exc:
+            reply = _frame(batch_id, K_ERROR, f"{type(exc).__name__}: {exc}".encode())
+        _write_all(out_fd, reply)
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main())
