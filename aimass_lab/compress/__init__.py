@@ -8,16 +8,20 @@ Examples
 >>> report = am.compress("digits-mlp:1", ["prune:structured:0.5", "quantize:int8-dynamic"])  # doctest: +SKIP
 >>> report.to_frame()  # doctest: +SKIP
 >>> mv = am.export_onnx("digits-mlp:1")  # doctest: +SKIP
+>>> job = am.compress("digits-mlp:1", ["quantize:int8-dynamic"], launch=True)  # doctest: +SKIP
+>>> job.wait().report()  # doctest: +SKIP
 """
 
 from aimass_lab._callable_module import make_callable
 from aimass_lab.compress._api import compress, export_onnx
 from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._errors import ExportError, ParityError
+from aimass_lab.compress._job import CompressJob
 from aimass_lab.compress._report import CompressionReport
 
 __all__ = [
     "Candidate",
+    "CompressJob",
     "CompressionMethod",
     "CompressionReport",
     "Context",

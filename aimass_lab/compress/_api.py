@@ -6,8 +6,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from aimass_lab.errors import DataError
 from aimass_lab.specs import BenchmarkSpec, CompressSpec
 
 if TYPE_CHECKING:
+    from aimass_lab.compress._job import CompressJob
     from aimass_lab.data import Dataset
     from aimass_lab.registry import ModelVersion
     from aimass_lab.workspace import Workspace
@@ -97,6 +99,7 @@ def _export_checked(
             min_agreement=spec.int8_min_agreement,
             task=task,
             what=f"{what} (int8 against its float32 source)",
+            max_rel_error=spec.int8_max_rel_error,
         )
     else:
         info = export_network(
@@ -175,6 +178,8 @@ def _measure(
     )
     row["parity_max_abs_diff"] = parity.get("max_abs_diff")
     row["parity_argmax_agreement"] = parity.get("argmax_agreement")
+    if parity.get("relative_error") is not None:
+        row["parity_relative_error"] = parity["relative_error"]
     return row
 
 
@@ -202,6 +207,34 @@ def _version_and_workspace(model_version: Any, workspace: Any) -> tuple[Any, Any
     return registry.get(model_version, ws), ws
 
 
+@overload
+def compress(
+    model_version: Any,
+    methods: Any = ...,
+    *,
+    data: Any = ...,
+    calibration: Any = ...,
+    workspace: Workspace | str | os.PathLike[str] | None = ...,
+    launch: Literal[False] = ...,
+    on_progress: Callable[[float, str], None] | None = ...,
+    **fields: Any,
+) -> CompressionReport: ...
+
+
+@overload
+def compress(
+    model_version: Any,
+    methods: Any = ...,
+    *,
+    data: Any = ...,
+    calibration: Any = ...,
+    workspace: Workspace | str | os.PathLike[str] | None = ...,
+    launch: Literal[True],
+    on_progress: Callable[[float, str], None] | None = ...,
+    **fields: Any,
+) -> CompressJob: ...
+
+
 def compress(
     model_version: Any,
     methods: Any = None,
@@ -209,14 +242,22 @@ def compress(
     data: Any = None,
     calibration: Any = None,
     workspace: Workspace | str | os.PathLike[str] | None = None,
+    launch: bool = False,
+    on_progress: Callable[[float, str], None] | None = None,
     **fields: Any,
-) -> CompressionReport:
+) -> CompressionReport | CompressJob:
     """Compress a registered model step by step; register and measure every variant.
 
     Each step (prune, quantize, distill, low-rank) starts from the previous step's model.
     Every variant is exported to ONNX, checked for parity against its torch model on a
     held-out batch, measured, and registered as a child version (``parent=``) holding
     ``weights.safetensors``, ``model.json`` and ``model.onnx``.
+
+    By default the work runs in this process and the report is returned. With
+    ``launch=True`` it runs as a detached ``compress`` job of the workspace (it outlives the
+    kernel; the CLI, the sidebar and ``aimass jobs`` see it) and a
+    :class:`~aimass_lab.compress.CompressJob` is returned at once: ``.wait()``, then
+    ``.report()``.
 
     Parameters
     ----------
@@ -233,14 +274,21 @@ def compress(
         Samples for int8-static calibration (default: the training split).
     workspace
         The workspace (default: the model version's, else the current one).
+    launch
+        Run as a detached job and return its :class:`~aimass_lab.compress.CompressJob`
+        (the spec, the model and the data are checked here first, so mistakes fail at once).
+    on_progress
+        Called with ``(fraction done, what is being done)`` after each step (in-process only;
+        a job records its progress in the workspace).
     **fields
         Other :class:`~aimass_lab.specs.CompressSpec` fields (``name``, ``parity_atol``,
-        ``benchmark``, ``seed``, ...).
+        ``int8_min_agreement``, ``int8_max_rel_error``, ``benchmark``, ``seed``, ...).
 
     Returns
     -------
-    CompressionReport
-        The baseline and every variant, measured on this machine.
+    CompressionReport or CompressJob
+        The baseline and every variant, measured on this machine (a ``CompressJob`` with
+        ``launch=True``).
 
     Raises
     ------
@@ -259,6 +307,8 @@ def compress(
     >>> import aimass_lab as am  # doctest: +SKIP
     >>> report = am.compress("digits-mlp:1", ["prune:structured:0.5", "quantize:int8-dynamic"])  # doctest: +SKIP
     >>> report.pick(max_drop=0.01, alias="edge")  # doctest: +SKIP
+    >>> job = am.compress("digits-mlp:1", ["quantize:int8-dynamic"], launch=True)  # doctest: +SKIP
+    >>> job.wait().report()  # doctest: +SKIP
     """
     from aimass_lab.data import Dataset
 
@@ -274,7 +324,25 @@ def compress(
     if isinstance(data, Dataset):
         _load_data(dataset, config, mv.ref, ws)
     spec = spec.model_copy(update={"data": dataset.spec})
+    if (config.get("compression") or {}).get("quantized"):
+        from aimass_lab.compress._quantize import Quantize
+
+        probe = Candidate(None, config, "baseline")  # type: ignore[arg-type]
+        for step in spec.methods:
+            method = _method_for(step)
+            if isinstance(method, Quantize):
+                method.check(probe, mv.ref)
+    if launch:
+        from aimass_lab.compress._job import launch_job
+
+        return launch_job(mv, spec, calibration, ws)
     name = spec.name or mv.name
+    total = len(spec.methods) + 1
+
+    def progress(done: int, what: str) -> None:
+        if on_progress is not None:
+            on_progress(done / total, what)
+
     x_parity = np.asarray(
         dataset.X_test[:PARITY_ROWS] if len(dataset.X_test) else dataset.X_val[:PARITY_ROWS]
     )
@@ -283,18 +351,12 @@ def compress(
         tmp = Path(tmp_name)
         ctx = Context(spec=spec, dataset=dataset, tmp=tmp, calibration=calibration)
         current = _baseline(mv)
-        if current.quantized:
-            from aimass_lab.compress._quantize import Quantize
-
-            for step in spec.methods:
-                method = _method_for(step)
-                if isinstance(method, Quantize):
-                    method.check(current, mv.ref)
         onnx_path, info = _export_checked(
             current, tmp / "baseline", x_parity, spec, f"the baseline {mv.ref}"
         )
         row = _measure(current, onnx_path, dataset, spec.benchmark, info["parity"])
         rows = [{"method": "baseline", "version": mv.ref, "parent": mv.parent, **row}]
+        progress(1, f"measured the baseline {mv.ref}")
         versions: dict[str, ModelVersion] = {mv.ref: mv}
         parent = mv
         labels: list[str] = []
@@ -330,6 +392,7 @@ def compress(
             )
             rows.append({"method": method.label, "version": child.ref, "parent": parent.ref, **row})
             versions[child.ref] = child
+            progress(i + 2, f"step {i + 1}/{len(spec.methods)} {method.label} -> {child.ref}")
             current, parent = candidate, child
     metric = "rmse" if config.get("task") == "regression" else "accuracy"
     return CompressionReport(rows, versions, metric, spec=spec.to_dict())

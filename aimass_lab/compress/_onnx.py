@@ -232,6 +232,7 @@ def check_parity(
     min_agreement: float,
     task: str,
     what: str,
+    max_rel_error: float | None = None,
 ) -> dict[str, Any]:
     """Compare an ONNX model's outputs with reference outputs on a held-out batch.
 
@@ -251,12 +252,16 @@ def check_parity(
         ``"classification"`` or ``"regression"``.
     what
         What is checked, for the message.
+    max_rel_error
+        Largest accepted relative error ``max|onnx - reference| / max|reference|`` (regression;
+        ``None``: not checked). int8 regression models are held to it instead of ``atol``.
 
     Returns
     -------
     dict
-        ``max_abs_diff``, ``argmax_agreement`` (classification), ``rows``, ``atol``,
-        ``min_agreement``, ``passed``.
+        ``max_abs_diff``, ``relative_error`` (regression), ``argmax_agreement``
+        (classification), ``rows``, ``atol``, ``min_agreement``, ``max_rel_error``,
+        ``passed``.
 
     Raises
     ------
@@ -275,6 +280,16 @@ def check_parity(
     failures = []
     if atol is not None and not diff <= atol:
         failures.append(f"max |torch - onnx| = {diff:.3g} > atol {atol:g}")
+    if task == "regression" and len(x):
+        scale = float(np.max(np.abs(reference)))
+        relative = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+        report["relative_error"] = relative
+        report["max_rel_error"] = max_rel_error
+        if max_rel_error is not None and not relative <= max_rel_error:
+            failures.append(
+                f"relative error max|onnx - reference| / max|reference| = {relative:.3g} > "
+                f"{max_rel_error:g}"
+            )
     if task == "classification" and len(x):
         agreement = float(np.mean(out.argmax(-1) == reference.argmax(-1)))
         report["argmax_agreement"] = agreement

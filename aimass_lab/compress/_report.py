@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from aimass_lab.registry import ModelVersion
+    from aimass_lab.workspace import Workspace
 
 __all__ = ["CompressionReport"]
 
@@ -77,6 +79,42 @@ class CompressionReport:
         self.metric = metric
         self.spec = spec or {}
 
+    @classmethod
+    def from_dict(
+        cls, doc: dict[str, Any], workspace: Workspace | str | None = None
+    ) -> CompressionReport:
+        """Rebuild a report from :meth:`to_dict`'s document (e.g. a compress job's result).
+
+        Parameters
+        ----------
+        doc
+            ``{"model", "metric", "rows", "spec"}``.
+        workspace
+            Where the versions of the rows are looked up (default: the current workspace).
+            A version deleted since is left out of ``versions``; ``pick()`` then says so.
+
+        Raises
+        ------
+        AimassError
+            When ``doc`` is not a report document.
+        """
+        from aimass_lab import registry
+        from aimass_lab.workspace import resolve_workspace
+
+        rows = doc.get("rows") if isinstance(doc, dict) else None
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise AimassError(
+                "not a compression report document: expected a dict with 'rows' (one dict per "
+                f"model, the baseline first) and 'metric'; got keys {accepted(doc or {})}"
+            )
+        ws = resolve_workspace(workspace)
+        versions: dict[str, ModelVersion] = {}
+        for row in rows:
+            with contextlib.suppress(NotFoundError):
+                versions[str(row["version"])] = registry.get(str(row["version"]), ws)
+        metric = str(doc.get("metric") or ("accuracy" if "accuracy" in rows[0] else "rmse"))
+        return cls([dict(r) for r in rows], versions, metric, spec=doc.get("spec") or {})
+
     @property
     def higher_is_better(self) -> bool:
         """Whether a larger metric is better."""
@@ -131,6 +169,12 @@ class CompressionReport:
         sign = 1.0 if self.higher_is_better else -1.0
         usable = [r for r in self.rows if r.get(self.metric) is not None]
         return [r for r in usable if not any(_dominates(o, r, self.metric, sign) for o in usable)]
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a notebook: the live panel (:mod:`aimass_lab.widgets`), this HTML as fallback."""
+        from aimass_lab.widgets._display import mimebundle
+
+        return mimebundle(self, include, exclude)
 
     def _repr_html_(self) -> str:
         frame = self.to_frame()
@@ -264,7 +308,11 @@ class CompressionReport:
                 )
             flip = -1.0 if by == "ort_cpu_throughput" else 1.0
             row = min(rows, key=lambda r: flip * r[by])
-        mv = self.versions[row["version"]]
+        mv = self.versions.get(row["version"])
+        if mv is None:
+            raise NotFoundError(
+                f"version {row['version']} of the report is no longer in the registry"
+            )
         if alias is not None:
             from aimass_lab import registry
 

@@ -22,8 +22,9 @@ def train_digits(
     name: str = "digits-mlp",
     model: dict[str, Any] | None = None,
     epochs: int = 3,
+    data: dict[str, Any] | None = None,
 ) -> Any:
-    """Train a model on digits in this process with Lightning and register it."""
+    """Train a model (on digits unless ``data`` says otherwise) in this process and register it."""
     import lightning.pytorch as pl
 
     from aimass_lab import data as data_stage
@@ -35,7 +36,7 @@ def train_digits(
     _quiet_lightning()
     spec = TrainSpec.from_dict(
         {
-            "data": {"name": "digits"},
+            "data": data or {"name": "digits"},
             "model": model or {"family": "mlp", "hparams": {"hidden": 64, "layers": 2}},
             "max_epochs": epochs,
             "lr": 3e-3,
@@ -44,7 +45,13 @@ def train_digits(
     pl.seed_everything(0, verbose=False)
     dataset = data_stage.load(spec.data, workspace=ws)
     network = build_network(spec.model, tuple(dataset.input_shape), int(dataset.output_dim))
-    module = TaskModule(network, output_dim=int(dataset.output_dim), lr=spec.lr)
+    module = TaskModule(
+        network,
+        task=dataset.task,  # type: ignore[arg-type]
+        output_dim=int(dataset.output_dim),
+        lr=spec.lr,
+        target_stats=dataset.target_stats,
+    )
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -113,6 +120,38 @@ def register_custom(ws: Workspace, folder: Path, target: str, name: str) -> Any:
         "input_shape": [64],
         "output_dim": 10,
         "data_spec": {"name": "digits"},
+        "metrics": {},
+    }
+    (folder / "model.json").write_text(json.dumps(config), encoding="utf-8")
+    return registry.register(folder, name, workspace=ws)
+
+
+def register_zoo(
+    ws: Workspace, folder: Path, model: dict[str, Any], data: dict[str, Any], name: str
+) -> Any:
+    """Register an untrained zoo network for ``data`` (no training: for error paths)."""
+    from safetensors.torch import save_file
+
+    from aimass_lab import data as data_stage
+    from aimass_lab import registry
+    from aimass_lab.models import build_network
+    from aimass_lab.specs import ModelSpec
+
+    dataset = data_stage.load(data, workspace=ws)
+    spec = ModelSpec.from_dict(model)
+    torch.manual_seed(0)
+    network = build_network(spec, tuple(dataset.input_shape), int(dataset.output_dim))
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {k: v.contiguous() for k, v in network.state_dict().items()},
+        str(folder / "weights.safetensors"),
+    )
+    config = {
+        "model_spec": spec.to_dict(),
+        "task": dataset.task,
+        "input_shape": list(dataset.input_shape),
+        "output_dim": int(dataset.output_dim),
+        "data_spec": dataset.spec.to_dict(),
         "metrics": {},
     }
     (folder / "model.json").write_text(json.dumps(config), encoding="utf-8")

@@ -14,10 +14,16 @@ def test_compress_page_examples_run(
     run_doc_page: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIMASS_EXAMPLE_EPOCHS", "3")
-    count, printed = run_doc_page("compress.md", min_blocks=4)
-    assert count >= 4
+    count, printed = run_doc_page("compress.md", min_blocks=6)
+    assert count >= 6
     page = DOCS.read_text(encoding="utf-8")
     shown = page.split("```text\ninvalid CompressSpec:", 1)[1].split("```", 1)[0]
     for line in shown.strip().splitlines():
         assert line in printed, line
     assert "prune:structured:0.5" in printed and "17 ['model.json', 'model.onnx'" in printed
+    # Structured pruning of the CNN, and the background job.
+    assert (
+        "{'channels': 8, 'layers': 2, 'kernel_size': 3, 'hidden': 32, 'dropout': 0.0}" in printed
+        or ("'channels': 8" in printed and "'features.0': [16, 8]" in printed)
+    )
+    assert "succeeded 1.0 ['baseline', 'quantize:int8-dynamic']" in printed

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from compress_helpers import FAST_BENCH
+from compress_helpers import FAST_BENCH, train_digits
 
 import aimass_lab as am
+from aimass_lab.compress import ParityError
 from aimass_lab.errors import AimassError, DataError, SpecError
 from aimass_lab.specs import CompressSpec
+from aimass_lab.workspace import Workspace
 
 
 @pytest.mark.parametrize("ratio", [0, 1, 1.5, -0.2, "half"])
@@ -82,11 +85,58 @@ def test_quantising_an_int8_model_again(trained: Any) -> None:
     assert len(am.registry.list(trained.name, workspace=trained.workspace)) == count
 
 
-def test_structured_prune_needs_an_mlp(trained: Any) -> None:
+def test_structured_prune_needs_an_mlp_or_a_cnn(trained: Any) -> None:
     report = am.compress(trained, ["low-rank:rank=4:epochs=0"], benchmark=FAST_BENCH)
     lowrank = report.versions[report.rows[1]["version"]]
     with pytest.raises(
         AimassError,
-        match=r"structured pruning removes the neurons of an MLP's hidden layers, but this model is 'custom'; accepted families: 'mlp'",
+        match=r"structured pruning removes the hidden neurons of an MLP and the channels of a CNN, but this model is 'custom' \(a custom or already factorised network: its layer graph is not known\); accepted families: 'mlp', 'cnn'",
     ):
         am.compress(lowrank, ["prune:structured:0.5"], benchmark=FAST_BENCH)
+
+
+def test_int8_regression_is_held_to_a_relative_error_bound(
+    sqlite_workspace: Workspace, tmp_path: Path
+) -> None:
+    mv = train_digits(
+        sqlite_workspace,
+        tmp_path / "reg",
+        name="reg-mlp",
+        model={"family": "mlp", "hparams": {"hidden": 32, "layers": 1}},
+        epochs=5,
+        data={"name": "regression"},
+    )
+    report = am.compress(mv, ["quantize:int8-dynamic"], benchmark=FAST_BENCH)
+    row = report.rows[1]
+    assert report.metric == "rmse" and row["rmse"] > 0
+    parity = report.versions[row["version"]].lineage["export"]["parity"]
+    assert parity["passed"] and parity["max_rel_error"] == 0.05
+    assert 0 < row["parity_relative_error"] == parity["relative_error"] <= 0.05
+    assert parity["argmax_agreement"] is None
+    count = len(am.registry.list("reg-mlp", workspace=sqlite_workspace))
+    with pytest.raises(ParityError) as info:
+        am.compress(mv, ["quantize:int8-dynamic"], int8_max_rel_error=1e-6, benchmark=FAST_BENCH)
+    message = str(info.value)
+    assert (
+        f"parity check failed for step 1 (quantize:int8-dynamic) of {mv.ref} (int8 against"
+        in message
+    )
+    assert "relative error max|onnx - reference| / max|reference| = " in message
+    assert "> 1e-06; nothing was registered" in message
+    assert info.value.report["relative_error"] > 1e-6 and not info.value.report["passed"]
+    assert len(am.registry.list("reg-mlp", workspace=sqlite_workspace)) == count
+
+
+def test_int8_classification_below_the_agreement_bound_registers_nothing(trained: Any) -> None:
+    count = len(am.registry.list(trained.name, workspace=trained.workspace))
+    # Static int8 calibrated on 1 sample of zeros clips nearly every activation.
+    with pytest.raises(ParityError) as info:
+        am.compress(
+            trained,
+            ["quantize:int8-static:calibration_batches=1:batch_size=1"],
+            calibration=np.zeros((1, 64), np.float32),
+            int8_min_agreement=1.0,
+            benchmark=FAST_BENCH,
+        )
+    assert "argmax agreement" in str(info.value) and "< 100.0% of 64 rows" in str(info.value)
+    assert len(am.registry.list(trained.name, workspace=trained.workspace)) == count

@@ -1,0 +1,215 @@
+"""Compression as a detached job: the job function, its launcher and the handle.
+
+A ``compress`` job (``JOB_KINDS["compress"]``) has the spec ``{"model": "name:version",
+"compress": CompressSpec dict}`` (plus ``"calibration": "calibration.npy"`` when samples for
+int8-static calibration were given: they are saved in the job's folder) and records the
+:class:`~aimass_lab.compress.CompressionReport` dict as its result.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from aimass_lab.errors import JobError
+from aimass_lab.specs import CompressSpec, QuantizeSpec
+
+if TYPE_CHECKING:
+    from aimass_lab.compress._report import CompressionReport
+    from aimass_lab.registry import ModelVersion
+    from aimass_lab.workspace import Job, Workspace
+    from aimass_lab.workspace._runner import JobContext
+
+__all__ = ["CALIBRATION_FILE", "CompressJob", "launch_job", "run"]
+
+#: Where the calibration samples given to a launched job are kept, in its folder.
+CALIBRATION_FILE = "calibration.npy"
+
+
+def launch_job(
+    mv: ModelVersion, spec: CompressSpec, calibration: Any, ws: Workspace
+) -> CompressJob:
+    """Record a ``compress`` job for ``mv`` and start its detached process."""
+    import numpy as np
+
+    doc: dict[str, Any] = {"model": mv.ref, "compress": spec.to_dict()}
+    samples = None
+    static = [m for m in spec.methods if isinstance(m, QuantizeSpec) and m.mode == "int8-static"]
+    if calibration is not None and static:
+        from aimass_lab.compress._quantize import calibration_batches
+
+        shape = tuple(int(d) for d in mv.config["input_shape"])
+        calibration_batches(calibration, shape, batches=1, batch_size=1, what=static[0].label)
+        samples = np.ascontiguousarray(calibration, dtype=np.float32)
+        doc["calibration"] = CALIBRATION_FILE
+    job = ws.jobs.create("compress", doc, name=f"compress {mv.ref}")
+    if samples is not None:
+        path = ws.jobs.run_dir(job.id) / CALIBRATION_FILE
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, samples, allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    ws.jobs.launch(job.id)
+    return CompressJob(job.id, ws)
+
+
+def run(ctx: JobContext) -> None:
+    """The job function: compress ``spec["model"]`` and record the report as the result."""
+    import numpy as np
+
+    from aimass_lab.compress._api import compress
+
+    doc = ctx.spec
+    spec = CompressSpec.from_dict(doc["compress"])
+    calibration = None
+    if doc.get("calibration"):
+        calibration = np.load(ctx.run_dir / str(doc["calibration"]), allow_pickle=False)
+
+    def on_progress(fraction: float, what: str) -> None:
+        ctx.set_progress(fraction)
+        print(f"[compress] {fraction:4.0%} {what}", flush=True)
+
+    print(
+        f"[compress] {doc['model']}: {', '.join(m.label for m in spec.methods)}",
+        flush=True,
+    )
+    report = compress(
+        str(doc["model"]),
+        spec,
+        calibration=calibration,
+        workspace=ctx.workspace,
+        on_progress=on_progress,
+    )
+    ctx.set_result(report.to_dict())
+
+
+class CompressJob:
+    """A ``compress`` job and, once it succeeded, its report.
+
+    Parameters
+    ----------
+    job_id
+        The job id (a unique prefix of 6+ characters is accepted).
+    workspace
+        The workspace (default: the current one).
+
+    Examples
+    --------
+    >>> job = aimass_lab.compress("digits-mlp:1", ["quantize:int8-dynamic"], launch=True)  # doctest: +SKIP
+    >>> job.wait().report().to_frame()  # doctest: +SKIP
+    """
+
+    def __init__(self, job_id: str, workspace: Workspace | str | None = None) -> None:
+        from aimass_lab.workspace import resolve_workspace
+
+        self.workspace = resolve_workspace(workspace)
+        job = self.workspace.jobs.get(job_id)
+        if job.kind != "compress":
+            raise JobError(f"job {job.id} is a {job.kind} job, not a compress job")
+        self.id = job.id
+
+    @property
+    def job(self) -> Job:
+        """A fresh snapshot of the job record."""
+        return self.workspace.jobs.get(self.id)
+
+    @property
+    def status(self) -> str:
+        """queued, running, succeeded, failed, interrupted or cancelled."""
+        return self.job.state
+
+    @property
+    def progress(self) -> float:
+        """The fraction of the steps done (the baseline's measurement counts as one)."""
+        return float(self.job.progress or 0.0)
+
+    @property
+    def model(self) -> str:
+        """The ref of the compressed model."""
+        return str(self.job.spec["model"])
+
+    @property
+    def spec(self) -> CompressSpec:
+        """The CompressSpec the job runs."""
+        return CompressSpec.from_dict(self.job.spec["compress"])
+
+    def logs(self, tail: int | None = None) -> str:
+        """The job's log (the last ``tail`` lines)."""
+        return self.workspace.jobs.logs(self.id, tail=tail)
+
+    def wait(self, timeout: float | None = None, progress: bool = False) -> CompressJob:
+        """Block until the job ends (or ``timeout`` seconds pass).
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait at most; ``None`` waits for the end.
+        progress
+            Show a progress bar (tqdm) over the steps.
+        """
+        if not progress:
+            self.workspace.jobs.wait(self.id, timeout=timeout)
+            return self
+        from tqdm.auto import tqdm
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with tqdm(total=100, desc=f"compress {self.id}", unit="%") as bar:
+            while True:
+                job = self.job
+                bar.update(max(0, round(100 * (job.progress or 0.0)) - bar.n))
+                bar.set_postfix(state=job.state)
+                if not job.active or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                time.sleep(0.5)
+        return self
+
+    def cancel(self) -> CompressJob:
+        """Stop the job; the variants of the steps already done stay registered."""
+        self.workspace.jobs.cancel(self.id)
+        return self
+
+    def report(self) -> CompressionReport:
+        """The report the job recorded.
+
+        Raises
+        ------
+        JobError
+            When the job has not succeeded (yet), with its state, reason and last log lines.
+        """
+        from aimass_lab.compress._report import CompressionReport
+
+        job = self.job
+        if job.state != "succeeded" or "rows" not in job.result:
+            hint = (
+                "wait for it with .wait()"
+                if job.active
+                else f"its log ends with:\n{self.logs(tail=15)}"
+            )
+            raise JobError(
+                f"compress job {self.id} is {job.state}"
+                + (f" ({job.exit_reason})" if job.exit_reason else "")
+                + f", so it has no report; {hint}"
+            )
+        return CompressionReport.from_dict(job.result, workspace=self.workspace)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job record as a JSON-ready dict."""
+        return self.job.to_dict()
+
+    def __repr__(self) -> str:
+        return f"CompressJob({self.id!r}, model={self.model!r}, status={self.status!r})"
+
+    def _repr_html_(self) -> str:
+        job = self.job
+        steps = ", ".join(m.label for m in self.spec.methods)
+        return (
+            f"<div><b>compress job {html.escape(self.id)}</b>: {html.escape(self.model)} "
+            f"[{html.escape(steps)}] — {html.escape(job.state)}, "
+            f"{round(100 * (job.progress or 0.0))}%"
+            + (f" ({html.escape(job.exit_reason)})" if job.exit_reason else "")
+            + "</div>"
+        )
