@@ -17,14 +17,17 @@ def run_quickstart(
     say: Callable[[str], None] = print,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train an MLP on digits, register it, reload and evaluate it, then run a short search.
+    """Train an MLP on digits, register it, reload and evaluate it, run a short search,
+    compress the registered model, then deploy the picked variant and query it.
 
     Returns
     -------
     dict
         ``status``, ``run_id``, ``model`` (``name:version``), ``test_accuracy`` measured on
         the test split with the model loaded back from the registry (hashes verified),
-        the run's metrics, the short search's trials and best value, and the time taken.
+        the run's metrics, the short search's trials and best value, ``compressed`` (the
+        compression report's rows and the variant picked), ``deployed`` (the endpoint, the
+        accuracy over its JSON route and the OIP v2 agreement) and the time taken.
     """
     import numpy as np
     import torch
@@ -34,7 +37,7 @@ def run_quickstart(
     from aimass_lab.train import train
 
     started = time.monotonic()
-    say(f"[1/4] training an MLP on digits for {epochs} epochs (workspace {workspace.path})")
+    say(f"[1/6] training an MLP on digits for {epochs} epochs (workspace {workspace.path})")
     run = train(
         "digits",
         "mlp",
@@ -55,11 +58,11 @@ def run_quickstart(
         say(f"training {run.status}: {run.job.exit_reason}\n{run.logs(tail=20)}")
         return summary
 
-    say("[2/4] registering the model")
+    say("[2/6] registering the model")
     version = run.register(name, description="aimass quickstart: MLP on digits")
     say(f"      registered {version.ref}")
 
-    say("[3/4] evaluating the registered model on the test split")
+    say("[3/6] evaluating the registered model on the test split")
     network = version.load_network()
     dataset = data.load(run.spec.data, workspace=workspace)
     with torch.no_grad():
@@ -77,7 +80,7 @@ def run_quickstart(
     )
     say(f"      test accuracy {accuracy:.4f} on {len(dataset.y_test)} samples")
 
-    say("[4/4] a short hyperparameter search (4 trials, TPE, median pruner)")
+    say("[4/6] a short hyperparameter search (4 trials, TPE, median pruner)")
     study = search(
         "digits",
         "mlp",
@@ -105,5 +108,76 @@ def run_quickstart(
     }
     summary["seconds"] = round(time.monotonic() - started, 1)
     say(f"      best val_acc {summary['search']['best_value']:.4f} with {best.params}")
+
+    say("[5/6] compressing the registered model: structured pruning, then int8 quantisation")
+    summary["compressed"] = _compress_step(version, say)
+    summary["seconds"] = round(time.monotonic() - started, 1)
+
+    say("[6/6] deploying the picked model, asking it over JSON and OIP v2, then stopping it")
+    picked = summary["compressed"]["picked"]
+    summary["deployed"] = _deploy_step(workspace, picked, name, dataset, say)
+    summary["seconds"] = round(time.monotonic() - started, 1)
     say(f"done in {summary['seconds']} s")
     return summary
+
+
+#: The quickstart's compression: half the hidden neurons removed (3 epochs of fine-tuning),
+#: then ONNX Runtime dynamic int8.
+COMPRESS_METHODS = ["prune:structured:0.5:epochs=3", "quantize:int8-dynamic"]
+_SHOWN = ("method", "version", "accuracy", "size_bytes", "params", "ort_cpu_p50_ms", "torch_p50_ms")
+
+
+def _compress_step(version: Any, say: Callable[[str], None]) -> dict[str, Any]:
+    """Compress ``version`` in this process; the variants are registered as its children."""
+    from aimass_lab.compress import compress
+
+    report = compress(
+        version, COMPRESS_METHODS, benchmark={"warmup": 20, "runs": 200, "threads": 1}
+    )
+    rows: list[dict[str, Any]] = [{k: r.get(k) for k in _SHOWN} for r in report.rows]
+    base = rows[0]
+    for r in rows:
+        latency = f"{r['ort_cpu_p50_ms']:.3f} ms"
+        say(
+            f"      {r['method']:<22} {r['version']:<22} accuracy {r['accuracy']:.4f}  "
+            f"{r['size_bytes'] / 1024:7.1f} KiB ({r['size_bytes'] / base['size_bytes']:.2f}x)  "
+            f"ORT p50 {latency} (speed {base['ort_cpu_p50_ms'] / r['ort_cpu_p50_ms']:.2f}x)"
+        )
+    picked = report.pick(max_drop=0.01, by="size_bytes", alias="compressed")
+    say(f"      smallest within 1 point of accuracy: {picked.ref} (alias 'compressed')")
+    return {"methods": list(COMPRESS_METHODS), "rows": rows, "picked": picked.ref}
+
+
+def _deploy_step(
+    workspace: Any, ref: str, name: str, dataset: Any, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Serve ``ref`` from the workspace's server, query it (JSON and OIP v2), then stop it."""
+    import numpy as np
+
+    from aimass_lab.serve._deploy import deploy
+
+    dep = deploy(ref, name=name, workspace=workspace)
+    try:
+        x = np.asarray(dataset.X_test, dtype=np.float32)
+        chunks = [x[i : i + 32] for i in range(0, len(x), 32)]  # the server's batch limit
+        answers = [dep.predict(chunk, preprocessed=True) for chunk in chunks]  # JSON route
+        predicted = np.concatenate([np.asarray(a["predictions"]) for a in answers])
+        logits = np.concatenate([dep.infer(chunk) for chunk in chunks])  # Open Inference Protocol
+        info = {
+            "ref": ref,
+            "endpoint": dep.endpoint,
+            "infer_url": dep.infer_url,
+            "version": answers[0]["version"],
+            "json_accuracy": float((predicted == np.asarray(dataset.y_test)).mean()),
+            "oip_agreement": float((logits.argmax(axis=1) == predicted).mean()),
+            "requests": 2 * len(chunks),
+        }
+        say(
+            f"      {ref} served at {dep.endpoint}: accuracy {info['json_accuracy']:.4f} over "
+            f"{len(chunks)} JSON requests; OIP v2 argmax agrees on {info['oip_agreement']:.0%}"
+        )
+    finally:
+        dep.stop()
+    info["state"] = dep.state
+    say(f"      deployment {name!r} {dep.state}")
+    return info

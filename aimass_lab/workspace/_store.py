@@ -41,6 +41,7 @@ __all__ = [
     "AliasRow",
     "Base",
     "DatasetRow",
+    "DeploymentRow",
     "JobRow",
     "MetricRow",
     "ModelVersionRow",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: The schema this release writes. Bump it and add a migration to change the tables.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def utcnow() -> dt.datetime:
@@ -137,6 +138,27 @@ class AliasRow(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
 
 
+class DeploymentRow(Base):
+    """A deployment (schema 3): an endpoint of the workspace's inference server."""
+
+    __tablename__ = "deployments"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # running (served), stopped (unloaded by stop()), failed (the server or the load failed)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # the DeploySpec of the last deploy
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the "serve" job
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)  # the server's base URL
+    # [{"version": "3", "ref": "digits:3", "model_version_id": 7, "deployed_at": ISO}]
+    versions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    split: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"3": 90, "4": 10}
+    previous_split: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # [{"at": ISO, "action": "deploy"|"split"|"rollback"|"stop", ...}], newest last
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 # --------------------------------------------------------------------------------- migrations
 def _migrate_1_to_2(conn: Connection) -> None:
     """Schema 2 adds ``jobs.progress`` (fraction done, for progress bars and ETAs)."""
@@ -145,8 +167,13 @@ def _migrate_1_to_2(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE jobs ADD COLUMN progress FLOAT"))
 
 
+def _migrate_2_to_3(conn: Connection) -> None:
+    """Schema 3 adds the ``deployments`` table (endpoints of the inference server)."""
+    DeploymentRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 #: ``MIGRATIONS[n]`` upgrades a store from schema ``n`` to ``n + 1``.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def normalize_db_url(url: str) -> str:

@@ -31,3 +31,36 @@ def test_quickstart_trains_registers_and_evaluates(tmp_path: Path) -> None:
     search = summary["search"]
     assert search["trials"] >= 4 and sum(search["states"].values()) == search["trials"]
     assert search["best_value"] > 0.8 and set(search["best_params"]) == {"lr", "hidden"}
+    # The compression step: the registered model pruned (structured) then quantised (int8),
+    # each a registered child version, measured on this machine.
+    compressed = summary["compressed"]
+    rows = compressed["rows"]
+    assert [r["method"] for r in rows] == [
+        "baseline",
+        "prune:structured:0.5",
+        "quantize:int8-dynamic",
+    ]
+    assert [r["version"] for r in rows] == [
+        "quickstart-digits:1",
+        "quickstart-digits:2",
+        "quickstart-digits:3",
+    ]
+    base, pruned, int8 = rows
+    assert abs(base["accuracy"] - summary["test_accuracy"]) < 0.01
+    assert pruned["params"] < 0.5 * base["params"]
+    assert pruned["size_bytes"] < 0.5 * base["size_bytes"]
+    assert int8["size_bytes"] < 0.5 * pruned["size_bytes"]
+    assert pruned["accuracy"] >= base["accuracy"] - 0.03
+    assert int8["accuracy"] >= pruned["accuracy"] - 0.03
+    for row in rows:
+        assert row["ort_cpu_p50_ms"] > 0
+    assert base["torch_p50_ms"] > 0 and int8["torch_p50_ms"] is None
+    assert compressed["picked"] in {r["version"] for r in rows}
+    # The deploy step: the picked variant served, asked over JSON and OIP v2, then stopped.
+    deployed = summary["deployed"]
+    picked_row = next(r for r in rows if r["version"] == compressed["picked"])
+    assert deployed["ref"] == compressed["picked"] and deployed["state"] == "stopped"
+    assert deployed["version"] == compressed["picked"].rsplit(":", 1)[1]
+    assert abs(deployed["json_accuracy"] - picked_row["accuracy"]) < 0.01
+    assert deployed["oip_agreement"] == 1.0
+    assert deployed["endpoint"].endswith("/v1/models/quickstart-digits/predict")

@@ -1,0 +1,159 @@
+"""``aimass_lab.deploy`` on a real workspace: a real server job, real HTTP, live changes."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from deploy_helpers import digits_rows, model_workspace
+
+import aimass_lab as am
+from aimass_lab import registry, serve
+from aimass_lab.errors import NotFoundError, SpecError
+from aimass_lab.serve import DeployError
+from aimass_lab.workspace import Workspace, set_current_workspace
+
+
+@pytest.fixture
+def ws(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """A copy of the session's model workspace; every server job it starts is stopped after."""
+    workspace = model_workspace(tmp_path_factory, tmp_path / "ws")
+    set_current_workspace(workspace)
+    yield workspace
+    for job in workspace.jobs.list(kind="serve"):
+        if job.active:
+            workspace.jobs.cancel(job.id)
+            workspace.jobs.wait(job.id, timeout=30)
+
+
+class Load:
+    """Steady JSON traffic from two threads; every status and answering version is kept."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.statuses: Counter[int] = Counter()
+        self.versions: Counter[str] = Counter()
+        self.mismatches = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
+
+    def _run(self) -> None:
+        body = {"inputs": digits_rows(2)}
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.is_set():
+                reply = client.post(self.url, json=body)
+                self.statuses[reply.status_code] += 1
+                if reply.status_code == 200:
+                    version = reply.json()["version"]
+                    self.versions[version] += 1
+                    self.mismatches += reply.headers.get("x-model-version") != version
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def wait_for(self, n: int) -> None:
+        target = sum(self.statuses.values()) + n
+        while sum(self.statuses.values()) < target and any(t.is_alive() for t in self._threads):
+            self._stop.wait(0.02)
+
+
+def test_deploy_hot_swap_split_rollback_under_load(ws: Workspace) -> None:
+    dep = am.deploy("digits-mlp:2", name="digits", port=0)
+    assert dep.state == "running" and dep.versions == ["2"] and dep.split_weights == {"2": 100}
+    assert dep.endpoint is not None and dep.endpoint.endswith("/v1/models/digits/predict")
+    assert dep.url == serve.server_url()
+    answer = dep.predict(digits_rows(3))
+    assert answer["model"] == "digits" and answer["version"] == "2"
+    assert len(answer["predictions"]) == 3 and len(answer["confidence"]) == 3
+    assert dep.infer([[0.0] * 64] * 2).shape == (2, 10)
+    with Load(dep.endpoint) as load:
+        load.wait_for(20)
+        # a new version of the same endpoint: loaded while 2 serves, then 100% to it
+        dep = am.deploy("digits-mlp:1", name="digits")
+        assert dep.versions == ["1", "2"] and dep.split_weights == {"1": 100}
+        assert dep.previous_split == {"2": 100}
+        load.wait_for(20)
+        dep.split({"1": 50, "2": 50})
+        load.wait_for(40)
+        dep.rollback()
+        assert dep.split_weights == {"1": 100}
+        load.wait_for(20)
+        dep.rollback()  # rolls forward again: the split it replaced
+        assert dep.split_weights == {"1": 50, "2": 50}
+        load.wait_for(20)
+    assert set(load.statuses) == {200}, load.statuses  # zero non-2xx through every change
+    assert load.versions["1"] > 0 and load.versions["2"] > 0 and load.mismatches == 0
+    # the store has it all, for every front door
+    again = serve.get_deployment("digits")
+    assert again.split_weights == {"1": 50, "2": 50}
+    assert again.refs == {"1": "digits-mlp:1", "2": "digits-mlp:2"}
+    assert [e["action"] for e in again.history] == [
+        "deploy",
+        "deploy",
+        "split",
+        "rollback",
+        "rollback",
+    ]
+    assert [d.name for d in serve.deployments()] == ["digits"]
+    metrics = dep.metrics()
+    assert set(metrics) == {"1", "2"}
+    assert metrics["1"]["requests"] > 0 and metrics["1"]["errors"] == 0
+    assert metrics["1"]["p50_ms"] > 0 and metrics["1"]["rps"] > 0
+    # bad input, with the reason
+    with pytest.raises(
+        DeployError, match=r"version 7 is not loaded in deployment 'digits'; loaded: 1, 2"
+    ):
+        dep.split({"1": 50, "7": 50})
+    with pytest.raises(DeployError, match=r"the weights sum to 90, not 100"):
+        dep.split({"1": 50, "2": 40})
+    with pytest.raises(NotFoundError, match=r"no model named 'nope' in the registry"):
+        am.deploy("nope:1", name="digits")
+    with pytest.raises(NotFoundError, match=r"model 'digits-mlp' has no version 9; versions: 1, 2"):
+        am.deploy("digits-mlp:9")
+    with pytest.raises(SpecError, match=r"replicas: got 0"):
+        am.deploy("digits-mlp:2", replicas=0)
+    with pytest.raises(DeployError, match=r"already runs on port \d+"):
+        am.deploy("digits-mlp:2", name="other", port=1)
+    # stop: unloaded, recorded, and the server job ends (nothing else is served)
+    job_id = dep.to_dict()["job_id"]
+    dep.stop()
+    assert dep.state == "stopped" and serve.server_url() is None
+    assert not ws.jobs.get(job_id).active
+    with pytest.raises(DeployError, match=r"deployment 'digits' is already stopped"):
+        dep.stop()
+    with pytest.raises(DeployError, match=r"deployment 'digits' is stopped; deploy it again"):
+        dep.predict(digits_rows(1))
+
+
+def test_second_endpoint_shares_the_server(ws: Workspace, tmp_path: Path) -> None:
+    first = am.deploy("digits-mlp:2", name="a", port=0, batching=False)
+    second = am.deploy("digits-mlp:1", name="b", replicas=1, engine="torch")
+    assert first.url == second.url  # one server per workspace
+    assert second.predict(digits_rows(1))["version"] == "1"
+    # another registry model may not take over an endpoint that serves digits-mlp
+    folder = tmp_path / "other"
+    folder.mkdir()
+    for name, path in registry.get("digits-mlp:2", workspace=ws).files().items():
+        shutil.copyfile(path, folder / name)
+    registry.register(folder, "other", workspace=ws)
+    with pytest.raises(
+        DeployError, match=r"endpoint 'a' serves model 'digits-mlp', not 'other'; stop it first"
+    ):
+        am.deploy("other:1", name="a")
+    first.stop()
+    assert serve.server_url() == second.url  # b still served
+    assert second.predict(digits_rows(1))["version"] == "1"
+    second.stop()
+    assert serve.server_url() is None

@@ -1,0 +1,45 @@
+"""The examples of docs/serve.md run as written, and the errors shown are the real ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "serve.md"
+
+
+@pytest.fixture
+def stop_servers() -> Iterator[None]:
+    yield
+    from aimass_lab.workspace import Workspace
+
+    ws = Workspace()  # the page's workspace: $AIMASS_HOME of this test
+    for job in ws.jobs.list(kind="serve"):
+        if job.active:
+            ws.jobs.cancel(job.id)
+            ws.jobs.wait(job.id, timeout=30)
+
+
+def test_serve_page_examples_run(
+    run_doc_page: Callable[..., tuple[int, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    stop_servers: None,
+) -> None:
+    monkeypatch.setenv("AIMASS_EXAMPLE_EPOCHS", "3")
+    _count, printed = run_doc_page("serve.md", min_blocks=8)
+    page = DOCS.read_text(encoding="utf-8")
+    shown = page.split("```text\ninvalid DeploySpec:", 1)[1].split("```", 1)[0]
+    for line in shown.strip().splitlines():
+        assert line in printed, line
+    for line in (
+        page.split("```text\n$ aimass deployments split", 1)[1].split("```")[0].splitlines()
+    ):
+        if line.startswith("error: bad split"):
+            assert line.removeprefix("error: ") in printed or "3='abc'" in line
+    assert "running {'2': 100}" in printed
+    assert "['1', '2'] {'1': 100} {'2': 100}" in printed  # the hot swap
+    assert "the weights sum to 110, not 100" in printed
+    assert "'digits/config.pbtxt'" in printed or "digits-mlp/config.pbtxt" in printed
+    assert "stopped None" in printed
