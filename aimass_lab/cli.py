@@ -980,6 +980,12 @@ def search_dashboard(ctx: click.Context, name: str, port: int, storage: str | No
 @click.option("--name", help="Registry name of the variants [default: the model's].")
 @click.option("--runs", type=int, help="Timed runs at batch 1 per model [default: 50].")
 @click.option("--threads", type=int, help="Threads of torch and ONNX Runtime while timing.")
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Run as a background job and print its id (follow it with: aimass jobs logs ID -f; "
+    "the report is the job's result: aimass jobs show ID --json).",
+)
 @json_option
 @click.pass_context
 def compress(
@@ -990,6 +996,7 @@ def compress(
     name: str | None,
     runs: int | None,
     threads: int | None,
+    detach: bool,
     as_json: bool,
 ) -> None:
     """Compress a registered model step by step; register and measure every variant.
@@ -997,6 +1004,7 @@ def compress(
     \b
     aimass compress digits-mlp:1 --method prune:structured:0.5 \\
         --method quantize:int8-dynamic --data digits --json
+    aimass compress digits-mlp:1 -m prune:structured:0.5 --detach
     """
     from aimass_lab.compress import compress as run_compress
 
@@ -1008,6 +1016,18 @@ def compress(
     fields: dict[str, Any] = {"benchmark": bench} if bench else {}
     if name is not None:
         fields["name"] = name
+    if detach:
+        handle = run_compress(
+            ref, list(methods), data=data, workspace=_ws(ctx), launch=True, **fields
+        )
+        if as_json:
+            _emit_json(handle.to_dict())
+        else:
+            click.echo(
+                f"started compress job {handle.id} for {handle.model}; follow it with: "
+                f"aimass jobs logs {handle.id} -f"
+            )
+        return
     report = run_compress(ref, list(methods), data=data, workspace=_ws(ctx), **fields)
     if as_json:
         _emit_json(report.to_dict())
@@ -1061,6 +1081,17 @@ def quickstart(ctx: click.Context, epochs: int, name: str, as_json: bool) -> Non
         _emit_json(summary)
     if summary["status"] != "succeeded":
         ctx.exit(1)
+
+
+# ------------------------------------------------------------ deploy, deployments, export-triton
+from aimass_lab.serve._cli_deploy import register_commands as _register_deploy  # noqa: E402
+
+_register_deploy(cli, models)
+
+# ------------------------------------------------------------------------------------- serve
+from aimass_lab.serve._cli import serve_command as _serve_command  # noqa: E402
+
+cli.add_command(_serve_command, "serve")
 
 
 def main(argv: list[str] | None = None) -> int:

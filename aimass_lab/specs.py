@@ -31,7 +31,10 @@ from aimass_lab.models._catalog import FAMILIES, coerce_hparams
 
 __all__ = [
     "AugmentSpec",
+    "BatchingSpec",
     "BenchmarkSpec",
+    "DEPLOY_ENGINES",
+    "DeploySpec",
     "COMPRESS_METHODS",
     "CompressSpec",
     "DistillSpec",
@@ -769,8 +772,8 @@ class PruneSpec(Spec):
 
     ``unstructured`` zeroes the smallest weights of Linear and Conv layers (``scope``:
     ``global`` ranks all of them together, ``layer`` prunes each layer by ``ratio``);
-    ``structured`` removes whole neurons of an MLP's hidden layers, so that the network gets
-    smaller and faster.
+    ``structured`` removes whole neurons of an MLP's hidden layers, or whole channels of a
+    CNN's convolutions (and neurons of its head), so that the network gets smaller and faster.
     """
 
     method: Literal["prune"] = "prune"
@@ -992,6 +995,12 @@ class CompressSpec(Spec):
     int8_min_agreement: float = Field(
         0.9, ge=0.0, le=1.0, description="smallest argmax agreement of an int8 model with fp32"
     )
+    int8_max_rel_error: float = Field(
+        0.05,
+        gt=0.0,
+        le=10.0,
+        description="regression: largest max|int8 - fp32| / max|fp32| of an int8 model",
+    )
     batch_size: int = Field(64, ge=1, le=1_000_000, description="fine-tuning batch size")
     seed: int = 0
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
@@ -1030,3 +1039,93 @@ class CompressSpec(Spec):
                     f"{len(self.methods)}: {[m.label for m in self.methods]}"
                 )
         return self
+
+
+# ------------------------------------------------------------------------------------- deploy
+#: The inference engines a :class:`DeploySpec` can ask for.
+DEPLOY_ENGINES: tuple[str, ...] = ("auto", "onnxruntime", "torch")
+
+
+class BatchingSpec(Spec):
+    """Dynamic batching of one served model version.
+
+    Requests that arrive within ``max_delay_ms`` of each other are run as one batch of at
+    most ``max_batch_size`` rows; at most ``queue_size`` requests wait (more: 429).
+    ``max_batch_size=1`` turns batching off.
+    """
+
+    max_batch_size: int = Field(32, ge=1, le=65_536, description="rows per batch at most")
+    max_delay_ms: float = Field(
+        2.0, ge=0.0, le=10_000.0, description="how long a batch waits to fill up"
+    )
+    queue_size: int = Field(1024, ge=1, le=1_000_000, description="requests waiting at most")
+
+    @classmethod
+    def off(cls) -> BatchingSpec:
+        """Batching switched off: every request runs on its own."""
+        return cls(max_batch_size=1, max_delay_ms=0.0)
+
+
+class DeploySpec(Spec):
+    """A registered model version served by the workspace's inference server.
+
+    Examples
+    --------
+    >>> spec = DeploySpec(model="digits-mlp:3", replicas=2)
+    >>> spec.endpoint, spec.batching.max_batch_size
+    ('digits-mlp', 32)
+    >>> DeploySpec(model="digits-mlp:3", batching=False).batching.max_batch_size
+    1
+    """
+
+    model: str = Field(description="registry ref: 'name:version', 'name:alias' or 'name'")
+    name: str | None = Field(None, description="endpoint name (default: the registry name)")
+    replicas: int = Field(1, ge=1, le=64, description="engine worker processes")
+    batching: BatchingSpec = Field(default_factory=BatchingSpec)
+    engine: str = Field("auto", description="auto, onnxruntime or torch")
+    port: int | None = Field(
+        None, ge=0, le=65_535, description="port of the workspace server (None: its default)"
+    )
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_ref(cls, value: Any) -> Any:
+        from aimass_lab.registry._model_version import parse_ref
+
+        ref = getattr(value, "ref", value)  # a ModelVersion
+        try:
+            parse_ref(ref)
+        except Exception as exc:
+            raise ValueError(str(exc)) from None
+        return ref
+
+    @field_validator("name")
+    @classmethod
+    def _endpoint_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from aimass_lab.registry._model_version import validate_name
+
+        try:
+            return validate_name(value)
+        except Exception as exc:
+            raise ValueError(str(exc).replace("model name", "endpoint name")) from None
+
+    @field_validator("batching", mode="before")
+    @classmethod
+    def _batching(cls, value: Any) -> Any:
+        if value is None or value is True:
+            return BatchingSpec()
+        if value is False:
+            return BatchingSpec.off()
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        return one_of(value, DEPLOY_ENGINES, "engine")
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint name: ``name``, else the registry name of ``model``."""
+        return self.name or self.model.partition(":")[0]
