@@ -122,6 +122,22 @@ else
 fi
 export AIMASS_REQUIRE_PG=1
 
+# ------------------------------------------------------------------------------- Chromium
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+export AIMASS_CHROMIUM="${AIMASS_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$AIMASS_CHROMIUM" ]; then
+    if [ "$IS_ROOT" = 1 ] && command -v apt-get >/dev/null; then
+        aimass_section "Installing Chromium for the browser tests (apt-get install chromium)"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        [ -x "$AIMASS_CHROMIUM" ] || aimass_die "apt-get installed chromium but $AIMASS_CHROMIUM is missing"
+    else
+        aimass_die "the browser tests need Chromium at $AIMASS_CHROMIUM and none was found.
+Install it (Debian/Ubuntu: sudo apt-get install chromium), or set AIMASS_CHROMIUM to a Chromium binary."
+    fi
+fi
+
 # ------------------------------------------------------------------------------- the checks
 aimass_section "ruff check"
 ruff check .
@@ -131,6 +147,12 @@ ruff format --check .
 
 aimass_section "mypy"
 mypy
+
+if [ -f labextension/package.json ]; then
+    aimass_section "prettier --check, eslint (labextension/)"
+    [ -d labextension/node_modules ] || (cd labextension && jlpm install >/dev/null)
+    (cd labextension && jlpm prettier:check && jlpm eslint:check)
+fi
 
 if [ -f mkdocs.yml ]; then
     aimass_section "mkdocs build --strict"

@@ -1,0 +1,209 @@
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { APIError, requestAPI } from './handler';
+
+/** A job as the REST API returns it (`GET jobs`). */
+export interface IJob {
+  id: string;
+  kind: string;
+  name: string | null;
+  state: string;
+  progress: number | null;
+  eta_s: number | null;
+  duration_s: number | null;
+  created_at: string;
+  exit_reason: string | null;
+  result?: Record<string, unknown>;
+}
+
+/** A study summary (`GET studies`). */
+export interface IStudy {
+  study: string;
+  status?: string | null;
+  n_trials?: number;
+  directions?: string[];
+  objectives?: string[] | null;
+  started?: string | null;
+}
+
+/** A registered model version (`GET models`). */
+export interface IModelVersion {
+  id: number;
+  name: string;
+  version: number;
+  ref: string;
+  aliases: string[];
+  metrics: Record<string, number>;
+  created_at: string;
+  parent?: string | null;
+}
+
+/** A deployment (`GET deployments`). */
+export interface IDeployment {
+  name: string;
+  state: string;
+  url?: string | null;
+  endpoint?: string | null;
+  split?: Record<string, number>;
+  versions?: { version: string; ref?: string }[];
+  spec?: { model?: string; replicas?: number };
+}
+
+export const SECTIONS = ['jobs', 'studies', 'models', 'deployments'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+
+/** What one sidebar section shows: its items, or why it has none. */
+export interface ISection<T> {
+  status: 'loading' | 'ok' | 'unavailable' | 'error';
+  items: T[];
+  error?: string;
+}
+
+export interface ISections {
+  jobs: ISection<IJob>;
+  studies: ISection<IStudy>;
+  models: ISection<IModelVersion>;
+  deployments: ISection<IDeployment>;
+}
+
+const ROUTES: Record<SectionName, string> = {
+  jobs: 'jobs?limit=50',
+  studies: 'studies',
+  models: 'models',
+  deployments: 'deployments'
+};
+
+/** Job states in which a job still changes (the sidebar polls faster then). */
+export const ACTIVE_STATES = ['queued', 'running'];
+
+/**
+ * The workspace as the sidebar sees it: polls the REST API while someone looks at it.
+ *
+ * Every section is fetched on its own, so a route the server lacks (404) only marks that
+ * section "not available" and the others still show.
+ */
+export class AimassModel {
+  constructor(options: AimassModel.IOptions = {}) {
+    this._fastMs = options.fastMs ?? 1500;
+    this._slowMs = options.slowMs ?? 5000;
+    this._sections = {
+      jobs: { status: 'loading', items: [] },
+      studies: { status: 'loading', items: [] },
+      models: { status: 'loading', items: [] },
+      deployments: { status: 'loading', items: [] }
+    };
+  }
+
+  /** Emitted after each refresh. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get sections(): ISections {
+    return this._sections;
+  }
+
+  /** When the last refresh finished (null before the first). */
+  get lastUpdated(): Date | null {
+    return this._lastUpdated;
+  }
+
+  /** Whether the sidebar is shown: polling runs only then. */
+  set active(value: boolean) {
+    if (this._active === value) {
+      return;
+    }
+    this._active = value;
+    if (value) {
+      void this.refresh();
+    } else {
+      this._clearTimer();
+    }
+  }
+
+  get active(): boolean {
+    return this._active;
+  }
+
+  /** Fetch every section now (a refresh already under way is joined, not doubled). */
+  refresh(): Promise<void> {
+    if (this._inFlight) {
+      return this._inFlight;
+    }
+    this._clearTimer();
+    this._inFlight = Promise.all(SECTIONS.map(name => this._fetch(name)))
+      .then(() => {
+        this._lastUpdated = new Date();
+        this._changed.emit();
+      })
+      .finally(() => {
+        this._inFlight = null;
+        this._schedule();
+      });
+    return this._inFlight;
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    this._clearTimer();
+    Signal.clearData(this);
+  }
+
+  private async _fetch(name: SectionName): Promise<void> {
+    const previous = this._sections[name];
+    try {
+      const items = await requestAPI<unknown[]>(ROUTES[name]);
+      this._sections = {
+        ...this._sections,
+        [name]: { status: 'ok', items: Array.isArray(items) ? items : [] }
+      };
+    } catch (error) {
+      const section: ISection<unknown> =
+        error instanceof APIError && error.notAvailable
+          ? { status: 'unavailable', items: [] }
+          : {
+              status: 'error',
+              items: previous.items,
+              error: error instanceof Error ? error.message : String(error)
+            };
+      this._sections = { ...this._sections, [name]: section };
+    }
+  }
+
+  private _schedule(): void {
+    if (this._disposed || !this._active) {
+      return;
+    }
+    const busy = this._sections.jobs.items.some(job =>
+      ACTIVE_STATES.includes(job.state)
+    );
+    const delay = busy && !document.hidden ? this._fastMs : this._slowMs;
+    this._timer = window.setTimeout(() => void this.refresh(), delay);
+  }
+
+  private _clearTimer(): void {
+    if (this._timer !== null) {
+      window.clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _sections: ISections;
+  private _changed = new Signal<this, void>(this);
+  private _lastUpdated: Date | null = null;
+  private _active = false;
+  private _disposed = false;
+  private _timer: number | null = null;
+  private _inFlight: Promise<void> | null = null;
+  private _fastMs: number;
+  private _slowMs: number;
+}
+
+export namespace AimassModel {
+  export interface IOptions {
+    /** Poll interval while a job is queued or running (ms). */
+    fastMs?: number;
+    /** Poll interval otherwise (ms). */
+    slowMs?: number;
+  }
+}

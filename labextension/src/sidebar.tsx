@@ -1,0 +1,463 @@
+import { Clipboard } from '@jupyterlab/apputils';
+import {
+  caretDownIcon,
+  caretRightIcon,
+  ReactWidget,
+  refreshIcon,
+  UseSignal
+} from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import { Actions, jobLabel } from './actions';
+import {
+  formatDuration,
+  formatNumber,
+  formatWhen,
+  metricSummary
+} from './format';
+import { aimassIcon } from './icons';
+import {
+  ACTIVE_STATES,
+  AimassModel,
+  IDeployment,
+  IJob,
+  IModelVersion,
+  ISection,
+  IStudy
+} from './model';
+
+/** The "AI Mass" sidebar: jobs, studies, models and deployments of the workspace. */
+export class AimassSidebar extends ReactWidget {
+  constructor(
+    readonly model: AimassModel,
+    readonly actions: Actions
+  ) {
+    super();
+    this.id = 'aimass-sidebar';
+    this.addClass('jp-AimassSidebar');
+    this.title.icon = aimassIcon;
+    this.title.caption = 'AI Mass: jobs, studies, models, deployments';
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.active = true;
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.active = false;
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.active = this.isVisible;
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.active = false;
+    super.onBeforeDetach(msg);
+  }
+
+  render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.changed}>
+        {() => <SidebarView model={this.model} actions={this.actions} />}
+      </UseSignal>
+    );
+  }
+}
+
+function SidebarView(props: {
+  model: AimassModel;
+  actions: Actions;
+}): JSX.Element {
+  const { model, actions } = props;
+  const s = model.sections;
+  const updated = model.lastUpdated;
+  const running = s.jobs.items.filter(j => ACTIVE_STATES.includes(j.state));
+  return (
+    <div className="jp-AimassSidebar-body">
+      <header className="jp-AimassSidebar-header">
+        <aimassIcon.react className="jp-AimassSidebar-logo" tag="span" />
+        <div className="jp-AimassSidebar-title">
+          <h2>AI Mass</h2>
+          <span className="jp-AimassSidebar-updated">
+            {updated ? `updated ${updated.toLocaleTimeString()}` : 'loading…'}
+          </span>
+        </div>
+        <button
+          className="jp-AimassIconButton"
+          title="Refresh"
+          aria-label="Refresh"
+          onClick={() => void model.refresh()}
+        >
+          <refreshIcon.react tag="span" />
+        </button>
+      </header>
+      <Section
+        name="jobs"
+        title="Jobs"
+        section={s.jobs}
+        extra={running.length > 0 ? `${running.length} active` : undefined}
+        empty="No jobs yet: training, searches, compressions and servers started from a notebook, the CLI or here show up as they run."
+      >
+        {s.jobs.items.map(job => (
+          <JobRow key={job.id} job={job} actions={actions} />
+        ))}
+      </Section>
+      <Section
+        name="studies"
+        title="Studies"
+        section={s.studies}
+        empty="No studies yet: aimass_lab.search(...) records one."
+      >
+        {s.studies.items.map(study => (
+          <StudyRow key={study.study} study={study} />
+        ))}
+      </Section>
+      <Section
+        name="models"
+        title="Models"
+        section={s.models}
+        empty="No registered models yet: run.register(name) adds a version."
+      >
+        {groupByName(s.models.items).map(([name, versions]) => (
+          <ModelGroup
+            key={name}
+            name={name}
+            versions={versions}
+            actions={actions}
+          />
+        ))}
+      </Section>
+      <Section
+        name="deployments"
+        title="Deployments"
+        section={s.deployments}
+        empty="No deployments yet: Deploy a model version above, or aimass_lab.deploy(...)."
+      >
+        {s.deployments.items.map(d => (
+          <DeploymentRow key={d.name} deployment={d} actions={actions} />
+        ))}
+      </Section>
+    </div>
+  );
+}
+
+function Section(props: {
+  name: string;
+  title: string;
+  section: ISection<unknown>;
+  empty: string;
+  extra?: string;
+  children: React.ReactNode;
+}): JSX.Element {
+  const [open, setOpen] = React.useState(true);
+  const { section } = props;
+  const Caret = open ? caretDownIcon : caretRightIcon;
+  let body: React.ReactNode;
+  if (section.status === 'loading') {
+    body = <p className="jp-AimassSection-note">Loading…</p>;
+  } else if (section.status === 'unavailable') {
+    body = (
+      <p className="jp-AimassSection-note">
+        Not available on this server (its AI Mass Lab has no {props.name}{' '}
+        route).
+      </p>
+    );
+  } else {
+    body = (
+      <>
+        {section.status === 'error' && (
+          <p className="jp-AimassSection-error">{section.error}</p>
+        )}
+        {section.items.length === 0 && section.status === 'ok' ? (
+          <p className="jp-AimassSection-note">{props.empty}</p>
+        ) : (
+          <ul className="jp-AimassList">{props.children}</ul>
+        )}
+      </>
+    );
+  }
+  return (
+    <section
+      className="jp-AimassSection"
+      data-section={props.name}
+      data-status={section.status}
+    >
+      <button
+        className="jp-AimassSection-header"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+      >
+        <Caret.react tag="span" className="jp-AimassSection-caret" />
+        <span className="jp-AimassSection-title">{props.title}</span>
+        {props.extra && (
+          <span className="jp-AimassSection-extra">{props.extra}</span>
+        )}
+        {section.status === 'ok' && (
+          <span className="jp-AimassSection-count">{section.items.length}</span>
+        )}
+      </button>
+      {open && <div className="jp-AimassSection-body">{body}</div>}
+    </section>
+  );
+}
+
+function StateBadge(props: { state: string }): JSX.Element {
+  return (
+    <span className="jp-AimassBadge" data-state={props.state}>
+      {props.state}
+    </span>
+  );
+}
+
+function JobRow(props: { job: IJob; actions: Actions }): JSX.Element {
+  const { job, actions } = props;
+  const active = ACTIVE_STATES.includes(job.state);
+  const resumable = job.state === 'interrupted' || job.state === 'failed';
+  const progress =
+    job.progress === null || job.progress === undefined
+      ? null
+      : Math.max(0, Math.min(1, job.progress));
+  const meta: string[] = [];
+  if (progress !== null) {
+    meta.push(`${Math.round(progress * 100)}%`);
+  }
+  if (job.eta_s !== null && job.eta_s !== undefined && active) {
+    meta.push(`${formatDuration(job.eta_s)} left`);
+  }
+  if (job.duration_s !== null && job.duration_s !== undefined) {
+    meta.push(
+      active
+        ? `${formatDuration(job.duration_s)} so far`
+        : `took ${formatDuration(job.duration_s)}`
+    );
+  } else {
+    meta.push(formatWhen(job.created_at));
+  }
+  return (
+    <li
+      className="jp-AimassItem jp-AimassJob"
+      data-job-id={job.id}
+      data-state={job.state}
+    >
+      <div className="jp-AimassItem-line">
+        <StateBadge state={job.state} />
+        <span
+          className="jp-AimassItem-name"
+          title={`${job.kind} job ${job.id}`}
+        >
+          {jobLabel(job)}
+        </span>
+        <span className="jp-AimassItem-kind">{job.kind}</span>
+      </div>
+      {(active || progress !== null) && (
+        <div
+          className="jp-AimassProgress"
+          role="progressbar"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={
+            progress === null ? undefined : Math.round(progress * 100)
+          }
+          data-indeterminate={progress === null ? 'true' : undefined}
+        >
+          <div
+            className="jp-AimassProgress-bar"
+            style={{ width: `${progress === null ? 100 : progress * 100}%` }}
+          />
+        </div>
+      )}
+      <div className="jp-AimassItem-line jp-AimassItem-meta">
+        <span title={job.exit_reason ?? undefined}>
+          {meta.filter(m => m).join(' · ')}
+          {job.exit_reason && !active ? ` · ${job.exit_reason}` : ''}
+        </span>
+        <span className="jp-AimassItem-actions">
+          <button
+            className="jp-AimassButton"
+            onClick={() => actions.openLog(job)}
+          >
+            Log
+          </button>
+          {active && (
+            <button
+              className="jp-AimassButton jp-mod-warn"
+              onClick={() => void actions.cancel(job)}
+            >
+              Cancel
+            </button>
+          )}
+          {resumable && (
+            <button
+              className="jp-AimassButton"
+              onClick={() => void actions.resume(job)}
+            >
+              Resume
+            </button>
+          )}
+        </span>
+      </div>
+    </li>
+  );
+}
+
+function StudyRow(props: { study: IStudy }): JSX.Element {
+  const { study } = props;
+  const goals = (study.objectives ?? []).map((o, i) =>
+    study.directions?.[i] ? `${study.directions[i]} ${o}` : o
+  );
+  return (
+    <li className="jp-AimassItem jp-AimassStudy" data-study={study.study}>
+      <div className="jp-AimassItem-line">
+        {study.status && <StateBadge state={study.status} />}
+        <span className="jp-AimassItem-name">{study.study}</span>
+        <span className="jp-AimassItem-kind">
+          {study.n_trials ?? 0} trial{study.n_trials === 1 ? '' : 's'}
+        </span>
+      </div>
+      {goals.length > 0 && (
+        <div className="jp-AimassItem-line jp-AimassItem-meta">
+          {goals.join(', ')}
+        </div>
+      )}
+    </li>
+  );
+}
+
+function groupByName(versions: IModelVersion[]): [string, IModelVersion[]][] {
+  const groups = new Map<string, IModelVersion[]>();
+  for (const v of versions) {
+    groups.set(v.name, [...(groups.get(v.name) ?? []), v]);
+  }
+  for (const list of groups.values()) {
+    list.sort((a, b) => b.version - a.version);
+  }
+  return [...groups.entries()];
+}
+
+function ModelGroup(props: {
+  name: string;
+  versions: IModelVersion[];
+  actions: Actions;
+}): JSX.Element {
+  const { versions, actions } = props;
+  return (
+    <li className="jp-AimassModel" data-model={props.name}>
+      <div className="jp-AimassModel-name">{props.name}</div>
+      <ul className="jp-AimassList">
+        {versions.map(v => (
+          <li
+            key={v.ref}
+            className="jp-AimassItem jp-AimassVersion"
+            data-ref={v.ref}
+          >
+            <div className="jp-AimassItem-line">
+              <span
+                className="jp-AimassVersion-number"
+                title={`${v.ref}, registered ${formatWhen(v.created_at)}`}
+              >
+                v{v.version}
+              </span>
+              {v.aliases.map(a => (
+                <span key={a} className="jp-AimassChip">
+                  {a}
+                </span>
+              ))}
+              <span className="jp-AimassItem-actions">
+                <button
+                  className="jp-AimassButton"
+                  onClick={() => void actions.lineage(v)}
+                >
+                  Lineage
+                </button>
+                <button
+                  className="jp-AimassButton jp-mod-accept"
+                  onClick={() => void actions.deploy(v)}
+                >
+                  Deploy
+                </button>
+              </span>
+            </div>
+            <div className="jp-AimassItem-line jp-AimassItem-meta">
+              <span title={metricSummary(v.metrics, 20)}>
+                {metricSummary(v.metrics) || 'no metrics recorded'}
+              </span>
+              <span className="jp-AimassItem-kind">
+                {formatWhen(v.created_at)}
+              </span>
+            </div>
+          </li>
+        ))}
+      </ul>
+    </li>
+  );
+}
+
+function DeploymentRow(props: {
+  deployment: IDeployment;
+  actions: Actions;
+}): JSX.Element {
+  const { deployment: d, actions } = props;
+  const refs = new Map((d.versions ?? []).map(v => [String(v.version), v.ref]));
+  const split = Object.entries(d.split ?? {}).sort(
+    (a, b) => Number(a[0]) - Number(b[0])
+  );
+  return (
+    <li
+      className="jp-AimassItem jp-AimassDeployment"
+      data-deployment={d.name}
+      data-state={d.state}
+    >
+      <div className="jp-AimassItem-line">
+        <StateBadge state={d.state} />
+        <span className="jp-AimassItem-name">{d.name}</span>
+        <span className="jp-AimassItem-kind">{d.spec?.model ?? ''}</span>
+      </div>
+      {split.length > 0 && (
+        <div className="jp-AimassSplit" title="traffic split">
+          {split.map(([version, weight]) => (
+            <span
+              key={version}
+              className="jp-AimassSplit-part"
+              style={{ flexGrow: Math.max(Number(weight), 1) }}
+              title={refs.get(version) ?? `version ${version}`}
+            >
+              v{version} {formatNumber(weight)}%
+            </span>
+          ))}
+        </div>
+      )}
+      {d.endpoint && (
+        <div className="jp-AimassItem-line jp-AimassEndpoint">
+          <code title={d.endpoint}>{d.endpoint}</code>
+        </div>
+      )}
+      <div className="jp-AimassItem-line jp-AimassItem-meta">
+        <span />
+        <span className="jp-AimassItem-actions">
+          {d.endpoint && (
+            <button
+              className="jp-AimassButton"
+              title="Copy the predict URL"
+              onClick={() => Clipboard.copyToSystem(d.endpoint ?? '')}
+            >
+              Copy URL
+            </button>
+          )}
+          {d.state !== 'stopped' && (
+            <button
+              className="jp-AimassButton jp-mod-warn"
+              onClick={() => void actions.stop(d)}
+            >
+              Stop
+            </button>
+          )}
+        </span>
+      </div>
+    </li>
+  );
+}

@@ -1,0 +1,170 @@
+"""The AI Mass sidebar, launcher card and commands in a real JupyterLab in headless Chromium.
+
+One JupyterLab serves the module (``lab_server``); the tests run in file order and the later
+ones reuse what the first recorded (its training job). Screenshots: .test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
+
+SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="aimass-sidebar"]'
+MODEL_NAME = "digits-mlp"
+
+
+def open_sidebar(page: Any) -> Any:
+    """Click the AI Mass tab of the left area; return the sidebar."""
+    sidebar = page.locator("#aimass-sidebar")
+    if not sidebar.is_visible():
+        page.locator(SIDEBAR_TAB).click()
+    sidebar.wait_for(state="visible")
+    return sidebar
+
+
+def test_launcher_card_opens_a_notebook_whose_job_shows_in_the_sidebar(
+    lab_server: Any, page: Any, screenshot: Any
+) -> None:
+    # The launcher card writes aimass-1.ipynb from the template and opens it with a kernel.
+    card = page.locator(".jp-LauncherCard", has_text="AI Mass notebook")
+    card.wait_for()
+    screenshot("launcher-card", page.locator(".jp-Launcher-body").first)
+    card.click()
+    panel = page.locator(".jp-NotebookPanel").first
+    panel.wait_for()
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell >> nth=2")
+    notebook = json.loads((lab_server.root_dir / "aimass-1.ipynb").read_text())
+    sources = ["".join(c["source"]) for c in notebook["cells"]]
+    assert any("aimass_lab.Workbench()" in s for s in sources), sources
+
+    # Start a training job (a background process) from a cell of the notebook.
+    cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(2)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(
+        'import aimass_lab; run = aimass_lab.train("digits", "mlp", max_epochs=2, name="from-notebook"); run.id'
+    )
+    page.keyboard.press("Shift+Enter")
+
+    sidebar = open_sidebar(page)
+    job = sidebar.locator(".jp-AimassJob").first
+    job.wait_for(timeout=60_000)
+    assert job.locator(".jp-AimassItem-kind").inner_text() == "train"
+    assert job.locator(".jp-AimassItem-name").inner_text() == "from-notebook"
+    screenshot("sidebar-job-started", sidebar)
+    sidebar.locator('.jp-AimassJob[data-state="succeeded"]').wait_for(timeout=120_000)
+    assert sidebar.locator(".jp-AimassJob").count() == 1
+    screenshot("sidebar-job-finished")
+
+    # The Log button opens the job's log in the main area.
+    job.get_by_role("button", name="Log").click()
+    page.locator(".jp-AimassLog-status", has_text="succeeded").wait_for()
+
+
+def test_deploy_from_the_models_section(lab_server: Any, page: Any, screenshot: Any) -> None:
+    from aimass_lab.train import Run
+    from aimass_lab.workspace import Workspace
+
+    ws = Workspace(lab_server.workspace_path)
+    done = [j for j in ws.jobs.list(kind="train", state="succeeded")]
+    if not done:  # run on its own: train here
+        import aimass_lab
+
+        run = aimass_lab.train("digits", "mlp", max_epochs=2, wait=True, workspace=ws)
+    else:
+        run = Run(done[0].id, ws)
+    version = run.register(MODEL_NAME, aliases=["prod"])
+    # The workspace's inference server on a free port (8500 may be taken on a shared machine);
+    # the deploy below reuses it, as it reuses any running one.
+    from aimass_lab.serve._deploy import ensure_server
+
+    ensure_server(ws, port=0)
+
+    sidebar = open_sidebar(page)
+    row = sidebar.locator(f'.jp-AimassVersion[data-ref="{version.ref}"]')
+    row.wait_for(timeout=30_000)
+    # Lineage: dataset -> run -> this version.
+    row.get_by_role("button", name="Lineage").click()
+    lineage = page.locator(".jp-Dialog", has_text=f"Lineage of {version.ref}")
+    expect(lineage.locator(".jp-AimassLineage")).to_contain_text("trained on")
+    expect(lineage.locator(".jp-AimassLineage")).to_contain_text("registered")
+    screenshot("lineage-dialog", lineage.locator(".jp-Dialog-content"))
+    lineage.locator("button.jp-mod-accept").click()
+    lineage.wait_for(state="detached")
+
+    row.get_by_role("button", name="Deploy").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator('input[name="name"]').wait_for()
+    assert dialog.locator('input[name="name"]').input_value() == MODEL_NAME
+    screenshot("deploy-dialog", dialog.locator(".jp-Dialog-content"))
+    dialog.locator("button.jp-mod-accept").click()
+
+    deployment = sidebar.locator(f'.jp-AimassDeployment[data-deployment="{MODEL_NAME}"]')
+    deployment.wait_for(timeout=120_000)
+    sidebar.locator(
+        f'.jp-AimassDeployment[data-deployment="{MODEL_NAME}"][data-state="running"]'
+    ).wait_for(timeout=30_000)
+    expect(deployment.locator(".jp-AimassSplit")).to_contain_text(f"v{version.version} 100%")
+    assert lab_server.api("GET", f"deployments/{MODEL_NAME}")["state"] == "running"
+    screenshot("sidebar-deployed", sidebar)
+    screenshot("sidebar")  # the whole window, for docs/img/sidebar.png
+
+    deployment.get_by_role("button", name="Stop").click()
+    page.locator(".jp-Dialog button.jp-mod-warn").click()
+    sidebar.locator(
+        f'.jp-AimassDeployment[data-deployment="{MODEL_NAME}"][data-state="stopped"]'
+    ).wait_for(timeout=60_000)
+
+
+def test_version_mismatch_dialog_and_missing_routes(page: Any, screenshot: Any) -> None:
+    # An older or newer server: the version differs and a route is missing (404).
+    page.route(
+        re.compile(r".*/aimass-lab/api/v1/version(\?.*)?$"),
+        lambda route: route.fulfill(json={"version": "9.9.9", "api": "v1"}),
+    )
+    page.route(
+        re.compile(r".*/aimass-lab/api/v1/studies(\?.*)?$"),
+        lambda route: route.fulfill(status=404, body="Not Found"),
+    )
+    page.reload()
+    dialog = page.locator(".jp-Dialog", has_text="version mismatch")
+    dialog.wait_for(timeout=60_000)
+    text = dialog.inner_text()
+    assert "9.9.9" in text and "0.1.0" in text, text
+    screenshot("version-mismatch", dialog.locator(".jp-Dialog-content"))
+    dialog.locator("button.jp-mod-accept").click()
+
+    sidebar = open_sidebar(page)
+    studies = sidebar.locator('.jp-AimassSection[data-section="studies"]')
+    studies.locator(".jp-AimassSection-note", has_text="Not available").wait_for()
+    assert studies.get_attribute("data-status") == "unavailable"
+    # the other sections still work
+    jobs = sidebar.locator('.jp-AimassSection[data-section="jobs"]')
+    assert jobs.get_attribute("data-status") == "ok"
+
+
+def test_command_palette_lists_the_commands(page: Any) -> None:
+    palette = page.locator("#command-palette .lm-CommandPalette-input")
+    for _attempt in range(5):  # the modal palette closes when a restoring tab takes the focus
+        page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Activate Command Palette").click()
+        try:
+            palette.fill("AI Mass", timeout=3_000)
+            page.locator("#command-palette .lm-CommandPalette-item").first.wait_for(timeout=3_000)
+            break
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+    labels = page.locator("#command-palette .lm-CommandPalette-item").all_inner_texts()
+    for label in (
+        "Open the AI Mass Sidebar",
+        "Refresh the AI Mass Sidebar",
+        "New AI Mass Notebook",
+        "Check the AI Mass Lab Version",
+    ):
+        assert any(label in text for text in labels), labels
+    page.locator(".lm-CommandPalette-item", has_text="Open the AI Mass Sidebar").click()
+    page.locator("#aimass-sidebar").wait_for(state="visible")
