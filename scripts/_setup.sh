@@ -63,14 +63,14 @@ aimass_setup_venv() {
         aimass_die "installing from source builds the JupyterLab extension (labextension/), which needs Node.js 20 or newer and none was found on PATH; install Node.js (https://nodejs.org, or your system's nodejs package if it is 20+), or install a built wheel of aimass-lab instead"
     fi
 
-    aimass_section "Installing aimass-lab[dev] into $VENV (pip install -c constraints.txt -e \".[dev]\")"
+    aimass_section "Installing aimass-lab[dev,serve] into $VENV (pip install -c constraints.txt -e \".[dev,serve]\")"
     local started=$SECONDS
     # The constraints file pins every dependency, torch included: an unpinned torch would pull
     # a multi-gigabyte CUDA build. Never install into this venv without it.
     # Playwright drives Debian's /usr/bin/chromium (scripts/test.sh installs it): never let
     # pip fetch a browser build of its own.
     (cd "$REPO_ROOT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VENV/bin/python" -m pip install \
-        --quiet -c constraints.txt -e ".[dev]") \
+        --quiet -c constraints.txt -e ".[dev,serve]") \
         || aimass_die "pip install failed (see above)"
     printf '%s\n' "$want" >"$AIMASS_STAMP"
     printf 'installed in %ss\n' "$((SECONDS - started))"
