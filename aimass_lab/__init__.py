@@ -22,23 +22,29 @@ if TYPE_CHECKING:
     from aimass_lab.compress import CompressionReport, compress, export_onnx
     from aimass_lab.errors import AimassError
     from aimass_lab.search import Study, search
+    from aimass_lab.serve._deploy import deploy
+    from aimass_lab.serve._deployment import Deployment
     from aimass_lab.specs import DataSpec, ModelSpec, SearchSpec, TrainSpec
     from aimass_lab.train import Run, train
+    from aimass_lab.widgets import Workbench
     from aimass_lab.workspace import Workspace, set_current_workspace
 
 __all__ = [
     "AimassError",
     "CompressionReport",
     "DataSpec",
+    "Deployment",
     "ModelSpec",
     "Run",
     "SearchSpec",
     "Study",
     "TrainSpec",
+    "Workbench",
     "Workspace",
     "__version__",
     "compress",
     "datasets",
+    "deploy",
     "export_onnx",
     "registry",
     "search",
@@ -63,6 +69,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "compress": ("aimass_lab.compress", None),
     "CompressionReport": ("aimass_lab.compress", "CompressionReport"),
     "export_onnx": ("aimass_lab.compress", "export_onnx"),
+    "Workbench": ("aimass_lab.widgets", "Workbench"),
+    "deploy": ("aimass_lab.serve._deploy", "deploy"),
+    "Deployment": ("aimass_lab.serve._deployment", "Deployment"),
 }
 
 
@@ -71,11 +80,30 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "aimass_lab"}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (built from labextension/ into aimass_lab/labextension)."""
+    return [{"src": "labextension", "dest": "aimass-lab"}]
+
+
 def _load_jupyter_server_extension(server_app: Any) -> None:
     """Add AI Mass Lab's REST API to a Jupyter Server (handlers are imported here, lazily)."""
     from aimass_lab.lab import load_extension
 
     load_extension(server_app)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext aimass_lab``: the ``%aimass status|jobs|deploy|tensorboard`` magic."""
+    from aimass_lab._magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext aimass_lab``."""
+    from aimass_lab._magics import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 def __getattr__(name: str) -> Any:

@@ -218,6 +218,12 @@ class Dataset:
     def __repr__(self) -> str:
         return f"Dataset({self.name!r}: {self._summary()})"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a notebook: the live panel (:mod:`aimass_lab.widgets`), this HTML as fallback."""
+        from aimass_lab.widgets._display import mimebundle
+
+        return mimebundle(self, include, exclude)
+
     def _repr_html_(self) -> str:
         e = html.escape
         sizes = self.sizes

@@ -390,6 +390,12 @@ class Study:
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, status={self.status!r}, trials={self._counts()})"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a notebook: the live panel (:mod:`aimass_lab.widgets`), this HTML as fallback."""
+        from aimass_lab.widgets._display import mimebundle
+
+        return mimebundle(self, include, exclude)
+
     def _repr_html_(self) -> str:
         counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(self._counts().items()))
         best = self.best_trials

@@ -205,6 +205,12 @@ class Run:
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, status={self.status!r})"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a notebook: the live panel (:mod:`aimass_lab.widgets`), this HTML as fallback."""
+        from aimass_lab.widgets._display import mimebundle
+
+        return mimebundle(self, include, exclude)
+
     def _repr_html_(self) -> str:
         job = self.job
         rows = "".join(

@@ -1,0 +1,313 @@
+"""Chart helpers: live figures, the end-of-run evaluation, the lineage graph."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+if TYPE_CHECKING:
+    from aimass_lab.train import Run
+
+__all__ = [
+    "empty_figure",
+    "evaluate_run",
+    "evaluation_figure",
+    "lineage_figure",
+    "live_train_figure",
+]
+
+_HEIGHT = 300
+CLASSIFICATION_METRICS = ("acc", "precision", "recall", "f1", "auroc")
+REGRESSION_METRICS = ("mae", "rmse", "r2", "pearson")
+
+
+def empty_figure(title: str = "", height: int = _HEIGHT, **layout: Any) -> go.FigureWidget:
+    """An empty FigureWidget with a compact layout."""
+    fig = go.FigureWidget()
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}},
+        height=height,
+        margin={"l": 50, "r": 20, "t": 40, "b": 40},
+        template="plotly_white",
+        **layout,
+    )
+    return fig
+
+
+def live_train_figure(task: str | None) -> tuple[go.FigureWidget, dict[str, int]]:
+    """The live training chart: losses on the left axis, validation metrics on the right.
+
+    Returns
+    -------
+    tuple
+        The figure and ``{metric name: trace index}`` of the traces made in advance, so that
+        every refresh is one ``batch_update`` of existing traces.
+    """
+    fig = empty_figure(
+        "training",
+        xaxis={"title": "step"},
+        yaxis={"title": "loss"},
+        yaxis2={"title": "metric", "overlaying": "y", "side": "right", "showgrid": False},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    names = ["train_loss", "train_loss_epoch", "val_loss"]
+    metrics = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    names += [f"val_{m}" for m in metrics]
+    index: dict[str, int] = {}
+    for name in names:
+        add_metric_trace(fig, name)
+        index[name] = len(fig.data) - 1
+    return fig, index
+
+
+def add_metric_trace(fig: go.FigureWidget, name: str) -> None:
+    """A trace of one metric (step on x); losses on the left axis, others on the right."""
+    is_loss = "loss" in name
+    step = name == "train_loss"
+    fig.add_trace(
+        go.Scatter(
+            x=[],
+            y=[],
+            name=name,
+            mode="lines" if step else "lines+markers",
+            yaxis="y" if is_loss else "y2",
+            line={"width": 1 if step else 2},
+            opacity=0.6 if step else 1.0,
+            visible=True
+            if name in ("train_loss", "val_loss", "val_acc", "val_rmse")
+            else "legendonly",
+        )
+    )
+
+
+def evaluate_run(run: Run) -> dict[str, Any]:
+    """Predictions of a succeeded run's model on its test split (its validation split if the
+    test split is empty).
+
+    Returns
+    -------
+    dict
+        ``task``, ``y_true``, ``y_pred`` and, for classification, ``classes`` and ``matrix``
+        (rows: true class, columns: predicted class).
+    """
+    import torch
+
+    from aimass_lab import data as data_stage
+
+    network = run.model()
+    dataset = data_stage.load(run.spec.data, workspace=run.workspace)
+    X, y = dataset.X_test, dataset.y_test
+    split = "test"
+    if len(y) == 0:
+        X, y, split = dataset.X_val, dataset.y_val, "val"
+    with torch.inference_mode():
+        out = network.eval()(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
+    if dataset.task == "regression":
+        stats = dataset.target_stats or {"mean": 0.0, "std": 1.0}
+        pred = out.reshape(len(out), -1)[:, 0] * stats["std"] + stats["mean"]
+        return {"task": "regression", "split": split, "y_true": y.astype(float), "y_pred": pred}
+    k = int(dataset.output_dim)
+    pred = out.argmax(axis=1)
+    matrix = np.zeros((k, k), dtype=int)
+    np.add.at(matrix, (y.astype(int), pred.astype(int)), 1)
+    classes = [str(c) for c in (dataset.classes or range(k))]
+    return {
+        "task": "classification",
+        "split": split,
+        "y_true": y,
+        "y_pred": pred,
+        "classes": classes,
+        "matrix": matrix,
+    }
+
+
+def evaluation_figure(result: dict[str, Any]) -> go.FigureWidget:
+    """A confusion matrix (classification) or a residual plot (regression)."""
+    if result["task"] == "classification":
+        matrix = result["matrix"]
+        classes = result["classes"]
+        accuracy = float(np.trace(matrix) / max(1, matrix.sum()))
+        fig = empty_figure(
+            f"confusion matrix ({result['split']} split, accuracy {accuracy:.3f})",
+            height=360,
+            xaxis={"title": "predicted", "type": "category"},
+            yaxis={"title": "true", "type": "category", "autorange": "reversed"},
+        )
+        fig.add_trace(
+            go.Heatmap(
+                z=matrix.tolist(),
+                x=classes,
+                y=classes,
+                colorscale="Blues",
+                text=matrix.tolist(),
+                texttemplate="%{text}",
+                hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>",
+            )
+        )
+        return fig
+    y_true = np.asarray(result["y_true"], float)
+    y_pred = np.asarray(result["y_pred"], float)
+    residual = y_true - y_pred
+    rmse = float(np.sqrt(np.mean(residual**2))) if len(residual) else float("nan")
+    fig = empty_figure(
+        f"residuals ({result['split']} split, rmse {rmse:.4g})",
+        height=360,
+        xaxis={"title": "predicted"},
+        yaxis={"title": "true - predicted"},
+    )
+    fig.add_trace(go.Scatter(x=y_pred.tolist(), y=residual.tolist(), mode="markers", name="rows"))
+    if len(y_pred):
+        fig.add_trace(
+            go.Scatter(
+                x=[float(y_pred.min()), float(y_pred.max())],
+                y=[0.0, 0.0],
+                mode="lines",
+                line={"dash": "dash", "color": "#999"},
+                name="zero",
+            )
+        )
+    return fig
+
+
+_KIND_COLOURS = {
+    "dataset": "#8d6e63",
+    "study": "#7e57c2",
+    "trial": "#7e57c2",
+    "run": "#42a5f5",
+    "compressed": "#ffa726",
+    "onnx": "#26a69a",
+    "version": "#1e88e5",
+    "deployment": "#e53935",
+}
+
+
+def lineage_nodes(mv: Any, deployments: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The chain dataset -> study/trial -> run -> (compressed variant -> ONNX ->) version ->
+    deployment of a model version, each ``{"kind", "label", "detail"}``, oldest first.
+
+    ``mv`` is a :class:`~aimass_lab.registry.ModelVersion`; its ancestors are read through
+    ``parent`` refs.
+    """
+    from aimass_lab import registry
+
+    chain = [mv]
+    seen = {mv.ref}
+    while chain[0].parent and len(chain) < 20:
+        try:
+            parent = registry.get(chain[0].parent, chain[0].workspace)
+        except Exception:
+            break
+        if parent.ref in seen:
+            break
+        seen.add(parent.ref)
+        chain.insert(0, parent)
+    root = chain[0]
+    nodes: list[dict[str, Any]] = []
+    dataset = root.lineage.get("dataset") or (root.data_fingerprint or "")[:12]
+    if dataset:
+        nodes.append(
+            {"kind": "dataset", "label": str(dataset), "detail": root.data_fingerprint or ""}
+        )
+    if root.lineage.get("study"):
+        nodes.append(
+            {
+                "kind": "trial",
+                "label": f"{root.lineage['study']} #{root.lineage.get('trial')}",
+                "detail": str(root.lineage.get("params", "")),
+            }
+        )
+    if root.run_id:
+        nodes.append({"kind": "run", "label": f"run {root.run_id[-6:]}", "detail": root.run_id})
+    for version in chain:
+        compression = version.lineage.get("compression")
+        if compression:
+            nodes.append(
+                {
+                    "kind": "compressed",
+                    "label": str(compression.get("method", "compressed")),
+                    "detail": str(compression.get("details", "")),
+                }
+            )
+        if "model.onnx" in version.manifest:
+            nodes.append(
+                {
+                    "kind": "onnx",
+                    "label": "ONNX",
+                    "detail": f"opset {(version.lineage.get('export') or {}).get('opset', '?')}",
+                }
+            )
+        aliases = f" ({', '.join(version.aliases)})" if version.aliases else ""
+        nodes.append(
+            {
+                "kind": "version",
+                "label": f"{version.ref}{aliases}",
+                "detail": version.description or "",
+            }
+        )
+    for dep in deployments or []:
+        nodes.append(
+            {"kind": "deployment", "label": f"endpoint {dep['name']}", "detail": dep.get("url", "")}
+        )
+    return nodes
+
+
+def lineage_figure(
+    nodes: list[dict[str, Any]], fig: go.FigureWidget | None = None
+) -> go.FigureWidget:
+    """Draw lineage nodes left to right, joined by arrows (into ``fig`` when given)."""
+    if fig is None:
+        fig = empty_figure(
+            "lineage",
+            height=220,
+            showlegend=False,
+            xaxis={"visible": False},
+            yaxis={"visible": False, "range": [-1, 1]},
+        )
+        fig.add_trace(
+            go.Scatter(x=[], y=[], mode="lines", line={"color": "#bbb"}, hoverinfo="skip")
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[],
+                y=[],
+                mode="markers+text",
+                textposition="bottom center",
+                marker={"size": 22, "symbol": "circle"},
+                hovertemplate="%{text}<br>%{customdata}<extra></extra>",
+            )
+        )
+    xs = list(range(len(nodes)))
+    ys = [0.3 if i % 2 else 0.0 for i in xs]
+    annotations = [
+        {
+            "x": xs[i + 1],
+            "y": ys[i + 1],
+            "ax": xs[i],
+            "ay": ys[i],
+            "xref": "x",
+            "yref": "y",
+            "axref": "x",
+            "ayref": "y",
+            "showarrow": True,
+            "arrowhead": 3,
+            "arrowsize": 1.2,
+            "standoff": 12,
+            "startstandoff": 12,
+            "arrowcolor": "#999",
+            "text": "",
+        }
+        for i in range(len(nodes) - 1)
+    ]
+    with fig.batch_update():
+        fig.data[0].x = []
+        fig.data[0].y = []
+        fig.data[1].x = xs
+        fig.data[1].y = ys
+        fig.data[1].text = [f"{n['kind']}<br>{n['label']}" for n in nodes]
+        fig.data[1].customdata = [n.get("detail", "") for n in nodes]
+        fig.data[1].marker.color = [_KIND_COLOURS.get(n["kind"], "#999") for n in nodes]
+        fig.layout.annotations = annotations
+        fig.layout.xaxis.range = [-0.6, max(len(nodes) - 0.4, 1)]
+    return fig

@@ -1,0 +1,107 @@
+"""Choices shared by the panels: datasets, runs, model versions; number formatting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aimass_lab.data._catalog import BUILTINS
+from aimass_lab.workspace import Workspace
+
+__all__ = ["SPEC_PREFIX", "DataChoices", "fmt_seconds", "parse_devices", "version_refs"]
+
+#: Dropdown values that stand for a DataSpec handed over by the Data panel.
+SPEC_PREFIX = "spec:"
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """``1 h 02 min``, ``3 min 05 s``, ``12 s`` or ``—``."""
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
+
+
+def parse_devices(text: str) -> int | str | list[int]:
+    """``"auto"``, ``"2"``, ``"-1"`` or ``"0,1"`` as TrainSpec takes it (invalid text is passed
+    through for the spec to reject with its own message)."""
+    text = str(text).strip()
+    if text in ("", "auto"):
+        return "auto"
+    if "," in text:
+        try:
+            return [int(p) for p in text.split(",") if p.strip()]
+        except ValueError:
+            return text
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+class DataChoices:
+    """Dropdown options of datasets: built-in, registered, and specs handed over at run time."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.specs: dict[str, Any] = {}
+
+    def registered(self) -> list[dict[str, Any]]:
+        from aimass_lab.data._registry import list_datasets
+
+        try:
+            return [d for d in list_datasets(self.workspace) if d["registered"]]
+        except Exception:
+            return []
+
+    def options(self) -> list[tuple[str, str]]:
+        opts = [(f"{label} (loaded)", SPEC_PREFIX + label) for label in self.specs]
+        opts += [(f"{d['name']} (registered)", d["name"]) for d in self.registered()]
+        opts += [(name, name) for name in BUILTINS]
+        return opts
+
+    def add_spec(self, label: str, spec: Any) -> str:
+        """Offer a DataSpec (or Dataset) under ``label``; return its dropdown value."""
+        self.specs[label] = spec
+        return SPEC_PREFIX + label
+
+    def resolve(self, value: str) -> Any:
+        """What the stage APIs take for a dropdown value (a name, a DataSpec or a Dataset)."""
+        if value.startswith(SPEC_PREFIX):
+            return self.specs[value[len(SPEC_PREFIX) :]]
+        return value
+
+    def task(self, value: str | None) -> str | None:
+        """The task of a choice when known without loading the data."""
+        if value is None:
+            return None
+        if value.startswith(SPEC_PREFIX):
+            obj: Any = self.specs.get(value[len(SPEC_PREFIX) :])
+            task = getattr(obj, "task", None)
+            if task is None and obj is not None and hasattr(obj, "spec"):
+                task = obj.spec.task
+            return task
+        if value in BUILTINS:
+            return BUILTINS[value].task
+        for d in self.registered():
+            if d["name"] == value:
+                return d.get("task")
+        return None
+
+
+def version_refs(workspace: Workspace) -> list[tuple[str, str]]:
+    """``(label, ref)`` of every registered model version, newest first."""
+    from aimass_lab import registry
+
+    try:
+        versions = registry.list(workspace=workspace)
+    except Exception:
+        return []
+    out = []
+    for mv in versions:
+        aliases = f" [{', '.join(mv.aliases)}]" if mv.aliases else ""
+        out.append((f"{mv.ref}{aliases}", mv.ref))
+    return out

@@ -1,0 +1,388 @@
+"""DataPanel: choose a built-in, registered, local or uploaded dataset; see its report."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from aimass_lab.data._catalog import BUILTINS
+from aimass_lab.errors import DataError, SpecError
+from aimass_lab.specs import DataSpec, SplitSpec
+from aimass_lab.widgets._base import (
+    Field,
+    Panel,
+    button,
+    dropdown,
+    error_text,
+    guarded,
+    section,
+    set_options,
+)
+from aimass_lab.widgets._charts import empty_figure
+
+if TYPE_CHECKING:
+    from aimass_lab.data import Dataset
+    from aimass_lab.workspace import Workspace
+
+__all__ = ["DataPanel"]
+
+_SOURCES = (
+    ("built-in", "builtin"),
+    ("registered", "registered"),
+    ("CSV / Parquet file", "file"),
+    ("upload", "upload"),
+)
+UPLOAD_DIR = "uploads"
+
+
+def file_columns(path: str) -> list[str]:
+    """The column names of a CSV or Parquet file (reads only its header)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(f"file not found: {p}")
+    if p.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(p).names)
+    import pandas as pd
+
+    return [str(c) for c in pd.read_csv(p, nrows=0).columns]
+
+
+def file_source(path: str) -> str:
+    """``parquet`` for .parquet/.pq files, else ``csv``."""
+    return "parquet" if Path(path).suffix.lower() in (".parquet", ".pq") else "csv"
+
+
+class DataPanel(Panel):
+    """Choose a dataset, load it, read its report and register it.
+
+    Sources: a built-in dataset, one registered in the workspace, a CSV or Parquet file on
+    disk, or a file uploaded from the browser (saved in the workspace's ``uploads`` folder).
+    The split settings (validation and test fractions, seed, stratification) are part of the
+    spec. Load shows the dataset, its checks (schema, missing values, duplicates, leakage)
+    and the class balance (or the target's distribution for regression).
+
+    Parameters
+    ----------
+    data
+        A built-in or registered name to preselect, or a loaded Dataset to show.
+    workspace
+        The workspace (default: the current one).
+
+    Attributes
+    ----------
+    dataset : Dataset or None
+        The dataset loaded last.
+    on_loaded : list of callables
+        Called with each dataset loaded (the Workbench hands it to the Train panel).
+    """
+
+    title = "Data"
+
+    def __init__(self, data: Any = None, *, workspace: Workspace | str | None = None) -> None:
+        super().__init__(workspace)
+        self.dataset: Dataset | None = None
+        self.on_loaded: list[Callable[[Any], Any]] = []
+        self.on_registered: list[Callable[[Any], Any]] = []
+
+        self.source = widgets.ToggleButtons(options=list(_SOURCES), value="builtin")
+        self.builtin = Field("dataset", dropdown(list(BUILTINS), value="iris", width="16em"))
+        self.registered = Field("dataset", dropdown([], width="16em"))
+        self.path = Field(
+            "file",
+            widgets.Text("", placeholder="path/to/data.csv", layout=widgets.Layout(width="24em")),
+        )
+        self.upload = widgets.FileUpload(accept=".csv,.parquet,.pq", multiple=False)
+        self.target = Field("target", dropdown([], width="16em"))
+        self.task = Field("task", dropdown(["auto", "classification", "regression"], width="12em"))
+        self.val = Field(
+            "validation", widgets.FloatText(0.15, step=0.05, layout=widgets.Layout(width="8em"))
+        )
+        self.test = Field(
+            "test", widgets.FloatText(0.15, step=0.05, layout=widgets.Layout(width="8em"))
+        )
+        self.seed = Field("seed", widgets.IntText(0, layout=widgets.Layout(width="8em")))
+        self.stratify = Field("stratify", widgets.Checkbox(True, indent=False))
+        self.fields: dict[str, Field] = {
+            "name": self.builtin,
+            "registered": self.registered,
+            "path": self.path,
+            "target": self.target,
+            "task": self.task,
+            "split.val": self.val,
+            "split.test": self.test,
+            "split.seed": self.seed,
+            "split.stratify": self.stratify,
+            "split": self.test,
+        }
+        self.load_button = button("Load", "primary", "table")
+        self.load_button.on_click(self._on_load)
+        self.register_name = Field(
+            "register as",
+            widgets.Text("", placeholder="dataset name", layout=widgets.Layout(width="14em")),
+        )
+        self.register_button = button("Register", "success", "archive")
+        self.register_button.disabled = True
+        self.register_button.on_click(self._on_register)
+
+        self.summary = widgets.HTML()
+        self.report_view = widgets.HTML()
+        self.balance_chart = empty_figure("class balance", height=260)
+        self.balance_chart.add_trace(go.Bar(x=[], y=[], name="rows"))
+
+        self._source_box = widgets.VBox()
+        self.source.observe(self._source_changed, "value")
+        self.path.control.observe(self._path_changed, "value")
+        self.upload.observe(self._uploaded, "value")
+        for f in (
+            self.builtin,
+            self.registered,
+            self.target,
+            self.task,
+            self.val,
+            self.test,
+            self.seed,
+        ):
+            f.control.observe(self._validate, "value")
+        self.register_name.control.observe(self._check_register, "value")
+
+        self.children = [
+            section("source"),
+            self.source,
+            self._source_box,
+            self.task.box,
+            section("split"),
+            widgets.HBox([self.val.box, self.test.box]),
+            widgets.HBox([self.seed.box, self.stratify.box]),
+            widgets.HBox([self.load_button]),
+            self.status,
+            self.summary,
+            widgets.HBox([self.report_view, self.balance_chart]),
+            widgets.HBox([self.register_name.box, self.register_button]),
+        ]
+        self.refresh_registered()
+        if isinstance(data, str):
+            if data in BUILTINS:
+                self.builtin.value = data
+            elif data in self.registered.control.options:
+                self.source.value = "registered"
+                self.registered.value = data
+        self._source_changed()
+        if data is not None and not isinstance(data, str):
+            self.show_dataset(data)
+
+    # -- form ---------------------------------------------------------------------------------
+    def refresh_registered(self) -> None:
+        """Read the workspace's registered datasets again."""
+        from aimass_lab.data._registry import registered_names
+
+        try:
+            names = registered_names(self.workspace)
+        except Exception:
+            names = []
+        set_options(self.registered.control, names)
+
+    def _source_changed(self, _change: Any = None) -> None:
+        source = self.source.value
+        if source == "builtin":
+            rows = [self.builtin.box]
+        elif source == "registered":
+            rows = [self.registered.box]
+        elif source == "file":
+            rows = [self.path.box, self.target.box]
+        else:
+            rows = [
+                widgets.HBox(
+                    [widgets.Label("file", layout=widgets.Layout(width="9em")), self.upload]
+                ),
+                self.path.box,
+                self.target.box,
+            ]
+        self._source_box.children = rows
+        self._validate()
+
+    def _path_changed(self, _change: Any = None) -> None:
+        path = self.path.value.strip()
+        columns: list[str] = []
+        if path:
+            try:
+                columns = file_columns(path)
+            except Exception:
+                columns = []
+        current = self.target.control.value
+        self.target.control.options = columns
+        if current in columns:
+            self.target.control.value = current
+        elif columns:
+            self.target.control.value = columns[-1]
+        self._validate()
+
+    def _uploaded(self, _change: Any = None) -> None:
+        files = self.upload.value
+        if not files:
+            return
+        item = files[0]
+        name = Path(str(item["name"])).name
+        folder = self.workspace.path / UPLOAD_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / name
+        dest.write_bytes(bytes(item["content"]))
+        self.path.value = str(dest)
+        self.show_status(f"uploaded {name} ({dest.stat().st_size:,} bytes) to {dest}")
+
+    def data_arg(self) -> tuple[Any, dict[str, Any]]:
+        """What :func:`aimass_lab.data.load` gets: ``(data, overrides)``."""
+        split = {
+            "val": self.val.value,
+            "test": self.test.value,
+            "seed": self.seed.value,
+            "stratify": self.stratify.value,
+        }
+        task = None if self.task.value == "auto" else self.task.value
+        source = self.source.value
+        if source == "builtin":
+            spec: dict[str, Any] = {"source": "builtin", "name": self.builtin.value, "split": split}
+        elif source == "registered":
+            overrides: dict[str, Any] = {"split": split}
+            if task:
+                overrides["task"] = task
+            return self.registered.value, overrides
+        else:
+            path = self.path.value.strip()
+            spec = {
+                "source": file_source(path) if path else "csv",
+                "path": path or None,
+                "target": self.target.value,
+                "split": split,
+            }
+        if task:
+            spec["task"] = task
+        return spec, {}
+
+    def _validate(self, _change: Any = None) -> bool:
+        """Check the form; errors go next to their fields; Load is enabled when all is well."""
+        for f in self.fields.values():
+            f.set_error(None)
+        ok = True
+        data, overrides = self.data_arg()
+        try:
+            if isinstance(data, dict):
+                DataSpec(**data)
+            else:
+                SplitSpec(**overrides["split"])
+                if not data:
+                    self.registered.set_error("no registered dataset; register one first")
+                    ok = False
+        except SpecError as exc:
+            ok = False
+            for err in exc.errors:
+                path = str(err.get("field") or "")
+                message = str(err.get("message", ""))
+                if isinstance(data, dict) is False:
+                    path = f"split.{path}" if path else "split"
+                if not path:
+                    path = "target" if "target" in message else "path" if "path" in message else ""
+                field = self.fields.get(path) or self.fields.get(path.split(".")[0])
+                if field is not None:
+                    field.set_error(message)
+                else:
+                    self.show_error(message)
+        if self.source.value in ("file", "upload"):
+            path = self.path.value.strip()
+            if path and not Path(path).expanduser().is_file():
+                self.path.set_error(f"file not found: {path}")
+                ok = False
+        self.load_button.disabled = not ok
+        return ok
+
+    @property
+    def valid(self) -> bool:
+        """Whether the form is valid (the Load button is enabled)."""
+        return self._validate()
+
+    # -- actions ------------------------------------------------------------------------------
+    @guarded
+    def _on_load(self, _button: Any = None) -> Dataset | None:
+        if not self._validate():
+            self.show_error("fix the fields marked in red first")
+            return None
+        from aimass_lab.data import load
+
+        data, overrides = self.data_arg()
+        self.show_status("loading…")
+        try:
+            dataset = load(data, workspace=self.workspace, **overrides)
+        except SpecError as exc:
+            self.apply_spec_error(exc, self.fields)
+            self.load_button.disabled = True
+            return None
+        self.show_dataset(dataset)
+        for callback in self.on_loaded:
+            callback(dataset)
+        return dataset
+
+    def load(self) -> Dataset | None:
+        """Press Load: load the dataset of the form (None on an error, shown in the panel)."""
+        return self._on_load()  # type: ignore[no-any-return]
+
+    def show_dataset(self, dataset: Dataset) -> None:
+        """Show a loaded dataset: summary, report and class balance."""
+        self.dataset = dataset
+        self.summary.value = dataset._repr_html_()
+        report = dataset.report()
+        self.report_view.value = report._repr_html_()
+        bar = self.balance_chart.data[0]
+        with self.balance_chart.batch_update():
+            if report.class_balance:
+                bar.x = list(report.class_balance)
+                bar.y = list(report.class_balance.values())
+                self.balance_chart.layout.title.text = "class balance"
+                self.balance_chart.layout.xaxis.type = "category"
+            else:
+                import numpy as np
+
+                counts, edges = np.histogram(dataset.y_train.astype(float), bins=20)
+                bar.x = [float((a + b) / 2) for a, b in itertools.pairwise(edges)]
+                bar.y = counts.tolist()
+                self.balance_chart.layout.title.text = "target distribution (train split)"
+                self.balance_chart.layout.xaxis.type = "linear"
+        warnings = f" · {len(report.warnings)} warning(s)" if report.warnings else ""
+        self.show_status(f"loaded {dataset.name}: {dataset._summary()}{warnings}")
+        if not self.register_name.value and not dataset.registered:
+            self.register_name.value = f"{dataset.name.split(' ')[0]}-data"
+        self._check_register()
+
+    def _check_register(self, _change: Any = None) -> None:
+        from aimass_lab.data._registry import _check_name
+
+        name = self.register_name.value.strip()
+        self.register_name.set_error(None)
+        ok = bool(name) and self.dataset is not None
+        if name:
+            try:
+                _check_name(name)
+            except Exception as exc:
+                self.register_name.set_error(error_text(exc))
+                ok = False
+        self.register_button.disabled = not ok
+
+    @guarded
+    def _on_register(self, _button: Any = None) -> Dataset | None:
+        if self.dataset is None:
+            return None
+        from aimass_lab.data import add
+
+        name = self.register_name.value.strip()
+        dataset = add(name, self.dataset, workspace=self.workspace)
+        self.dataset = dataset
+        self.refresh_registered()
+        self.show_status(f"registered dataset {name}: load it anywhere with datasets.get({name!r})")
+        for callback in self.on_registered:
+            callback(dataset)
+        return dataset

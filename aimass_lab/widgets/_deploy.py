@@ -1,0 +1,584 @@
+"""DeployPanel: one-click deploy, endpoint snippets, try-it, live traffic split, metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from aimass_lab.errors import SpecError
+from aimass_lab.widgets._anywidgets import CopyText
+from aimass_lab.widgets._base import (
+    Field,
+    Panel,
+    button,
+    dropdown,
+    esc,
+    guarded,
+    section,
+    set_options,
+    spec_messages,
+)
+from aimass_lab.widgets._common import version_refs
+
+if TYPE_CHECKING:
+    from aimass_lab.workspace import Workspace
+
+__all__ = ["DeployPanel", "curl_snippet", "deploy_ref", "python_snippet", "rebalance"]
+
+#: Points kept on the live metric charts (one per refresh).
+HISTORY = 300
+
+
+def deploy_ref(ref: str, workspace: Workspace, name: str | None = None, **options: Any) -> Any:
+    """Deploy a registry ref through :func:`aimass_lab.deploy`; return the Deployment."""
+    from aimass_lab.serve._deploy import deploy
+
+    return deploy(ref, name=name or None, workspace=workspace, **options)
+
+
+def rebalance(weights: dict[str, int], changed: str, value: int) -> dict[str, int]:
+    """Set ``weights[changed] = value`` and scale the others so that the sum is 100."""
+    value = max(0, min(100, int(value)))
+    others = [k for k in weights if k != changed]
+    out = {changed: value}
+    if not others:
+        out[changed] = 100
+        return out
+    rest = 100 - value
+    total = sum(max(0, weights[k]) for k in others)
+    if total <= 0:
+        shares = {k: rest / len(others) for k in others}
+    else:
+        shares = {k: rest * max(0, weights[k]) / total for k in others}
+    rounded = {k: int(v) for k, v in shares.items()}
+    # hand the rounding remainder to the largest shares first
+    left = rest - sum(rounded.values())
+    for k in sorted(others, key=lambda k: shares[k] - rounded[k], reverse=True)[:left]:
+        rounded[k] += 1
+    out.update(rounded)
+    return out
+
+
+def _example_body(ref: str, workspace: Workspace) -> dict[str, Any]:
+    """A request body of two test rows of the model's data (model-ready features)."""
+    from aimass_lab import registry
+
+    try:
+        config = registry.get(ref, workspace=workspace).config
+        from aimass_lab import data as data_stage
+
+        dataset = data_stage.load(config["data_spec"], workspace=workspace)
+        rows = dataset.X_test[:2] if len(dataset.X_test) else dataset.X_val[:2]
+        return {"inputs": [[round(float(v), 4) for v in row.reshape(-1)] for row in rows]}
+    except Exception:
+        return {"inputs": [[0.0]]}
+
+
+def curl_snippet(endpoint: str, body: dict[str, Any]) -> str:
+    """A curl command that posts ``body`` to ``endpoint``."""
+    return (
+        f"curl -s -X POST '{endpoint}' \\\n  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{json.dumps(body)}'"
+    )
+
+
+def python_snippet(endpoint: str, name: str, body: dict[str, Any]) -> str:
+    """Python that calls the endpoint, with httpx and with the Deployment handle."""
+    return (
+        "import httpx\n\n"
+        f"response = httpx.post({endpoint!r}, json={json.dumps(body)})\n"
+        "print(response.json())\n\n"
+        "# or, from any notebook on this workspace:\n"
+        "from aimass_lab.serve import get_deployment\n"
+        f"get_deployment({name!r}).predict({json.dumps(body['inputs']) if 'inputs' in body else '...'})\n"
+    )
+
+
+class DeployPanel(Panel):
+    """Deploy a registered version and run its endpoint.
+
+    Deploy starts (or reuses) the workspace's inference server and routes 100% of the
+    endpoint's traffic to the version; deploying another version of the model to the same
+    endpoint is a hot swap. The endpoint's URL comes with copyable curl and Python snippets
+    and a try-it form. One slider per loaded version sets the traffic split, applied live
+    (the others follow so that the split sums to 100); Rollback returns to the previous
+    split. Requests per second, p50/p99 latency and the error rate are charted from the
+    server's metrics; an alert shows when p99 or the error rate crosses the thresholds set.
+
+    Parameters
+    ----------
+    model
+        A registry ref to preselect.
+    deployment
+        A :class:`~aimass_lab.serve.Deployment` (or its name) to show.
+    workspace
+        The workspace (default: the current one).
+    poll_interval
+        Seconds between metric scrapes (at least 0.25).
+    """
+
+    title = "Deploy"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        deployment: Any = None,
+        workspace: Workspace | str | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        super().__init__(workspace, poll_interval)
+        self.deployment: Any = None
+        self.on_deployed: list[Callable[[Any], Any]] = []
+        self.alerts: list[str] = []
+        self._adjusting = False
+        self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self._t0 = time.monotonic()
+        self._last_counts: tuple[float, float] | None = None
+
+        self.model = Field("model", dropdown([], width="18em"))
+        self.endpoint_name = Field(
+            "endpoint",
+            widgets.Text(
+                "", placeholder="default: the model name", layout=widgets.Layout(width="14em")
+            ),
+        )
+        self.replicas = Field("replicas", widgets.IntText(1, layout=widgets.Layout(width="8em")))
+        self.engine = Field("engine", dropdown(["auto", "onnxruntime", "torch"], width="10em"))
+        self.fields = {
+            "model": self.model,
+            "name": self.endpoint_name,
+            "replicas": self.replicas,
+            "engine": self.engine,
+        }
+        self.deploy_button = button("Deploy", "danger", "rocket")
+        self.deploy_button.on_click(self._on_deploy)
+        refresh = button("", icon="refresh")
+        refresh.on_click(lambda _b: self.refresh_lists())
+
+        self.endpoints = dropdown([], width="18em")
+        self.endpoints.observe(self._endpoint_changed, "value")
+        self.info = widgets.HTML()
+        self.curl = CopyText()
+        self.python = CopyText()
+        self.request = widgets.Textarea("", rows=4, layout=widgets.Layout(width="46em"))
+        self.request_error = widgets.HTML()
+        self.predict_button = button("Predict", "primary", "paper-plane")
+        self.predict_button.on_click(self._on_predict)
+        self.response = widgets.HTML()
+        self.request.observe(self._check_request, "value")
+
+        self.split_box = widgets.VBox()
+        self.sliders: dict[str, widgets.IntSlider] = {}
+        self.rollback_button = button("Rollback", "warning", "undo")
+        self.stop_button = button("Stop endpoint", "", "power-off")
+        self.rollback_button.on_click(self._on_rollback)
+        self.stop_button.on_click(self._on_stop)
+
+        self.p99_limit = Field(
+            "alert: p99 above (ms)",
+            widgets.FloatText(0.0, layout=widgets.Layout(width="7em")),
+            width="12em",
+        )
+        self.error_limit = Field(
+            "alert: errors above (%)",
+            widgets.FloatText(0.0, layout=widgets.Layout(width="7em")),
+            width="12em",
+        )
+        self.alert = widgets.HTML()
+        for f in (self.p99_limit, self.error_limit):
+            f.control.observe(self._check_limits, "value")
+        from plotly.subplots import make_subplots
+
+        fig = make_subplots(
+            rows=1, cols=3, subplot_titles=("requests/s", "latency (ms)", "errors (%)")
+        )
+        self.metrics_chart = go.FigureWidget(fig)
+        self.metrics_chart.update_layout(
+            height=260,
+            margin={"l": 40, "r": 10, "t": 40, "b": 30},
+            template="plotly_white",
+            showlegend=True,
+            legend={"orientation": "h", "y": -0.2},
+        )
+        self.metrics_chart.add_trace(
+            go.Scatter(x=[], y=[], mode="lines", name="requests/s"), row=1, col=1
+        )
+        self.metrics_chart.add_trace(go.Scatter(x=[], y=[], mode="lines", name="p50"), row=1, col=2)
+        self.metrics_chart.add_trace(go.Scatter(x=[], y=[], mode="lines", name="p99"), row=1, col=2)
+        self.metrics_chart.add_trace(
+            go.Scatter(x=[], y=[], mode="lines", name="error %"), row=1, col=3
+        )
+        self.metrics_table = widgets.HTML()
+
+        for f in self.fields.values():
+            f.control.observe(self._validate, "value")
+        self.children = [
+            section("deploy a version"),
+            widgets.HBox([self.model.box, refresh]),
+            widgets.HBox([self.endpoint_name.box, self.replicas.box]),
+            self.engine.box,
+            self.deploy_button,
+            self.status,
+            section("endpoint"),
+            widgets.HBox(
+                [widgets.Label("deployment", layout=widgets.Layout(width="9em")), self.endpoints]
+            ),
+            self.info,
+            widgets.HTML("<small>curl</small>"),
+            self.curl,
+            widgets.HTML("<small>Python</small>"),
+            self.python,
+            section("try it"),
+            self.request,
+            self.request_error,
+            widgets.HBox([self.predict_button]),
+            self.response,
+            section("traffic split (applied live)"),
+            self.split_box,
+            widgets.HBox([self.rollback_button, self.stop_button]),
+            section("live metrics"),
+            widgets.HBox([self.p99_limit.box, self.error_limit.box]),
+            self.alert,
+            self.metrics_chart,
+            self.metrics_table,
+        ]
+        self.refresh_lists()
+        if model:
+            values = [v for _, v in self.model.control.options]
+            if model in values:
+                self.model.value = model
+        self._validate()
+        if deployment is not None:
+            self.show_deployment(deployment)
+
+    # -- lists and form -------------------------------------------------------------------------
+    def refresh_lists(self) -> None:
+        """Read the registry's versions and the workspace's deployments again."""
+        set_options(self.model.control, version_refs(self.workspace))
+        try:
+            from aimass_lab.serve._deploy import deployments
+
+            names = [d.name for d in deployments(self.workspace)]
+        except Exception:
+            names = []
+        chosen = self.endpoints.value
+        self.endpoints.options = names
+        if chosen in names:
+            self.endpoints.value = chosen
+        self._validate()
+
+    def _validate(self, _change: Any = None) -> bool:
+        from aimass_lab.specs import DeploySpec
+
+        for f in self.fields.values():
+            f.set_error(None)
+        ok = True
+        if not self.model.value:
+            self.model.set_error("no registered model: train one and register it")
+            ok = False
+        else:
+            try:
+                DeploySpec(
+                    model=self.model.value,
+                    name=self.endpoint_name.value.strip() or None,
+                    replicas=self.replicas.value,
+                    engine=self.engine.value,
+                )
+            except SpecError as exc:
+                ok = False
+                for path, message in spec_messages(exc):
+                    field = self.fields.get(path.split(".")[0])
+                    (field.set_error(message) if field is not None else self.show_error(message))
+        self.deploy_button.disabled = not ok
+        return ok
+
+    @property
+    def valid(self) -> bool:
+        """Whether the deploy form is valid."""
+        return self._validate()
+
+    def _check_request(self, _change: Any = None) -> bool:
+        self.request_error.value = ""
+        ok = True
+        try:
+            body = json.loads(self.request.value or "null")
+            if not isinstance(body, dict) or not ({"inputs", "records"} & set(body)):
+                raise ValueError('expected {"inputs": [[...], ...]} or {"records": [{...}, ...]}')
+        except ValueError as exc:
+            self.request_error.value = f"<span style='color:#c62828'>&#9888; {esc(exc)}</span>"
+            ok = False
+        self.predict_button.disabled = not ok or self.deployment is None
+        return ok
+
+    # -- actions ------------------------------------------------------------------------------
+    @guarded
+    def _on_deploy(self, _button: Any = None) -> Any:
+        if not self._validate():
+            self.show_error("fix the fields marked in red first")
+            return None
+        ref = self.model.value
+        self.show_status(f"deploying {ref}: starting or reusing the workspace's server…")
+        self.deploy_button.disabled = True
+        try:
+            dep = deploy_ref(
+                ref,
+                self.workspace,
+                name=self.endpoint_name.value.strip() or None,
+                replicas=self.replicas.value,
+                engine=self.engine.value,
+            )
+        finally:
+            self.deploy_button.disabled = False
+        self.show_deployment(dep)
+        self.show_status(f"deployed {ref} at {dep.endpoint}")
+        for callback in self.on_deployed:
+            callback(dep)
+        return dep
+
+    def deploy(self, ref: str | None = None) -> Any:
+        """Press Deploy (for ``ref`` when given); returns the Deployment or None on an error."""
+        if ref is not None:
+            self.refresh_lists()
+            self.model.value = ref
+        return self._on_deploy()
+
+    def show_deployment(self, deployment: Any) -> None:
+        """Show a deployment (a handle or its name) and poll its metrics."""
+        if isinstance(deployment, str):
+            from aimass_lab.serve._deploy import get_deployment
+
+            deployment = get_deployment(deployment, self.workspace)
+        with self._lock:
+            self.deployment = deployment
+            self._history.clear()
+            self._last_counts = None
+            names = list(self.endpoints.options)
+            self._adjusting = True
+            try:
+                if deployment.name not in names:
+                    self.endpoints.options = [*names, deployment.name]
+                self.endpoints.value = deployment.name
+            finally:
+                self._adjusting = False
+            self._show_endpoint()
+        if self.refresh() is not False:
+            self.start_polling()
+
+    def _endpoint_changed(self, _change: Any = None) -> None:
+        if self._adjusting or not self.endpoints.value:
+            return
+        try:
+            self.show_deployment(self.endpoints.value)
+        except Exception as exc:
+            self.show_error(exc)
+
+    def _show_endpoint(self) -> None:
+        dep = self.deployment
+        dep.refresh(sync=False)
+        endpoint = dep.endpoint or "(not running)"
+        body = _example_body(dep.model, self.workspace)
+        self.info.value = (
+            f"<b>{esc(dep.name)}</b> — {esc(dep.state)} · model {esc(dep.model)}<br>"
+            f"JSON: <code>POST {esc(endpoint)}</code><br>"
+            f"Open Inference Protocol v2: <code>POST {esc(dep.infer_url or '')}</code>"
+        )
+        self.curl.text = curl_snippet(endpoint, body)
+        self.python.text = python_snippet(endpoint, dep.name, body)
+        if not self.request.value:
+            self.request.value = json.dumps(body)
+        self._build_sliders()
+        self._check_request()
+
+    def _build_sliders(self) -> None:
+        dep = self.deployment
+        weights = dep.split_weights
+        refs = dep.refs
+        self.sliders = {}
+        rows = []
+        for version in sorted(dep.versions, key=lambda v: int(v) if v.isdigit() else 0):
+            slider = widgets.IntSlider(
+                value=int(weights.get(version, 0)),
+                min=0,
+                max=100,
+                step=5,
+                continuous_update=False,
+                description=f"v{version}",
+                layout=widgets.Layout(width="30em"),
+            )
+            slider.observe(self._slider_changed, "value")
+            self.sliders[version] = slider
+            rows.append(widgets.HBox([slider, widgets.Label(refs.get(version, ""))]))
+        self.split_box.children = rows
+        self.rollback_button.disabled = not dep.previous_split
+        self.stop_button.disabled = dep.state != "running"
+
+    def _slider_changed(self, change: Any) -> None:
+        if self._adjusting:
+            return
+        version = next((v for v, s in self.sliders.items() if s is change["owner"]), None)
+        if version is None:
+            return
+        current = {v: s.value for v, s in self.sliders.items()}
+        current[version] = change["old"]
+        weights = rebalance(current, version, change["new"])
+        self.apply_split(weights)
+
+    @guarded
+    def apply_split(self, weights: dict[str, int]) -> None:
+        """Route traffic as ``weights`` (``{"3": 90, "4": 10}``), live; the sliders follow."""
+        dep = self.deployment
+        if dep is None:
+            return
+        dep.split({k: v for k, v in weights.items()})
+        self._sync_sliders()
+        shown = ", ".join(f"v{k} {v}%" for k, v in sorted(dep.split_weights.items()))
+        self.show_status(f"traffic split applied: {shown}")
+
+    def _sync_sliders(self) -> None:
+        dep = self.deployment
+        weights = dep.split_weights
+        if set(self.sliders) != set(dep.versions):
+            self._build_sliders()
+            return
+        self._adjusting = True
+        try:
+            for version, slider in self.sliders.items():
+                slider.value = int(weights.get(version, 0))
+        finally:
+            self._adjusting = False
+        self.rollback_button.disabled = not dep.previous_split
+
+    @guarded
+    def _on_rollback(self, _button: Any = None) -> None:
+        if self.deployment is None:
+            return
+        self.deployment.rollback()
+        self._sync_sliders()
+        self.show_status(f"rolled back: {self.deployment.split_weights}")
+
+    @guarded
+    def _on_stop(self, _button: Any = None) -> None:
+        if self.deployment is None:
+            return
+        self.deployment.stop()
+        self.stop_polling()
+        self._show_endpoint()
+        self.show_status(f"endpoint {self.deployment.name} stopped")
+
+    @guarded
+    def _on_predict(self, _button: Any = None) -> Any:
+        if self.deployment is None or not self._check_request():
+            return None
+        body = json.loads(self.request.value)
+        X = body.get("records") if "records" in body else body["inputs"]
+        result = self.deployment.predict(X)
+        self.response.value = (
+            f"<small>answered by version {esc(result.get('version'))}</small>"
+            f"<pre style='font-size:11px'>{esc(json.dumps(result, indent=1)[:3000])}</pre>"
+        )
+        return result
+
+    def predict(self) -> Any:
+        """Press Predict with the try-it form's body."""
+        return self._on_predict()
+
+    # -- metrics ------------------------------------------------------------------------------
+    def _check_limits(self, _change: Any = None) -> None:
+        for f in (self.p99_limit, self.error_limit):
+            f.set_error("must be 0 (off) or more" if (f.value or 0) < 0 else None)
+        if self._history:
+            self._alerts(self._history[-1])
+
+    def refresh(self) -> bool:
+        """Scrape the endpoint's metrics once; update the charts, the table and the alerts."""
+        dep = self.deployment
+        if dep is None:
+            return False
+        if dep.state != "running":
+            self.info.value = f"<b>{esc(dep.name)}</b> — {esc(dep.state)}"
+            return False
+        metrics = dep.metrics()
+        requests = sum(float(m.get("requests") or 0) for m in metrics.values())
+        errors = sum(float(m.get("errors") or 0) for m in metrics.values())
+        rps = sum(float(m.get("rps") or 0.0) for m in metrics.values())
+        p50 = max(
+            (m["p50_ms"] for m in metrics.values() if m.get("p50_ms") is not None), default=None
+        )
+        p99 = max(
+            (m["p99_ms"] for m in metrics.values() if m.get("p99_ms") is not None), default=None
+        )
+        if self._last_counts is not None:
+            d_req = requests - self._last_counts[0]
+            d_err = errors - self._last_counts[1]
+            error_pct = 100.0 * d_err / d_req if d_req > 0 else 0.0
+        else:
+            error_pct = 100.0 * errors / requests if requests else 0.0
+        self._last_counts = (requests, errors)
+        point = {
+            "t": round(time.monotonic() - self._t0, 2),
+            "rps": rps,
+            "p50": p50,
+            "p99": p99,
+            "error_pct": error_pct,
+            "requests": requests,
+            "errors": errors,
+        }
+        self._history.append(point)
+        hist = list(self._history)
+        ts = [p["t"] for p in hist]
+        with self.metrics_chart.batch_update():
+            self.metrics_chart.data[0].x, self.metrics_chart.data[0].y = (
+                ts,
+                [p["rps"] for p in hist],
+            )
+            self.metrics_chart.data[1].x, self.metrics_chart.data[1].y = (
+                ts,
+                [p["p50"] for p in hist],
+            )
+            self.metrics_chart.data[2].x, self.metrics_chart.data[2].y = (
+                ts,
+                [p["p99"] for p in hist],
+            )
+            self.metrics_chart.data[3].x, self.metrics_chart.data[3].y = (
+                ts,
+                [p["error_pct"] for p in hist],
+            )
+        rows = "".join(
+            f"<tr><td>v{esc(v)}</td><td>{int(m.get('requests') or 0)}</td><td>{int(m.get('errors') or 0)}</td>"
+            f"<td>{_num(m.get('p50_ms'))}</td><td>{_num(m.get('p99_ms'))}</td><td>{_num(m.get('rps'))}</td></tr>"
+            for v, m in sorted(metrics.items())
+        )
+        self.metrics_table.value = (
+            "<table style='font-size:12px'><tr><th>version</th><th>requests</th><th>errors</th>"
+            f"<th>p50 ms</th><th>p99 ms</th><th>req/s</th></tr>{rows}</table>"
+        )
+        self._alerts(point)
+        return True
+
+    def _alerts(self, point: dict[str, Any]) -> None:
+        alerts = []
+        p99_limit = float(self.p99_limit.value or 0.0)
+        error_limit = float(self.error_limit.value or 0.0)
+        if p99_limit > 0 and point.get("p99") is not None and point["p99"] > p99_limit:
+            alerts.append(f"p99 latency {point['p99']:.3g} ms is above {p99_limit:g} ms")
+        if error_limit > 0 and point["error_pct"] > error_limit:
+            alerts.append(f"error rate {point['error_pct']:.3g}% is above {error_limit:g}%")
+        self.alerts = alerts
+        self.alert.value = (
+            "<div style='background:#ffebee;color:#b71c1c;padding:4px 8px;border-left:4px solid #b71c1c'>"
+            + "<br>".join(f"&#9888; <b>alert</b>: {esc(a)}" for a in alerts)
+            + "</div>"
+            if alerts
+            else ""
+        )
+
+
+def _num(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.3g}"

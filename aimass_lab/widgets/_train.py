@@ -1,0 +1,605 @@
+"""TrainPanel: a model family with its hyperparameters as controls, a job, live curves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from aimass_lab.errors import SpecError
+from aimass_lab.models._catalog import FAMILIES, coerce_hparams
+from aimass_lab.specs import TrainSpec
+from aimass_lab.widgets._anywidgets import LabLink, tensorboard_path
+from aimass_lab.widgets._base import (
+    Field,
+    Panel,
+    button,
+    downsample,
+    dropdown,
+    error_text,
+    esc,
+    guarded,
+    log_html,
+    section,
+    set_options,
+)
+from aimass_lab.widgets._charts import (
+    add_metric_trace,
+    empty_figure,
+    evaluate_run,
+    evaluation_figure,
+    live_train_figure,
+)
+from aimass_lab.widgets._common import DataChoices, fmt_seconds, parse_devices
+
+if TYPE_CHECKING:
+    from aimass_lab.train import Run
+    from aimass_lab.workspace import Workspace
+
+__all__ = ["TrainPanel"]
+
+_COMPARE_METRICS = ("val_loss", "val_acc", "val_f1", "val_rmse", "val_mae", "train_loss_epoch")
+_LOG_LINES = 25
+
+
+def hparam_control(default: Any, choices: tuple[str, ...] | None) -> widgets.Widget:
+    """The control of one hyperparameter, from its default's type and its choices."""
+    layout = widgets.Layout(width="9em")
+    if choices:
+        return widgets.Dropdown(options=list(choices), value=default, layout=layout)
+    if isinstance(default, bool):
+        return widgets.Checkbox(value=default, indent=False, layout=widgets.Layout(width="9em"))
+    if isinstance(default, int):
+        return widgets.IntText(value=default, layout=layout)
+    if isinstance(default, float):
+        return widgets.FloatText(value=default, layout=layout)
+    return widgets.Text(value=str(default), layout=layout)
+
+
+class TrainPanel(Panel):
+    """Train a zoo model as a background job and watch it live.
+
+    The model family's hyperparameters (from the zoo catalogue) become controls; the Train
+    button builds a :class:`~aimass_lab.specs.TrainSpec` through :func:`aimass_lab.train`,
+    which starts a detached job; the panel then polls the store for the job's state,
+    progress, metrics and log.
+
+    Parameters
+    ----------
+    data
+        A dataset name, a DataSpec or a loaded Dataset to preselect.
+    model
+        The zoo family to preselect.
+    run
+        A :class:`~aimass_lab.train.Run` to watch (its settings fill the form).
+    workspace
+        The workspace (default: the current one).
+    max_epochs
+        The preset number of epochs.
+    poll_interval
+        Seconds between refreshes while the job runs (at least 0.25).
+
+    Examples
+    --------
+    >>> panel = TrainPanel("iris", "mlp", max_epochs=5)  # doctest: +SKIP
+    >>> panel  # doctest: +SKIP
+    """
+
+    title = "Train"
+
+    def __init__(
+        self,
+        data: Any = None,
+        model: str = "mlp",
+        *,
+        run: Run | None = None,
+        workspace: Workspace | str | None = None,
+        max_epochs: int = 10,
+        poll_interval: float = 0.5,
+    ) -> None:
+        if run is not None and workspace is None:
+            workspace = run.workspace
+        super().__init__(workspace, poll_interval)
+        self.run: Run | None = None
+        self.on_registered: list[Callable[[Any], Any]] = []
+        self.choices = DataChoices(self.workspace)
+        self.evaluation: dict[str, Any] | None = None
+        self._series: dict[str, tuple[list[float], list[float]]] = {}
+        self._last_id = 0
+        self._finished: tuple[int, str] | None = None
+        self._refresh_count = 0
+
+        # -- form ----------------------------------------------------------------------------
+        self.data = Field("dataset", dropdown(self.choices.options(), width="16em"))
+        self.family = Field(
+            "model", dropdown(list(FAMILIES), value=model if model in FAMILIES else "mlp")
+        )
+        self.hparam_fields: dict[str, Field] = {}
+        self.hparams_box = widgets.VBox()
+        self.max_epochs = Field(
+            "epochs", widgets.IntText(max_epochs, layout=widgets.Layout(width="9em"))
+        )
+        self.batch_size = Field(
+            "batch size", widgets.IntText(64, layout=widgets.Layout(width="9em"))
+        )
+        self.lr = Field(
+            "learning rate", widgets.FloatText(1e-3, layout=widgets.Layout(width="9em"))
+        )
+        self.optimizer = Field("optimizer", dropdown(["adam", "adamw", "sgd"], width="9em"))
+        self.accelerator = Field(
+            "accelerator", dropdown(["auto", "cpu", "gpu", "mps"], width="9em")
+        )
+        self.devices = Field("devices", widgets.Text("auto", layout=widgets.Layout(width="9em")))
+        self.seed = Field("seed", widgets.IntText(0, layout=widgets.Layout(width="9em")))
+        self.run_name = Field(
+            "run name",
+            widgets.Text("", placeholder="optional", layout=widgets.Layout(width="12em")),
+        )
+        self.fields: dict[str, Field] = {
+            "data": self.data,
+            "model": self.family,
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "optimizer": self.optimizer,
+            "accelerator": self.accelerator,
+            "devices": self.devices,
+            "seed": self.seed,
+            "name": self.run_name,
+        }
+        if data is not None:
+            self.set_data(data)
+
+        self.train_button = button("Train", "primary", "play")
+        self.cancel_button = button("Cancel", "warning", "stop")
+        self.resume_button = button("Resume", "", "repeat")
+        self.cancel_button.disabled = True
+        self.resume_button.disabled = True
+        self.tensorboard = LabLink(label="TensorBoard")
+        self.train_button.on_click(self._on_train)
+        self.cancel_button.on_click(self._on_cancel)
+        self.resume_button.on_click(self._on_resume)
+
+        # -- live view -----------------------------------------------------------------------
+        self.progress = widgets.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="", layout=widgets.Layout(width="20em")
+        )
+        self.eta = widgets.HTML("")
+        self.chart, self._trace_index = live_train_figure(self.choices.task(self.data.value))
+        self.log_view = widgets.HTML("")
+        self.evaluation_box = widgets.VBox()
+
+        # -- register and compare ------------------------------------------------------------
+        self.register_name = Field(
+            "register as",
+            widgets.Text("", placeholder="model name", layout=widgets.Layout(width="12em")),
+        )
+        self.register_button = button("Register", "success", "archive")
+        self.register_button.disabled = True
+        self.register_button.on_click(self._on_register)
+        self.register_name.control.observe(self._check_register, "value")
+        self.compare_runs = widgets.SelectMultiple(
+            options=[], rows=6, layout=widgets.Layout(width="22em")
+        )
+        self.compare_metric = dropdown(_COMPARE_METRICS, value="val_loss", width="12em")
+        self.compare_chart = empty_figure(
+            "run comparison", xaxis={"title": "step"}, legend={"orientation": "h", "y": -0.25}
+        )
+        self.compare_runs.observe(lambda _c: self.update_compare(), "value")
+        self.compare_metric.observe(lambda _c: self.update_compare(), "value")
+        compare_refresh = button("Refresh runs", icon="refresh")
+        compare_refresh.on_click(lambda _b: self.refresh_run_list())
+
+        for f in self.fields.values():
+            f.control.observe(self._validate, "value")
+        self.family.control.observe(self._family_changed, "value")
+        self._build_hparams()
+
+        form_left = widgets.VBox(
+            [section("data and model"), self.data.box, self.family.box, self.hparams_box]
+        )
+        form_right = widgets.VBox(
+            [
+                section("training"),
+                self.max_epochs.box,
+                self.batch_size.box,
+                self.lr.box,
+                self.optimizer.box,
+                self.accelerator.box,
+                self.devices.box,
+                self.seed.box,
+                self.run_name.box,
+            ]
+        )
+        actions = widgets.HBox(
+            [self.train_button, self.cancel_button, self.resume_button, self.tensorboard]
+        )
+        compare = widgets.VBox(
+            [
+                widgets.HBox(
+                    [self.compare_runs, widgets.VBox([self.compare_metric, compare_refresh])]
+                ),
+                self.compare_chart,
+            ]
+        )
+        extras = widgets.Accordion(children=[compare], titles=("compare runs",))
+        extras.selected_index = None
+        self.children = [
+            widgets.HBox([form_left, form_right]),
+            actions,
+            widgets.HBox([self.progress, self.eta]),
+            self.status,
+            self.chart,
+            self.evaluation_box,
+            self.log_view,
+            widgets.HBox([self.register_name.box, self.register_button]),
+            extras,
+        ]
+        self.refresh_run_list()
+        self._validate()
+        if run is not None:
+            self._fill_from_spec(run)
+            self.attach(run)
+
+    # -- form ---------------------------------------------------------------------------------
+    def set_data(self, data: Any, label: str | None = None) -> None:
+        """Preselect a dataset: a name, a DataSpec or a loaded Dataset."""
+        if isinstance(data, str):
+            value = data
+            if value not in [v for _, v in self.choices.options()]:
+                value = self.choices.add_spec(value, value)
+        else:
+            name = label or getattr(data, "name", None) or getattr(data, "label", "data")
+            value = self.choices.add_spec(str(name), data)
+        self.data.control.options = self.choices.options()
+        self.data.control.value = value
+
+    def refresh_choices(self) -> None:
+        """Read the dataset list again (after a dataset was registered)."""
+        set_options(self.data.control, self.choices.options())
+
+    def _family_changed(self, _change: Any = None) -> None:
+        self._build_hparams()
+        self._validate()
+
+    def _build_hparams(self) -> None:
+        family = FAMILIES[self.family.value]
+        self.hparam_fields = {}
+        for name, default in family.defaults.items():
+            field = Field(name, hparam_control(default, family.choices.get(name)))
+            field.control.observe(self._validate, "value")
+            self.hparam_fields[name] = field
+        self.hparams_box.children = [f.box for f in self.hparam_fields.values()]
+
+    def _fill_from_spec(self, run: Run) -> None:
+        try:
+            spec = run.spec
+        except Exception:
+            return
+        label = spec.data.label
+        value = self.choices.add_spec(label, spec.data)
+        self.data.control.options = self.choices.options()
+        self.data.control.value = value
+        if spec.model.family in FAMILIES:
+            self.family.value = spec.model.family
+            for key, v in spec.model.hparams.items():
+                if key in self.hparam_fields:
+                    try:
+                        self.hparam_fields[key].value = v
+                    except Exception:
+                        pass
+        self.max_epochs.value = spec.max_epochs
+        self.batch_size.value = spec.batch_size
+        self.lr.value = spec.lr
+        self.optimizer.value = spec.optimizer
+        self.seed.value = spec.seed
+        self.devices.value = str(spec.devices)
+
+    def hparams(self) -> dict[str, Any]:
+        """The model hyperparameters as set in the form."""
+        return {k: f.value for k, f in self.hparam_fields.items()}
+
+    def spec_fields(self) -> dict[str, Any]:
+        """The training fields as set in the form (without data and model)."""
+        out: dict[str, Any] = {
+            "max_epochs": self.max_epochs.value,
+            "batch_size": self.batch_size.value,
+            "lr": self.lr.value,
+            "optimizer": self.optimizer.value,
+            "accelerator": self.accelerator.value,
+            "devices": parse_devices(self.devices.value),
+            "seed": self.seed.value,
+        }
+        if self.run_name.value.strip():
+            out["name"] = self.run_name.value.strip()
+        return out
+
+    def _validate(self, _change: Any = None) -> bool:
+        """Check every field; show errors next to them; enable Train only when all is well."""
+        for f in [*self.fields.values(), *self.hparam_fields.values()]:
+            f.set_error(None)
+        ok = True
+        family = FAMILIES.get(self.family.value)
+        if family is not None:
+            _, errors = coerce_hparams(family, self.hparams())
+            for err in errors:
+                key = str(err["field"]).split(".", 1)[-1]
+                if key in self.hparam_fields:
+                    self.hparam_fields[key].set_error(f"{err['value']!r}: {err['message']}")
+                ok = False
+        try:
+            TrainSpec(
+                data={"name": "iris"},
+                model={"family": self.family.value},
+                **self.spec_fields(),
+            )
+        except SpecError as exc:
+            self.apply_spec_error(exc, self.fields)
+            ok = False
+        if self.data.value is None:
+            self.data.set_error("choose a dataset")
+            ok = False
+        active = self.run is not None and self._active
+        self.train_button.disabled = not ok or active
+        return ok
+
+    @property
+    def valid(self) -> bool:
+        """Whether the form is valid (the Train button is enabled when nothing runs)."""
+        return self._validate()
+
+    # -- actions ------------------------------------------------------------------------------
+    @guarded
+    def _on_train(self, _button: Any = None) -> Run | None:
+        if not self._validate():
+            self.show_error("fix the fields marked in red first")
+            return None
+        from aimass_lab.train import train
+
+        self.show_status("starting the job…")
+        data = self.choices.resolve(self.data.value)
+        try:
+            run = train(
+                data,
+                self.family.value,
+                hparams=self.hparams(),
+                workspace=self.workspace,
+                launch=True,
+                **self.spec_fields(),
+            )
+        except SpecError as exc:
+            fields = {**self.fields, **{f"hparams.{k}": f for k, f in self.hparam_fields.items()}}
+            self.apply_spec_error(exc, fields)
+            if self.last_error is None:
+                self.show_error(exc)
+            self.train_button.disabled = True
+            return None
+        self.attach(run)
+        return run
+
+    def train(self) -> Run | None:
+        """Press Train: start the job from the form (returns the Run, or None on an error)."""
+        return self._on_train()  # type: ignore[no-any-return]
+
+    @guarded
+    def _on_cancel(self, _button: Any = None) -> None:
+        if self.run is not None:
+            self.run.cancel()
+            self.show_status("cancelling: the job saves a checkpoint and stops…")
+            self.cancel_button.disabled = True
+            self.start_polling()
+
+    @guarded
+    def _on_resume(self, _button: Any = None) -> None:
+        if self.run is not None:
+            self.run.resume()
+            self._finished = None
+            self.evaluation_box.children = []
+            self.show_status("resuming from the last checkpoint…")
+            if self.refresh() is not False:
+                self.start_polling()
+
+    def _check_register(self, _change: Any = None) -> None:
+        from aimass_lab.registry._model_version import validate_name
+
+        name = self.register_name.value.strip()
+        self.register_name.set_error(None)
+        ok = bool(name)
+        if name:
+            try:
+                validate_name(name)
+            except Exception as exc:
+                self.register_name.set_error(error_text(exc))
+                ok = False
+        done = self.run is not None and self._state == "succeeded"
+        self.register_button.disabled = not (ok and done)
+
+    @guarded
+    def _on_register(self, _button: Any = None) -> Any:
+        if self.run is None:
+            return None
+        mv = self.run.register(self.register_name.value.strip())
+        self.show_status(f"registered {mv.ref}")
+        for callback in self.on_registered:
+            callback(mv)
+        return mv
+
+    # -- watching -----------------------------------------------------------------------------
+    @property
+    def _state(self) -> str | None:
+        return self._job_state
+
+    @property
+    def _active(self) -> bool:
+        return self._job_state in ("queued", "running")
+
+    _job_state: str | None = None
+
+    def attach(self, run: Run) -> None:
+        """Watch ``run``: clear the charts, refresh now and poll until it ends."""
+        with self._lock:
+            self.run = run
+            self._series = {}
+            self._last_id = 0
+            self._finished = None
+            self._job_state = None
+            self.evaluation = None
+            self.evaluation_box.children = []
+            self.log_view.value = ""
+            task = None
+            try:
+                task = run.spec.data.task or self.choices.task(self.data.value)
+            except Exception:
+                pass
+            with self.chart.batch_update():
+                for trace in self.chart.data:
+                    trace.x, trace.y = [], []
+            if task == "regression" and "val_rmse" not in self._trace_index:
+                self.chart.data = ()
+                fig, self._trace_index = live_train_figure("regression")
+                self.chart.add_traces(list(fig.data))
+            self.tensorboard.path = tensorboard_path(run.id)
+            self.show_status(f"run {run.id} started")
+        if self.refresh() is not False:
+            self.start_polling()
+
+    def refresh(self) -> bool:
+        """Read the run's state, new metric points and log; update the widgets once.
+
+        Returns
+        -------
+        bool
+            ``False`` once the run has ended (polling stops).
+        """
+        run = self.run
+        if run is None:
+            return False
+        self._refresh_count += 1
+        job = run.job
+        self._job_state = job.state
+        points = self.workspace.metrics(run.id, after_id=self._last_id)
+        changed: set[str] = set()
+        for p in points:
+            self._last_id = max(self._last_id, int(p["id"]))
+            name = p["name"]
+            if name.startswith("test_"):
+                continue
+            xs, ys = self._series.setdefault(name, ([], []))
+            xs.append(p["step"])
+            ys.append(p["value"])
+            changed.add(name)
+        for name in sorted(changed - set(self._trace_index)):
+            add_metric_trace(self.chart, name)  # a metric not foreseen: its own trace, once
+            self._trace_index[name] = len(self.chart.data) - 1
+        if changed:
+            with self.chart.batch_update():
+                for name in changed:
+                    x, y = downsample(*self._series[name])
+                    trace = self.chart.data[self._trace_index[name]]
+                    trace.x, trace.y = x, y
+        progress = 1.0 if job.state == "succeeded" else float(job.progress or 0.0)
+        self.progress.value = min(1.0, max(0.0, progress))
+        self.progress.bar_style = {
+            "succeeded": "success",
+            "failed": "danger",
+            "interrupted": "warning",
+            "cancelled": "warning",
+        }.get(job.state, "info")
+        elapsed = fmt_seconds(job.duration_s)
+        eta = f" · ETA {fmt_seconds(job.eta_s)}" if job.eta_s is not None else ""
+        self.eta.value = f"{progress:.0%} · {esc(job.state)} · elapsed {elapsed}{eta}"
+        self.cancel_button.disabled = not job.active
+        self.resume_button.disabled = job.state not in ("interrupted", "failed", "cancelled")
+        self.train_button.disabled = job.active or not self._form_ok()
+        if job.active:
+            last = {
+                k: v
+                for k, v in self._last_values().items()
+                if k in ("train_loss", "val_loss", "val_acc")
+            }
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items())
+            if self.last_error is None:
+                self.show_status(f"run {run.id}: {job.state}" + (f" — {shown}" if shown else ""))
+            if self._refresh_count % 4 == 1:  # the log tail about once a second or two
+                self.log_view.value = log_html(run.logs(tail=_LOG_LINES), "log tail")
+            return True
+        self._check_register()
+        if self._finished != (job.attempt, job.state):
+            self._finished = (job.attempt, job.state)
+            self._finish(job)
+        return False
+
+    def _form_ok(self) -> bool:
+        return not any(f.has_error for f in [*self.fields.values(), *self.hparam_fields.values()])
+
+    def _last_values(self) -> dict[str, float]:
+        return {name: ys[-1] for name, (_xs, ys) in self._series.items() if ys}
+
+    def _finish(self, job: Any) -> None:
+        run = self.run
+        assert run is not None
+        log = run.logs(tail=_LOG_LINES)
+        self.log_view.value = log_html(log, "log tail")
+        if job.state == "succeeded":
+            metrics = (job.result or {}).get("metrics") or run.summary
+            shown = ", ".join(
+                f"{k} {v:.4g}"
+                for k, v in sorted(metrics.items())
+                if k.startswith(("test_", "val_"))
+            )
+            self.show_status(f"run {run.id} succeeded in {fmt_seconds(job.duration_s)} — {shown}")
+            try:
+                self.evaluation = evaluate_run(run)
+                self.evaluation_box.children = [evaluation_figure(self.evaluation)]
+            except Exception as exc:  # the run is fine; only the extra chart failed
+                self.evaluation_box.children = [
+                    widgets.HTML(f"<i>no evaluation chart: {esc(exc)}</i>")
+                ]
+            self.refresh_run_list()
+        elif job.state == "failed":
+            self.show_error(f"run {run.id} failed: {job.exit_reason or 'see the log'}", log=log)
+        else:
+            self.show_status(
+                f"run {run.id} {job.state}"
+                + (f" ({job.exit_reason})" if job.exit_reason else "")
+                + " — Resume continues from the last checkpoint"
+            )
+
+    # -- comparison ---------------------------------------------------------------------------
+    def refresh_run_list(self) -> None:
+        """List the workspace's runs for the comparison."""
+        from aimass_lab.train import list_runs
+
+        try:
+            runs = list_runs(self.workspace, limit=40)
+        except Exception:
+            return
+        selected = set(self.compare_runs.value)
+        options = []
+        for r in runs:
+            job = r.job
+            options.append((f"{job.name or r.id} ({job.state})", r.id))
+        self.compare_runs.options = options
+        self.compare_runs.value = tuple(v for _, v in options if v in selected)
+
+    def update_compare(self) -> None:
+        """Overlay the chosen metric of the selected runs (and of the watched run)."""
+        import plotly.graph_objects as go
+
+        metric = self.compare_metric.value
+        ids = list(self.compare_runs.value)
+        if self.run is not None and self.run.id not in ids:
+            ids.insert(0, self.run.id)
+        traces = []
+        for run_id in ids:
+            points = self.workspace.metrics(run_id, name=metric)
+            x, y = downsample([p["step"] for p in points], [p["value"] for p in points])
+            dash = "solid" if self.run is not None and run_id == self.run.id else "dot"
+            traces.append(
+                go.Scatter(x=x, y=y, name=run_id[-13:], mode="lines", line={"dash": dash})
+            )
+        self.compare_chart.data = ()
+        if traces:
+            self.compare_chart.add_traces(traces)
+        self.compare_chart.layout.yaxis.title = metric

@@ -1,0 +1,123 @@
+"""CompressPanel and DeployPanel on a real model: compress job, pick, deploy, split, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from widgets_helpers import poll_until
+
+
+def test_compress_panel_runs_a_job_and_picks_a_variant(trained: dict[str, Any]) -> None:
+    from aimass_lab.widgets import CompressPanel
+
+    ws = trained["workspace"]
+    panel = CompressPanel(workspace=ws)
+    assert panel.model.value == "iris-mlp:1"
+    panel.finetune.value = 1
+    panel.run_button.click()
+    assert panel.last_error is None, panel.status.value
+    assert panel.job is not None and panel.run_button.disabled
+    assert [j.kind for j in ws.jobs.list(kind="compress")] == ["compress"]
+    panel.stop_polling()
+    poll_until(panel.refresh)
+    assert panel.job.status == "succeeded", panel.status.value
+    refs = list(panel.chart.data[0].customdata)
+    assert refs == ["iris-mlp:1", "iris-mlp:2", "iris-mlp:3"]
+    assert len(panel.chart.data[1].x) >= 1  # the Pareto front
+    assert "prune:structured:0.5" in panel.table.value
+
+    class Points:
+        point_inds = [2]
+
+    assert panel.deploy_button.disabled
+    panel._on_point_click(panel.chart.data[0], Points())
+    assert panel.selected == "iris-mlp:3" and "quantize" in panel.selected_label.value
+    panel.alias.value = "edge"
+    panel.alias_button.click()
+    assert "iris-mlp:edge now points to iris-mlp:3" in panel.status.value
+    from aimass_lab.widgets import _display
+
+    shown = _display.panel_for(panel.report)  # a CompressionReport's rich display
+    assert isinstance(shown, CompressPanel) and list(shown.chart.data[0].customdata) == refs
+    shown.close()
+    handed: list[str] = []
+    panel.on_deploy.append(handed.append)
+    panel.deploy_button.click()
+    assert handed == ["iris-mlp:3"]
+
+
+def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
+    trained: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aimass_lab.widgets import DeployPanel, ModelsPanel
+
+    ws = trained["workspace"]
+    panel = DeployPanel(workspace=ws)
+    panel.model.value = "iris-mlp:1"
+    panel.endpoint_name.value = "bad name!"
+    assert panel.deploy_button.disabled and "&#9888;" in panel.endpoint_name.error.value
+    panel.endpoint_name.value = "iris"
+    panel.deploy_button.click()
+    assert panel.last_error is None, panel.status.value
+    panel.stop_polling()
+    dep = panel.deployment
+    assert dep is not None and dep.state == "running" and dep.split_weights == {"1": 100}
+    assert dep.endpoint in panel.curl.text and "curl -s -X POST" in panel.curl.text
+    assert "httpx.post" in panel.python.text and "get_deployment('iris')" in panel.python.text
+
+    result = panel.predict()
+    assert result is not None, panel.status.value
+    assert result["version"] == "1" and len(result["predictions"]) == 2
+    assert "answered by version 1" in panel.response.value
+
+    # a second version, hot-swapped, then a canary split from the slider
+    second = _second_version(ws)
+    v2 = second.partition(":")[2]
+    assert panel.deploy(second) is not None, panel.status.value
+    panel.stop_polling()
+    assert set(panel.sliders) == {"1", v2} and panel.deployment.split_weights == {v2: 100}
+    panel.sliders["1"].value = 30
+    assert panel.deployment.split_weights == {"1": 30, v2: 70}, panel.status.value
+    assert panel.sliders[v2].value == 70
+
+    for _ in range(4):
+        panel.predict()
+    panel.p99_limit.value = 1e-6  # any real request is slower: the alert must show
+    assert panel.refresh() is True
+    assert panel.refresh() is True
+    rps = panel.metrics_chart.data[0].y
+    assert len(rps) >= 2 and panel.metrics_chart.data[2].y[-1] > 0
+    assert panel.alerts and "p99 latency" in panel.alert.value
+    panel.p99_limit.value = 0.0
+    assert not panel.alerts and panel.alert.value == ""
+
+    panel.rollback_button.click()
+    assert panel.deployment.split_weights == {v2: 100}, panel.status.value
+    assert panel.sliders["1"].value == 0
+
+    models = ModelsPanel(workspace=ws)
+    models.select("iris-mlp:1")
+    assert models.lineage_nodes[-1]["kind"] == "deployment"
+
+    from aimass_lab.widgets import _display
+
+    monkeypatch.setattr(_display, "in_kernel", lambda: True)
+    bundle = panel.deployment._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" in bundle
+    shown = _display.panel_for(panel.deployment)
+    assert isinstance(shown, DeployPanel) and shown.deployment.name == "iris"
+    shown.close()
+
+    panel.stop_button.click()
+    assert "stopped" in panel.status.value and panel.refresh() is False
+
+
+def _second_version(ws: Any) -> str:
+    """Register the trained run again: version 2 of the same model."""
+    from aimass_lab import registry
+
+    versions = registry.list("iris-mlp", workspace=ws)
+    plain = [mv for mv in versions if not mv.lineage.get("compression")]
+    run_id = plain[-1].run_id
+    return registry.register(run_id, "iris-mlp", workspace=ws).ref

@@ -1,0 +1,422 @@
+"""Panels without training: forms, validation, polling, display hooks, the Workbench."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aimass_lab.workspace import Workspace
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path / "ws")
+
+
+def test_import_aimass_lab_imports_no_widget_library() -> None:
+    code = (
+        "import sys, aimass_lab; aimass_lab.widgets if False else None; "
+        "import aimass_lab.widgets; "
+        "bad = [m for m in ('ipywidgets', 'plotly', 'anywidget') if m in sys.modules]; "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert "Workbench" in dir(__import__("aimass_lab"))
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def test_downsample_keeps_ends_and_caps_points() -> None:
+    from aimass_lab.widgets._base import downsample
+
+    x = list(range(10_000))
+    y = [float(v) for v in x]
+    dx, dy = downsample(x, y, max_points=500)
+    assert len(dx) == len(dy) <= 500
+    assert dx[0] == 0 and dx[-1] == 9_999
+    assert downsample([1, 2], [3.0, 4.0]) == ([1, 2], [3.0, 4.0])
+
+
+def test_rebalance_keeps_the_sum_at_100() -> None:
+    from aimass_lab.widgets._deploy import rebalance
+
+    assert rebalance({"3": 100, "4": 0}, "4", 10) == {"4": 10, "3": 90}
+    out = rebalance({"1": 50, "2": 30, "3": 20}, "1", 25)
+    assert out["1"] == 25 and sum(out.values()) == 100 and out["2"] > out["3"]
+    assert rebalance({"1": 100}, "1", 40) == {"1": 100}
+
+
+def test_parse_devices_and_seconds() -> None:
+    from aimass_lab.widgets._common import fmt_seconds, parse_devices
+
+    assert parse_devices("auto") == "auto"
+    assert parse_devices("2") == 2
+    assert parse_devices("0,1") == [0, 1]
+    assert parse_devices("x") == "x"
+    assert fmt_seconds(None) == "—"
+    assert fmt_seconds(75) == "1 min 15 s"
+
+
+# -- polling -----------------------------------------------------------------------------------
+def test_poller_thread_stops_when_refresh_says_so_and_caps_the_rate() -> None:
+    from aimass_lab.widgets import Poller
+
+    calls: list[float] = []
+
+    def refresh() -> bool:
+        calls.append(time.monotonic())
+        return len(calls) < 4
+
+    poller = Poller(refresh, interval=0.01).start()  # asks for 100/s, gets 4/s at most
+    assert poller.mode == "thread"
+    poller.join(timeout=5)
+    assert not poller.running
+    assert len(calls) == 4
+    gaps = np.diff(calls)
+    assert gaps.min() >= 0.24
+
+
+def test_poller_runs_as_an_asyncio_task_in_a_running_loop() -> None:
+    from aimass_lab.widgets import Poller
+
+    calls: list[int] = []
+
+    async def main() -> tuple[str | None, bool]:
+        poller = Poller(lambda: calls.append(1), interval=0.25).start()
+        await asyncio.sleep(0.6)
+        mode = poller.mode
+        poller.stop()
+        await asyncio.sleep(0.05)
+        return mode, poller.running
+
+    mode, running = asyncio.run(main())
+    assert mode == "asyncio" and not running
+    assert 2 <= len(calls) <= 4
+
+
+def test_poller_reports_errors_and_gives_up() -> None:
+    from aimass_lab.widgets import Poller
+
+    errors: list[BaseException] = []
+
+    def refresh() -> None:
+        raise RuntimeError("store unreachable")
+
+    poller = Poller(refresh, interval=0.25, on_error=errors.append)
+    poller.start().join(timeout=5)
+    assert not poller.running and len(errors) == 5
+    assert "store unreachable" in str(errors[0])
+
+
+def test_closing_a_panel_stops_its_polling(ws: Workspace) -> None:
+    from aimass_lab.widgets import TrainPanel
+
+    panel = TrainPanel("iris", workspace=ws)
+    ticks: list[int] = []
+
+    def refresh() -> bool:
+        ticks.append(1)
+        return True
+
+    panel.refresh = refresh  # type: ignore[method-assign]
+    panel.start_polling()
+    time.sleep(0.6)
+    assert panel.polling
+    panel.close()
+    assert panel.poller is not None
+    panel.poller.join(timeout=2)
+    assert not panel.polling
+    count = len(ticks)
+    time.sleep(0.6)
+    assert len(ticks) == count
+    panel.start_polling()  # a closed panel never polls again
+    assert not panel.polling
+
+
+# -- train form ------------------------------------------------------------------------------
+def test_train_form_shows_invalid_values_and_disables_train(ws: Workspace) -> None:
+    from aimass_lab.widgets import TrainPanel
+
+    panel = TrainPanel("iris", "mlp", workspace=ws)
+    assert not panel.train_button.disabled
+    assert set(panel.hparam_fields) == {"hidden", "layers", "dropout", "activation"}
+
+    panel.hparam_fields["hidden"].value = 0
+    assert "between 1 and" in panel.hparam_fields["hidden"].error.value
+    assert panel.train_button.disabled
+    panel.hparam_fields["hidden"].value = 32
+
+    panel.hparam_fields["dropout"].value = 1.5
+    assert "between 0.0 and 0.95" in panel.hparam_fields["dropout"].error.value
+    panel.hparam_fields["dropout"].value = 0.1
+
+    panel.lr.value = -1.0
+    assert "greater than 0" in panel.lr.error.value
+    assert panel.train_button.disabled
+    panel.lr.value = 0.01
+
+    panel.devices.value = "many"
+    assert "accepted: &#x27;auto&#x27;" in panel.devices.error.value
+    panel.train_button.click()  # disabled in the browser; a forced click starts nothing
+    assert ws.jobs.list() == []
+    assert "fix the fields" in panel.status.value
+    panel.devices.value = "auto"
+    assert not panel.train_button.disabled
+
+    panel.family.value = "cnn"  # the controls follow the family
+    assert "channels" in panel.hparam_fields and "activation" not in panel.hparam_fields
+
+
+def test_train_errors_from_the_stage_show_in_the_panel(ws: Workspace) -> None:
+    import torch
+
+    from aimass_lab.widgets import TrainPanel
+
+    panel = TrainPanel("iris", "cnn", workspace=ws)  # a CNN needs images; iris is tabular
+    panel.train_button.click()
+    assert "error" in panel.status.value and panel.run is None
+    assert ws.jobs.list() == []
+    if torch.cuda.device_count() == 0:
+        panel.family.value = "mlp"
+        panel.accelerator.value = "gpu"
+        panel.train_button.click()
+        assert "no CUDA GPU" in panel.status.value
+        assert ws.jobs.list() == []
+
+
+def test_failed_job_shows_its_reason_and_log_tail(ws: Workspace) -> None:
+    from sqlalchemy import update
+
+    from aimass_lab.train import Run, build_train_spec
+    from aimass_lab.widgets import TrainPanel
+    from aimass_lab.workspace._store import JobRow, utcnow
+
+    spec = build_train_spec("iris", "mlp", workspace=ws, max_epochs=1)
+    job = ws.jobs.create("train", spec.to_dict())
+    ws.jobs.log_path(job.id).write_text(
+        "loading data\nTraceback ...\nValueError: boom in epoch 1\n"
+    )
+    with ws.store.session() as s:
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id)
+            .values(state="failed", exit_reason="ValueError: boom", finished_at=utcnow())
+        )
+    panel = TrainPanel(run=Run(job.id, ws))
+    assert panel.refresh() is False
+    assert "failed: ValueError: boom" in panel.status.value
+    assert "boom in epoch 1" in panel.status.value  # the log tail, in the panel
+    assert not panel.resume_button.disabled and panel.cancel_button.disabled
+    assert panel.progress.bar_style == "danger"
+
+
+# -- data ------------------------------------------------------------------------------------
+def test_data_panel_loads_a_builtin_and_shows_report_and_balance(ws: Workspace) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    panel = DataPanel(workspace=ws)
+    loaded: list[object] = []
+    panel.on_loaded.append(loaded.append)
+    panel.builtin.value = "wine"
+    panel.load_button.click()
+    assert panel.dataset is not None and loaded == [panel.dataset]
+    assert "wine" in panel.summary.value and "<table" in panel.report_view.value
+    assert sum(panel.balance_chart.data[0].y) == 178
+    panel.register_name.value = "iris"  # a built-in name is refused, next to the field
+    assert "built-in dataset" in panel.register_name.error.value
+    assert panel.register_button.disabled
+    panel.register_name.value = "my-wine"
+    panel.register_button.click()
+    assert "registered dataset my-wine" in panel.status.value
+    assert panel.registered.control.options == ("my-wine",)
+
+
+def test_data_panel_split_and_file_errors(ws: Workspace, tmp_path: Path) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    panel = DataPanel(workspace=ws)
+    panel.val.value, panel.test.value = 0.6, 0.5
+    assert "below 1" in panel.test.error.value and panel.load_button.disabled
+    panel.val.value, panel.test.value = 0.2, 0.2
+    assert not panel.load_button.disabled
+
+    panel.source.value = "file"
+    panel.path.value = str(tmp_path / "missing.csv")
+    assert "file not found" in panel.path.error.value and panel.load_button.disabled
+    csv = tmp_path / "houses.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {"rooms": rng.integers(1, 6, 60), "area": rng.random(60), "price": rng.random(60)}
+    ).to_csv(csv, index=False)
+    panel.path.value = str(csv)
+    assert panel.target.control.options == ("rooms", "area", "price")
+    assert panel.target.value == "price" and not panel.load_button.disabled
+    ds = panel.load()
+    assert ds is not None and ds.task == "regression"
+    assert panel.balance_chart.layout.title.text.startswith("target distribution")
+
+
+def test_data_panel_upload_saves_into_the_workspace(ws: Workspace) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    panel = DataPanel(workspace=ws)
+    panel.source.value = "upload"
+    content = b"a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n"
+    upload = {
+        "name": "small.csv",
+        "type": "text/csv",
+        "size": len(content),
+        "content": memoryview(content),
+        "last_modified": datetime.datetime.now(datetime.timezone.utc),
+    }
+    panel.upload.value = (upload,)
+    saved = ws.path / "uploads" / "small.csv"
+    assert saved.read_bytes() == content
+    assert panel.path.value == str(saved) and panel.target.value == "label"
+
+
+# -- search, compress, deploy forms ------------------------------------------------------------
+def test_search_form_marks_bad_ranges_objectives_and_combinations(ws: Workspace) -> None:
+    from aimass_lab.widgets import SearchPanel
+
+    panel = SearchPanel("iris", "mlp", workspace=ws)
+    assert set(panel.space()) == {"lr", "hidden"} and not panel.start_button.disabled
+
+    panel.rows["lr"].low.value = -1.0
+    assert "log scale needs positive bounds" in panel.rows["lr"].error.value
+    assert panel.start_button.disabled
+    panel.rows["lr"].low.value = 0.5  # low above high
+    assert "must not exceed high" in panel.rows["lr"].error.value
+    panel.rows["lr"].low.value = 1e-3
+
+    panel.objectives.value = "val_acc"
+    assert "is not &#x27;metric:min&#x27;" in panel.objectives.error.value
+    panel.objectives.value = "val_acc:max, params:min"
+    panel.pruner.value = "median"
+    assert "needs a single objective" in panel.pruner.error.value
+    panel.pruner.value = "auto"
+    panel.sampler.value = "cmaes"
+    assert "single objective" in panel.sampler.error.value
+    panel.sampler.value = "nsga2"
+    assert not panel.start_button.disabled
+
+    for row in panel.rows.values():
+        row.include.value = False
+    assert "search space is empty" in panel.space_error.value
+    assert panel.start_button.disabled
+    panel.rows["optimizer"].include.value = True
+    assert panel.space() == {
+        "optimizer": {"type": "categorical", "choices": ["adam", "adamw", "sgd"]}
+    }
+    panel.workers.value = 0
+    assert "greater than or equal to 1" in panel.workers.error.value
+    panel.start_button.click()
+    assert "fix the fields" in panel.status.value and panel.study is None
+
+
+def test_compress_and_deploy_forms_without_a_model(ws: Workspace) -> None:
+    from aimass_lab.widgets import CompressPanel, DeployPanel
+
+    cp = CompressPanel(workspace=ws)
+    assert "no registered model" in cp.model.error.value and cp.run_button.disabled
+    cp.methods["prune"].controls["ratio"].value = 1.5
+    assert "strictly between 0 and 1" in cp.methods["prune"].error.value
+    for row in cp.methods.values():
+        row.include.value = False
+    assert "tick at least one method" in cp.methods_error.value
+    dp = DeployPanel(workspace=ws)
+    assert "no registered model" in dp.model.error.value and dp.deploy_button.disabled
+    dp.request.value = "[1, 2"
+    assert "&#9888;" in dp.request_error.value and dp.predict_button.disabled
+
+
+# -- display hooks and the workbench -----------------------------------------------------------
+def test_handles_fall_back_to_html_outside_a_kernel(ws: Workspace) -> None:
+    from aimass_lab import datasets
+
+    ds = datasets.load("iris")
+    bundle = ds._repr_mimebundle_()
+    assert "text/html" in bundle and "text/plain" in bundle
+    assert "application/vnd.jupyter.widget-view+json" not in bundle
+
+
+def test_handles_show_their_panel_in_a_kernel(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aimass_lab import datasets
+    from aimass_lab.widgets import _display
+
+    monkeypatch.setattr(_display, "in_kernel", lambda: True)
+    ds = datasets.load("iris")
+    bundle = ds._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "text/html" in bundle  # the fallback travels with the widget view
+    panel = _display.panel_for(ds)
+    assert panel.dataset is ds and "iris" in panel.summary.value
+
+
+def test_workbench_holds_every_panel_and_closes_them(ws: Workspace) -> None:
+    import aimass_lab as am
+    from aimass_lab.widgets import (
+        CompressPanel,
+        DataPanel,
+        DeployPanel,
+        ModelsPanel,
+        SearchPanel,
+        TrainPanel,
+    )
+
+    wb = am.Workbench(workspace=ws)
+    kinds = [type(p) for p in wb.tabs.children]
+    assert kinds == [DataPanel, TrainPanel, SearchPanel, CompressPanel, ModelsPanel, DeployPanel]
+    assert list(wb.tabs.titles) == ["Data", "Train", "Search", "Compress", "Models", "Deploy"]
+    assert all(p.workspace is ws for p in wb.panels.values())
+    wb.data_panel.builtin.value = "wine"
+    wb.data_panel.load()
+    assert wb.train_panel.data.value == "spec:wine"  # handed on to Train and Search
+    assert wb.search_panel.data.value == "spec:wine"
+    assert wb.select("deploy") is wb.deploy_panel and wb.tabs.selected_index == 5
+    wb.train_panel.start_polling()
+    wb.close()
+    assert not wb.train_panel.polling and wb.train_panel._closed
+
+
+def test_lab_link_points_below_base_url() -> None:
+    from aimass_lab.widgets._anywidgets import CopyText, LabLink, tensorboard_path
+
+    link = LabLink(path=tensorboard_path("20260101-000000-abcdef"), label="TensorBoard")
+    assert link.path.startswith("aimass-lab/tensorboard/20260101-000000-abcdef")
+    assert not link.path.startswith("/")  # relative to the base_url the browser reads
+    assert "jupyter-config-data" in LabLink._esm and "http" not in LabLink._esm
+    assert "clipboard" in CopyText._esm
+
+
+def test_refresh_from_another_thread_is_serialised(ws: Workspace) -> None:
+    from aimass_lab.widgets import ModelsPanel
+
+    panel = ModelsPanel(workspace=ws)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                panel._locked_refresh()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert "no registered model" in panel.status.value
