@@ -1069,7 +1069,7 @@ def export_model(
 @json_option
 @click.pass_context
 def quickstart(ctx: click.Context, epochs: int, name: str, as_json: bool) -> None:
-    """Headless end to end on digits: train, register, evaluate on the test split."""
+    """Headless end to end on digits: train, register, evaluate, search, compress, deploy."""
     from aimass_lab.quickstart import run_quickstart
 
     def say(message: str) -> None:
