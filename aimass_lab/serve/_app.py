@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
+
 from aimass_lab._version import __version__
 from aimass_lab.errors import AimassError, IntegrityError, NotFoundError
 from aimass_lab.serve._batcher import QueueFull
@@ -24,6 +26,7 @@ from aimass_lab.serve._protocol import (
     HTTPError,
     encode_infer_response,
     json_bytes,
+    json_bytes_finite,
     parse_infer_request,
     parse_json,
 )
@@ -605,9 +608,11 @@ class ServeApp:
             self._shadow(model, version, arrays, rows)
         outs = await self._infer(version, arrays, rows)
         answer = format_predictions(version.card, model.name, version.label, outs)
+        # finite outputs give finite predictions: the fast encoder may write them
+        finite = bool(np.isfinite(outs[0]).all())
         return (
             200,
-            json_bytes(answer),
+            json_bytes_finite(answer) if finite else json_bytes(answer),
             {"content-type": "application/json", "x-model-version": version.label},
         )
 

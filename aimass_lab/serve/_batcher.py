@@ -8,6 +8,13 @@ request of a batch waits up to ``max_delay_ms`` for company; an idle version ans
 request at once, so batching costs nothing at low load. Every request gets exactly its
 own rows of the batch's outputs. When a batch of several requests fails in the engine,
 each request is run again alone, so one bad request fails alone.
+
+Quick engines (an in-process executor whose batches take well under a millisecond, see
+``InProcessExecutor.inline``) take a shorter way when the version is idle: the first request
+queued schedules one plain callback on the event loop, which takes the batch (every request
+queued in the meantime: those that arrived in the same loop turn) and runs it right there,
+without waking the batch loop task and starting a task per batch. Order, the row bound, the
+queue bound and the wait for company of a busy version are those of the batch loop.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ class QueueFull(Exception):
     """The version's queue holds ``queue_size`` requests already."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     arrays: dict[str, np.ndarray]
     rows: int
@@ -81,9 +88,13 @@ class Batcher:
         self._on_batch = on_batch
         self._on_depth = on_depth
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loop_task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(
-            self._loop()
-        )
+        self._ev_loop = asyncio.get_running_loop()
+        # the executor's inline run (quick batches on the event loop), if it has one
+        self._inline_ok = hasattr(type(executor), "run_inline")
+        self._flush_scheduled = False
+        self._reported_depth = 0
+        self._collecting = False  # the batch loop holds a slot and is forming a batch
+        self._loop_task: asyncio.Task[None] | None = self._ev_loop.create_task(self._loop())
 
     @property
     def depth(self) -> int:
@@ -93,13 +104,109 @@ class Batcher:
         """Queue a validated request; its future gets its rows of the outputs."""
         if len(self._queue) >= self.queue_size:
             raise QueueFull()
-        fut: asyncio.Future[list[np.ndarray]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[list[np.ndarray]] = self._ev_loop.create_future()
         self._queue.append(_Item(arrays, rows, fut))
         self._idle.clear()
+        if self._flush_scheduled:
+            return fut  # the scheduled flush takes this one too (within this loop turn)
+        if self._can_flush():
+            self._flush_scheduled = True
+            self._ev_loop.call_soon(self._flush)
+            return fut
         self._wakeup.set()
-        if self._on_depth is not None:
-            self._on_depth(len(self._queue))
+        self._report_depth()
         return fut
+
+    def _report_depth(self) -> None:
+        """Tell ``on_depth`` the queue depth, when it changed since the last report."""
+        depth = len(self._queue)
+        if depth != self._reported_depth and self._on_depth is not None:
+            self._reported_depth = depth
+            self._on_depth(depth)
+
+    def _can_flush(self) -> bool:
+        """Idle, with a quick in-process engine: the short way (see the module's doc)."""
+        return (
+            self._inline_ok
+            and self._running == 0
+            and not self._collecting
+            and not (self.max_delay and self._last_batch_requests > 1)
+            and self.executor.inline
+        )
+
+    def _flush(self) -> None:
+        """Take one batch and run it on the event loop, now; the batch loop does the rest."""
+        self._flush_scheduled = False
+        if self._loop_task is None or not self._queue:
+            return
+        if not self._can_flush():
+            self._wakeup.set()
+            self._report_depth()
+            return
+        batch = self._take()
+        self._report_depth()
+        if batch:
+            self._last_batch_requests = len(batch)
+            self._running += 1
+            try:
+                self._run_inline(batch)
+            finally:
+                self._running -= 1
+        if self._queue:
+            self._wakeup.set()
+        elif self._running == 0:
+            self._idle.set()
+
+    def _run_inline(self, batch: list[_Item]) -> None:
+        started = time.perf_counter()
+        try:
+            arrays = self._arrays(batch)
+            try:
+                outs = self.executor.run_inline(arrays)
+            except EngineFailed:
+                if len(batch) == 1:
+                    raise
+                for item in batch:  # one by one: a bad request fails alone
+                    if item.future.done():
+                        continue
+                    try:
+                        item.future.set_result(self.executor.run_inline(item.arrays))
+                    except Exception as exc:
+                        item.future.set_exception(exc)
+                return
+            self._deliver(batch, outs, started)
+        except (WorkerCrashed, Unavailable, EngineFailed) as exc:
+            self._fail(batch, exc)
+        except Exception as exc:  # never leave a request hanging
+            self._fail(batch, EngineFailed(f"{type(exc).__name__}: {exc}"))
+
+    @staticmethod
+    def _arrays(batch: list[_Item]) -> dict[str, np.ndarray]:
+        if len(batch) == 1:
+            return batch[0].arrays
+        return {
+            name: np.concatenate([item.arrays[name] for item in batch]) for name in batch[0].arrays
+        }
+
+    def _deliver(self, batch: list[_Item], outs: list[np.ndarray], started: float) -> None:
+        if self._on_batch is not None:
+            self._on_batch(sum(item.rows for item in batch), time.perf_counter() - started)
+        if len(batch) == 1:
+            item = batch[0]
+            if not item.future.done():
+                item.future.set_result(list(outs))
+            return
+        offset = 0
+        for item in batch:
+            if not item.future.done():
+                item.future.set_result([o[offset : offset + item.rows] for o in outs])
+            offset += item.rows
+
+    @staticmethod
+    def _fail(batch: list[_Item], exc: BaseException) -> None:
+        for item in batch:
+            if not item.future.done():
+                item.future.set_exception(exc)
 
     def _busy(self) -> bool:
         return self._running > 0 or self._last_batch_requests > 1
@@ -129,22 +236,25 @@ class Batcher:
                 if self._running == 0:
                     self._idle.set()
                 await self._wakeup.wait()
-            await self._slots.acquire()
-            if self.max_delay and self._busy():
-                first = self._queue[0].enqueued if self._queue else time.monotonic()
-                deadline = first + self.max_delay
-                while self._queued_rows() < self.max_batch_size:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._wakeup.clear()
-                    try:
-                        await asyncio.wait_for(self._wakeup.wait(), left)
-                    except asyncio.TimeoutError:
-                        break
+            self._collecting = True
+            try:
+                await self._slots.acquire()
+                if self.max_delay and self._busy():
+                    first = self._queue[0].enqueued if self._queue else time.monotonic()
+                    deadline = first + self.max_delay
+                    while self._queued_rows() < self.max_batch_size:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._wakeup.clear()
+                        try:
+                            await asyncio.wait_for(self._wakeup.wait(), left)
+                        except asyncio.TimeoutError:
+                            break
+            finally:
+                self._collecting = False
             batch = self._take()
-            if self._on_depth is not None:
-                self._on_depth(len(self._queue))
+            self._report_depth()
             if not batch:
                 self._slots.release()
                 continue
@@ -157,14 +267,7 @@ class Batcher:
     async def _run(self, batch: list[_Item]) -> None:
         try:
             started = time.perf_counter()
-            if len(batch) == 1:
-                arrays = batch[0].arrays
-            else:
-                arrays = {
-                    name: np.concatenate([item.arrays[name] for item in batch])
-                    for name in batch[0].arrays
-                }
-            rows = sum(item.rows for item in batch)
+            arrays = self._arrays(batch)
             try:
                 outs = await self.executor.run(arrays)
             except EngineFailed:
@@ -172,22 +275,11 @@ class Batcher:
                     raise
                 await self._one_by_one(batch)
                 return
-            if self._on_batch is not None:
-                self._on_batch(rows, time.perf_counter() - started)
-            offset = 0
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_result([o[offset : offset + item.rows] for o in outs])
-                offset += item.rows
+            self._deliver(batch, outs, started)
         except (WorkerCrashed, Unavailable, EngineFailed) as exc:
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            self._fail(batch, exc)
         except Exception as exc:  # never leave a request hanging
-            err = EngineFailed(f"{type(exc).__name__}: {exc}")
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(err)
+            self._fail(batch, EngineFailed(f"{type(exc).__name__}: {exc}"))
         finally:
             self._running -= 1
             self._slots.release()

@@ -19,6 +19,8 @@ from aimass_lab.serve._protocol import HTTPError
 
 __all__ = ["ModelCard", "format_predictions", "parse_predict"]
 
+_NUMBER_TYPES = frozenset((int, float, bool))
+
 
 class ModelCard:
     """What the JSON route needs from ``model.json``: task, classes, preprocessing."""
@@ -106,6 +108,27 @@ class ModelCard:
         return self._slow(rows)
 
     def _transform_simple(self, rows: list[list[Any]], what: str) -> np.ndarray:
+        # Rows of plain numbers (the usual case) go to numpy in one call; anything else
+        # (None, strings, nested lists, ...) takes the loop below, which names the bad value.
+        types = {type(v) for row in rows for v in row}
+        if types <= _NUMBER_TYPES:
+            try:
+                out = np.array(rows, dtype=np.float64)
+            except (ValueError, TypeError, OverflowError):
+                pass
+            else:
+                if out.shape == (len(rows), len(self.columns)):
+                    missing = np.isnan(out)
+                    if missing.any():
+                        if self._impute == "none":
+                            i, j = (int(x) for x in np.argwhere(missing)[0])
+                            raise HTTPError(
+                                400,
+                                f"{what}[{i}] has no value for column {self.columns[j]!r} and "
+                                "the model was trained with impute 'none'",
+                            )
+                        out = np.where(missing, self._fill, out)
+                    return ((out - self._mean) / self._std).astype(np.float32)
         n, k = len(rows), len(self.columns)
         out = np.empty((n, k), np.float64)
         for i, row in enumerate(rows):

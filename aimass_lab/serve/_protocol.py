@@ -16,6 +16,11 @@ from typing import Any
 
 import numpy as np
 
+try:  # a fast JSON codec for the inference routes (a dependency; the stdlib when missing)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is installed with aimass-lab
+    _orjson = None  # type: ignore[assignment]
+
 __all__ = [
     "DATATYPES",
     "HTTPError",
@@ -23,6 +28,7 @@ __all__ = [
     "TensorMeta",
     "encode_infer_response",
     "json_bytes",
+    "json_bytes_finite",
     "numpy_datatype",
     "parse_infer_request",
     "parse_json",
@@ -44,6 +50,7 @@ DATATYPES: dict[str, Any] = {
     "FP64": np.float64,
 }
 _NUMPY_TO_OIP = {np.dtype(v).str: k for k, v in DATATYPES.items()}
+_DTYPES = {k: np.dtype(v) for k, v in DATATYPES.items()}
 
 
 _DT_CACHE: dict[Any, str] = {}
@@ -108,10 +115,26 @@ def json_bytes(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+def json_bytes_finite(doc: Any) -> bytes:
+    """:func:`json_bytes` of a document the caller knows holds no NaN or infinity (orjson
+    would write those as ``null``): orjson when it takes the document, else the stdlib."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(doc)  # type: ignore[no-any-return]
+        except TypeError:  # integers over 64 bits, keys that are not strings, ...
+            pass
+    return json_bytes(doc)
+
+
 def parse_json(body: bytes) -> Any:
     """Parse a JSON body, or raise a 400 that says why it is malformed."""
     if not body:
         raise HTTPError(400, "malformed JSON: the request body is empty")
+    if _orjson is not None:
+        try:
+            return _orjson.loads(body)
+        except _orjson.JSONDecodeError:
+            pass  # the stdlib decides: NaN, Infinity, big integers, UTF-16, and the message
     try:
         return json.loads(body)
     except UnicodeDecodeError:
@@ -124,6 +147,16 @@ def parse_json(body: bytes) -> Any:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _dims(shape: list[Any]) -> bool:
+    """Whether every item of a shape is a non-negative integer (not a bool)."""
+    for d in shape:
+        if type(d) is not int and (not isinstance(d, int) or isinstance(d, bool)):
+            return False
+        if d < 0:
+            return False
+    return True
 
 
 def _shape_text(shape: tuple[int, ...] | list[int]) -> str:
@@ -209,11 +242,7 @@ def parse_infer_request(
                 f"input {name!r} has datatype {datatype!r}; {what} expects {meta.datatype!r}",
             )
         shape = item.get("shape")
-        if (
-            not isinstance(shape, list)
-            or not all(_is_int(d) and d >= 0 for d in shape)
-            or len(shape) > 32
-        ):
+        if not isinstance(shape, list) or len(shape) > 32 or not _dims(shape):
             raise HTTPError(
                 400,
                 f"input {name!r}: 'shape' must be a list of non-negative integers, got {shape!r}",
@@ -239,7 +268,7 @@ def parse_infer_request(
             raise HTTPError(400, f"input {name!r} has {batch} rows but another input has {rows}")
         rows = batch
         count = math.prod(shape)
-        dtype = np.dtype(DATATYPES[meta.datatype])
+        dtype = _DTYPES[meta.datatype]
         iparams = item.get("parameters")
         size = iparams.get("binary_data_size") if isinstance(iparams, dict) else None
         if size is not None:
@@ -323,6 +352,7 @@ def encode_infer_response(
     names = request.outputs if request.outputs is not None else list(by_name)
     out_docs: list[dict[str, Any]] = []
     blobs: list[bytes] = []
+    finite = True  # no NaN/inf in the JSON part: orjson may write it
     for name in names:
         arr = by_name[name]
         entry: dict[str, Any] = {
@@ -336,11 +366,12 @@ def encode_infer_response(
             blobs.append(blob)
         else:
             entry["data"] = arr.ravel().tolist()
+            finite = finite and bool(np.isfinite(arr).all())
         out_docs.append(entry)
     doc: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": out_docs}
     if request.id is not None:
         doc["id"] = request.id
-    head = json_bytes(doc)
+    head = json_bytes_finite(doc) if finite else json_bytes(doc)
     if not blobs:
         return head, {"content-type": "application/json"}
     return b"".join([head, *blobs]), {

@@ -138,6 +138,19 @@ class InProcessExecutor:
         self._avg_s = took if avg is None else 0.8 * avg + 0.2 * took
         return out  # type: ignore[no-any-return]
 
+    @property
+    def inline(self) -> bool:
+        """Whether batches are quick enough (a running average) to run on the event loop."""
+        avg = self._avg_s
+        return avg is not None and avg < INLINE_MAX_S
+
+    def run_inline(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run a batch here, on the calling thread (the event loop: see :attr:`inline`)."""
+        try:
+            return self._timed(arrays)
+        except Exception as exc:
+            raise EngineFailed(f"{type(exc).__name__}: {exc}") from None
+
     async def run(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
         try:
             avg = self._avg_s
