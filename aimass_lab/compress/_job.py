@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import html
 import os
-import time
 from typing import TYPE_CHECKING, Any
 
 from aimass_lab.errors import JobError
 from aimass_lab.specs import CompressSpec, QuantizeSpec
+from aimass_lab.workspace._handle import JobHandle
 
 if TYPE_CHECKING:
     from aimass_lab.compress._report import CompressionReport
     from aimass_lab.registry import ModelVersion
-    from aimass_lab.workspace import Job, Workspace
+    from aimass_lab.workspace import Workspace
     from aimass_lab.workspace._runner import JobContext
 
 __all__ = ["CALIBRATION_FILE", "CompressJob", "launch_job", "run"]
@@ -87,7 +87,7 @@ def run(ctx: JobContext) -> None:
     ctx.set_result(report.to_dict())
 
 
-class CompressJob:
+class CompressJob(JobHandle):
     """A ``compress`` job and, once it succeeded, its report.
 
     Parameters
@@ -103,24 +103,8 @@ class CompressJob:
     >>> job.wait().report().to_frame()  # doctest: +SKIP
     """
 
-    def __init__(self, job_id: str, workspace: Workspace | str | None = None) -> None:
-        from aimass_lab.workspace import resolve_workspace
-
-        self.workspace = resolve_workspace(workspace)
-        job = self.workspace.jobs.get(job_id)
-        if job.kind != "compress":
-            raise JobError(f"job {job.id} is a {job.kind} job, not a compress job")
-        self.id = job.id
-
-    @property
-    def job(self) -> Job:
-        """A fresh snapshot of the job record."""
-        return self.workspace.jobs.get(self.id)
-
-    @property
-    def status(self) -> str:
-        """queued, running, succeeded, failed, interrupted or cancelled."""
-        return self.job.state
+    kind = "compress"
+    noun = "a compress job"
 
     @property
     def progress(self) -> float:
@@ -137,10 +121,6 @@ class CompressJob:
         """The CompressSpec the job runs."""
         return CompressSpec.from_dict(self.job.spec["compress"])
 
-    def logs(self, tail: int | None = None) -> str:
-        """The job's log (the last ``tail`` lines)."""
-        return self.workspace.jobs.logs(self.id, tail=tail)
-
     def wait(self, timeout: float | None = None, progress: bool = False) -> CompressJob:
         """Block until the job ends (or ``timeout`` seconds pass).
 
@@ -151,26 +131,11 @@ class CompressJob:
         progress
             Show a progress bar (tqdm) over the steps.
         """
-        if not progress:
-            self.workspace.jobs.wait(self.id, timeout=timeout)
-            return self
-        from tqdm.auto import tqdm
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with tqdm(total=100, desc=f"compress {self.id}", unit="%") as bar:
-            while True:
-                job = self.job
-                bar.update(max(0, round(100 * (job.progress or 0.0)) - bar.n))
-                bar.set_postfix(state=job.state)
-                if not job.active or (deadline is not None and time.monotonic() >= deadline):
-                    break
-                time.sleep(0.5)
-        return self
+        return super().wait(timeout, progress)
 
     def cancel(self) -> CompressJob:
         """Stop the job; the variants of the steps already done stay registered."""
-        self.workspace.jobs.cancel(self.id)
-        return self
+        return super().cancel()
 
     def report(self) -> CompressionReport:
         """The report the job recorded.

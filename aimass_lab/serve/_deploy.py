@@ -490,19 +490,15 @@ def deploy(
     entry = admin_entry(client, endpoint)
     loaded = {str(v.get("version")) for v in (entry or {}).get("versions", [])}
     fresh = existing is None or existing["state"] != "running" or entry is None
+    running: dict[str, Any] = {
+        "state": "running",
+        "spec": {**spec.to_dict(), "name": endpoint, "model": mv.ref},
+        "job_id": job.id,
+        "url": str(job.result["url"]).rstrip("/"),
+    }
     if fresh:
         # a new endpoint (or one whose server went away): forget the old record's versions
-        record(
-            ws,
-            endpoint,
-            state="running",
-            spec={**spec.to_dict(), "name": endpoint, "model": mv.ref},
-            job_id=job.id,
-            url=str(job.result["url"]).rstrip("/"),
-            versions=[],
-            split={},
-            previous_split=None,
-        )
+        record(ws, endpoint, **running, versions=[], split={}, previous_split=None)
     if label not in loaded:
         try:
             client.load(
@@ -540,15 +536,7 @@ def deploy(
         client.split(endpoint, {label: 100})
         entry = admin_entry(client, endpoint) or entry
     now = _iso(utcnow())
-    record(
-        ws,
-        endpoint,
-        state="running",
-        spec={**spec.to_dict(), "name": endpoint, "model": mv.ref},
-        job_id=job.id,
-        url=str(job.result["url"]).rstrip("/"),
-        stopped_at=None,
-    )
+    record(ws, endpoint, **running, stopped_at=None)
     # remember which registry version each label is, then take the server's view of the rest
     current = read_record(ws, endpoint) or {}
     versions = {v["version"]: v for v in current.get("versions", [])}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import html
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aimass_lab.errors import JobError
 from aimass_lab.specs import TrainSpec
-from aimass_lab.workspace import Job, Workspace, resolve_workspace
+from aimass_lab.workspace import Workspace, resolve_workspace
+from aimass_lab.workspace._handle import JobHandle
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["Run", "list_runs"]
 
 
-class Run:
+class Run(JobHandle):
     """A training run (a ``train`` job) and everything it recorded.
 
     Parameters
@@ -36,24 +36,13 @@ class Run:
     >>> run.metrics.tail()  # doctest: +SKIP
     """
 
+    kind = "train"
+    noun = "a training run"
+
     def __init__(self, run_id: str, workspace: Workspace | str | None = None) -> None:
-        self.workspace = resolve_workspace(workspace)
-        job = self.workspace.jobs.get(run_id)
-        if job.kind != "train":
-            raise JobError(f"job {job.id} is a {job.kind} job, not a training run")
-        self.id = job.id
+        super().__init__(run_id, workspace)
 
     # -- state --------------------------------------------------------------------------------
-    @property
-    def job(self) -> Job:
-        """A fresh snapshot of the job record."""
-        return self.workspace.jobs.get(self.id)
-
-    @property
-    def status(self) -> str:
-        """queued, running, succeeded, failed, interrupted or cancelled."""
-        return self.job.state
-
     @property
     def spec(self) -> TrainSpec:
         """The TrainSpec this run executes."""
@@ -99,10 +88,6 @@ class Run:
         """``(step, value)`` pairs of one metric."""
         return [(p["step"], p["value"]) for p in self.workspace.metrics(self.id, name=name)]
 
-    def logs(self, tail: int | None = None) -> str:
-        """The job's log (the last ``tail`` lines)."""
-        return self.workspace.jobs.logs(self.id, tail=tail)
-
     # -- control ------------------------------------------------------------------------------
     def wait(self, timeout: float | None = None, progress: bool = False) -> Run:
         """Block until the run ends (or ``timeout`` seconds pass).
@@ -114,38 +99,25 @@ class Run:
         progress
             Show a progress bar (tqdm) with the latest loss.
         """
-        if not progress:
-            self.workspace.jobs.wait(self.id, timeout=timeout)
-            return self
-        from tqdm.auto import tqdm
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with tqdm(
-            total=100,
-            desc=f"run {self.id}",
-            unit="%",
-            bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}",
-        ) as bar:
-            while True:
-                job = self.job
-                done = round(100 * (job.progress or 0.0))
-                bar.update(max(0, done - bar.n))
-                last = self.summary
-                shown = {
-                    k: f"{v:.4g}"
-                    for k, v in last.items()
-                    if k in ("train_loss", "val_loss", "val_acc")
-                }
-                bar.set_postfix(state=job.state, **shown)
-                if not job.active or (deadline is not None and time.monotonic() >= deadline):
-                    break
-                time.sleep(0.5)
-        return self
+        return super().wait(timeout, progress)
 
     def cancel(self) -> Run:
         """Stop the run; it saves a checkpoint and is recorded ``interrupted``."""
-        self.workspace.jobs.cancel(self.id)
-        return self
+        return super().cancel()
+
+    def _bar_options(self) -> dict[str, Any]:
+        return {
+            "desc": f"run {self.id}",
+            "bar_format": "{l_bar}{bar}| {elapsed}<{remaining}{postfix}",
+        }
+
+    def _bar_postfix(self) -> dict[str, str]:
+        """The latest losses (and accuracy) next to the state."""
+        return {
+            k: f"{v:.4g}"
+            for k, v in self.summary.items()
+            if k in ("train_loss", "val_loss", "val_acc")
+        }
 
     def resume(self, wait: bool = False) -> Run:
         """Continue an interrupted run from its last checkpoint (the global step continues)."""

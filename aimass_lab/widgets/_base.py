@@ -19,7 +19,9 @@ __all__ = [
     "MAX_POINTS",
     "Field",
     "Panel",
+    "check_text",
     "downsample",
+    "error_html",
     "esc",
     "guarded",
     "log_html",
@@ -45,6 +47,11 @@ def downsample(
         return list(x), list(y)
     idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
     return [x[i] for i in idx], [y[i] for i in idx]
+
+
+def error_html(message: str | None) -> str:
+    """A red warning line of ``message`` (empty when there is none)."""
+    return f"<span style='color:#c62828'>&#9888; {esc(message)}</span>" if message else ""
 
 
 def log_html(text: str, title: str = "log") -> str:
@@ -86,9 +93,7 @@ class Field:
 
     def set_error(self, message: str | None) -> None:
         """Show ``message`` next to the control (``None`` clears it)."""
-        self.error.value = (
-            f"<span style='color:#c62828'>&#9888; {esc(message)}</span>" if message else ""
-        )
+        self.error.value = error_html(message)
 
     @property
     def has_error(self) -> bool:
@@ -111,6 +116,21 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, SpecError):
         return "; ".join(m for _p, m in spec_messages(exc))
     return str(exc) if isinstance(exc, AimassError) else f"{type(exc).__name__}: {exc}"
+
+
+def check_text(field: Field, validate: Callable[[str], Any]) -> bool:
+    """Check a text field's stripped value with ``validate`` (a name or alias check that
+    raises), showing its error next to the field; whether the text is non-empty and valid."""
+    text = str(field.value).strip()
+    field.set_error(None)
+    if not text:
+        return False
+    try:
+        validate(text)
+    except Exception as exc:
+        field.set_error(error_text(exc))
+        return False
+    return True
 
 
 def match_field(path: str, fields: dict[str, Field]) -> Field | None:
@@ -215,6 +235,11 @@ class Panel(widgets.VBox):
             if self._closed:
                 return False
             return self.refresh()
+
+    def refresh_and_poll(self) -> None:
+        """Refresh now, then poll while :meth:`refresh` says that something runs."""
+        if self.refresh() is not False:
+            self.start_polling()
 
     def start_polling(self) -> None:
         """Refresh on a timer until the work ends or the panel is closed."""

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from aimass_lab.data._catalog import BUILTINS
+from aimass_lab.widgets._base import Field, set_options
 from aimass_lab.workspace import Workspace
 
-__all__ = ["SPEC_PREFIX", "DataChoices", "fmt_seconds", "parse_devices", "version_refs"]
+__all__ = [
+    "SPEC_PREFIX",
+    "DataChoices",
+    "DataPicker",
+    "fmt_seconds",
+    "parse_devices",
+    "version_refs",
+]
 
 #: Dropdown values that stand for a DataSpec handed over by the Data panel.
 SPEC_PREFIX = "spec:"
@@ -90,6 +98,30 @@ class DataChoices:
             if d["name"] == value:
                 return d.get("task")
         return None
+
+
+class DataPicker:
+    """Mixin of the panels with a dataset dropdown: ``self.data`` (a Field of a Dropdown) whose
+    options are ``self.choices``."""
+
+    choices: DataChoices
+    data: Field
+
+    def set_data(self, data: Any, label: str | None = None) -> None:
+        """Preselect a dataset: a name, a DataSpec or a loaded Dataset."""
+        if isinstance(data, str):
+            value = data
+            if value not in [v for _, v in self.choices.options()]:
+                value = self.choices.add_spec(value, value)
+        else:
+            name = label or getattr(data, "name", None) or getattr(data, "label", "data")
+            value = self.choices.add_spec(str(name), data)
+        self.data.control.options = self.choices.options()
+        self.data.control.value = value
+
+    def refresh_choices(self) -> None:
+        """Read the dataset list again (after a dataset was registered)."""
+        set_options(self.data.control, self.choices.options())
 
 
 def version_refs(workspace: Workspace) -> list[tuple[str, str]]:

@@ -22,7 +22,9 @@ from aimass_lab.widgets._base import (
     Field,
     Panel,
     button,
+    check_text,
     dropdown,
+    error_html,
     error_text,
     esc,
     guarded,
@@ -69,9 +71,7 @@ class MethodRow:
         return doc
 
     def set_error(self, message: str | None) -> None:
-        self.error.value = (
-            f"<span style='color:#c62828'>&#9888; {esc(message)}</span>" if message else ""
-        )
+        self.error.value = error_html(message)
 
 
 class CompressPanel(Panel):
@@ -257,18 +257,14 @@ class CompressPanel(Panel):
                     row.set_error("; ".join(messages))
         methods = self.method_list()
         if not methods:
-            self.methods_error.value = (
-                "<span style='color:#c62828'>&#9888; tick at least one method</span>"
-            )
+            self.methods_error.value = error_html("tick at least one method")
             ok = False
         elif ok:
             try:
                 CompressSpec(methods=methods)
             except SpecError as exc:
                 ok = False
-                self.methods_error.value = (
-                    f"<span style='color:#c62828'>&#9888; {esc(error_text(exc))}</span>"
-                )
+                self.methods_error.value = error_html(error_text(exc))
         if not self.model.value:
             self.model.set_error("no registered model: train one and register it")
             ok = False
@@ -313,8 +309,7 @@ class CompressPanel(Panel):
             self._finished = None
             self._running = True
             self.run_button.disabled = True
-        if self.refresh() is not False:
-            self.start_polling()
+        self.refresh_and_poll()
 
     def refresh(self) -> bool:
         """Read the job's state; show the report when it has one."""
@@ -404,15 +399,7 @@ class CompressPanel(Panel):
     def _check_pick(self, _change: Any = None) -> None:
         from aimass_lab.registry._model_version import validate_alias
 
-        text = self.alias.value.strip()
-        self.alias.set_error(None)
-        ok = bool(text)
-        if text:
-            try:
-                validate_alias(text)
-            except Exception as exc:
-                self.alias.set_error(error_text(exc))
-                ok = False
+        ok = check_text(self.alias, validate_alias)
         self.alias_button.disabled = not (ok and self.selected)
         self.deploy_button.disabled = self.selected is None
 

@@ -17,8 +17,8 @@ from aimass_lab.widgets._base import (
     Field,
     Panel,
     button,
+    check_text,
     dropdown,
-    error_text,
     guarded,
     section,
     set_options,
@@ -361,15 +361,7 @@ class DataPanel(Panel):
     def _check_register(self, _change: Any = None) -> None:
         from aimass_lab.data._registry import _check_name
 
-        name = self.register_name.value.strip()
-        self.register_name.set_error(None)
-        ok = bool(name) and self.dataset is not None
-        if name:
-            try:
-                _check_name(name)
-            except Exception as exc:
-                self.register_name.set_error(error_text(exc))
-                ok = False
+        ok = check_text(self.register_name, _check_name) and self.dataset is not None
         self.register_button.disabled = not ok
 
     @guarded

@@ -368,8 +368,7 @@ class DeployPanel(Panel):
             finally:
                 self._adjusting = False
             self._show_endpoint()
-        if self.refresh() is not False:
-            self.start_polling()
+        self.refresh_and_poll()
 
     def _endpoint_changed(self, _change: Any = None) -> None:
         if self._adjusting or not self.endpoints.value:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from aimass_lab.widgets._base import Field, Panel, button, error_text, guarded, section
+from aimass_lab.widgets._base import Field, Panel, button, check_text, guarded, section
 from aimass_lab.widgets._charts import lineage_figure, lineage_nodes
 
 if TYPE_CHECKING:
@@ -177,14 +177,7 @@ class ModelsPanel(Panel):
         from aimass_lab.registry._model_version import validate_alias
 
         text = self.alias.value.strip()
-        self.alias.set_error(None)
-        ok = bool(text) and self.version is not None
-        if text:
-            try:
-                validate_alias(text)
-            except Exception as exc:
-                self.alias.set_error(error_text(exc))
-                ok = False
+        ok = check_text(self.alias, validate_alias) and self.version is not None
         self.set_alias_button.disabled = not ok
         self.remove_alias_button.disabled = not (
             ok and self.version is not None and text in self.version.aliases

@@ -16,17 +16,17 @@ from aimass_lab.widgets._base import (
     Field,
     Panel,
     button,
+    check_text,
     dropdown,
-    error_text,
+    error_html,
     esc,
     guarded,
     log_html,
     section,
-    set_options,
     spec_messages,
 )
 from aimass_lab.widgets._charts import empty_figure
-from aimass_lab.widgets._common import DataChoices, fmt_seconds
+from aimass_lab.widgets._common import DataChoices, DataPicker, fmt_seconds
 
 if TYPE_CHECKING:
     from aimass_lab.search import Study
@@ -123,12 +123,10 @@ class ParamRow:
         return {"type": self.kind, "low": low, "high": high, "log": bool(self.log.value)}
 
     def set_error(self, message: str | None) -> None:
-        self.error.value = (
-            f"<span style='color:#c62828'>&#9888; {esc(message)}</span>" if message else ""
-        )
+        self.error.value = error_html(message)
 
 
-class SearchPanel(Panel):
+class SearchPanel(DataPicker, Panel):
     """Search hyperparameters with Optuna and watch the study live.
 
     The space editor offers the training hyperparameters and the model family's; tick the
@@ -341,22 +339,6 @@ class SearchPanel(Panel):
             self.attach(study)
 
     # -- form ---------------------------------------------------------------------------------
-    def set_data(self, data: Any, label: str | None = None) -> None:
-        """Preselect a dataset: a name, a DataSpec or a loaded Dataset."""
-        if isinstance(data, str):
-            value = data
-            if value not in [v for _, v in self.choices.options()]:
-                value = self.choices.add_spec(value, value)
-        else:
-            name = label or getattr(data, "name", None) or getattr(data, "label", "data")
-            value = self.choices.add_spec(str(name), data)
-        self.data.control.options = self.choices.options()
-        self.data.control.value = value
-
-    def refresh_choices(self) -> None:
-        """Read the dataset list again."""
-        set_options(self.data.control, self.choices.options())
-
     def _family_changed(self, _change: Any = None) -> None:
         self._build_rows()
         self._validate()
@@ -458,9 +440,7 @@ class SearchPanel(Panel):
             if parts[0] == "space" and len(parts) > 1 and parts[1] in self.rows:
                 self.rows[parts[1]].set_error(message)
             elif path == "space":
-                self.space_error.value = (
-                    f"<span style='color:#c62828'>&#9888; {esc(message)}</span>"
-                )
+                self.space_error.value = error_html(message)
             elif path.startswith("train.max_epochs") or path == "max_epochs":
                 self.max_epochs.set_error(message)
             elif parts[0] in self.fields:
@@ -532,8 +512,7 @@ class SearchPanel(Panel):
             self.pareto_box.layout.display = "" if multi else "none"
             if not self.register_name.value:
                 self.register_name.value = study.name
-        if self.refresh() is not False:
-            self.start_polling()
+        self.refresh_and_poll()
 
     def refresh(self) -> bool:
         """Read the study once; update every chart (one ``batch_update`` each)."""
@@ -742,15 +721,7 @@ class SearchPanel(Panel):
     def _check_register(self, _change: Any = None) -> None:
         from aimass_lab.registry._model_version import validate_name
 
-        name = self.register_name.value.strip()
-        self.register_name.set_error(None)
-        ok = bool(name)
-        if name:
-            try:
-                validate_name(name)
-            except Exception as exc:
-                self.register_name.set_error(error_text(exc))
-                ok = False
+        ok = check_text(self.register_name, validate_name)
         self.register_point_button.disabled = not (ok and self.selected_trial is not None)
         multi = self.study is not None and len(self.study.spec.objectives) > 1
         has_complete = self._complete_seen > 0

@@ -15,14 +15,13 @@ from aimass_lab.widgets._base import (
     Field,
     Panel,
     button,
+    check_text,
     downsample,
     dropdown,
-    error_text,
     esc,
     guarded,
     log_html,
     section,
-    set_options,
 )
 from aimass_lab.widgets._charts import (
     add_metric_trace,
@@ -31,7 +30,7 @@ from aimass_lab.widgets._charts import (
     evaluation_figure,
     live_train_figure,
 )
-from aimass_lab.widgets._common import DataChoices, fmt_seconds, parse_devices
+from aimass_lab.widgets._common import DataChoices, DataPicker, fmt_seconds, parse_devices
 
 if TYPE_CHECKING:
     from aimass_lab.train import Run
@@ -57,7 +56,7 @@ def hparam_control(default: Any, choices: tuple[str, ...] | None) -> widgets.Wid
     return widgets.Text(value=str(default), layout=layout)
 
 
-class TrainPanel(Panel):
+class TrainPanel(DataPicker, Panel):
     """Train a zoo model as a background job and watch it live.
 
     The model family's hyperparameters (from the zoo catalogue) become controls; the Train
@@ -243,22 +242,6 @@ class TrainPanel(Panel):
             self.attach(run)
 
     # -- form ---------------------------------------------------------------------------------
-    def set_data(self, data: Any, label: str | None = None) -> None:
-        """Preselect a dataset: a name, a DataSpec or a loaded Dataset."""
-        if isinstance(data, str):
-            value = data
-            if value not in [v for _, v in self.choices.options()]:
-                value = self.choices.add_spec(value, value)
-        else:
-            name = label or getattr(data, "name", None) or getattr(data, "label", "data")
-            value = self.choices.add_spec(str(name), data)
-        self.data.control.options = self.choices.options()
-        self.data.control.value = value
-
-    def refresh_choices(self) -> None:
-        """Read the dataset list again (after a dataset was registered)."""
-        set_options(self.data.control, self.choices.options())
-
     def _family_changed(self, _change: Any = None) -> None:
         self._build_hparams()
         self._validate()
@@ -397,21 +380,12 @@ class TrainPanel(Panel):
             self._finished = None
             self.evaluation_box.children = []
             self.show_status("resuming from the last checkpoint…")
-            if self.refresh() is not False:
-                self.start_polling()
+            self.refresh_and_poll()
 
     def _check_register(self, _change: Any = None) -> None:
         from aimass_lab.registry._model_version import validate_name
 
-        name = self.register_name.value.strip()
-        self.register_name.set_error(None)
-        ok = bool(name)
-        if name:
-            try:
-                validate_name(name)
-            except Exception as exc:
-                self.register_name.set_error(error_text(exc))
-                ok = False
+        ok = check_text(self.register_name, validate_name)
         done = self.run is not None and self._state == "succeeded"
         self.register_button.disabled = not (ok and done)
 
@@ -461,8 +435,7 @@ class TrainPanel(Panel):
                 self.chart.add_traces(list(fig.data))
             self.tensorboard.path = tensorboard_path(run.id)
             self.show_status(f"run {run.id} started")
-        if self.refresh() is not False:
-            self.start_polling()
+        self.refresh_and_poll()
 
     def refresh(self) -> bool:
         """Read the run's state, new metric points and log; update the widgets once.

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from common_helpers import aimass
 from compress_helpers import train_digits
 
 from aimass_lab.cli import cli
 from aimass_lab.workspace import Workspace
-
-
-def aimass(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIMASS_HOME": str(ws)}
-    env.pop("AIMASS_DB_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "aimass_lab.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_cli_compress_json_and_export(tmp_path: Path) -> None:

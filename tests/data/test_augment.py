@@ -6,6 +6,7 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
+from common_helpers import cpu_trainer
 
 from aimass_lab.data import DataModule, augment_batch, load
 from aimass_lab.errors import DataError
@@ -111,15 +112,7 @@ def test_augmentation_only_in_training_with_a_real_trainer() -> None:
     ds = load("digits", as_images=True, augment={"noise": 0.3, "flip": True})
     dm = ds.datamodule(batch_size=len(ds.X_train), seed=0)
     model = _Recorder()
-    trainer = pl.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = cpu_trainer(1, num_sanity_val_steps=0)
     trainer.fit(model, datamodule=dm)
     (train_batch,) = model.seen["train"]
     (val_batch,) = model.seen["val"]

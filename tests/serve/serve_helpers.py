@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from common_helpers import train_digits
 
 from aimass_lab.workspace import Workspace
 
@@ -29,40 +30,17 @@ def _train_once(root: Path) -> Path:
     The workspace holds ``digits-mlp:1`` (torch), ``digits-mlp:2`` and ``digits-mlp:3``
     (ONNX exports of 1), alias ``prod`` on 2.
     """
-    import lightning.pytorch as pl
-
-    from aimass_lab import data as data_stage
     from aimass_lab import registry
     from aimass_lab.compress import export_onnx
-    from aimass_lab.models import TaskModule, build_network
-    from aimass_lab.specs import TrainSpec
-    from aimass_lab.train._job import _quiet_lightning, write_model
 
-    _quiet_lightning()
     ws = Workspace(root / "ws")
-    spec = TrainSpec.from_dict(
-        {
-            "data": {"name": "digits"},
-            "model": {"family": "mlp", "hparams": {"hidden": 32, "layers": 1}},
-            "max_epochs": 1,
-            "lr": 5e-3,
-        }
+    mv = train_digits(
+        ws,
+        root / "model",
+        model={"family": "mlp", "hparams": {"hidden": 32, "layers": 1}},
+        epochs=1,
+        lr=5e-3,
     )
-    pl.seed_everything(0, verbose=False)
-    dataset = data_stage.load(spec.data, workspace=ws)
-    network = build_network(spec.model, tuple(dataset.input_shape), int(dataset.output_dim))
-    module = TaskModule(network, output_dim=int(dataset.output_dim), lr=spec.lr)
-    trainer = pl.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    trainer.fit(module, datamodule=dataset.datamodule(batch_size=64))
-    write_model(root / "model", network, spec, dataset, {"val_acc": 0.0}, "test-run")
-    mv = registry.register(root / "model", "digits-mlp", workspace=ws)
     export_onnx(mv, workspace=ws)
     export_onnx(mv, workspace=ws)
     registry.set_alias("digits-mlp:2", "prod", workspace=ws)

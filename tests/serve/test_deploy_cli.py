@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from common_helpers import aimass
 from deploy_helpers import digits_rows, model_workspace
 
 from aimass_lab.cli import cli
@@ -26,18 +24,6 @@ def ws(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wor
         if job.active:
             workspace.jobs.cancel(job.id)
             workspace.jobs.wait(job.id, timeout=30)
-
-
-def aimass(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIMASS_HOME": str(ws)}
-    env.pop("AIMASS_DB_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "aimass_lab.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_cli_deploy_and_manage_deployments(ws: Workspace) -> None:

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from common_helpers import aimass
 from deploy_helpers import model_workspace
 
 from aimass_lab import registry
 from aimass_lab.cli import cli
 from aimass_lab.serve._triton import TritonExportError, export_triton
-
-
-def aimass(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIMASS_HOME": str(ws)}
-    env.pop("AIMASS_DB_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "aimass_lab.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_export_triton_cli_writes_the_layout(

@@ -1,0 +1,87 @@
+"""Helpers shared by the test folders: the ``aimass`` command in a real process, a quiet CPU
+trainer and a small model trained in this process.
+
+``tests/`` is on ``sys.path`` (its conftest.py puts it there), so tests in any folder import
+this module by name: ``from common_helpers import aimass``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aimass_lab.workspace import Workspace
+
+
+def aimass(ws: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``aimass ARGS`` in a real process on the workspace folder ``ws``."""
+    env = {**os.environ, "AIMASS_HOME": str(ws)}
+    env.pop("AIMASS_DB_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "aimass_lab.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def cpu_trainer(max_epochs: int, **options: Any) -> Any:
+    """A quiet Lightning Trainer on the CPU: no logger, checkpoints, progress bar or summary."""
+    import lightning.pytorch as pl
+
+    return pl.Trainer(
+        max_epochs=max_epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **options,
+    )
+
+
+def train_digits(
+    ws: Workspace,
+    folder: Path,
+    *,
+    name: str = "digits-mlp",
+    model: dict[str, Any] | None = None,
+    epochs: int = 3,
+    data: dict[str, Any] | None = None,
+    lr: float = 3e-3,
+) -> Any:
+    """Train a model (on digits unless ``data`` says otherwise) in this process and register it."""
+    import lightning.pytorch as pl
+
+    from aimass_lab import data as data_stage
+    from aimass_lab import registry
+    from aimass_lab.models import TaskModule, build_network
+    from aimass_lab.specs import TrainSpec
+    from aimass_lab.train._job import _quiet_lightning, write_model
+
+    _quiet_lightning()
+    spec = TrainSpec.from_dict(
+        {
+            "data": data or {"name": "digits"},
+            "model": model or {"family": "mlp", "hparams": {"hidden": 64, "layers": 2}},
+            "max_epochs": epochs,
+            "lr": lr,
+        }
+    )
+    pl.seed_everything(0, verbose=False)
+    dataset = data_stage.load(spec.data, workspace=ws)
+    network = build_network(spec.model, tuple(dataset.input_shape), int(dataset.output_dim))
+    module = TaskModule(
+        network,
+        task=dataset.task,  # type: ignore[arg-type]
+        output_dim=int(dataset.output_dim),
+        lr=spec.lr,
+        target_stats=dataset.target_stats,
+    )
+    cpu_trainer(epochs).fit(module, datamodule=dataset.datamodule(batch_size=64))
+    write_model(folder, network, spec, dataset, {"val_acc": 0.0}, "test-run")
+    return registry.register(folder, name, workspace=ws)
