@@ -1,26 +1,40 @@
 """Dynamic batching of one served version: a bounded queue, batches of rows, fair answers.
 
 Requests wait in a queue (at most ``queue_size``; one more is refused with
-:class:`QueueFull`, a 429). A batch is formed when an executor slot is free: it takes
-queued requests in order while their rows fit in ``max_batch_size``. When the version is
-busy (the last batch held several requests, or another batch is running) the first
-request of a batch waits up to ``max_delay_ms`` for company; an idle version answers a lone
-request at once, so batching costs nothing at low load. Every request gets exactly its
-own rows of the batch's outputs. When a batch of several requests fails in the engine,
-each request is run again alone, so one bad request fails alone.
+:class:`QueueFull`, a 429). The policy is continuous batching: as soon as an executor slot
+is free, a batch takes the queued requests in order while their rows fit in
+``max_batch_size`` and goes. While every slot is busy, requests pile up in the queue and go
+together when a slot frees, so batches grow with the load without anyone waiting on purpose.
+
+A free slot waits for more rows only while waiting can plausibly help: the queue holds
+fewer requests than the largest of the last ``RECENT_BATCHES`` batches held (the
+concurrency the version has been seeing; 1 at first, so a lone client never waits), fewer
+rows than ``max_batch_size``, and requests are still arriving: the newest came less than a
+linger window (``max_delay_ms * LINGER_FRACTION``, 0.5 ms of the default 2 ms) ago. The
+batch goes as soon as one of these stops holding, and at the latest ``max_delay_ms`` after
+its oldest request arrived. So 8 closed-loop clients make batches of 8 that go when the 8th
+request arrives, not after ``max_delay_ms``; a burst followed by silence waits at most one
+window after its last request, and a batch that went short after such a window makes it
+the new expectation (a client that stayed alone pays one window once); ``max_delay_ms=0``
+never waits.
+
+Every request gets exactly its own rows of the batch's outputs. When a batch of several
+requests fails in the engine, each request is run again alone, so one bad request fails
+alone.
 
 Quick engines (an in-process executor whose batches take well under a millisecond, see
-``InProcessExecutor.inline``) take a shorter way when the version is idle: the first request
-queued schedules one plain callback on the event loop, which takes the batch (every request
-queued in the meantime: those that arrived in the same loop turn) and runs it right there,
-without waking the batch loop task and starting a task per batch. Order, the row bound, the
-queue bound and the wait for company of a busy version are those of the batch loop.
+``InProcessExecutor.inline``) take a shorter way when the version is idle and nothing is to
+be waited for: the first request queued schedules one plain callback on the event loop,
+which takes the batch (every request queued in the meantime: those that arrived in the same
+loop turn) and runs it right there, without waking the batch loop task and starting a task
+per batch. Order, the row bound, the queue bound and the linger are those of the batch loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +44,13 @@ import numpy as np
 
 from aimass_lab.serve._worker import EngineFailed, Unavailable, WorkerCrashed
 
-__all__ = ["Batcher", "QueueFull"]
+__all__ = ["LINGER_FRACTION", "RECENT_BATCHES", "Batcher", "QueueFull"]
+
+#: The linger window as a fraction of ``max_delay_ms``: a free slot waiting for more rows
+#: stops when no request came for one window (see the module's doc).
+LINGER_FRACTION = float(os.environ.get("AIMASS_SERVE_LINGER_FRACTION", "0.25"))
+#: How many of the last batches tell the concurrency the version has been seeing.
+RECENT_BATCHES = 8
 
 
 class QueueFull(Exception):
@@ -56,7 +76,8 @@ class Batcher:
     max_batch_size
         Most rows in a batch (a request never holds more; the router checks).
     max_delay_ms
-        How long the first request of a batch may wait for others while the version is busy.
+        Most time the oldest queued request may wait for others, and only while requests keep
+        arriving (see the module's doc); 0 never waits.
     queue_size
         Most requests waiting.
     on_batch
@@ -77,12 +98,15 @@ class Batcher:
         self.executor = executor
         self.max_batch_size = int(max_batch_size)
         self.max_delay = max(0.0, float(max_delay_ms)) / 1000.0
+        self.linger = self.max_delay * LINGER_FRACTION
         self.queue_size = int(queue_size)
         self._queue: collections.deque[_Item] = collections.deque()
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(max(1, int(getattr(executor, "slots", 1))))
         self._running = 0
-        self._last_batch_requests = 0
+        self._last_arrival = 0.0  # monotonic time of the newest request
+        # requests per batch of the last batches: the concurrency the version has been seeing
+        self._recent: collections.deque[int] = collections.deque([1], maxlen=RECENT_BATCHES)
         self._idle = asyncio.Event()
         self._idle.set()
         self._on_batch = on_batch
@@ -105,7 +129,9 @@ class Batcher:
         if len(self._queue) >= self.queue_size:
             raise QueueFull()
         fut: asyncio.Future[list[np.ndarray]] = self._ev_loop.create_future()
-        self._queue.append(_Item(arrays, rows, fut))
+        item = _Item(arrays, rows, fut)
+        self._last_arrival = item.enqueued
+        self._queue.append(item)
         self._idle.clear()
         if self._flush_scheduled:
             return fut  # the scheduled flush takes this one too (within this loop turn)
@@ -125,14 +151,35 @@ class Batcher:
             self._on_depth(depth)
 
     def _can_flush(self) -> bool:
-        """Idle, with a quick in-process engine: the short way (see the module's doc)."""
+        """Idle, nothing to wait for, a quick in-process engine: the short way (module doc)."""
         return (
             self._inline_ok
             and self._running == 0
             and not self._collecting
-            and not (self.max_delay and self._last_batch_requests > 1)
             and self.executor.inline
+            and self._linger_until() is None
         )
+
+    def _linger_until(self) -> float | None:
+        """When a free slot should stop waiting for more rows; ``None``: go now.
+
+        Waiting can plausibly help only while the queue holds fewer requests than recent
+        batches held and fewer rows than a batch holds, and requests keep coming: the wait
+        ends one linger window after the newest arrival, and ``max_delay`` after the oldest
+        queued request's arrival at the latest.
+        """
+        if not self.linger or not self._queue or len(self._queue) >= max(self._recent):
+            return None
+        if self._queued_rows() >= self.max_batch_size:
+            return None
+        until = min(self._queue[0].enqueued + self.max_delay, self._last_arrival + self.linger)
+        return until if until > time.monotonic() else None
+
+    def _record(self, requests: int) -> None:
+        """Remember a batch's size; one that went short after a quiet window resets them."""
+        if requests < max(self._recent) and time.monotonic() - self._last_arrival >= self.linger:
+            self._recent.clear()  # fewer requests came than recent batches held
+        self._recent.append(requests)
 
     def _flush(self) -> None:
         """Take one batch and run it on the event loop, now; the batch loop does the rest."""
@@ -146,7 +193,7 @@ class Batcher:
         batch = self._take()
         self._report_depth()
         if batch:
-            self._last_batch_requests = len(batch)
+            self._record(len(batch))
             self._running += 1
             try:
                 self._run_inline(batch)
@@ -208,9 +255,6 @@ class Batcher:
             if not item.future.done():
                 item.future.set_exception(exc)
 
-    def _busy(self) -> bool:
-        return self._running > 0 or self._last_batch_requests > 1
-
     def _take(self) -> list[_Item]:
         batch: list[_Item] = []
         rows = 0
@@ -239,18 +283,12 @@ class Batcher:
             self._collecting = True
             try:
                 await self._slots.acquire()
-                if self.max_delay and self._busy():
-                    first = self._queue[0].enqueued if self._queue else time.monotonic()
-                    deadline = first + self.max_delay
-                    while self._queued_rows() < self.max_batch_size:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            break
-                        self._wakeup.clear()
-                        try:
-                            await asyncio.wait_for(self._wakeup.wait(), left)
-                        except asyncio.TimeoutError:
-                            break
+                while (until := self._linger_until()) is not None:
+                    self._wakeup.clear()
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), until - time.monotonic())
+                    except asyncio.TimeoutError:
+                        pass
             finally:
                 self._collecting = False
             batch = self._take()
@@ -258,7 +296,7 @@ class Batcher:
             if not batch:
                 self._slots.release()
                 continue
-            self._last_batch_requests = len(batch)
+            self._record(len(batch))
             self._running += 1
             task = asyncio.get_running_loop().create_task(self._run(batch))
             self._tasks.add(task)

@@ -59,7 +59,7 @@ __all__ = ["main", "serve_command"]
     type=float,
     default=2.0,
     show_default=True,
-    help="Longest wait for a batch to fill while busy.",
+    help="Longest wait for more rows, only while requests keep arriving.",
 )
 @click.option(
     "--queue-size",

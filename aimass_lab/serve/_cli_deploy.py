@@ -79,7 +79,11 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
     @click.option("--replicas", type=int, default=1, show_default=True, help="Engine workers.")
     @click.option("--engine", default="auto", show_default=True, help="auto, onnxruntime, torch.")
     @click.option("--max-batch-size", type=int, help="Dynamic batching: rows per batch [32].")
-    @click.option("--max-delay-ms", type=float, help="Dynamic batching: wait to fill [2].")
+    @click.option(
+        "--max-delay-ms",
+        type=float,
+        help="Dynamic batching: longest wait for more rows, only while requests keep arriving [2].",
+    )
     @click.option("--queue-size", type=int, help="Requests waiting at most [1024].")
     @click.option("--no-batching", is_flag=True, help="Run every request on its own.")
     @click.option(

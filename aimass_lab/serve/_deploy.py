@@ -272,12 +272,21 @@ def ensure_server(
                     "stop its deployments first (aimass deployments stop NAME)"
                 )
             return job
+        auto = port is None
         if port is None:
             port = DEFAULT_PORT if _port_free(DEFAULT_PORT, host) else 0
         spec: dict[str, Any] = {"host": host, "port": port, "admin": True}
         if api_key_env:
             spec["api_key_env"] = api_key_env
         job = ws.jobs.submit(SERVE_KIND, spec, name="aimass serve")
+        try:
+            return _wait_listening(ws, job.id, timeout)
+        except JobError as exc:
+            # Another process took the default port between the check and the bind: when no
+            # port was asked for, any free port will do.
+            if not (auto and port and "Address already in use" in str(exc)):
+                raise
+        job = ws.jobs.submit(SERVE_KIND, {**spec, "port": 0}, name="aimass serve")
         return _wait_listening(ws, job.id, timeout)
 
 

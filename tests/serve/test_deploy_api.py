@@ -157,3 +157,24 @@ def test_second_endpoint_shares_the_server(ws: Workspace, tmp_path: Path) -> Non
     assert second.predict(digits_rows(1))["version"] == "1"
     second.stop()
     assert serve.server_url() is None
+
+
+def test_default_port_taken_after_the_check_falls_back_to_a_free_port(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from aimass_lab.serve import _deploy
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        # The port looks free when checked, and is taken when the server binds it.
+        monkeypatch.setattr(_deploy, "DEFAULT_PORT", busy)
+        monkeypatch.setattr(_deploy, "_port_free", lambda port, host="127.0.0.1": True)
+        job = _deploy.ensure_server(ws)
+    assert job.active
+    assert int(job.result["port"]) != busy
+    failed = [j for j in ws.jobs.list(kind="serve") if j.state == "failed"]
+    assert len(failed) == 1 and "Address already in use" in (failed[0].exit_reason or "")

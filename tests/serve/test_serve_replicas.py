@@ -60,7 +60,11 @@ def test_two_worker_processes_share_the_load(server: ServerProcess) -> None:
     clients = _clients(server, 2)
     started = time.monotonic()
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(_infer, clients))
+        futures = []
+        for c in clients:
+            futures.append(pool.submit(_infer, c))
+            time.sleep(0.1)  # two batches, not one
+        results = [f.result() for f in futures]
     assert [code for code, _, _ in results] == [200, 200]
     # least-loaded: the two batches ran side by side on the two workers, not one after the other
     assert time.monotonic() - started < 1.15
@@ -70,8 +74,12 @@ def test_kill_9_of_a_worker_mid_batch(server: ServerProcess) -> None:
     before = _version(server)["workers"]
     clients = _clients(server, 3)
     with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(_infer, c) for c in clients[:2]]
-        time.sleep(0.25)  # both batches are running, one on each worker
+        futures = []
+        for c in clients[:2]:
+            futures.append(pool.submit(_infer, c))
+            # apart, so that they are two batches (arriving together they may form one)
+            time.sleep(0.1)
+        time.sleep(0.15)  # both batches are running, one on each worker
         os.kill(before[0], signal.SIGKILL)
         results = [f.result() for f in futures]
     codes = sorted(code for code, _, _ in results)
