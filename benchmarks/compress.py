@@ -14,10 +14,18 @@ all peers in this one process:
 - ``pruned 50%``       ``prune:structured:0.5`` with fine-tuning (MLP: half the hidden
                        neurons; CNN: half the channels of every convolution and half the
                        head's hidden neurons), on ONNX Runtime;
-- ``distilled``        ``distill:student=S`` (a zoo student with <= 25% of the teacher's
-                       parameters), on ONNX Runtime; and, for the recovery figure only, the
-                       same student trained from scratch with the same pipeline, seed and
-                       epochs (``alpha=0``: the task loss alone).
+- ``distilled``        ``distill:student=S`` (a zoo student of the teacher's depth with just
+                       under 25% of its parameters; the default T=4, alpha=0.7), on ONNX
+                       Runtime; and, for the recovery figure only, the same student trained
+                       from scratch with the same pipeline, seed, epochs and lr (``alpha=0``:
+                       the task loss alone).
+
+Fine-tuning and distillation get the teacher's own training recipe: its epochs (``--epochs``;
+``--finetune`` for pruning) and its learning rate (2e-3), not the stage's shorter defaults.
+The pruned, distilled and scratch variants are made with ``--seeds`` seeds (0, 1, ...: the
+fine-tuning shuffle and the student's initialisation); the accuracy goals are judged on the
+mean over seeds, since one test row is 0.37 point and one seed moves a 270-row accuracy by
++-1 point. The table shows (and times) the seed-0 variants.
 
 Accuracy is the stage's own figure: ONNX Runtime on the test split (270 rows; one row is
 0.37 point). Latency: every session with 1 intra-op and 1 inter-op thread (the stage's
@@ -34,7 +42,7 @@ trained from scratch.
 
 Run::
 
-    .venv/bin/python benchmarks/compress.py                 # full, ~5 min on 2 cores
+    .venv/bin/python benchmarks/compress.py                 # full, ~1.5 min on 2 cores
     .venv/bin/python benchmarks/compress.py --quick         # smoke run (tiny budgets)
     .venv/bin/python benchmarks/compress.py --json          # machine-readable results
 """
@@ -82,18 +90,20 @@ MODELS: dict[str, dict[str, Any]] = {
         "data": {"name": "digits"},
         "model": "mlp",
         "hparams": {"hidden": 256, "layers": 2, "lr": 2e-3},
-        "student": "mlp-tiny",
+        # the teacher's depth, 112 instead of 256 neurons: 21,066 params (24.8%)
+        "student": {"family": "mlp", "hparams": {"hidden": 112, "layers": 2}},
     },
     "cnn": {
         "title": "small CNN (digits as 1x8x8 images)",
         "data": {"name": "digits", "as_images": True},
         "model": "cnn",
         "hparams": {"channels": 16, "layers": 2, "hidden": 64, "lr": 2e-3},
-        "student": {"family": "cnn", "hparams": {"channels": 4, "layers": 1, "hidden": 16}},
+        # the teacher's depth, half its channels and 28 head neurons: 3,406 params (24.7%)
+        "student": {"family": "cnn", "hparams": {"channels": 8, "layers": 2, "hidden": 28}},
     },
 }
-FULL: dict[str, Any] = {"epochs": 30, "finetune": 10, "rounds": 7, "calls": 400}
-QUICK: dict[str, Any] = {"epochs": 4, "finetune": 2, "rounds": 3, "calls": 50}
+FULL: dict[str, Any] = {"epochs": 30, "finetune": 30, "seeds": 3, "rounds": 7, "calls": 400}
+QUICK: dict[str, Any] = {"epochs": 4, "finetune": 2, "seeds": 1, "rounds": 3, "calls": 50}
 
 
 def log(msg: str) -> None:
@@ -101,14 +111,16 @@ def log(msg: str) -> None:
 
 
 # ----------------------------------------------------------------------------------- variants
-def _compress(mv: Any, method: Any, label: str) -> dict[str, Any]:
+def _compress(mv: Any, method: Any, label: str, seed: int = 0) -> dict[str, Any]:
     """One variant made by the stage from the teacher: its report row and version."""
     t0 = time.monotonic()
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
-        report = aimass_lab.compress(mv, [method], benchmark={"warmup": 1, "runs": 3})
+        report = aimass_lab.compress(mv, [method], benchmark={"warmup": 1, "runs": 3}, seed=seed)
     row = report.rows[1]
     mv_child = report.versions[row["version"]]
+    if seed:
+        label = f"{label} s{seed}"
     log(
         f"  {label:<18} {row['version']:<14} acc {row['accuracy']:.4f} ({time.monotonic() - t0:.1f} s)"
     )
@@ -143,16 +155,31 @@ def build_variants(
     mv = run.register(f"bench-{key}")
     log(f"  teacher {mv.ref} trained in {time.monotonic() - t0:.1f} s")
     exported = aimass_lab.export_onnx(mv)
-    epochs, ft = budget["epochs"], budget["finetune"]
+    epochs, ft, lr = budget["epochs"], budget["finetune"], cfg["hparams"]["lr"]
     student = cfg["student"]
-    distill = {"method": "distill", "student": student, "epochs": epochs}
+    distill = {"method": "distill", "student": student, "epochs": epochs, "lr": lr}
+    prune = {"method": "prune", "kind": "structured", "ratio": 0.5, "finetune_epochs": ft, "lr": lr}
     peers: dict[str, Any] = {"teacher": mv, "fp32_onnx": exported.files()["model.onnx"]}
     peers["int8 dynamic"] = _compress(mv, "quantize:int8-dynamic", "int8 dynamic")
     peers["int8 static"] = _compress(mv, "quantize:int8-static:per-channel", "int8 static")
-    peers["pruned 50%"] = _compress(mv, f"prune:structured:0.5:epochs={ft}", "pruned 50%")
-    peers["distilled"] = _compress(mv, distill, "distilled")
-    peers["scratch"] = _compress(mv, {**distill, "alpha": 0.0}, "student scratch")
+    seeded = {
+        "pruned 50%": prune,
+        "distilled": distill,
+        "scratch": {**distill, "alpha": 0.0},
+    }
+    labels = {"scratch": "student scratch"}
+    for seed in range(max(1, budget["seeds"])):
+        for key_, method in seeded.items():
+            made = _compress(mv, method, labels.get(key_, key_), seed=seed)
+            if seed == 0:
+                peers[key_] = {**made, "seed_accuracies": []}
+            peers[key_]["seed_accuracies"].append(made["accuracy"])
     return peers
+
+
+def seeded_keys() -> tuple[str, ...]:
+    """The variants made once per seed."""
+    return ("pruned 50%", "distilled", "scratch")
 
 
 # ------------------------------------------------------------------------------------ timing
@@ -257,20 +284,30 @@ def measure_model(ws: Workspace, key: str, budget: dict[str, Any]) -> dict[str, 
         )
     scratch = peers["scratch"]
     distilled = peers["distilled"]
-    gap = base_acc - scratch["accuracy"]
-    recovery = (distilled["accuracy"] - scratch["accuracy"]) / gap if gap > 0 else None
+    # the accuracy goals: the mean over seeds (the table shows the seed-0 variants)
+    mean_acc = {k: statistics.fmean(peers[k]["seed_accuracies"]) for k in seeded_keys()}
+    gap = base_acc - mean_acc["scratch"]
+    recovery = (mean_acc["distilled"] - mean_acc["scratch"]) / gap if gap > 0 else None
     return {
         "model": key,
         "title": cfg["title"],
         "teacher": peers["teacher"].ref,
         "teacher_params": teacher_params,
         "rows": rows,
+        "seeds": budget["seeds"],
+        "pruned": {
+            "seed_accuracies": peers["pruned 50%"]["seed_accuracies"],
+            "mean_accuracy": mean_acc["pruned 50%"],
+            "mean_drop_pt": 100 * (base_acc - mean_acc["pruned 50%"]),
+        },
         "student": {
             "spec": cfg["student"],
             "params": distilled["params"],
             "params_ratio": distilled["params"] / teacher_params,
-            "distilled_accuracy": distilled["accuracy"],
-            "scratch_accuracy": scratch["accuracy"],
+            "distilled_accuracy": mean_acc["distilled"],
+            "scratch_accuracy": mean_acc["scratch"],
+            "distilled_seed_accuracies": distilled["seed_accuracies"],
+            "scratch_seed_accuracies": scratch["seed_accuracies"],
             "teacher_accuracy": base_acc,
             "gap_pt": 100 * gap,
             "recovery": recovery,
@@ -281,6 +318,10 @@ def measure_model(ws: Workspace, key: str, budget: dict[str, Any]) -> dict[str, 
 # ----------------------------------------------------------------------------------- verdicts
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("MET" if ok else "MISSED")
+
+
+def _seeds(accuracies: list[float]) -> str:
+    return "/".join(f"{100 * a:.2f}" for a in accuracies)
 
 
 def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -319,11 +360,14 @@ def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
             "ok": p["speed_vs_ort_fp32"] >= GOAL_PRUNE_SPEED,
         }
     )
+    pr = result["pruned"]
+    per_seed = _seeds(pr["seed_accuracies"])
     out.append(
         {
             "goal": f"structured 50% drop <= {GOAL_PRUNE_DROP} pt after fine-tuning",
-            "measured": f"{p['drop_pt']:+.2f} pt ({100 * p['accuracy']:.2f}%)",
-            "ok": p["drop_pt"] <= GOAL_PRUNE_DROP + 1e-9,
+            "measured": f"{pr['mean_drop_pt']:+.2f} pt (mean of {len(pr['seed_accuracies'])} seeds "
+            f"{100 * pr['mean_accuracy']:.2f}%: {per_seed}; teacher {100 * ort['accuracy']:.2f}%)",
+            "ok": pr["mean_drop_pt"] <= GOAL_PRUNE_DROP + 1e-9,
         }
     )
     s = result["student"]
@@ -333,7 +377,9 @@ def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
             "goal": f"student <= {GOAL_STUDENT_PARAMS:.0%} of teacher params recovers >= {GOAL_RECOVERY:.0%} of the gap",
             "measured": (
                 f"params {s['params_ratio']:.1%}; teacher {100 * s['teacher_accuracy']:.2f}%, "
-                f"distilled {100 * s['distilled_accuracy']:.2f}%, scratch {100 * s['scratch_accuracy']:.2f}%: "
+                f"distilled {100 * s['distilled_accuracy']:.2f}% ({_seeds(s['distilled_seed_accuracies'])}), "
+                f"scratch {100 * s['scratch_accuracy']:.2f}% ({_seeds(s['scratch_seed_accuracies'])}), "
+                f"means of {len(s['scratch_seed_accuracies'])} seeds: "
                 + (
                     f"recovery {rec:.0%}"
                     if rec is not None
@@ -386,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--epochs", type=int, help="teacher and student epochs")
     parser.add_argument("--finetune", type=int, help="fine-tuning epochs after pruning")
+    parser.add_argument(
+        "--seeds", type=int, help="seeds of the pruned, distilled and scratch variants"
+    )
     parser.add_argument("--rounds", type=int, help="timing rounds")
     parser.add_argument("--calls", type=int, help="timed calls per peer per round at batch 1")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -393,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     args = parser.parse_args(argv)
     budget = dict(QUICK if args.quick else FULL)
-    for key in ("epochs", "finetune", "rounds", "calls"):
+    for key in ("epochs", "finetune", "seeds", "rounds", "calls"):
         if getattr(args, key) is not None:
             budget[key] = getattr(args, key)
     keys = [k.strip() for k in args.models.split(",") if k.strip()]

@@ -61,17 +61,27 @@ class Distiller(TaskModule):
     ) -> torch.Tensor:
         x, y = batch
         out = self.network(x)
-        teacher = self.teacher.to(x.device)
-        with torch.no_grad():
-            target = teacher(x)
-        if self.task == "classification":
-            t = self.temperature
-            kd = F.kl_div(
-                F.log_softmax(out / t, dim=-1), F.softmax(target / t, dim=-1), reduction="batchmean"
-            ) * (t * t)
+        task_loss = self._loss(out, y)
+        if self.alpha == 0:  # the task loss alone (a from-scratch baseline): no teacher call
+            loss = task_loss
         else:
-            kd = F.mse_loss(out, target)
-        loss = self.alpha * kd + (1 - self.alpha) * self._loss(out, y)
+            teacher = self.teacher.to(x.device)
+            teacher.eval()  # frozen: BatchNorm statistics and dropout stay in inference mode
+            with torch.no_grad():
+                target = teacher(x)
+            if self.task == "classification":
+                # Hinton et al.: KL(teacher_T || student_T) on logits softened by T, times T^2
+                # so that its gradients keep the scale of the hard-label term's as T changes.
+                t = self.temperature
+                kd = F.kl_div(
+                    F.log_softmax(out / t, dim=-1),
+                    F.log_softmax(target / t, dim=-1),
+                    reduction="batchmean",
+                    log_target=True,
+                ) * (t * t)
+            else:
+                kd = F.mse_loss(out, target)
+            loss = self.alpha * kd + (1 - self.alpha) * task_loss
         self.log("train_loss", loss, on_step=True, on_epoch=True, batch_size=len(y))
         return loss
 
