@@ -8,39 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lab_helpers import API, api_error, api_json
 from tornado.httpclient import HTTPClientError
 
 from aimass_lab._version import __version__
 from aimass_lab.lab._handlers import ROUTES
 from aimass_lab.workspace import Workspace
 
-API = ("aimass-lab", "api", "v1")
-
-
-async def _json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
-    response = await jp_fetch(*API, *parts, **kwargs)
-    return json.loads(response.body)
-
-
-async def _error(jp_fetch: Any, *parts: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(HTTPClientError) as info:
-        await jp_fetch(*API, *parts, **kwargs)
-    assert info.value.response is not None
-    body = json.loads(info.value.response.body)
-    assert "Traceback" not in json.dumps(body)
-    return info.value.code, body
-
 
 async def test_version(jp_fetch: Any) -> None:
-    assert await _json(jp_fetch, "version") == {"version": __version__, "api": "v1"}
+    assert await api_json(jp_fetch, "version") == {"version": __version__, "api": "v1"}
 
 
 async def test_datasets(jp_fetch: Any) -> None:
-    names = {d["name"] for d in await _json(jp_fetch, "datasets")}
+    names = {d["name"] for d in await api_json(jp_fetch, "datasets")}
     assert {"iris", "digits"} <= names
-    iris = await _json(jp_fetch, "datasets", "iris")
+    iris = await api_json(jp_fetch, "datasets", "iris")
     assert iris["info"]["num_classes"] == 3 and iris["report"]["n_rows"] == 150
-    code, body = await _error(jp_fetch, "datasets", "mnist")
+    code, body = await api_error(jp_fetch, "datasets", "mnist")
     assert code == 404 and "unknown dataset 'mnist'" in body["error"]
 
 
@@ -50,7 +35,7 @@ async def test_train_job_through_the_api(jp_fetch: Any, tmp_path: Path) -> None:
         "model": {"family": "mlp", "hparams": {"hidden": 16}},
         "max_epochs": 2,
     }
-    job = await _json(
+    job = await api_json(
         jp_fetch, "jobs", method="POST", body=json.dumps({"kind": "train", "spec": spec})
     )
     assert job["kind"] == "train" and job["state"] in ("queued", "running")
@@ -58,14 +43,14 @@ async def test_train_job_through_the_api(jp_fetch: Any, tmp_path: Path) -> None:
     final = ws.jobs.wait(job["id"], timeout=120)
     assert final.state == "succeeded", ws.jobs.logs(job["id"], tail=30)
 
-    listed = await _json(jp_fetch, "jobs", params={"kind": "train"})
+    listed = await api_json(jp_fetch, "jobs", params={"kind": "train"})
     assert [j["id"] for j in listed] == [job["id"]]
-    assert (await _json(jp_fetch, "jobs", job["id"]))["state"] == "succeeded"
-    log = await _json(jp_fetch, "jobs", job["id"], "log", params={"tail": "5"})
+    assert (await api_json(jp_fetch, "jobs", job["id"]))["state"] == "succeeded"
+    log = await api_json(jp_fetch, "jobs", job["id"], "log", params={"tail": "5"})
     assert f"job {job['id']} succeeded" in log["log"]
-    metrics = await _json(jp_fetch, "runs", job["id"], "metrics", params={"name": "val_acc"})
+    metrics = await api_json(jp_fetch, "runs", job["id"], "metrics", params={"name": "val_acc"})
     assert len(metrics["points"]) == 2 and metrics["progress"] == 1.0
-    later = await _json(
+    later = await api_json(
         jp_fetch,
         "runs",
         job["id"],
@@ -74,15 +59,15 @@ async def test_train_job_through_the_api(jp_fetch: Any, tmp_path: Path) -> None:
     )
     assert all(p["id"] > metrics["points"][-1]["id"] for p in later["points"])
 
-    code, body = await _error(jp_fetch, "jobs", job["id"], "cancel", method="POST", body="")
+    code, body = await api_error(jp_fetch, "jobs", job["id"], "cancel", method="POST", body="")
     assert code == 409 and "already succeeded" in body["error"]
 
     from aimass_lab import registry
 
     registry.register(job["id"], "iris-mlp", workspace=ws)
-    models = await _json(jp_fetch, "models")
+    models = await api_json(jp_fetch, "models")
     assert [m["ref"] for m in models] == ["iris-mlp:1"]
-    aliased = await _json(
+    aliased = await api_json(
         jp_fetch,
         "models",
         "iris-mlp:1",
@@ -91,16 +76,16 @@ async def test_train_job_through_the_api(jp_fetch: Any, tmp_path: Path) -> None:
         body=json.dumps({"alias": "prod"}),
     )
     assert aliased["aliases"] == ["prod"]
-    assert (await _json(jp_fetch, "models", "iris-mlp:prod"))["version"] == 1
+    assert (await api_json(jp_fetch, "models", "iris-mlp:prod"))["version"] == 1
     assert "weights.safetensors" in json.dumps(
-        await _json(jp_fetch, "models", "iris-mlp:1", "verify")
+        await api_json(jp_fetch, "models", "iris-mlp:1", "verify")
     )
-    await _json(jp_fetch, "models", "iris-mlp", "aliases", "prod", method="DELETE")
-    assert (await _json(jp_fetch, "models", "iris-mlp:1"))["aliases"] == []
-    assert (await _json(jp_fetch, "models", "iris-mlp:1", method="DELETE")) == {
+    await api_json(jp_fetch, "models", "iris-mlp", "aliases", "prod", method="DELETE")
+    assert (await api_json(jp_fetch, "models", "iris-mlp:1"))["aliases"] == []
+    assert (await api_json(jp_fetch, "models", "iris-mlp:1", method="DELETE")) == {
         "deleted": "iris-mlp:1"
     }
-    code, body = await _error(jp_fetch, "models", "iris-mlp:1")
+    code, body = await api_error(jp_fetch, "models", "iris-mlp:1")
     assert code == 404
 
 
@@ -132,7 +117,7 @@ async def test_train_job_through_the_api(jp_fetch: Any, tmp_path: Path) -> None:
 async def test_bad_job_requests(
     jp_fetch: Any, body: dict[str, Any], code: int, field: str | None, message: str
 ) -> None:
-    status, payload = await _error(jp_fetch, "jobs", method="POST", body=json.dumps(body))
+    status, payload = await api_error(jp_fetch, "jobs", method="POST", body=json.dumps(body))
     assert status == code
     assert message in payload["error"]
     if field is not None:
@@ -140,13 +125,13 @@ async def test_bad_job_requests(
 
 
 async def test_malformed_json_and_bad_queries(jp_fetch: Any) -> None:
-    status, payload = await _error(jp_fetch, "jobs", method="POST", body="{not json")
+    status, payload = await api_error(jp_fetch, "jobs", method="POST", body="{not json")
     assert status == 422 and "malformed JSON" in payload["error"]
-    status, payload = await _error(jp_fetch, "jobs", params={"limit": "ten"})
+    status, payload = await api_error(jp_fetch, "jobs", params={"limit": "ten"})
     assert status == 422 and "limit: got 'ten': expected an integer" in payload["error"]
-    status, payload = await _error(jp_fetch, "jobs", params={"state": "done"})
+    status, payload = await api_error(jp_fetch, "jobs", params={"state": "done"})
     assert status == 409 and "unknown job state 'done'" in payload["error"]
-    status, payload = await _error(jp_fetch, "jobs", "nope-nope")
+    status, payload = await api_error(jp_fetch, "jobs", "nope-nope")
     assert status == 404 and "no job 'nope-nope'" in payload["error"]
 
 

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError
+from lab_helpers import api_error, api_json
 
 from aimass_lab._version import __version__
 from aimass_lab.lab import _openapi
 from aimass_lab.lab._handlers import ROUTES
 from aimass_lab.workspace import Workspace
-
-API = ("aimass-lab", "api", "v1")
 
 
 @pytest.fixture
@@ -30,34 +28,20 @@ def jp_server_config(
     return {"ServerApp": server, "AimassLab": {"workspace": str(lab_study_ws["path"])}}
 
 
-async def _json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
-    response = await jp_fetch(*API, *parts, **kwargs)
-    return json.loads(response.body)
-
-
-async def _error(jp_fetch: Any, *parts: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(HTTPClientError) as info:
-        await jp_fetch(*API, *parts, **kwargs)
-    assert info.value.response is not None
-    body = json.loads(info.value.response.body)
-    assert "Traceback" not in json.dumps(body)
-    return info.value.code, body
-
-
 # ------------------------------------------------------------------------------------ studies
 async def test_studies(jp_fetch: Any, lab_study_ws: dict[str, Any]) -> None:
-    studies = await _json(jp_fetch, "studies")
+    studies = await api_json(jp_fetch, "studies")
     assert [s["study"] for s in studies] == ["iris-study"]
     assert studies[0]["n_trials"] == 1 and studies[0]["directions"] == ["maximize"]
     assert studies[0]["status"] == "finished"
 
-    study = await _json(jp_fetch, "studies", "iris-study")
+    study = await api_json(jp_fetch, "studies", "iris-study")
     assert study["study"] == "iris-study" and study["objectives"] == ["val_acc:max"]
     assert [t["state"] for t in study["trials"]] == ["COMPLETE"]
     assert study["best"][0]["run_id"] == lab_study_ws["run_id"]
     assert study["best_trials"] == [0]
 
-    code, body = await _error(jp_fetch, "studies", "nope")
+    code, body = await api_error(jp_fetch, "studies", "nope")
     assert code == 404
     assert body["error"] == "no study 'nope' in the workspace; accepted: 'iris-study'"
     assert not (Path(lab_study_ws["path"]) / "studies" / "nope.journal").exists()
@@ -68,7 +52,7 @@ async def test_lineage_from_dataset_to_derived_version(
     jp_fetch: Any, lab_study_ws: dict[str, Any]
 ) -> None:
     run_id, parent, child = lab_study_ws["run_id"], lab_study_ws["parent"], lab_study_ws["child"]
-    doc = await _json(jp_fetch, "models", child, "lineage")
+    doc = await api_json(jp_fetch, "models", child, "lineage")
     assert doc["ref"] == child and doc["ancestors"] == [parent, child]
     kinds = {n["id"]: n["kind"] for n in doc["nodes"]}
     assert kinds == {
@@ -91,11 +75,11 @@ async def test_lineage_from_dataset_to_derived_version(
     assert nodes[f"run:{run_id}"]["state"] == "succeeded"
     assert nodes["trial:iris-study/0"]["params"] == {"lr": 0.05}
 
-    up = await _json(jp_fetch, "models", parent, "lineage")
+    up = await api_json(jp_fetch, "models", parent, "lineage")
     assert up["ancestors"] == [parent] and up["children"] == [child]
     assert up["deployments"] == []
 
-    code, body = await _error(jp_fetch, "models", "iris-mlp:9", "lineage")
+    code, body = await api_error(jp_fetch, "models", "iris-mlp:9", "lineage")
     assert code == 404 and "iris-mlp" in body["error"]
 
 
@@ -120,14 +104,14 @@ async def test_lineage_from_dataset_to_derived_version(
 async def test_bad_compression_requests(
     jp_fetch: Any, body: dict[str, Any], fields: list[str], message: str
 ) -> None:
-    code, payload = await _error(jp_fetch, "compress", method="POST", body=json.dumps(body))
+    code, payload = await api_error(jp_fetch, "compress", method="POST", body=json.dumps(body))
     assert code == 422 and message in payload["error"], payload
     for field in fields:
         assert any(e["field"].startswith(field) for e in payload["errors"]), payload["errors"]
 
 
 async def test_compression_job_through_the_api(jp_fetch: Any, lab_study_ws: dict[str, Any]) -> None:
-    code, body = await _error(
+    code, body = await api_error(
         jp_fetch,
         "compress",
         method="POST",
@@ -136,13 +120,13 @@ async def test_compression_job_through_the_api(jp_fetch: Any, lab_study_ws: dict
     assert code == 404 and "nope" in body["error"]
 
     request = {"model": lab_study_ws["parent"], "compress": {"methods": ["prune:structured:0.5"]}}
-    job = await _json(jp_fetch, "compress", method="POST", body=json.dumps(request))
+    job = await api_json(jp_fetch, "compress", method="POST", body=json.dumps(request))
     ws = Workspace(lab_study_ws["path"])
     try:
         assert job["kind"] == "compress" and job["state"] in ("queued", "running")
         assert job["spec"]["model"] == lab_study_ws["parent"]
         assert job["spec"]["compress"]["methods"][0]["method"] == "prune"
-        listed = await _json(jp_fetch, "jobs", params={"kind": "compress"})
+        listed = await api_json(jp_fetch, "jobs", params={"kind": "compress"})
         assert [j["id"] for j in listed] == [job["id"]]
     finally:
         ws.jobs.cancel(job["id"])  # the job itself is tested in tests/compress
@@ -151,8 +135,8 @@ async def test_compression_job_through_the_api(jp_fetch: Any, lab_study_ws: dict
 
 # -------------------------------------------------------------------------------- deployments
 async def test_deployment_routes_without_a_server(jp_fetch: Any) -> None:
-    assert await _json(jp_fetch, "deployments") == []
-    code, body = await _error(jp_fetch, "deployments", "iris")
+    assert await api_json(jp_fetch, "deployments") == []
+    code, body = await api_error(jp_fetch, "deployments", "iris")
     assert code == 404 and "no deployment named 'iris'" in body["error"]
     for method, parts, payload in [
         ("DELETE", ("deployments", "iris"), None),
@@ -160,7 +144,7 @@ async def test_deployment_routes_without_a_server(jp_fetch: Any) -> None:
         ("GET", ("deployments", "iris", "metrics"), None),
         ("PUT", ("deployments", "iris", "split"), json.dumps({"split": {"1": 100}})),
     ]:
-        code, body = await _error(jp_fetch, *parts, method=method, body=payload)
+        code, body = await api_error(jp_fetch, *parts, method=method, body=payload)
         assert code == 404 and "no deployment named 'iris'" in body["error"], (method, parts)
 
 
@@ -177,13 +161,13 @@ async def test_deployment_routes_without_a_server(jp_fetch: Any) -> None:
 async def test_bad_deploy_requests(
     jp_fetch: Any, body: dict[str, Any], field: str, message: str
 ) -> None:
-    code, payload = await _error(jp_fetch, "deployments", method="POST", body=json.dumps(body))
+    code, payload = await api_error(jp_fetch, "deployments", method="POST", body=json.dumps(body))
     assert code == 422 and message in payload["error"], payload
     assert any(e["field"].startswith(field) for e in payload["errors"]), payload["errors"]
 
 
 async def test_deploying_an_unknown_model_is_a_404(jp_fetch: Any) -> None:
-    code, body = await _error(
+    code, body = await api_error(
         jp_fetch, "deployments", method="POST", body=json.dumps({"model": "nope:1"})
     )
     assert code == 404 and "nope" in body["error"]
@@ -203,7 +187,7 @@ async def test_deploying_an_unknown_model_is_a_404(jp_fetch: Any) -> None:
 async def test_bad_split_requests(
     jp_fetch: Any, body: dict[str, Any], field: str, message: str
 ) -> None:
-    code, payload = await _error(
+    code, payload = await api_error(
         jp_fetch, "deployments", "iris", "split", method="PUT", body=json.dumps(body)
     )
     assert code == 422 and message in payload["error"], payload
@@ -212,7 +196,7 @@ async def test_bad_split_requests(
 
 # ------------------------------------------------------------------------------------ openapi
 async def test_openapi_document_is_served(jp_fetch: Any) -> None:
-    doc = await _json(jp_fetch, "openapi.json")
+    doc = await api_json(jp_fetch, "openapi.json")
     assert doc["openapi"].startswith("3.1") and doc["info"]["version"] == __version__
     assert doc["paths"].keys() == _openapi.load()["paths"].keys()
 
@@ -288,6 +272,6 @@ async def test_kernels_inherit_the_workspace_and_base_url(
 ) -> None:
     import os
 
-    await _json(jp_fetch, "version")
+    await api_json(jp_fetch, "version")
     assert os.environ["AIMASS_HOME"] == str(lab_study_ws["path"])
     assert os.environ["AIMASS_LAB_BASE_URL"] == jp_base_url
