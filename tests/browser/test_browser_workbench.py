@@ -77,3 +77,160 @@ def test_workbench_train_click_makes_the_chart_gain_points(
     jobs = lab_server.api("GET", "jobs")
     listed = jobs if isinstance(jobs, list) else jobs.get("jobs", [])
     assert any(j.get("kind") == "train" for j in listed), json.dumps(jobs)[:500]
+
+
+#: The notebook of the click-only tour: a bare Workbench, every setting made in the browser.
+TOUR_CELLS = ["import aimass_lab as am\nam.Workbench()"]
+
+#: JavaScript: how many points the visible Plotly traces called ``name`` hold.
+TRACE_POINTS_JS = """(name) => {
+  let n = 0;
+  for (const el of document.querySelectorAll('.aimass-workbench .js-plotly-plot')) {
+    if (!el.offsetParent) { continue; }
+    for (const t of (el.data || [])) {
+      if (t.name === name && t.x) { n += t.x.length; }
+    }
+  }
+  return n;
+}"""
+
+WAIT_MS = 90_000
+
+
+def _trace_points(page: Any, name: str) -> int:
+    return int(page.evaluate(TRACE_POINTS_JS, name))
+
+
+def _wait_trace_points(page: Any, name: str, at_least: int = 1) -> None:
+    page.wait_for_function(
+        f"({TRACE_POINTS_JS})({json.dumps(name)}) >= {at_least}", timeout=WAIT_MS, polling=500
+    )
+
+
+def test_workbench_click_only_tour_data_train_search_compress_deploy(
+    lab_server: Any, page: Any, screenshot: Any
+) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in TOUR_CELLS]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(lab_server.root_dir / "tour.ipynb"))
+    # a lab workspace of its own, reset: only this notebook is open, so the status bar's
+    # kernel state is this notebook's (not that of a notebook an earlier test left open)
+    page.goto(f"{lab_server.url}lab/workspaces/tour/tree/tour.ipynb?reset&token={lab_server.token}")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=WAIT_MS)
+    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    workbench = page.locator(".aimass-workbench")
+    workbench.wait_for(timeout=WAIT_MS)
+
+    def tab(title: str) -> None:
+        workbench.get_by_role("tab", name=title, exact=True).click()
+
+    def button(label: str) -> Any:
+        return workbench.locator("button.jupyter-button:visible").filter(
+            has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")
+        )
+
+    def field(label: str) -> Any:
+        """The visible input or select of the Field labelled ``label``."""
+        return workbench.locator(
+            "xpath=//div[contains(@class,'widget-hbox')][./div[contains(@class,'widget-label')"
+            f" and normalize-space()='{label}']]//*[self::input or self::select]"
+        ).locator("visible=true")
+
+    def set_field(label: str, value: str) -> None:
+        control = field(label)
+        control.fill(value)
+        control.press("Tab")  # number and text boxes send their value on change
+
+    def status() -> Any:
+        return workbench.locator(".aimass-status:visible")
+
+    def wait_status(pattern: str) -> None:
+        status().filter(has_text=re.compile(pattern)).wait_for(timeout=WAIT_MS)
+
+    def no_error() -> None:
+        text = status().inner_text()
+        assert "error" not in text.lower() and "failed" not in text.lower(), text
+
+    # (1) Data: the default built-in (iris), Load; the summary and the class-balance chart show
+    tab("Data")
+    assert field("dataset").input_value() == "iris"
+    button("Load").click()
+    wait_status(r"loaded iris")
+    _wait_trace_points(page, "rows", 2)
+    no_error()
+    screenshot("tour-1-data", workbench)
+
+    # (2) Train: 2 epochs, Train; the live chart gains points; Register under a name
+    tab("Train")
+    set_field("epochs", "2")
+    button("Train").click()
+    _wait_trace_points(page, "train_loss")
+    wait_status(r"succeeded")
+    assert _trace_points(page, "val_loss") >= 1
+    set_field("register as", "tour-mlp")
+    register = button("Register")
+    expect_enabled(register)
+    register.click()
+    wait_status(r"registered tour-mlp:1")
+    screenshot("tour-2-train", workbench)
+
+    # (3) Search: 2 trials of 1 epoch; the history chart fills; the study finishes; Register best
+    tab("Search")
+    set_field("epochs per trial", "1")
+    set_field("trials", "2")
+    start = button("Start search")
+    expect_enabled(start)
+    start.click()
+    _wait_trace_points(page, "trials", 2)
+    wait_status(r"finished")
+    set_field("register as", "tour-best")
+    best = button("Register best")
+    expect_enabled(best)
+    best.click()
+    wait_status(r"registered tour-best:1")
+    screenshot("tour-3-search", workbench)
+
+    # (4) Compress the trained model: quantize int8-dynamic only; the variants table and chart
+    tab("Compress")
+    field("model").select_option("tour-mlp:1")
+    prune = workbench.get_by_role("checkbox", name="prune")
+    if prune.is_checked():
+        prune.uncheck()
+    quantize = workbench.get_by_role("checkbox", name="quantize")
+    if not quantize.is_checked():
+        quantize.check()
+    run = button("Run")
+    expect_enabled(run)
+    run.click()
+    wait_status(r"compress job \S+ succeeded")
+    _wait_trace_points(page, "variants", 2)
+    assert "quantize" in workbench.locator("table:visible").first.inner_text()
+    screenshot("tour-4-compress", workbench)
+
+    # (5) Deploy the trained model with one click; the endpoint shows; try it; stop it
+    tab("Deploy")
+    field("model").select_option("tour-mlp:1")
+    deploy = button("Deploy")
+    expect_enabled(deploy)
+    deploy.click()
+    wait_status(r"deployed tour-mlp:1 at http")
+    info = workbench.get_by_text("JSON: POST http", exact=False)
+    info.wait_for(timeout=WAIT_MS)
+    button("Predict").click()
+    workbench.get_by_text("answered by version 1").wait_for(timeout=WAIT_MS)
+    screenshot("tour-5-deploy", workbench)
+    button("Stop endpoint").click()
+    wait_status(r"endpoint \S+ stopped")
+
+
+def expect_enabled(locator: Any) -> None:
+    """Wait (bounded) until a button can be clicked."""
+    locator.and_(locator.page.locator(":enabled")).wait_for(timeout=WAIT_MS)
