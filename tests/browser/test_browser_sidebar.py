@@ -41,7 +41,9 @@ def test_launcher_card_opens_a_notebook_whose_job_shows_in_the_sidebar(
     sources = ["".join(c["source"]) for c in notebook["cells"]]
     assert any("aimass_lab.Workbench()" in s for s in sources), sources
 
-    # Start a training job (a background process) from a cell of the notebook.
+    # Start a training job (a background process) from a cell of the notebook, once the
+    # kernel is up (a cell run before that may never run).
+    page.get_by_text("AI Mass (Python 3) | Idle").wait_for(timeout=90_000)
     cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(2)
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Control+a")
@@ -49,6 +51,14 @@ def test_launcher_card_opens_a_notebook_whose_job_shows_in_the_sidebar(
         'import aimass_lab; run = aimass_lab.train("digits", "mlp", max_epochs=2, name="from-notebook"); run.id'
     )
     page.keyboard.press("Shift+Enter")
+    prompt = cell.locator(".jp-InputPrompt")
+    try:  # the prompt turns [*] then [1] once the kernel runs the cell
+        page.wait_for_function(
+            "el => /[0-9*]/.test(el.textContent)", arg=prompt.element_handle(), timeout=20_000
+        )
+    except Exception:  # the kernel missed it: run the cell again
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
 
     sidebar = open_sidebar(page)
     job = sidebar.locator(".jp-AimassJob").first
