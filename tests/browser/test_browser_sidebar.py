@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from browser_helpers import run_cell
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
@@ -45,20 +46,15 @@ def test_launcher_card_opens_a_notebook_whose_job_shows_in_the_sidebar(
     # kernel is up (a cell run before that may never run).
     page.get_by_text("AI Mass (Python 3) | Idle").wait_for(timeout=90_000)
     cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(2)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Control+a")
-    page.keyboard.type(
-        'import aimass_lab; run = aimass_lab.train("digits", "mlp", max_epochs=2, name="from-notebook"); run.id'
+    output = run_cell(
+        page,
+        cell,
+        'import aimass_lab; run = aimass_lab.train("digits", "mlp", max_epochs=2, name="from-notebook"); run.id',
+        kernel="AI Mass (Python 3)",
     )
-    page.keyboard.press("Shift+Enter")
-    prompt = cell.locator(".jp-InputPrompt")
-    try:  # the prompt turns [*] then [1] once the kernel runs the cell
-        page.wait_for_function(
-            "el => /[0-9*]/.test(el.textContent)", arg=prompt.element_handle(), timeout=20_000
-        )
-    except Exception:  # the kernel missed it: run the cell again
-        cell.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
+    # the job's id is the cell's result: the job is in the workspace now
+    jobs = lab_server.api("GET", "jobs")
+    assert [j["id"] for j in jobs] == [output.strip().strip("'")], (output, jobs)
 
     sidebar = open_sidebar(page)
     job = sidebar.locator(".jp-AimassJob").first

@@ -1,0 +1,42 @@
+"""Helpers of the browser tests that drive a notebook (the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+#: JavaScript: the execution count a cell's input prompt shows ("[3]:" -> "3"; "[*]:" -> "*").
+_PROMPT_JS = "el => (el.textContent.match(/\\[(.*)\\]/) || [null, ''])[1].trim()"
+
+
+def run_cell(page: Any, cell: Any, code: str, kernel: str, timeout_ms: float = 180_000) -> str:
+    """Type ``code`` into a notebook ``cell``, run it and return its output text once it ran.
+
+    ``kernel`` is the kernel's display name as the status bar shows it ("Python 3 (ipykernel)").
+    A run request the kernel missed (the prompt still shows ``[*]`` while the kernel is idle, as
+    when it was still connecting) is sent again; a cell that runs slowly is waited for, never
+    sent twice. Fails with the cell's prompt and output if the kernel has not run it in time.
+    """
+    editor = cell.locator(".jp-InputArea-editor")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
+    prompt = cell.locator(".jp-InputPrompt")
+    idle = page.get_by_text(f"{kernel} | Idle")
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        count = str(prompt.evaluate(_PROMPT_JS))
+        if count.isdigit():
+            return "\n".join(cell.locator(".jp-OutputArea-output").all_inner_texts())
+        time.sleep(2.0)
+        # "[*]" and an idle kernel, twice 2 s apart: the request was lost; send it again
+        if str(prompt.evaluate(_PROMPT_JS)) in ("*", "") and idle.is_visible():
+            time.sleep(2.0)
+            if str(prompt.evaluate(_PROMPT_JS)) in ("*", "") and idle.is_visible():
+                editor.click()
+                page.keyboard.press("Shift+Enter")
+    raise AssertionError(
+        f"the kernel did not run the cell in {timeout_ms / 1000:.0f} s; prompt "
+        f"{prompt.inner_text()!r}, output {cell.locator('.jp-OutputArea').inner_text()!r}"
+    )
