@@ -18,9 +18,16 @@ def run_cell(page: Any, cell: Any, code: str, kernel: str, timeout_ms: float = 1
     sent twice. Fails with the cell's prompt and output if the kernel has not run it in time.
     """
     editor = cell.locator(".jp-InputArea-editor")
-    editor.click()
-    page.keyboard.press("Control+a")
-    page.keyboard.type(code)
+    typed = ""
+    for _attempt in range(3):  # keystrokes sent before the editor had focus are lost
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.type(code)
+        typed = editor.locator(".cm-content").inner_text()
+        if typed.strip() == code.strip():
+            break
+    else:
+        raise AssertionError(f"typing into the cell gave {typed!r}, not {code!r}")
     page.keyboard.press("Shift+Enter")
     prompt = cell.locator(".jp-InputPrompt")
     idle = page.get_by_text(f"{kernel} | Idle")
