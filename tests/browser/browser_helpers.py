@@ -13,9 +13,9 @@ def run_cell(page: Any, cell: Any, code: str, kernel: str, timeout_ms: float = 1
     """Type ``code`` into a notebook ``cell``, run it and return its output text once it ran.
 
     ``kernel`` is the kernel's display name as the status bar shows it ("Python 3 (ipykernel)").
-    A run request the kernel missed (the prompt still shows ``[*]`` while the kernel is idle, as
-    when it was still connecting) is sent again; a cell that runs slowly is waited for, never
-    sent twice. Fails with the cell's prompt and output if the kernel has not run it in time.
+    A run the notebook did not send (the prompt still shows ``[ ]`` while the kernel is idle, as
+    when its kernel connection was not ready yet) is sent again; a cell that was sent (``[*]``)
+    is waited for, never sent twice. Fails with the cell's prompt and output if the kernel has not run it in time.
     """
     editor = cell.locator(".jp-InputArea-editor")
     typed = ""
@@ -37,10 +37,11 @@ def run_cell(page: Any, cell: Any, code: str, kernel: str, timeout_ms: float = 1
         if count.isdigit():
             return "\n".join(cell.locator(".jp-OutputArea-output").all_inner_texts())
         time.sleep(2.0)
-        # "[*]" and an idle kernel, twice 2 s apart: the request was lost; send it again
-        if str(prompt.evaluate(_PROMPT_JS)) in ("*", "") and idle.is_visible():
+        # "[ ]" and an idle kernel, twice 2 s apart: the notebook did not send the request
+        # (as when its kernel connection was not ready); send it again. "[*]" means sent.
+        if str(prompt.evaluate(_PROMPT_JS)) == "" and idle.is_visible():
             time.sleep(2.0)
-            if str(prompt.evaluate(_PROMPT_JS)) in ("*", "") and idle.is_visible():
+            if str(prompt.evaluate(_PROMPT_JS)) == "" and idle.is_visible():
                 editor.click()
                 page.keyboard.press("Shift+Enter")
     raise AssertionError(
