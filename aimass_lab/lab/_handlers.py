@@ -448,6 +448,15 @@ class DeploymentRollbackHandler(BaseHandler):
         self.reply((await self.call(rollback)).to_dict())
 
 
+class DeploymentStartHandler(BaseHandler):
+    @_api
+    async def post(self, name: str) -> None:
+        def start() -> Any:
+            return _get_deployment(self.ws, name).start()
+
+        self.reply((await self.call(start)).to_dict())
+
+
 class DeploymentMetricsHandler(BaseHandler):
     @_api
     async def get(self, name: str) -> None:
@@ -547,6 +556,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"deployments/{_ID.format('name')}", DeploymentHandler),
     (f"deployments/{_ID.format('name')}/split", DeploymentSplitHandler),
     (f"deployments/{_ID.format('name')}/rollback", DeploymentRollbackHandler),
+    (f"deployments/{_ID.format('name')}/start", DeploymentStartHandler),
     (f"deployments/{_ID.format('name')}/metrics", DeploymentMetricsHandler),
     ("compress", CompressHandler),
     ("openapi.json", OpenAPIHandler),

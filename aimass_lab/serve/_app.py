@@ -9,6 +9,7 @@ against 1-2 us here, while a whole health round trip over httptools/uvloop is ab
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable
@@ -97,9 +98,14 @@ class ServeApp:
         engine: str | None = None,
         isolation: str | None = None,
         raise_errors: bool = True,
+        replace: bool = False,
     ) -> ServedVersion:
         """Load a registry version under endpoint ``name`` (sha256-verified); a failure is
-        recorded on the version entry, and raised when ``raise_errors``."""
+        recorded on the version entry, and raised when ``raise_errors``.
+
+        With ``replace``, a version already ready is loaded again (new replicas, batching or
+        engine) beside the one serving, which keeps its traffic until the new one is ready,
+        then drains; a failed reload leaves the old one serving."""
         from aimass_lab import registry
         from aimass_lab.serve._engine import prepare
 
@@ -127,12 +133,18 @@ class ServeApp:
         label = str(mv.version)
         existing = model.versions.get(label)
         if existing is not None and existing.state in ("ready", "loading"):
-            raise HTTPError(
-                409,
-                f"model {name!r} already serves version {label} ({existing.ref}); unload it first",
-            )
+            if not (replace and existing.state == "ready"):
+                raise HTTPError(
+                    409,
+                    f"model {name!r} already serves version {label} ({existing.ref}); unload "
+                    + ("it first" if existing.state == "ready" else "it or wait: it is loading")
+                    + ', or load it with "replace": true to change its settings live',
+                )
+        else:
+            existing = None  # nothing to replace: an ordinary load
         v = ServedVersion(name, label, mv.ref, engine, replicas, batching)
-        model.versions[label] = v
+        if existing is None:
+            model.versions[label] = v
         try:
             spec = await asyncio.to_thread(prepare, mv, engine, cfg.device)
             await v.start(spec, worker_processes(replicas, isolation), cfg.threads, self.metrics)
@@ -142,6 +154,10 @@ class ServeApp:
                 str(exc) if isinstance(exc, AimassError) else f"{type(exc).__name__}: {exc}",
             )
             log(f"cannot load {mv.ref} as {name!r}: {v.error}")
+            if existing is not None:  # the old one still serves, untouched
+                with contextlib.suppress(Exception):
+                    await v.stop()
+                raise
             if raise_errors:
                 model.versions.pop(label, None)
                 if not model.versions:
@@ -154,10 +170,17 @@ class ServeApp:
         def replicas_ready(v: ServedVersion = v) -> float:
             return float(v.executor.alive if v.ready else 0)
 
+        if existing is not None:
+            # one step, no await: requests from now on take the new one (its split entry is
+            # the label's, unchanged); those already queued on the old one finish there
+            model.versions[label] = v
         self.metrics.track_replicas(name, label, replicas_ready)
         log(
-            f"serving {mv.ref} as {name!r} version {label} ({v.engine} on {v.device}, replicas {replicas})"
+            f"{'reloaded' if existing is not None else 'serving'} {mv.ref} as {name!r} version "
+            f"{label} ({v.engine} on {v.device}, replicas {replicas})"
         )
+        if existing is not None:
+            await existing.stop()
         return v
 
     async def unload(self, name: str, label: str | None = None) -> None:
@@ -465,6 +488,8 @@ class ServeApp:
             body = await self._body(scope, receive)
             if version is None:
                 version = model.pick()
+            else:  # reloaded (new settings) while the body was read: the new one answers
+                version = model.versions.get(version.label, version)
             labels[1] = version.label
             hl = self._header(scope, b"inference-header-content-length")
             header_length: int | None = None
@@ -709,12 +734,15 @@ class ServeApp:
             raise HTTPError(
                 400, 'the body must be {"ref": "name:version", "replicas"?, "batching"?, "engine"?}'
             )
-        unknown = set(doc) - {"ref", "replicas", "batching", "engine", "isolation"}
+        unknown = set(doc) - {"ref", "replicas", "batching", "engine", "isolation", "replace"}
         if unknown:
             raise HTTPError(
                 400,
-                f"unknown field(s) {', '.join(sorted(map(repr, unknown)))}; accepted: 'ref', 'replicas', 'batching', 'engine', 'isolation'",
+                f"unknown field(s) {', '.join(sorted(map(repr, unknown)))}; accepted: 'ref', 'replicas', 'batching', 'engine', 'isolation', 'replace'",
             )
+        replace = doc.get("replace", False)
+        if not isinstance(replace, bool):
+            raise HTTPError(400, f"'replace' must be true or false, got {replace!r}")
         ref = doc.get("ref")
         if not isinstance(ref, str) or not ref:
             raise HTTPError(400, "'ref' must be a model ref such as 'digits:4' or 'digits:prod'")
@@ -742,6 +770,7 @@ class ServeApp:
                     batching=batching,
                     engine=engine,
                     isolation=isolation,
+                    replace=replace,
                 )
             except NotFoundError as exc:
                 raise HTTPError(404, str(exc)) from None

@@ -153,7 +153,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
 
     @cli.group("deployments")
     def deployments_group() -> None:
-        """Deployments: list, show, split traffic, roll back, stop."""
+        """Deployments: list, show, split traffic, roll back, stop, start."""
 
     @deployments_group.command("list")
     @click.option("--running", is_flag=True, help="Only running deployments.")
@@ -247,6 +247,26 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
             _helpers()._emit_json(dep.to_dict())
         else:
             click.echo(f"{name}: stopped")
+
+    @deployments_group.command("start")
+    @click.argument("name")
+    @click.option("--timeout", type=float, default=180.0, show_default=True)
+    @_json_option
+    @click.pass_context
+    def deployments_start(ctx: click.Context, name: str, timeout: float, as_json: bool) -> None:
+        """Bring a down or stopped deployment back as recorded: versions, settings, split.
+
+        \b
+        Starts the workspace server if needed; a running deployment is left as it is.
+        """
+        from aimass_lab.serve._deploy import get_deployment
+
+        dep = get_deployment(name, _helpers()._ws(ctx)).start(timeout=timeout)
+        if as_json:
+            _helpers()._emit_json(dep.to_dict())
+        else:
+            shown = " ".join(f"{k}={w}" for k, w in dep.split_weights.items())
+            click.echo(f"{name}: running at {dep.endpoint}, split {shown}")
 
     @models.command("export-triton")
     @click.argument("ref", metavar="NAME:VERSION")

@@ -38,6 +38,7 @@ __all__ = [
     "get_deployment",
     "parse_split",
     "server_url",
+    "settings_changes",
 ]
 
 #: The job kind of the workspace's inference server.
@@ -374,7 +375,9 @@ def sync_from_server(
                 "ref": v.get("ref") or known.get(label, {}).get("ref"),
                 "engine": v.get("engine"),
                 "replicas": v.get("replicas"),
+                "batching": v.get("batching") or known.get(label, {}).get("batching"),
                 "ready": v.get("ready"),
+                "shadow": entry.get("shadow") == label,
             }
         )
     previous = entry.get("previous_split")
@@ -404,6 +407,46 @@ def _resolve_version(ws: Workspace, model: Any) -> ModelVersion:
     return registry.get(model, workspace=ws)
 
 
+def _engine_of(engine: str, mv: ModelVersion) -> str:
+    """The engine ``engine`` resolves to for ``mv`` (as the server resolves ``"auto"``)."""
+    if engine != "auto":
+        return engine
+    return "onnxruntime" if "model.onnx" in mv.manifest else "torch"
+
+
+def settings_changes(
+    loaded: Mapping[str, Any], replicas: int, batching: Mapping[str, Any], engine: str
+) -> dict[str, list[Any]]:
+    """The settings of a loaded version (its admin entry) that differ from the wanted ones.
+
+    Parameters
+    ----------
+    loaded
+        The version's entry in the server's admin view (``replicas``, ``batching``,
+        ``engine``).
+    engine
+        The wanted engine, resolved (``"onnxruntime"`` or ``"torch"``, not ``"auto"``).
+
+    Returns
+    -------
+    dict
+        ``{setting: [loaded value, wanted value]}``; empty when nothing differs.
+    """
+    out: dict[str, list[Any]] = {}
+    if loaded.get("replicas") is not None and int(loaded["replicas"]) != int(replicas):
+        out["replicas"] = [loaded["replicas"], replicas]
+    have = dict(loaded.get("batching") or {})
+    if have and any(float(have.get(k, -1)) != float(v) for k, v in batching.items()):
+        out["batching"] = [have, dict(batching)]
+    if engine != "auto" and loaded.get("engine") not in (None, "auto", engine):
+        out["engine"] = [loaded["engine"], engine]
+    return out
+
+
+def _changes_text(changes: Mapping[str, list[Any]]) -> str:
+    return ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changes.items())
+
+
 def deploy(
     model_version_or_ref: Any,
     name: str | None = None,
@@ -423,7 +466,10 @@ def deploy(
     traffic to it and records the deployment in the store. Deploying a new version to an
     existing endpoint is a hot swap: the new version is loaded while the old one serves,
     then traffic moves at once, with no failed request; the old split is kept, so
-    :meth:`Deployment.rollback` moves it back.
+    :meth:`Deployment.rollback` moves it back. Deploying the version already loaded with
+    other ``replicas``, ``batching`` or ``engine`` reloads it the same way (the new one
+    loads beside the one serving, then takes its traffic; no failed request); with the same
+    settings nothing is reloaded.
 
     Parameters
     ----------
@@ -497,7 +543,22 @@ def deploy(
     client = client_for(job, timeout=timeout)
     label = str(mv.version)
     entry = admin_entry(client, endpoint)
-    loaded = {str(v.get("version")) for v in (entry or {}).get("versions", [])}
+    current = next(
+        (
+            v
+            for v in (entry or {}).get("versions", [])
+            if str(v.get("version")) == label and v.get("state") != "failed"
+        ),
+        None,
+    )
+    # the version is loaded already: reload it (live) when its settings are not the asked ones
+    changes = (
+        settings_changes(
+            current, spec.replicas, spec.batching.to_dict(), _engine_of(spec.engine, mv)
+        )
+        if current is not None
+        else {}
+    )
     fresh = existing is None or existing["state"] != "running" or entry is None
     running: dict[str, Any] = {
         "state": "running",
@@ -508,7 +569,7 @@ def deploy(
     if fresh:
         # a new endpoint (or one whose server went away): forget the old record's versions
         record(ws, endpoint, **running, versions=[], split={}, previous_split=None)
-    if label not in loaded:
+    if current is None or changes:
         try:
             client.load(
                 endpoint,
@@ -516,26 +577,35 @@ def deploy(
                 replicas=spec.replicas,
                 batching=spec.batching.to_dict(),
                 engine=spec.engine,
+                # a reload: the new one loads beside the one serving, then takes its traffic
+                **({"replace": True} if changes else {}),
             )
         except Exception as exc:
-            with contextlib.suppress(Exception):  # a failed version stays listed: unload it
-                failed = admin_entry(client, endpoint)
-                if failed is not None and label in {
-                    str(v.get("version")) for v in failed.get("versions", [])
-                }:
-                    client.unload(endpoint, None if len(failed["versions"]) == 1 else label)
+            if not changes:
+                with contextlib.suppress(Exception):  # a failed version stays listed: unload it
+                    failed = admin_entry(client, endpoint)
+                    if failed is not None and label in {
+                        str(v.get("version")) for v in failed.get("versions", [])
+                    }:
+                        client.unload(endpoint, None if len(failed["versions"]) == 1 else label)
+            event: dict[str, Any] = {"action": "deploy", "ref": mv.ref, "error": str(exc)}
+            if changes:
+                event["changes"] = changes
             if fresh:
-                record(
-                    ws,
-                    endpoint,
-                    {"action": "deploy", "ref": mv.ref, "error": str(exc)},
-                    state="failed",
-                )
-            if isinstance(exc, AimassError):
+                record(ws, endpoint, event, state="failed")
+            else:
+                record(ws, endpoint, event)
+            what = (
+                f"reload {mv.ref} of endpoint {endpoint!r} with {_changes_text(changes)} (it "
+                "keeps serving with its old settings)"
+                if changes
+                else f"load {mv.ref} as endpoint {endpoint!r}"
+            )
+            if isinstance(exc, AimassError) and not changes:
                 raise
             raise DeployError(
-                f"the inference server ({job.result.get('url')}, job {job.id}) could not load "
-                f"{mv.ref} as endpoint {endpoint!r}: {exc}"
+                f"the inference server ({job.result.get('url')}, job {job.id}) could not "
+                f"{what}: {exc}"
             ) from None
         entry = admin_entry(client, endpoint)
     if entry is None:
@@ -557,12 +627,10 @@ def deploy(
         "deployed_at": now,
     }
     record(ws, endpoint, versions=list(versions.values()))
-    sync_from_server(
-        ws,
-        endpoint,
-        entry,
-        {"action": "deploy", "ref": mv.ref, "version": label, "split": {label: 100}},
-    )
+    done: dict[str, Any] = {"action": "deploy", "ref": mv.ref, "version": label}
+    if changes:
+        done["changes"] = changes
+    sync_from_server(ws, endpoint, entry, {**done, "split": {label: 100}})
     return Deployment(endpoint, workspace=ws)
 
 

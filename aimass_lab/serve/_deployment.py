@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import time
 from collections.abc import Mapping
@@ -9,14 +10,17 @@ from typing import Any
 
 from aimass_lab.errors import NotFoundError
 from aimass_lab.serve._deploy import (
+    READY_TIMEOUT,
     DeployError,
     WorkspaceLike,
     admin_entry,
     client_for,
+    ensure_server,
     parse_split,
     read_record,
     record,
     server_job,
+    settings_changes,
     stop_server,
     sync_from_server,
     unknown_deployment,
@@ -81,17 +85,17 @@ class Deployment:
     def _live_job(self) -> Job:
         """The server job of a running deployment, or an error that says what to do."""
         state = self._record.get("state")
+        again = (
+            f"deploy it again with aimass_lab.deploy({self.model!r}, name={self.name!r}), "
+            f"or start it as recorded with .start() (aimass deployments start {self.name})"
+        )
         if state != "running":
-            raise DeployError(
-                f"deployment {self.name!r} is {state}; deploy it again with "
-                f"aimass_lab.deploy({self.model!r}, name={self.name!r})"
-            )
+            raise DeployError(f"deployment {self.name!r} is {state}; {again}")
         job = self._server_job()
         if job is None:
             raise DeployError(
                 f"the inference server of deployment {self.name!r} (job "
-                f"{self._record.get('job_id')}) is not running; deploy it again with "
-                f"aimass_lab.deploy({self.model!r}, name={self.name!r})"
+                f"{self._record.get('job_id')}) is not running; {again}"
             )
         return job
 
@@ -138,6 +142,14 @@ class Deployment:
     def split_weights(self) -> dict[str, int]:
         """The traffic split, ``{"3": 90, "4": 10}``."""
         return dict(self._record.get("split") or {})
+
+    @property
+    def shadow(self) -> str | None:
+        """The version that gets a copy of every request (None: no shadow)."""
+        for v in self._record.get("versions", []):
+            if v.get("shadow"):
+                return str(v["version"])
+        return None
 
     @property
     def previous_split(self) -> dict[str, int] | None:
@@ -279,6 +291,95 @@ class Deployment:
             state="stopped",
             stopped_at=utcnow(),
         )
+        return self.refresh(sync=False)
+
+    def start(self, timeout: float = READY_TIMEOUT) -> Deployment:
+        """Bring a down, stopped or failed deployment back as it was recorded.
+
+        Starts the workspace's inference server when none runs (on the recorded port, with
+        the API keys of the server it had), loads every recorded version with its recorded
+        replicas, batching and engine, then restores the recorded split (the split before
+        it too, for :meth:`rollback`) and shadow. A running deployment is returned as it is.
+
+        Raises
+        ------
+        DeployError
+            When nothing is recorded to start, or the server or a version fails; the
+            deployment is then recorded ``failed`` with the error in its history, and
+            whatever this call loaded is unloaded again.
+        """
+        self.refresh(sync=False)
+        if self.state == "running":
+            return self.refresh()
+        ws = self.workspace
+        rec = self._record
+        versions = [v for v in rec.get("versions", []) if v.get("ref")]
+        if not versions:
+            raise DeployError(
+                f"deployment {self.name!r} has no recorded versions to start; deploy one "
+                f"with aimass_lab.deploy({self.model!r}, name={self.name!r})"
+            )
+        spec = dict(rec.get("spec") or {})
+        labels = [str(v["version"]) for v in versions]
+        split = {k: w for k, w in self.split_weights.items() if k in labels and w}
+        if not split:  # nothing recorded takes traffic: the last deployed version takes it all
+            model = spec.get("model", "")
+            last = model.rpartition(":")[2] if model.rpartition(":")[2] in labels else labels[-1]
+            split = {last: 100}
+        shadow = self.shadow if self.shadow in labels else None
+        previous = self.previous_split
+        api_key_env = None
+        if rec.get("job_id"):
+            with contextlib.suppress(NotFoundError):
+                api_key_env = ws.jobs.get(str(rec["job_id"])).spec.get("api_key_env")
+        client: Any = None
+        before: dict[str, Any] | None = None
+        try:
+            port = None if server_job(ws) is not None else spec.get("port")
+            job = ensure_server(ws, port=port, api_key_env=api_key_env, timeout=timeout)
+            client = client_for(job, timeout=timeout)
+            before = admin_entry(client, self.name)
+            loaded = {
+                str(v.get("version")): v
+                for v in (before or {}).get("versions", [])
+                if v.get("state") != "failed"
+            }
+            for v in versions:
+                replicas = int(v.get("replicas") or spec.get("replicas") or 1)
+                batching = dict(v.get("batching") or spec.get("batching") or {})
+                engine = str(v.get("engine") or spec.get("engine") or "auto")
+                settings: dict[str, Any] = {"replicas": replicas, "engine": engine}
+                if batching:  # else the server's default
+                    settings["batching"] = batching
+                have = loaded.get(str(v["version"]))
+                if have is None:
+                    client.load(self.name, str(v["ref"]), **settings)
+                elif settings_changes(have, replicas, batching, engine):
+                    client.load(self.name, str(v["ref"]), replace=True, **settings)
+            if previous and set(previous) <= set(labels) and previous != split:
+                client.split(self.name, previous)  # so that rollback() returns to it
+            client.split(self.name, split, shadow=shadow)
+            entry = admin_entry(client, self.name)
+        except Exception as exc:
+            if client is not None and before is None:  # unload what this call loaded
+                with contextlib.suppress(Exception):
+                    client.unload(self.name)
+            record(ws, self.name, {"action": "start", "error": str(exc)}, state="failed")
+            self.refresh(sync=False)
+            if isinstance(exc, DeployError):
+                raise
+            raise DeployError(f"deployment {self.name!r} could not be started: {exc}") from None
+        record(
+            ws,
+            self.name,
+            state="running",
+            job_id=job.id,
+            url=str(job.result["url"]).rstrip("/"),
+            stopped_at=None,
+        )
+        if entry is not None:
+            event = {"action": "start", "versions": labels, "split": split, "shadow": shadow}
+            sync_from_server(ws, self.name, entry, event)
         return self.refresh(sync=False)
 
     # -- metrics ------------------------------------------------------------------------------

@@ -417,6 +417,13 @@ def openapi() -> dict[str, Any]:
                         "batching": {"$ref": S + "Batching"},
                         "engine": {"type": "string", "enum": ["auto", "onnxruntime", "torch"]},
                         "isolation": {"type": "string", "enum": ["auto", "thread", "process"]},
+                        "replace": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "reload a version already loaded with these "
+                            "settings: the new one loads beside it and takes its traffic "
+                            "once ready, the old one drains (no failed request)",
+                        },
                     },
                 },
                 "SplitRequest": {

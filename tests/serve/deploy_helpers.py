@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 from common_helpers import train_digits
 
 from aimass_lab.workspace import Workspace
@@ -48,3 +51,41 @@ def digits_rows(n: int = 4) -> list[list[float]]:
     from sklearn.datasets import load_digits
 
     return json.loads(json.dumps(load_digits().data[:n].tolist()))
+
+
+class Load:
+    """Steady JSON traffic from two threads; every status and answering version is kept."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.statuses: Counter[int] = Counter()
+        self.versions: Counter[str] = Counter()
+        self.mismatches = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
+
+    def _run(self) -> None:
+        body = {"inputs": digits_rows(2)}
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.is_set():
+                reply = client.post(self.url, json=body)
+                self.statuses[reply.status_code] += 1
+                if reply.status_code == 200:
+                    version = reply.json()["version"]
+                    self.versions[version] += 1
+                    self.mismatches += reply.headers.get("x-model-version") != version
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def wait_for(self, n: int) -> None:
+        target = sum(self.statuses.values()) + n
+        while sum(self.statuses.values()) < target and any(t.is_alive() for t in self._threads):
+            self._stop.wait(0.02)

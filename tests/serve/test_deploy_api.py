@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import threading
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from deploy_helpers import digits_rows, model_workspace
+from deploy_helpers import Load, digits_rows, model_workspace
 
 import aimass_lab as am
 from aimass_lab import registry, serve
@@ -29,44 +26,6 @@ def ws(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wor
         if job.active:
             workspace.jobs.cancel(job.id)
             workspace.jobs.wait(job.id, timeout=30)
-
-
-class Load:
-    """Steady JSON traffic from two threads; every status and answering version is kept."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.statuses: Counter[int] = Counter()
-        self.versions: Counter[str] = Counter()
-        self.mismatches = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
-
-    def _run(self) -> None:
-        body = {"inputs": digits_rows(2)}
-        with httpx.Client(timeout=30) as client:
-            while not self._stop.is_set():
-                reply = client.post(self.url, json=body)
-                self.statuses[reply.status_code] += 1
-                if reply.status_code == 200:
-                    version = reply.json()["version"]
-                    self.versions[version] += 1
-                    self.mismatches += reply.headers.get("x-model-version") != version
-
-    def __enter__(self) -> Load:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=30)
-
-    def wait_for(self, n: int) -> None:
-        target = sum(self.statuses.values()) + n
-        while sum(self.statuses.values()) < target and any(t.is_alive() for t in self._threads):
-            self._stop.wait(0.02)
 
 
 def test_deploy_hot_swap_split_rollback_under_load(ws: Workspace) -> None:
