@@ -117,6 +117,17 @@ export class Actions {
     );
   }
 
+  async start(deployment: IDeployment): Promise<void> {
+    await this._act(
+      requestAPI<IDeployment>(
+        `deployments/${encodeURIComponent(deployment.name)}/start`,
+        { method: 'POST' }
+      ),
+      `Starting ${deployment.name} (its recorded versions, settings and split)`,
+      `Started ${deployment.name}`
+    );
+  }
+
   private async _act<T>(
     work: Promise<T>,
     pending: string,

@@ -448,6 +448,15 @@ function DeploymentRow(props: {
               Copy URL
             </button>
           )}
+          {d.state !== 'running' && (
+            <button
+              className="jp-AimassButton"
+              title="Serve it again as recorded: versions, settings, split"
+              onClick={() => void actions.start(d)}
+            >
+              Start
+            </button>
+          )}
           {d.state !== 'stopped' && (
             <button
               className="jp-AimassButton jp-mod-warn"

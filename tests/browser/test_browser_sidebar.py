@@ -124,6 +124,13 @@ def test_deploy_from_the_models_section(lab_server: Any, page: Any, screenshot: 
     sidebar.locator(
         f'.jp-AimassDeployment[data-deployment="{MODEL_NAME}"][data-state="stopped"]'
     ).wait_for(timeout=60_000)
+    # Start serves it again as recorded (version, settings, split)
+    deployment.get_by_role("button", name="Start").click()
+    sidebar.locator(
+        f'.jp-AimassDeployment[data-deployment="{MODEL_NAME}"][data-state="running"]'
+    ).wait_for(timeout=120_000)
+    expect(deployment.locator(".jp-AimassSplit")).to_contain_text(f"v{version.version} 100%")
+    assert deployment.get_by_role("button", name="Start").count() == 0
 
 
 def test_version_mismatch_dialog_and_missing_routes(page: Any, screenshot: Any) -> None:
