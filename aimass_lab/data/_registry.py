@@ -424,8 +424,20 @@ def from_sql(
 ) -> Dataset:
     """A dataset from the rows of a SQL query (SQLAlchemy URL); registered with ``name``.
 
-    The URL is stored in the spec as given: prefer a URL without a password (``.pgpass``,
-    peer authentication) for datasets you register.
+    The URL is stored in the spec (and so in the workspace and every job that uses it) as
+    given. Keep passwords out of it: write ``${NAME}`` for an environment variable read at
+    load time (``postgresql://analyst:${SHOP_DB_PASSWORD}@db/shop``), or use ``~/.pgpass``,
+    peer or certificate authentication. A URL with a password as such gives a warning.
     """
+    from aimass_lab.data._sql import literal_password
+
+    if literal_password(url):
+        warnings.warn(
+            "the database URL holds a password, which is stored with the dataset's spec in "
+            "the workspace; write ${NAME} for an environment variable instead "
+            "(postgresql://user:${DB_PASSWORD}@host/db)",
+            UserWarning,
+            stacklevel=2,
+        )
     fields = {"source": "sql", "url": url, "query": query, "target": target, **spec_fields}
     return _finish(fields, name, workspace, description)

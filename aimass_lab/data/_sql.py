@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -14,7 +16,46 @@ if TYPE_CHECKING:
     from aimass_lab.specs import DataSpec
     from aimass_lab.workspace import Workspace
 
-__all__ = ["SQLSource"]
+__all__ = ["SQLSource", "expand_url", "literal_password"]
+
+#: ``${NAME}`` in a database URL: the value of environment variable NAME, read at load time.
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_url(url: str) -> str:
+    """``url`` with every ``${NAME}`` replaced by environment variable NAME.
+
+    A dataset's spec (stored in the workspace, shown by the REST API) keeps the reference, not
+    the secret: ``postgresql://analyst:${SHOP_DB_PASSWORD}@db/shop``.
+
+    Raises
+    ------
+    DataError
+        When a variable named in the URL is not set.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise DataError(
+                f"the database URL names ${{{name}}}, but the environment variable {name} is not "
+                "set; set it where the data is loaded (the kernel, the `aimass` command, the "
+                "JupyterLab server: jobs inherit it from the process that starts them)"
+            )
+        return os.environ[name]
+
+    return _ENV_REF.sub(value, url)
+
+
+def literal_password(url: str) -> bool:
+    """Whether ``url`` holds a password as such (not a ``${NAME}`` reference)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:
+        return False
+    return bool(password) and not _ENV_REF.fullmatch(str(password))
 
 
 class SQLSource(Source):
@@ -23,7 +64,8 @@ class SQLSource(Source):
     ``spec.url`` is a SQLAlchemy URL (``sqlite:///data.db``,
     ``postgresql://user:password@host/db``: bare ``postgresql://`` URLs use psycopg 3).
     ``spec.options["params"]`` gives bound parameters for ``:name`` placeholders.
-    Errors show the URL with its password hidden.
+    ``${NAME}`` in the URL is environment variable NAME (:func:`expand_url`): keep passwords
+    out of the stored spec that way. Errors show the URL with its password hidden.
     """
 
     name = "sql"
@@ -33,7 +75,7 @@ class SQLSource(Source):
         from sqlalchemy import create_engine, text
         from sqlalchemy.exc import SQLAlchemyError
 
-        url = normalize_db_url(spec.url or "")
+        url = normalize_db_url(expand_url(spec.url or ""))
         where = redact_url(url)
         try:
             engine = create_engine(url)
