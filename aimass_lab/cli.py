@@ -95,6 +95,37 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(func)  # type: ignore[return-value]
 
 
+def _images_option(func: F) -> F:
+    return click.option(  # type: ignore[return-value]
+        "--images", is_flag=True, help="Give 'digits' as 1x8x8 images (for cnn/resnet)."
+    )(func)
+
+
+def _config_option(spec: str) -> Callable[[F], F]:
+    """``--config/-c FILE``: a YAML/JSON file of ``spec`` that the command's flags override."""
+    return click.option(  # type: ignore[return-value]
+        "--config",
+        "-c",
+        type=click.Path(dir_okay=False),
+        help=f"A {spec} YAML/JSON file; flags override it.",
+    )
+
+
+def _training_args(
+    ws: Any, base: dict[str, Any], data: str | None, model: str | None, images: bool
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The data and model of a training (the flags over the spec's fields ``base``), and the
+    other fields of ``base``."""
+    data_arg: Any = data if data is not None else base.get("data")
+    if images:
+        from aimass_lab.data import resolve_spec
+
+        data_arg = resolve_spec(data_arg, workspace=ws).model_copy(update={"as_images": True})
+    model_arg: Any = model if model is not None else base.get("model", "mlp")
+    fields = {k: v for k, v in base.items() if k not in ("data", "model")}
+    return data_arg, model_arg, fields
+
+
 # --------------------------------------------------------------------------------------- root
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aimass")
@@ -146,14 +177,9 @@ def cli(ctx: click.Context, path: str | None, db_url: str | None) -> None:
 @click.option("--precision", help="32-true, 16-mixed, bf16-mixed, …")
 @click.option("--seed", type=int)
 @click.option("--early-stopping", "early", is_flag=True, help="Stop when val_loss stops improving.")
-@click.option("--images", is_flag=True, help="Give 'digits' as 1x8x8 images (for cnn/resnet).")
+@_images_option
 @click.option("--name", help="A label for the run.")
-@click.option(
-    "--config",
-    "-c",
-    type=click.Path(dir_okay=False),
-    help="A TrainSpec YAML/JSON file; flags override it.",
-)
+@_config_option("TrainSpec")
 @click.option("--wait", is_flag=True, help="Wait for the run to end, with a progress bar.")
 @click.option(
     "--no-launch",
@@ -199,16 +225,10 @@ def train(
     if data is None and not base:
         raise click.UsageError("give --data NAME or --config FILE")
     hparams = _parse_sets(sets)
-    data_arg: Any = data if data is not None else base.get("data")
-    if images:
-        from aimass_lab.data import resolve_spec
-
-        data_arg = resolve_spec(data_arg, workspace=ws).model_copy(update={"as_images": True})
-    model_arg: Any = model if model is not None else base.get("model", "mlp")
+    data_arg, model_arg, fields = _training_args(ws, base, data, model, images)
     dev: Any = devices
     if devices and "," in devices:
         dev = [int(d) for d in devices.split(",")]
-    fields = {k: v for k, v in base.items() if k not in ("data", "model")}
     overrides = {
         "max_epochs": epochs,
         "batch_size": batch_size,
@@ -699,13 +719,8 @@ def models_delete(ctx: click.Context, ref: str, yes: bool) -> None:
     help="A fixed model or training hyperparameter of the base training (repeatable).",
 )
 @click.option("--epochs", type=int, help="max_epochs of every trial.")
-@click.option("--images", is_flag=True, help="Give 'digits' as 1x8x8 images (for cnn/resnet).")
-@click.option(
-    "--config",
-    "-c",
-    type=click.Path(dir_okay=False),
-    help="A SearchSpec YAML/JSON file; flags override it.",
-)
+@_images_option
+@_config_option("SearchSpec")
 @click.option("--no-wait", is_flag=True, help="Start the workers and return at once.")
 @click.option(
     "--register/--no-register",
@@ -761,13 +776,7 @@ def search(
     if space is None and not base:
         raise click.UsageError("give --space FILE (or --config FILE)")
     train_base: dict[str, Any] = dict(base.get("train") or {})
-    data_arg: Any = data if data is not None else train_base.get("data")
-    if images:
-        from aimass_lab.data import resolve_spec
-
-        data_arg = resolve_spec(data_arg, workspace=ws).model_copy(update={"as_images": True})
-    model_arg: Any = model if model is not None else train_base.get("model", "mlp")
-    fields = {k: v for k, v in train_base.items() if k not in ("data", "model")}
+    data_arg, model_arg, fields = _training_args(ws, train_base, data, model, images)
     if epochs is not None:
         fields["max_epochs"] = epochs
     train_spec = build_train_spec(
