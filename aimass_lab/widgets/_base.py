@@ -225,6 +225,23 @@ class Panel(widgets.VBox):
         if rest:
             self.show_error("; ".join(rest))
 
+    # -- form ---------------------------------------------------------------------------------
+    def _validate(self, _change: Any = None) -> bool:
+        """Check the form, each error next to its field; whether all is well."""
+        return True
+
+    @property
+    def valid(self) -> bool:
+        """Whether the form is valid."""
+        return self._validate()
+
+    def _form_ready(self) -> bool:
+        """Check the form before acting on it; say so in the status line when it is not valid."""
+        if self._validate():
+            return True
+        self.show_error("fix the fields marked in red first")
+        return False
+
     # -- polling ------------------------------------------------------------------------------
     def refresh(self) -> Any:
         """Read the store once and update the widgets; return ``False`` when nothing runs."""

@@ -272,18 +272,12 @@ class CompressPanel(Panel):
         self.run_button.disabled = not ok or running
         return ok
 
-    @property
-    def valid(self) -> bool:
-        """Whether the form is valid."""
-        return self._validate()
-
     _running = False
 
     # -- running ------------------------------------------------------------------------------
     @guarded
     def _on_run(self, _button: Any = None) -> Any:
-        if not self._validate():
-            self.show_error("fix the fields marked in red first")
+        if not self._form_ready():
             return None
         from aimass_lab.compress import compress
 

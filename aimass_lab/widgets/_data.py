@@ -309,8 +309,7 @@ class DataPanel(Panel):
     # -- actions ------------------------------------------------------------------------------
     @guarded
     def _on_load(self, _button: Any = None) -> Dataset | None:
-        if not self._validate():
-            self.show_error("fix the fields marked in red first")
+        if not self._form_ready():
             return None
         from aimass_lab.data import load
 

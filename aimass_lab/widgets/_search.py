@@ -454,16 +454,10 @@ class SearchPanel(DataPicker, Panel):
         if rest:
             self.show_error("; ".join(rest))
 
-    @property
-    def valid(self) -> bool:
-        """Whether the form is valid."""
-        return self._validate()
-
     # -- actions ------------------------------------------------------------------------------
     @guarded
     def _on_start(self, _button: Any = None) -> Study | None:
-        if not self._validate():
-            self.show_error("fix the fields marked in red first")
+        if not self._form_ready():
             return None
         from aimass_lab.search import search
 

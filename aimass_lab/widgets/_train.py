@@ -335,8 +335,7 @@ class TrainPanel(DataPicker, Panel):
     # -- actions ------------------------------------------------------------------------------
     @guarded
     def _on_train(self, _button: Any = None) -> Run | None:
-        if not self._validate():
-            self.show_error("fix the fields marked in red first")
+        if not self._form_ready():
             return None
         from aimass_lab.train import train
 
