@@ -121,18 +121,6 @@ class CompressJob(JobHandle):
         """The CompressSpec the job runs."""
         return CompressSpec.from_dict(self.job.spec["compress"])
 
-    def wait(self, timeout: float | None = None, progress: bool = False) -> CompressJob:
-        """Block until the job ends (or ``timeout`` seconds pass).
-
-        Parameters
-        ----------
-        timeout
-            Seconds to wait at most; ``None`` waits for the end.
-        progress
-            Show a progress bar (tqdm) over the steps.
-        """
-        return super().wait(timeout, progress)
-
     def cancel(self) -> CompressJob:
         """Stop the job; the variants of the steps already done stay registered."""
         return super().cancel()
@@ -160,10 +148,6 @@ class CompressJob(JobHandle):
                 + f", so it has no report; {hint}"
             )
         return CompressionReport.from_dict(job.result, workspace=self.workspace)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job record as a JSON-ready dict."""
-        return self.job.to_dict()
 
     def __repr__(self) -> str:
         return f"CompressJob({self.id!r}, model={self.model!r}, status={self.status!r})"

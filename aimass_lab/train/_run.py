@@ -89,18 +89,6 @@ class Run(JobHandle):
         return [(p["step"], p["value"]) for p in self.workspace.metrics(self.id, name=name)]
 
     # -- control ------------------------------------------------------------------------------
-    def wait(self, timeout: float | None = None, progress: bool = False) -> Run:
-        """Block until the run ends (or ``timeout`` seconds pass).
-
-        Parameters
-        ----------
-        timeout
-            Seconds to wait at most; ``None`` waits for the end.
-        progress
-            Show a progress bar (tqdm) with the latest loss.
-        """
-        return super().wait(timeout, progress)
-
     def cancel(self) -> Run:
         """Stop the run; it saves a checkpoint and is recorded ``interrupted``."""
         return super().cancel()

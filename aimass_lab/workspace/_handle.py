@@ -53,7 +53,15 @@ class JobHandle:
         return self.workspace.jobs.logs(self.id, tail=tail)
 
     def wait(self: H, timeout: float | None = None, progress: bool = False) -> H:
-        """Block until the job ends (or ``timeout`` seconds pass); ``progress`` shows a tqdm bar."""
+        """Block until the job ends (or ``timeout`` seconds pass).
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait at most; ``None`` waits for the end.
+        progress
+            Show a progress bar (tqdm) with the job's state (and a run's latest losses).
+        """
         if not progress:
             self.workspace.jobs.wait(self.id, timeout=timeout)
             return self
@@ -74,6 +82,10 @@ class JobHandle:
         """Stop the job."""
         self.workspace.jobs.cancel(self.id)
         return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job record as a JSON-ready dict."""
+        return self.job.to_dict()
 
     def _bar_options(self) -> dict[str, Any]:
         """tqdm's options of :meth:`wait`'s progress bar (``desc`` at least)."""
