@@ -6,10 +6,10 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Text, delete, func, select, update
 from sqlalchemy import cast as sa_cast
@@ -47,13 +47,15 @@ __all__ = [
     "verify",
 ]
 
-#: How many times a registration retries when another process took the same version number.
+#: How many times a registration (or an alias move) retries when another process took the
+#: same version number (or SQLite was locked).
 MAX_ATTEMPTS = 50
 #: The largest ``model.json`` read (bytes).
 MAX_CONFIG_BYTES = 16 << 20
 
 Ref = str | ModelVersion
 WorkspaceLike = Workspace | str | os.PathLike[str] | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,21 @@ def _is_retryable(exc: Exception) -> bool:
 
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0.005, 0.02) * min(attempt + 1, 10))
+
+
+def _retrying(transaction: Callable[[], T], failure: str) -> T:
+    """Run ``transaction`` until it commits, up to :data:`MAX_ATTEMPTS` times while another
+    process takes the same key (or SQLite is locked); then AimassError ``failure: last error``."""
+    last_error: Exception | None = None
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return transaction()
+        except (SAIntegrityError, OperationalError) as exc:
+            if not _is_retryable(exc):
+                raise
+            last_error = exc
+            _backoff(attempt)
+    raise AimassError(f"{failure}: {last_error}")
 
 
 def _aliases_of(session: Session, version_ids: Iterable[int]) -> dict[int, list[str]]:
@@ -628,51 +645,44 @@ def register_files(
     full_lineage = _json_dict({**auto, **lineage}, "lineage")
 
     # 2. The row and its aliases in one transaction; retry when another process took the number.
-    last_error: Exception | None = None
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            with ws.store.session() as s:
-                if parent_id is not None and s.get(ModelVersionRow, parent_id) is None:
-                    raise NotFoundError(
-                        f"parent model version {parent_ref} was deleted while registering"
-                    )
-                current = s.scalar(
-                    select(func.max(ModelVersionRow.version)).where(ModelVersionRow.name == name)
+    def insert() -> int:
+        with ws.store.session() as s:
+            if parent_id is not None and s.get(ModelVersionRow, parent_id) is None:
+                raise NotFoundError(
+                    f"parent model version {parent_ref} was deleted while registering"
                 )
-                row = ModelVersionRow(
-                    name=name,
-                    version=(current or 0) + 1,
-                    created_at=utcnow(),
-                    run_id=fields["run_id"],
-                    parent_id=parent_id,
-                    model_spec=fields["model_spec"],
-                    data_fingerprint=fields["data_fingerprint"],
-                    hparams=fields["hparams"],
-                    metrics=fields["metrics"],
-                    lineage=full_lineage,
-                    manifest=manifest,
-                    description=description,
+            current = s.scalar(
+                select(func.max(ModelVersionRow.version)).where(ModelVersionRow.name == name)
+            )
+            row = ModelVersionRow(
+                name=name,
+                version=(current or 0) + 1,
+                created_at=utcnow(),
+                run_id=fields["run_id"],
+                parent_id=parent_id,
+                model_spec=fields["model_spec"],
+                data_fingerprint=fields["data_fingerprint"],
+                hparams=fields["hparams"],
+                metrics=fields["metrics"],
+                lineage=full_lineage,
+                manifest=manifest,
+                description=description,
+            )
+            s.add(row)
+            s.flush()
+            for alias in aliases:
+                s.execute(
+                    delete(AliasRow).where(AliasRow.model_name == name, AliasRow.alias == alias)
                 )
-                s.add(row)
-                s.flush()
-                for alias in aliases:
-                    s.execute(
-                        delete(AliasRow).where(AliasRow.model_name == name, AliasRow.alias == alias)
-                    )
-                    s.add(AliasRow(model_name=name, alias=alias, version_id=row.id))
-                s.flush()
-                row_id = row.id
-            break
-        except (SAIntegrityError, OperationalError) as exc:
-            if not _is_retryable(exc):
-                raise
-            last_error = exc
-            _backoff(attempt)
-    else:
-        raise AimassError(
-            f"could not register a new version of {name!r} after {MAX_ATTEMPTS} attempts "
-            f"(other processes kept taking the version number): {last_error}"
-        )
+                s.add(AliasRow(model_name=name, alias=alias, version_id=row.id))
+            s.flush()
+            return row.id
+
+    row_id = _retrying(
+        insert,
+        f"could not register a new version of {name!r} after {MAX_ATTEMPTS} attempts "
+        "(other processes kept taking the version number)",
+    )
 
     # 3. A concurrent delete() may have collected a file we share with the version it removed.
     for filename, entry in manifest.items():
@@ -714,26 +724,19 @@ def set_alias(ref: Ref, alias: str, workspace: WorkspaceLike = None) -> ModelVer
     validate_alias(alias)
     mv = get(ref, workspace)
     ws = mv._ws()
-    last_error: Exception | None = None
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            with ws.store.session() as s:
-                if s.get(ModelVersionRow, mv.id) is None:
-                    raise NotFoundError(
-                        f"model version {mv.ref} was deleted; cannot point {alias!r} at it"
-                    )
-                s.execute(
-                    delete(AliasRow).where(AliasRow.model_name == mv.name, AliasRow.alias == alias)
+
+    def move() -> None:
+        with ws.store.session() as s:
+            if s.get(ModelVersionRow, mv.id) is None:
+                raise NotFoundError(
+                    f"model version {mv.ref} was deleted; cannot point {alias!r} at it"
                 )
-                s.add(AliasRow(model_name=mv.name, alias=alias, version_id=mv.id))
-            break
-        except (SAIntegrityError, OperationalError) as exc:
-            if not _is_retryable(exc):
-                raise
-            last_error = exc
-            _backoff(attempt)
-    else:
-        raise AimassError(f"could not set alias {alias!r} of {mv.name!r}: {last_error}")
+            s.execute(
+                delete(AliasRow).where(AliasRow.model_name == mv.name, AliasRow.alias == alias)
+            )
+            s.add(AliasRow(model_name=mv.name, alias=alias, version_id=mv.id))
+
+    _retrying(move, f"could not set alias {alias!r} of {mv.name!r}")
     return _get_by_id(ws, mv.id)
 
 
