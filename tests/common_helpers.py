@@ -1,5 +1,5 @@
-"""Helpers shared by the test folders: the ``aimass`` command in a real process, a quiet CPU
-trainer and a small model trained in this process.
+"""Helpers shared by the test folders: the ``aimass`` command in a real process, polling until
+a condition holds, a quiet CPU trainer and a small model trained in this process.
 
 ``tests/`` is on ``sys.path`` (its conftest.py puts it there), so tests in any folder import
 this module by name: ``from common_helpers import aimass``.
@@ -10,23 +10,44 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aimass_lab.workspace import Workspace
 
 
-def aimass(ws: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``aimass ARGS`` in a real process on the workspace folder ``ws``."""
+def aimass(
+    ws: Path, *args: str, check: bool = False, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``aimass ARGS`` in a real process on the workspace folder ``ws``; with ``check``,
+    fail the test (showing the output) when the command exits non-zero."""
     env = {**os.environ, "AIMASS_HOME": str(ws)}
     env.pop("AIMASS_DB_URL", None)
-    return subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "-m", "aimass_lab.cli", *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=timeout,
     )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"aimass {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 120.0, every: float = 0.2) -> Any:
+    """Poll until ``predicate()`` is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not reached in time")
 
 
 def cpu_trainer(max_epochs: int, **options: Any) -> Any:

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
+from common_helpers import aimass as run_aimass
 
-
-def aimass(
-    ws: Path, *args: str, check: bool = True, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIMASS_HOME": str(ws)}
-    env.pop("AIMASS_DB_URL", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "aimass_lab.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"aimass {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        )
-    return proc
+#: ``aimass`` in a real process; a call must succeed unless it says ``check=False``.
+aimass = partial(run_aimass, check=True)
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import signal
 from typing import Any
 
 import pytest
-from search_helpers import LR, run_worker_here, wait_for
+from common_helpers import wait_for
+from search_helpers import LR, run_worker_here
 
 import aimass_lab as am
 from aimass_lab import registry

@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from search_helpers import wait_for
+from common_helpers import aimass as run_aimass
+from common_helpers import wait_for
 
 import aimass_lab as am
 from aimass_lab.workspace import Workspace
@@ -21,19 +23,8 @@ hidden: {type: int, low: 4, high: 32}
 """
 
 
-def aimass(ws: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIMASS_HOME": str(ws)}
-    env.pop("AIMASS_DB_URL", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "aimass_lab.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"aimass {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+#: ``aimass`` in a real process; a call must succeed unless it says ``check=False``.
+aimass = partial(run_aimass, check=True)
 
 
 def _dashboard_serves_the_study(ws: Path, study: str) -> None:

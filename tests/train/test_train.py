@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from common_helpers import wait_for
 
 import aimass_lab as am
 from aimass_lab.errors import CheckpointError, DeviceError, NotFoundError, SpecError
 from aimass_lab.workspace import Workspace
-
-
-def _wait_for(predicate, timeout: float = 60.0, every: float = 0.2):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not reached in time")
 
 
 def test_train_job_records_everything(workspace: Workspace) -> None:
@@ -83,7 +73,7 @@ def test_cancel_interrupt_resume_continues_steps(workspace: Workspace) -> None:
     run = am.train(
         "digits", "mlp", hparams={"hidden": 32}, max_epochs=12, batch_size=8, workspace=workspace
     )
-    _wait_for(lambda: run.summary.get("val_loss") is not None, timeout=120)
+    wait_for(lambda: run.summary.get("val_loss") is not None, timeout=120)
     run.cancel()
     run.wait(timeout=60)
     job = run.job
@@ -116,11 +106,11 @@ def test_killed_process_is_detected_and_resumable(sqlite_workspace: Workspace) -
         checkpoint_interval_s=1,
         workspace=sqlite_workspace,
     )
-    _wait_for(lambda: run.checkpoint_path.exists(), timeout=120)
+    wait_for(lambda: run.checkpoint_path.exists(), timeout=120)
     pid = run.job.pid
     assert pid is not None
     os.killpg(pid, signal.SIGKILL)
-    _wait_for(lambda: run.status != "running", timeout=30)
+    wait_for(lambda: run.status != "running", timeout=30)
     job = run.job
     assert job.state == "interrupted"
     assert f"(pid {pid}) vanished" in (job.exit_reason or "")
@@ -156,7 +146,7 @@ def test_in_process_module(sqlite_workspace: Workspace) -> None:
 
 def test_corrupt_checkpoint_is_refused(sqlite_workspace: Workspace) -> None:
     run = am.train("iris", "mlp", max_epochs=200, batch_size=4, workspace=sqlite_workspace)
-    _wait_for(lambda: run.summary.get("val_loss") is not None, timeout=120)
+    wait_for(lambda: run.summary.get("val_loss") is not None, timeout=120)
     run.cancel().wait(timeout=60)
     assert run.status == "interrupted"
     run.checkpoint_path.write_bytes(b"not a checkpoint at all")
