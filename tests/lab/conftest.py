@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,19 @@ class DenyAll(Authorizer):
 
 
 @pytest.fixture
-def jp_server_config(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
-    """A real Jupyter Server with the extension on, authentication required.
+def ws_path(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """The workspace of the test's Jupyter Server: a new one, or for tests marked
+    ``@pytest.mark.study_copy`` a private copy of :func:`lab_study_ws` (they may deploy into it).
+    """
+    dest = tmp_path / "ws"
+    if request.node.get_closest_marker("study_copy"):
+        shutil.copytree(request.getfixturevalue("lab_study_ws")["path"], dest)
+    return dest
+
+
+@pytest.fixture
+def jp_server_config(ws_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """A real Jupyter Server with the extension on ``ws_path``, authentication required.
 
     Tests marked ``@pytest.mark.deny_all`` get a server whose authorizer refuses everything.
     """
@@ -29,7 +41,7 @@ def jp_server_config(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str
     }
     if request.node.get_closest_marker("deny_all"):
         server["authorizer_class"] = DenyAll
-    return {"ServerApp": server, "AimassLab": {"workspace": str(tmp_path / "ws")}}
+    return {"ServerApp": server, "AimassLab": {"workspace": str(ws_path)}}
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -17,22 +16,8 @@ from lab_helpers import api_error, api_json
 
 from aimass_lab.workspace import Workspace
 
-
-@pytest.fixture
-def ws_path(lab_study_ws: dict[str, Any], tmp_path: Path) -> Path:
-    """A private copy of the study workspace (the test deploys into it)."""
-    dest = tmp_path / "ws"
-    shutil.copytree(lab_study_ws["path"], dest)
-    return dest
-
-
-@pytest.fixture
-def jp_server_config(ws_path: Path) -> dict[str, Any]:
-    server: dict[str, Any] = {
-        "jpserver_extensions": {"aimass_lab": True},
-        "allow_unauthenticated_access": False,
-    }
-    return {"ServerApp": server, "AimassLab": {"workspace": str(ws_path)}}
+#: the server works on a private copy of the study workspace (conftest.ws_path)
+pytestmark = pytest.mark.study_copy
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ routes against a real inference server, through a real Jupyter Server."""
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -19,21 +18,8 @@ from aimass_lab.workspace import Workspace
 API = ("aimass-lab", "api", "v1")
 
 
-@pytest.fixture
-def ws_path(lab_study_ws: dict[str, Any], tmp_path: Path) -> Path:
-    """A private copy of the study workspace (the tests here deploy into it)."""
-    dest = tmp_path / "ws"
-    shutil.copytree(lab_study_ws["path"], dest)
-    return dest
-
-
-@pytest.fixture
-def jp_server_config(ws_path: Path) -> dict[str, Any]:
-    server: dict[str, Any] = {
-        "jpserver_extensions": {"aimass_lab": True},
-        "allow_unauthenticated_access": False,
-    }
-    return {"ServerApp": server, "AimassLab": {"workspace": str(ws_path)}}
+#: the server works on a private copy of the study workspace (conftest.ws_path)
+pytestmark = pytest.mark.study_copy
 
 
 async def _json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 from common_helpers import aimass
-from deploy_helpers import digits_rows, model_workspace
+from deploy_helpers import digits_rows
 
 from aimass_lab.cli import cli
 from aimass_lab.workspace import Workspace
-
-
-@pytest.fixture
-def ws(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    workspace = model_workspace(tmp_path_factory, tmp_path / "ws")
-    yield workspace
-    for job in workspace.jobs.list(kind="serve"):
-        if job.active:
-            workspace.jobs.cancel(job.id)
-            workspace.jobs.wait(job.id, timeout=30)
 
 
 def test_cli_deploy_and_manage_deployments(ws: Workspace) -> None:

@@ -7,32 +7,18 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from common_helpers import aimass
-from deploy_helpers import Load, digits_rows, model_workspace
+from deploy_helpers import Load, digits_rows
 
 import aimass_lab as am
 from aimass_lab import serve
 from aimass_lab.cli import cli
 from aimass_lab.serve import DeployError, Deployment, ServeError
 from aimass_lab.serve._deploy import admin_entry, record
-from aimass_lab.workspace import Workspace, set_current_workspace
-
-
-@pytest.fixture
-def ws(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    """A copy of the session's model workspace; every server job it starts is stopped after."""
-    workspace = model_workspace(tmp_path_factory, tmp_path / "ws")
-    set_current_workspace(workspace)
-    yield workspace
-    for job in workspace.jobs.list(kind="serve"):
-        if job.active:
-            workspace.jobs.cancel(job.id)
-            workspace.jobs.wait(job.id, timeout=30)
+from aimass_lab.workspace import Workspace
 
 
 def _version(dep: Deployment, label: str) -> dict:
