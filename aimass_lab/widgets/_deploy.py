@@ -178,8 +178,10 @@ class DeployPanel(Panel):
         self.sliders: dict[str, widgets.IntSlider] = {}
         self.rollback_button = button("Rollback", "warning", "undo")
         self.stop_button = button("Stop endpoint", "", "power-off")
+        self.start_button = button("Start endpoint", "success", "play")
         self.rollback_button.on_click(self._on_rollback)
         self.stop_button.on_click(self._on_stop)
+        self.start_button.on_click(self._on_start)
 
         self.p99_limit = Field(
             "alert: p99 above (ms)",
@@ -242,7 +244,7 @@ class DeployPanel(Panel):
             self.response,
             section("traffic split (applied live)"),
             self.split_box,
-            widgets.HBox([self.rollback_button, self.stop_button]),
+            widgets.HBox([self.rollback_button, self.stop_button, self.start_button]),
             section("live metrics"),
             widgets.HBox([self.p99_limit.box, self.error_limit.box]),
             self.alert,
@@ -417,6 +419,7 @@ class DeployPanel(Panel):
         self.split_box.children = rows
         self.rollback_button.disabled = not dep.previous_split
         self.stop_button.disabled = dep.state != "running"
+        self.start_button.disabled = dep.state == "running"
 
     def _slider_changed(self, change: Any) -> None:
         if self._adjusting:
@@ -470,6 +473,18 @@ class DeployPanel(Panel):
         self.stop_polling()
         self._show_endpoint()
         self.show_status(f"endpoint {self.deployment.name} stopped")
+
+    @guarded
+    def _on_start(self, _button: Any = None) -> None:
+        """Serve a stopped or down deployment again as recorded (versions, settings, split)."""
+        if self.deployment is None:
+            return
+        self.show_status(f"starting endpoint {self.deployment.name} ...")
+        self.deployment.start()
+        self.show_deployment(self.deployment)
+        self.show_status(
+            f"endpoint {self.deployment.name} running: {self.deployment.split_weights}"
+        )
 
     @guarded
     def _on_predict(self, _button: Any = None) -> Any:

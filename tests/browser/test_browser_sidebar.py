@@ -124,6 +124,7 @@ def test_deploy_from_the_models_section(lab_server: Any, page: Any, screenshot: 
     sidebar.locator(
         f'.jp-AimassDeployment[data-deployment="{MODEL_NAME}"][data-state="stopped"]'
     ).wait_for(timeout=60_000)
+    screenshot("sidebar-stopped", deployment)
     # Start serves it again as recorded (version, settings, split)
     deployment.get_by_role("button", name="Start").click()
     sidebar.locator(

@@ -109,8 +109,18 @@ def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
     assert isinstance(shown, DeployPanel) and shown.deployment.name == "iris"
     shown.close()
 
+    assert panel.start_button.disabled  # running
     panel.stop_button.click()
     assert "stopped" in panel.status.value and panel.refresh() is False
+    assert not panel.start_button.disabled and panel.stop_button.disabled
+    weights = panel.deployment.split_weights
+    panel.start_button.click()  # served again as recorded
+    assert "running" in panel.status.value, panel.status.value
+    assert panel.deployment.state == "running" and panel.deployment.split_weights == weights
+    assert panel.start_button.disabled and not panel.stop_button.disabled
+    panel.stop_polling()
+    assert len(panel.predict()["predictions"]) == 2, panel.status.value
+    panel.stop_button.click()
 
 
 def _second_version(ws: Any) -> str:
