@@ -439,7 +439,7 @@ function DeploymentRow(props: {
       <div className="jp-AimassItem-line jp-AimassItem-meta">
         <span />
         <span className="jp-AimassItem-actions">
-          {d.endpoint && (
+          {d.endpoint && d.state === 'running' && (
             <button
               className="jp-AimassButton"
               title="Copy the predict URL"
