@@ -222,6 +222,7 @@ class CompressionReport:
                 mode="markers+text",
                 text=[r["method"] for r in rows],
                 textposition="top center",
+                cliponaxis=False,  # the label of a variant at the edge is not cut off
                 marker={
                     "size": [10 + 40 * (r["size_bytes"] / largest) ** 0.5 for r in rows],
                     "opacity": 0.7,

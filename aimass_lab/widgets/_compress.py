@@ -171,6 +171,7 @@ class CompressPanel(Panel):
                 mode="markers+text",
                 textposition="top center",
                 name="variants",
+                cliponaxis=False,  # the label of a variant at the edge is not cut off
                 marker={"opacity": 0.75},
             )
         )

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ParamRow", "SearchPanel"]
 
+#: Width (px) of each of the search charts, two to a row.
+CHART_WIDTH = 460
+#: Finished trials before the parameter importances are computed (fANOVA needs a few).
+MIN_IMPORTANCE_TRIALS = 3
+
 #: Training hyperparameters offered in the space editor: (type, low, high, log, choices).
 TRAIN_PARAMS: dict[str, tuple[str, float | None, float | None, bool, list[Any] | None]] = {
     "lr": ("float", 1e-4, 1e-1, True, None),
@@ -263,6 +268,16 @@ class SearchPanel(DataPicker, Panel):
         self.parallel_chart.add_trace(go.Parcoords(dimensions=[], line={"colorscale": "Viridis"}))
         self.importance_chart = empty_figure("parameter importances")
         self.importance_chart.add_trace(go.Bar(x=[], y=[], orientation="h", name="importance"))
+        self.importance_chart.add_annotation(
+            text=f"shown once {MIN_IMPORTANCE_TRIALS} trials have finished",
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+            font={"color": "#888"},
+        )
+        self.importance_chart.update_layout(xaxis_visible=False, yaxis_visible=False)
         self.pareto_chart = empty_figure("Pareto front")
         self.pareto_chart.add_trace(
             go.Scatter(
@@ -290,7 +305,13 @@ class SearchPanel(DataPicker, Panel):
         self._build_rows()
 
         def half(fig: Any) -> widgets.Box:
-            return widgets.Box([fig], layout=widgets.Layout(width="50%"))
+            # A fixed width: a figure first drawn in a hidden tab takes plotly's default 700 px,
+            # which a 50%-wide box would clip; two side by side, wrapping when narrower.
+            fig.update_layout(width=CHART_WIDTH)
+            return widgets.Box([fig], layout=widgets.Layout(width=f"{CHART_WIDTH}px"))
+
+        def pair(*boxes: widgets.Box) -> widgets.Box:
+            return widgets.Box(list(boxes), layout=widgets.Layout(flex_flow="row wrap"))
 
         self.pareto_box = half(self.pareto_chart)
         self.pareto_box.layout.display = "none"
@@ -323,8 +344,8 @@ class SearchPanel(DataPicker, Panel):
             self.space_error,
             widgets.HBox([self.start_button, self.stop_button]),
             self.status,
-            widgets.HBox([half(self.history_chart), half(self.intermediate_chart)]),
-            widgets.HBox([half(self.parallel_chart), half(self.importance_chart)]),
+            pair(half(self.history_chart), half(self.intermediate_chart)),
+            pair(half(self.parallel_chart), half(self.importance_chart)),
             widgets.HBox([self.pareto_box]),
             widgets.HBox([self.selected_label]),
             widgets.HBox(
@@ -558,7 +579,7 @@ class SearchPanel(DataPicker, Panel):
             self._complete_seen = len(complete)
             self._update_parallel(complete, metrics[0])
             self._update_pareto(study, complete, metrics)
-        if len(complete) >= 3 and time.monotonic() - self._importance_at > 5.0:
+        if len(complete) >= MIN_IMPORTANCE_TRIALS and time.monotonic() - self._importance_at > 5:
             self._update_importances(study, len(metrics) > 1)
 
         self._update_table(frozen, metrics)
@@ -660,6 +681,8 @@ class SearchPanel(DataPicker, Panel):
             return
         items = sorted(importances.items(), key=lambda kv: kv[1])
         with self.importance_chart.batch_update():
+            self.importance_chart.layout.annotations = []
+            self.importance_chart.update_layout(xaxis_visible=True, yaxis_visible=True)
             self.importance_chart.data[0].x = [float(v) for _k, v in items]
             self.importance_chart.data[0].y = [k for k, _v in items]
 

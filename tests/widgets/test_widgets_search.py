@@ -46,6 +46,17 @@ def test_search_panel_runs_a_study_and_registers_a_clicked_point(
     assert labels == ["hidden", "lr", "val_acc"]
     assert "finished" in panel.status.value and panel.stop_button.disabled
     assert panel.pareto_box.layout.display == "none"  # one objective: no Pareto front
+    # two trials: too few for importances, and the empty chart says so
+    assert not panel.importance_chart.data[0].x
+    notes = [a.text for a in panel.importance_chart.layout.annotations]
+    assert notes == ["shown once 3 trials have finished"], notes
+    assert panel.importance_chart.layout.xaxis.visible is False
+    panel._update_importances(study, multi=False)  # what a refresh does from 3 trials on
+    assert set(panel.importance_chart.data[0].y) == {"hidden", "lr"}
+    assert not panel.importance_chart.layout.annotations
+    assert panel.importance_chart.layout.xaxis.visible is True
+    # fixed widths: a chart first drawn in a hidden tab is not clipped by its box
+    assert panel.history_chart.layout.width == panel.intermediate_chart.layout.width == 460
 
     assert panel.register_point_button.disabled  # nothing picked yet
     first = complete[0].number
