@@ -48,3 +48,22 @@ def run_cell(page: Any, cell: Any, code: str, kernel: str, timeout_ms: float = 1
         f"the kernel did not run the cell in {timeout_ms / 1000:.0f} s; prompt "
         f"{prompt.inner_text()!r}, output {cell.locator('.jp-OutputArea').inner_text()!r}"
     )
+
+
+def run_all(page: Any, kernel: str, attempts: int = 3) -> None:
+    """Run > Run All Cells of the open notebook, once its kernel is idle; sent again (up to
+    ``attempts`` times) while the first cell's prompt stays ``[ ]`` with the kernel idle."""
+    idle = page.get_by_text(f"{kernel} | Idle")
+    idle.wait_for(timeout=90_000)
+    first = page.locator(".jp-NotebookPanel .jp-Cell").first
+    prompt = first.locator(".jp-InputPrompt")
+    for _attempt in range(attempts):
+        first.click()
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        for _ in range(10):  # the prompt turns [*] at once when the run is sent
+            if str(prompt.evaluate(_PROMPT_JS)) != "":
+                return
+            time.sleep(0.5)
+        idle.wait_for(timeout=90_000)
+    raise AssertionError(f"Run All Cells never ran the first cell (prompt {prompt.inner_text()!r})")

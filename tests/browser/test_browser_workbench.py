@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import nbformat
+from browser_helpers import run_all
 
 #: The notebook the browser runs: a Workbench on the server's workspace, small settings.
 CELLS = [
@@ -48,10 +49,7 @@ def test_workbench_train_click_makes_the_chart_gain_points(
     page.goto(f"{lab_server.url}lab/tree/workbench.ipynb?token={lab_server.token}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
     # the kernel is up when the status bar says so; then Run > Run All Cells
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    run_all(page, "Python 3 (ipykernel)")
 
     workbench = page.locator(".aimass-workbench")
     workbench.wait_for(timeout=90_000)
@@ -122,10 +120,7 @@ def test_workbench_click_only_tour_data_train_search_compress_deploy(
     # kernel state is this notebook's (not that of a notebook an earlier test left open)
     page.goto(f"{lab_server.url}lab/workspaces/tour/tree/tour.ipynb?reset&token={lab_server.token}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=WAIT_MS)
-    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    run_all(page, "Python 3 (ipykernel)")
     workbench = page.locator(".aimass-workbench")
     workbench.wait_for(timeout=WAIT_MS)
 
