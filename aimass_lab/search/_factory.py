@@ -27,6 +27,9 @@ __all__ = [
 
 STUDIES_DIRNAME = "studies"
 JOURNAL_SUFFIX = ".journal"
+#: Seconds after which a journal lock file left by a killed worker is broken (Optuna's
+#: default is 30; an append holds the lock for milliseconds).
+JOURNAL_LOCK_GRACE_S = 5
 
 
 class RetryTrial:
@@ -199,7 +202,10 @@ def open_storage(
         path = journal_path(ws, study)
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(
-            JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+            JournalFileBackend(
+                str(path),
+                lock_obj=JournalFileOpenLock(str(path), grace_period=JOURNAL_LOCK_GRACE_S),
+            )
         )
     check_storage_url(url)
     with warnings.catch_warnings():
