@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "AimassError",
+    "AimassWarning",
     "ArchiveError",
     "CheckpointError",
     "DataError",
@@ -105,3 +106,14 @@ class JobError(AimassError):
 
 class ArchiveError(AimassError):
     """A model archive is malformed or unsafe (paths outside the target, links, bad manifest)."""
+
+
+class AimassWarning(UserWarning):
+    """Base class of every warning AI Mass Lab emits on purpose.
+
+    Something worked but may not be what the user meant (a literal password in a database
+    URL, a student that is not smaller than its teacher, data that changed since it was
+    registered). Filter it with ``warnings.filterwarnings("ignore", category=AimassWarning)``.
+    The test suite turns it into an error, so every warning the project emits is expected
+    by the test that triggers it.
+    """

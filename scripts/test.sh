@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh                      lint, format check, types, docs, the whole test suite
 #   scripts/test.sh tests/data -k foo    the same checks, then pytest with these arguments
+#   AIMASS_TEST_SEED=N scripts/test.sh   replay the random order of an earlier run (its seed)
 #
 # It creates .venv and installs the project (with constraints.txt) when needed, starts a
 # throwaway PostgreSQL server for the tests and removes it on exit. Set AIMASS_TEST_PG_URL
@@ -162,14 +163,19 @@ if [ -f mkdocs.yml ]; then
     echo "docs build cleanly"
 fi
 
-aimass_section "pytest${*:+ $*}"
+# The tests run in a random order (pytest-randomly), a new one each run unless
+# AIMASS_TEST_SEED replays one: the seed is printed here and again when a run fails.
+SEED="${AIMASS_TEST_SEED:-$(python -c 'import random; print(random.randrange(10**8))')}"
+aimass_section "pytest${*:+ $*} (random order, seed $SEED)"
 status=0
-python -m pytest "$@" || status=$?
+python -m pytest -p randomly "--randomly-seed=$SEED" "$@" || status=$?
 if [ "$status" = 5 ] && [ "$#" -gt 0 ]; then
     echo "pytest collected no tests for these arguments (not a failure when arguments are given)"
     status=0
 fi
 if [ "$status" = 0 ]; then
     aimass_section "all checks passed"
+else
+    echo "pytest failed; replay this order of the tests with: AIMASS_TEST_SEED=$SEED bash scripts/test.sh${*:+ $*}"
 fi
 exit "$status"

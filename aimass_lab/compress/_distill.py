@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._fit import count_params, fit
+from aimass_lab.errors import AimassWarning
 from aimass_lab.models import TaskModule, build_network
 from aimass_lab.specs import DistillSpec
 
@@ -108,7 +109,7 @@ class Distill(CompressionMethod):
                 f"{n_student:,} parameters) is not smaller than its teacher ({n_teacher:,} "
                 "parameters); distillation is meant to train a smaller model. Pick a smaller "
                 "student, e.g. 'mlp-small' or {'family': 'mlp', 'hparams': {'hidden': 16}}",
-                UserWarning,
+                AimassWarning,
                 stacklevel=2,
             )
         fit(

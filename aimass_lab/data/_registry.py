@@ -12,7 +12,7 @@ from sqlalchemy import select
 from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._load import load
-from aimass_lab.errors import NotFoundError, SpecError, accepted
+from aimass_lab.errors import AimassWarning, NotFoundError, SpecError, accepted
 from aimass_lab.specs import DataSpec
 from aimass_lab.workspace import resolve_workspace
 from aimass_lab.workspace._store import DatasetRow, utcnow
@@ -173,7 +173,7 @@ def _bring_artifact(dataset: Dataset, ws: Workspace) -> None:
 def get(name: str, workspace: Workspace | str | os.PathLike[str] | None = None) -> Dataset:
     """Load a built-in or registered dataset by name.
 
-    Warns (``UserWarning``) when the registered data changed since it was added: the
+    Warns (:class:`~aimass_lab.errors.AimassWarning`) when the registered data changed since it was added: the
     fingerprint then differs from the recorded one.
 
     Raises
@@ -191,7 +191,7 @@ def get(name: str, workspace: Workspace | str | os.PathLike[str] | None = None) 
             f"the data behind dataset {name!r} changed since it was registered: its fingerprint is "
             f"{dataset.fingerprint[:12]}, the registry recorded {row['fingerprint'][:12]}. Models trained "
             f"on the old data are not comparable; register it again with add({name!r}, ...)",
-            UserWarning,
+            AimassWarning,
             stacklevel=2,
         )
     return dataset
@@ -436,7 +436,7 @@ def from_sql(
             "the database URL holds a password, which is stored with the dataset's spec in "
             "the workspace; write ${NAME} for an environment variable instead "
             "(postgresql://user:${DB_PASSWORD}@host/db)",
-            UserWarning,
+            AimassWarning,
             stacklevel=2,
         )
     fields = {"source": "sql", "url": url, "query": query, "target": target, **spec_fields}

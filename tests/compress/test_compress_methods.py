@@ -12,6 +12,7 @@ from torch import nn
 
 import aimass_lab as am
 from aimass_lab.compress import CompressionReport
+from aimass_lab.errors import AimassWarning
 
 
 def _run(mv: Any, *methods: str) -> CompressionReport:
@@ -96,7 +97,7 @@ def test_student_larger_than_teacher_warns(trained: Any) -> None:
         "student": {"family": "mlp", "hparams": {"hidden": 256}},
         "epochs": 1,
     }
-    with pytest.warns(UserWarning, match=r"is not smaller than its teacher \(8,970 parameters\)"):
+    with pytest.warns(AimassWarning, match=r"is not smaller than its teacher \(8,970 parameters\)"):
         am.compress(trained, [big], benchmark=FAST_BENCH)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from aimass_lab import datasets
 from aimass_lab.data import load
-from aimass_lab.errors import DataError, NotFoundError, SpecError
+from aimass_lab.errors import AimassWarning, DataError, NotFoundError, SpecError
 from aimass_lab.workspace import Workspace
 
 
@@ -156,7 +156,7 @@ def test_sql_query_failure_sqlite(tmp_path: Path) -> None:
 
 def test_sql_query_failure_postgresql_hides_the_password(pg_url: str) -> None:
     with_password = pg_url.replace("postgres@", "postgres:s3cret@", 1)
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DataError) as info, pytest.warns(AimassWarning, match="holds a password"):
         datasets.from_sql(with_password, "SELECT * FROM nope", "y")
     message = str(info.value)
     assert message.startswith("the SQL query failed on postgresql+psycopg://postgres:***@")

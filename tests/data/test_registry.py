@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from aimass_lab import datasets
-from aimass_lab.errors import NotFoundError, SpecError
+from aimass_lab.errors import AimassWarning, NotFoundError, SpecError
 from aimass_lab.workspace import Workspace
 from aimass_lab.workspace._store import DatasetRow
 
@@ -88,7 +88,7 @@ def test_changed_data_warns(
     datasets.from_csv(path, "label", name="drift")
     mixed_frame.assign(age=mixed_frame["age"] + 1).to_csv(path, index=False)
     with pytest.warns(
-        UserWarning, match=r"the data behind dataset 'drift' changed since it was registered"
+        AimassWarning, match=r"the data behind dataset 'drift' changed since it was registered"
     ):
         datasets.get("drift")
 

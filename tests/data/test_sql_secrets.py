@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from aimass_lab import datasets
 from aimass_lab.data import load
 from aimass_lab.data._sql import expand_url, literal_password
-from aimass_lab.errors import DataError
+from aimass_lab.errors import AimassWarning, DataError
 from aimass_lab.workspace import Workspace
 
 
@@ -69,6 +69,6 @@ def test_a_literal_password_warns(pg_url: str, mixed_frame: pd.DataFrame) -> Non
     real = make_url(pg_url)
     # the test server trusts local connections: the password is sent and ignored
     url = real.set(password="hunter2").render_as_string(hide_password=False)
-    with pytest.warns(UserWarning, match=r"holds a password.*\$\{NAME\}"):
+    with pytest.warns(AimassWarning, match=r"holds a password.*\$\{NAME\}"):
         ds = datasets.from_sql(url, "SELECT age, label FROM people", "label")
     assert len(ds) == len(mixed_frame)
