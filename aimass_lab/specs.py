@@ -809,6 +809,22 @@ class QuantizeSpec(Spec):
         8, ge=1, le=100_000, description="int8-static: training batches used to calibrate"
     )
     batch_size: int = Field(32, ge=1, le=1_000_000, description="rows per calibration batch")
+    target_cpu: str = Field(
+        "auto",
+        description="the CPU the model is quantised for: 'auto' (this machine, or "
+        "AIMASS_CPU_ISA) or an instruction set such as 'avx2' or 'avx512-vnni'; on x86 "
+        "without VNNI the weights are quantised to 7 bits (reduce_range)",
+    )
+
+    @field_validator("target_cpu", mode="before")
+    @classmethod
+    def _target_cpu(cls, value: Any) -> str:
+        from aimass_lab._cpu import ISAS
+
+        text = str(value).strip().lower()
+        if text != "auto" and text not in ISAS:
+            raise ValueError(f"unknown target_cpu {value!r}; accepted: {accepted(('auto', *ISAS))}")
+        return text
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -822,8 +838,9 @@ class QuantizeSpec(Spec):
 
     @property
     def label(self) -> str:
-        """``quantize:int8-dynamic``."""
-        return f"quantize:{self.mode}{':per-channel' if self.per_channel else ''}"
+        """``quantize:int8-dynamic``, ``quantize:int8-static:per-channel:target_cpu=avx2``."""
+        cpu = "" if self.target_cpu == "auto" else f":target_cpu={self.target_cpu}"
+        return f"quantize:{self.mode}{':per-channel' if self.per_channel else ''}{cpu}"
 
 
 class DistillSpec(Spec):

@@ -39,15 +39,24 @@ def aimass(
     return proc
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 120.0, every: float = 0.2) -> Any:
-    """Poll until ``predicate()`` is truthy; return its value."""
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 120.0,
+    every: float = 0.2,
+    what: str | None = None,
+) -> Any:
+    """Poll until ``predicate()`` is truthy; return its value.
+
+    On timeout the AssertionError names ``what`` was awaited (default: the predicate's name).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(every)
-    raise AssertionError("condition not reached in time")
+    awaited = what or getattr(predicate, "__name__", "a condition")
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {awaited}")
 
 
 def cpu_trainer(max_epochs: int, **options: Any) -> Any:

@@ -117,6 +117,27 @@ def _export_checked(
     return path, {**info, "parity": parity}
 
 
+def _int8_columns(
+    int8: dict[str, Any] | None, row: dict[str, Any], parent_row: dict[str, Any]
+) -> dict[str, Any]:
+    """The report columns of an int8 step: the CPU it was quantised for, and a note when
+    int8 is slower than its float parent on this CPU."""
+    if not int8:
+        return {}
+    out: dict[str, Any] = {
+        "int8_isa": int8["isa"],
+        "int8_reduce_range": int8["reduce_range"],
+    }
+    mine, theirs = row.get("ort_cpu_p50_ms"), parent_row.get("ort_cpu_p50_ms")
+    if mine is not None and theirs is not None and mine > theirs:
+        out["note"] = (
+            f"int8 is slower than float32 on this CPU ({int8['detected_isa']}): "
+            f"{mine:.4g} ms against {theirs:.4g} ms at batch 1; keep the float model for "
+            "speed here, or serve the int8 one on a CPU with VNNI"
+        )
+    return out
+
+
 def _register(
     candidate: Candidate,
     folder: Path,
@@ -368,6 +389,7 @@ def compress(
             what = f"step {i + 1} ({method.label}) of {mv.ref}"
             onnx_path, info = _export_checked(candidate, folder, x_parity, spec, what)
             row = _measure(candidate, onnx_path, dataset, spec.benchmark, info["parity"])
+            row.update(_int8_columns(candidate.details.get("int8"), row, rows[-1]))
             compression = {
                 "method": method.label,
                 "step": i + 1,

@@ -1,4 +1,9 @@
-"""ONNX Runtime int8 quantisation: dynamic, or static QDQ with calibration batches."""
+"""ONNX Runtime int8 quantisation: dynamic, or static QDQ with calibration batches.
+
+The settings follow the CPU the model is quantised for (:mod:`aimass_lab._cpu`): on x86
+without VNNI the weights are quantised to 7 bits (``reduce_range``) so that ONNX Runtime's
+saturating int16 kernels cannot overflow.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from aimass_lab._cpu import detect_isa, int8_settings
 from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._onnx import INPUT_NAME, export_network, is_int8
 from aimass_lab.errors import AimassError, DataError
@@ -94,12 +100,26 @@ class Quantize(CompressionMethod):
             self._quantize(candidate, ctx, fp32, out, shape)
         finally:
             root.setLevel(level)
-        details: dict[str, Any] = {"mode": spec.mode, "per_channel": spec.per_channel}
+        int8 = {
+            "isa": self._settings["isa"],
+            "reduce_range": self._settings["reduce_range"],
+            "detected_isa": self._detected,
+            "why": self._settings["why"],
+        }
+        details: dict[str, Any] = {
+            "mode": spec.mode,
+            "per_channel": spec.per_channel,
+            "int8": int8,
+        }
         if spec.mode == "int8-static":
             details["calibration_rows"] = self._rows
         config = {
             **candidate.config,
-            "compression": {**(candidate.config.get("compression") or {}), "quantized": spec.mode},
+            "compression": {
+                **(candidate.config.get("compression") or {}),
+                "quantized": spec.mode,
+                "int8": int8,
+            },
         }
         return Candidate(candidate.network, config, spec.label, onnx_path=out, details=details)
 
@@ -116,9 +136,17 @@ class Quantize(CompressionMethod):
 
         spec = self.spec
         self._rows = 0
+        self._detected = detect_isa()
+        target = self._detected if spec.target_cpu == "auto" else spec.target_cpu
+        self._settings = int8_settings(target)
+        reduce_range = bool(self._settings["reduce_range"])
         if spec.mode == "int8-dynamic":
             quantize_dynamic(
-                str(fp32), str(out), per_channel=spec.per_channel, weight_type=QuantType.QInt8
+                str(fp32),
+                str(out),
+                per_channel=spec.per_channel,
+                reduce_range=reduce_range,
+                weight_type=QuantType.QInt8,
             )
             return
         source = ctx.calibration if ctx.calibration is not None else ctx.dataset.X_train
@@ -135,6 +163,7 @@ class Quantize(CompressionMethod):
             _Reader(batches),
             quant_format=QuantFormat.QDQ,
             per_channel=spec.per_channel,
+            reduce_range=reduce_range,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,

@@ -39,6 +39,8 @@ COLUMNS: tuple[str, ...] = (
     "torch_throughput",
     "parity_max_abs_diff",
     "parity_argmax_agreement",
+    "int8_isa",
+    "int8_reduce_range",
 )
 _PICK_BY = ("ort_cpu_p50_ms", "ort_cpu_throughput", "size_bytes", "params", "torch_p50_ms")
 
@@ -60,7 +62,9 @@ class CompressionReport:
         ``parent``, the test metric (``accuracy`` or ``rmse``), ``size_bytes`` (of the ONNX
         file), ``params``, ``nonzero_params``, ``ort_cpu_p50_ms``, ``ort_cpu_p95_ms``,
         ``ort_cpu_throughput`` (samples/s at the benchmark batch), the same for ``ort_cuda_``
-        when CUDA is present and for ``torch_``, and the parity figures of the export.
+        when CUDA is present and for ``torch_``, and the parity figures of the export. An
+        int8 row adds ``int8_isa`` (the CPU it was quantised for), ``int8_reduce_range``
+        and, when it is slower than its float parent on this CPU, a ``note`` saying so.
     metric : str
         ``"accuracy"`` (higher is better) or ``"rmse"`` (lower is better).
     versions : dict
@@ -127,6 +131,11 @@ class CompressionReport:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader should know about single rows (e.g. int8 slower than float here)."""
+        return [f"{r['method']} ({r['version']}): {r['note']}" for r in self.rows if r.get("note")]
 
     def __repr__(self) -> str:
         parts = [
@@ -202,7 +211,9 @@ class CompressionReport:
             f"<div><b>Compression report of {html.escape(str(self.baseline['version']))}</b> "
             f"({html.escape(self.metric)} on the test split; bold: Pareto front of "
             f"{html.escape(self.metric)}, ORT latency and size)"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            + "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+            + "</div>"
         )
 
     def figure(self) -> go.Figure:

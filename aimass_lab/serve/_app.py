@@ -107,6 +107,7 @@ class ServeApp:
         engine) beside the one serving, which keeps its traffic until the new one is ready,
         then drains; a failed reload leaves the old one serving."""
         from aimass_lab import registry
+        from aimass_lab._cpu import detect_isa, int8_mismatch
         from aimass_lab.serve._engine import prepare
 
         cfg = self.config
@@ -147,6 +148,9 @@ class ServeApp:
             model.versions[label] = v
         try:
             spec = await asyncio.to_thread(prepare, mv, engine, cfg.device)
+            warning = int8_mismatch(spec["config"], detect_isa())
+            if warning:
+                log(f"warning: {mv.ref} as {name!r}: {warning}")
             await v.start(spec, worker_processes(replicas, isolation), cfg.threads, self.metrics)
         except Exception as exc:
             v.state, v.error = (
