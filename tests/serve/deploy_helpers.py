@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,22 @@ def digits_rows(n: int = 4) -> list[list[float]]:
     return json.loads(json.dumps(load_digits().data[:n].tolist()))
 
 
+#: The pseudo-status of a request that got no HTTP answer (connection error, timeout).
+FAILED = -1
+
+
 class Load:
-    """Steady JSON traffic from two threads; every status and answering version is kept."""
+    """Steady JSON traffic from two threads; every status and answering version is kept.
+
+    A request that raised (no answer at all) counts under status :data:`FAILED`, with its
+    exception in ``errors``, so ``set(load.statuses) == {200}`` fails on it."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.statuses: Counter[int] = Counter()
         self.versions: Counter[str] = Counter()
         self.mismatches = 0
+        self.errors: list[str] = []  # what the requests that got no answer raised
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
 
@@ -68,7 +77,12 @@ class Load:
         body = {"inputs": digits_rows(2)}
         with httpx.Client(timeout=30) as client:
             while not self._stop.is_set():
-                reply = client.post(self.url, json=body)
+                try:
+                    reply = client.post(self.url, json=body)
+                except Exception as exc:  # a refused connection or timeout is a failed request
+                    self.statuses[FAILED] += 1
+                    self.errors.append(repr(exc))
+                    continue
                 self.statuses[reply.status_code] += 1
                 if reply.status_code == 200:
                     version = reply.json()["version"]
@@ -85,7 +99,14 @@ class Load:
         for t in self._threads:
             t.join(timeout=30)
 
-    def wait_for(self, n: int) -> None:
+    def wait_for(self, n: int, timeout: float = 120.0) -> None:
+        """Wait until ``n`` more requests were answered (or failed)."""
         target = sum(self.statuses.values()) + n
+        deadline = time.monotonic() + timeout
         while sum(self.statuses.values()) < target and any(t.is_alive() for t in self._threads):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout:g} s waiting for {n} more requests; "
+                    f"statuses so far {dict(self.statuses)}, errors {self.errors[-3:]}"
+                )
             self._stop.wait(0.02)

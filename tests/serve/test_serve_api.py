@@ -461,7 +461,15 @@ def test_generated_bodies_never_get_a_500(
 
 # --------------------------------------------------------------------------- metrics, OpenAPI
 def test_metrics_per_model_and_version(http: httpx.Client, reference: dict[str, Any]) -> None:
-    http.post("/v2/models/digits-mlp/versions/1/infer", json=oip_body(reference["ready"][:2]))
+    ok = http.post("/v2/models/digits-mlp/versions/1/infer", json=oip_body(reference["ready"][:2]))
+    assert ok.status_code == 200, ok.text
+    # a request version 2 refuses (wrong shape): this test makes every series it reads
+    bad = http.post("/v2/models/digits-mlp/versions/2/infer", json=oip_body(np.zeros((1, 3))))
+    assert bad.status_code == 400, bad.text
+    served = http.post(
+        "/v2/models/digits-mlp/versions/2/infer", json=oip_body(reference["ready"][:1])
+    )
+    assert served.status_code == 200, served.text
     text = http.get("/metrics").text
     for series in (
         'aimass_requests_total{code="200",model="digits-mlp",route="infer",version="1"}',

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from common_helpers import wait_for
 from serve_helpers import ServerProcess, model_workspace, oip_body
 
 from aimass_lab.serve._engine import TEST_DELAY_ENV
@@ -84,40 +85,64 @@ def test_batches_form_under_load_and_answers_stay_separate(server: ServerProcess
             assert r.status_code == 200, r.text
             return np.reshape(r.json()["outputs"][0]["data"], (1, 10))
 
+    def batches() -> tuple[float, float]:
+        """(batches of one row, all batches) served so far by version 2."""
+        with server.client() as c:
+            lines = c.get("/metrics").text.splitlines()
+        single = [s for s in lines if s.startswith('aimass_batch_size_bucket{le="1.0"')]
+        count = [s for s in lines if s.startswith("aimass_batch_size_count")]
+        if not count:  # no batch yet: the histogram has no series
+            return 0.0, 0.0
+        return float(single[0].split()[-1]), float(count[0].split()[-1])
+
+    single_before, count_before = batches()  # only this test's traffic is counted below
     with ThreadPoolExecutor(3) as pool:
         together = list(pool.map(call, range(3)))
+    single_between, count_between = batches()
     alone = [call(i) for i in range(3)]
     for a, b in zip(together, alone, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-    with server.client() as c:
-        text = c.get("/metrics").text
-    line = next(s for s in text.splitlines() if s.startswith('aimass_batch_size_bucket{le="1.0"'))
-    count = next(s for s in text.splitlines() if s.startswith("aimass_batch_size_count"))
-    assert float(line.split()[-1]) < float(count.split()[-1]), "no batch held more than one row"
+    # while the first request's batch ran (DELAY s), the other two waited and went together
+    multi = (count_between - count_before) - (single_between - single_before)
+    assert multi >= 1, "none of the three concurrent requests shared a batch"
+    single_after, count_after = batches()
+    assert (single_after - single_between, count_after - count_between) == (3, 3)
 
 
 def test_slow_answer_is_504(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     ws = model_workspace(tmp_path_factory, tmp_path / "ws")
     srv = ServerProcess(
-        ws, tmp_path, "--models", "digits-mlp:2", "--timeout-s", "0.3", env={TEST_DELAY_ENV: "1.0"}
+        ws, tmp_path, "--models", "digits-mlp:2", "--timeout-s", "0.3", env={TEST_DELAY_ENV: "60"}
     )
     try:
         started = time.monotonic()
         r = _infer(srv.url)
         assert r.status_code == 504
-        assert time.monotonic() - started < 0.95
+        # the answer came at the timeout, not when the (60 s) batch would have finished
+        assert time.monotonic() - started < 30
         assert (
             r.json()["error"]
             == "model 'digits-mlp' version 2 did not answer within 0.3 s (--timeout-s)"
         )
-        time.sleep(1.0)
         assert _infer(srv.url).status_code == 504  # the server still answers
     finally:
         srv.kill()
 
 
-def test_sigterm_drains_in_flight_requests_and_exits_0(server: ServerProcess) -> None:
-    """Runs last in the module: it stops the module's server."""
+def _queued(client: httpx.Client) -> float:
+    lines = client.get("/metrics").text.splitlines()
+    line = next(s for s in lines if s.startswith('aimass_queue_depth{model="digits-mlp"'))
+    return float(line.split()[-1])
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_0(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    ws = model_workspace(tmp_path_factory, tmp_path / "ws")
+    server = ServerProcess(
+        ws, tmp_path, "--models", "digits-mlp:2", "--max-batch-size", "2",
+        env={TEST_DELAY_ENV: "2"},
+    )  # fmt: skip
     clients = [server.client() for _ in range(5)]
     for c in clients:  # connected before the signal: nothing waits on a connect
         assert c.get("/v2/health/live").status_code == 200
@@ -127,10 +152,14 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(server: ServerProcess) ->
             futures = [
                 pool.submit(c.post, "/v2/models/digits-mlp/infer", json=body) for c in clients[:3]
             ]
-            time.sleep(0.15)  # in flight: one batch running, the others queued
+            wait_for(  # in flight: one batch (2 s, one request of 2 rows) running, two queued
+                lambda: _queued(clients[3]) >= 2, what="two requests queued behind a running batch"
+            )
             server.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.05)
-            ready = clients[3].get("/v2/health/ready")
+            ready = wait_for(
+                lambda: (r := clients[3].get("/v2/health/ready")).status_code == 503 and r,
+                what="the server to turn not-ready after SIGTERM",
+            )
             late = clients[4].post("/v2/models/digits-mlp/infer", json=body)
             results = [f.result() for f in futures]
     finally:
