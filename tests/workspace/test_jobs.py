@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from common_helpers import wait_for
 from sqlalchemy import update
 
 from aimass_lab.errors import JobError, NotFoundError
@@ -93,22 +94,26 @@ def test_lookups_and_errors(workspace: Workspace) -> None:
         JobError, match=r"is queued; only interrupted, failed or cancelled jobs can be resumed"
     ):
         workspace.jobs.resume(a.id)
-    prefix = a.id[:8]
-    if sum(j.id.startswith(prefix) for j in workspace.jobs.list()) > 1:
-        with pytest.raises(NotFoundError, match="is ambiguous"):
-            workspace.jobs.get(prefix)
+    n = next((i for i, (x, y) in enumerate(zip(a.id, b.id, strict=True)) if x != y), len(a.id))
+    prefix = a.id[:n]  # ids start with the date and time: they share a prefix
+    assert len(prefix) >= 6, (a.id, b.id)
+    with pytest.raises(NotFoundError) as info:
+        workspace.jobs.get(prefix)
+    assert str(info.value).startswith(f"job id prefix {prefix!r} is ambiguous: ")
+    assert repr(a.id) in str(info.value) and repr(b.id) in str(info.value)
+    assert workspace.jobs.get(a.id[:-1]).id == a.id  # a prefix of one job finds it
 
 
 def test_a_cancelled_job_is_not_started_by_a_late_process(sqlite_workspace: Workspace) -> None:
-    import time
 
     ws = sqlite_workspace
     job = ws.jobs.create("train", {"data": {"name": "iris"}})
     assert ws.jobs.cancel(job.id).state == "cancelled"
     ws.jobs.launch(job.id)  # a process that arrives after the cancel (e.g. torchrun on a node)
-    deadline = time.monotonic() + 60
-    while "not starting it" not in ws.jobs.logs(job.id) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(
+        lambda: "not starting it" in ws.jobs.logs(job.id),
+        what="the late process to log that it does not start a cancelled job",
+    )
     assert f"job {job.id} is cancelled, not queued: not starting it" in ws.jobs.logs(job.id)
     assert ws.jobs.get(job.id).state == "cancelled"
 
