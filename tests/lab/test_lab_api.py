@@ -173,16 +173,63 @@ async def test_foreign_origin_and_missing_xsrf_are_refused(
     )
     assert "Access-Control-Allow-Origin" not in response.headers
     assert token  # the token itself only travels in headers a foreign page cannot set
-    # A cookie-authenticated POST without the XSRF token is refused.
+    # An anonymous POST with a made-up XSRF pair starts nothing.
     response = await http_server_client.fetch(
         url,
         method="POST",
         body="{}",
         raise_error=False,
-        headers={"Cookie": "_xsrf=abc", "Origin": "http://127.0.0.1"},
+        headers={"Cookie": "_xsrf=abc", "X-XSRFToken": "abc", "Origin": "http://127.0.0.1"},
     )
     assert response.code in (403, 404)  # refused (Jupyter hides the route from anonymous POSTs)
     assert Workspace(jp_serverapp.config.AimassLab.workspace).jobs.list() == []
+
+
+async def test_a_cookie_session_needs_the_xsrf_token_to_write(
+    http_server_client: Any, jp_base_url: str, jp_serverapp: Any
+) -> None:
+    """A browser session (login cookie): POST and DELETE are refused without the XSRF token
+    (cookie + X-XSRFToken header, as JupyterLab sends them) and accepted with it."""
+    token = jp_serverapp.identity_provider.token
+    base = jp_base_url + "/".join(API)
+    # A request with the token gets the login cookie, as a browser opening the lab URL does.
+    response = await http_server_client.fetch(f"{base}/jobs?token={token}")
+    cookies = [
+        c.split(";", 1)[0]
+        for c in response.headers.get_list("Set-Cookie")
+        if c.startswith("username-")
+    ]
+    assert len(cookies) == 1, response.headers.get_list("Set-Cookie")
+    session = cookies[0]
+    ws = Workspace(jp_serverapp.config.AimassLab.workspace)
+    job = ws.jobs.create("train", {})  # queued, never started: cancelling it is harmless
+
+    async def write(method: str, path: str, xsrf: bool) -> Any:
+        headers = {"Cookie": f"{session}; _xsrf=t0ken"}
+        if xsrf:
+            headers["X-XSRFToken"] = "t0ken"
+        return await http_server_client.fetch(
+            f"{base}/{path}",
+            method=method,
+            body="" if method == "POST" else None,
+            headers=headers,
+            raise_error=False,
+        )
+
+    # the session itself is good: a read needs no XSRF token
+    read = await http_server_client.fetch(f"{base}/jobs", headers={"Cookie": session})
+    assert job.id in read.body.decode()
+    for method, path in (("POST", f"jobs/{job.id}/cancel"), ("DELETE", "models/nope:1")):
+        refused = await write(method, path, xsrf=False)
+        assert refused.code == 403, (method, refused.code, refused.body[:200])
+        assert b"XSRF" in refused.body or b"_xsrf" in refused.body, refused.body[:200]
+    assert ws.jobs.get(job.id).state == "queued"  # the refused POST changed nothing
+    cancelled = await write("POST", f"jobs/{job.id}/cancel", xsrf=True)
+    assert cancelled.code == 200, cancelled.body[:300]
+    assert json.loads(cancelled.body)["state"] == "cancelled"
+    assert ws.jobs.get(job.id).state == "cancelled"
+    deleted = await write("DELETE", "models/nope:1", xsrf=True)  # reaches the handler: its 404
+    assert deleted.code == 404 and "nope" in json.loads(deleted.body)["error"], deleted.body
 
 
 @pytest.mark.deny_all
