@@ -153,7 +153,7 @@ async def test_deployment_routes_without_a_server(jp_fetch: Any) -> None:
     [
         ({"model": "iris-mlp:1", "replicas": 0}, "replicas", "greater than or equal to 1"),
         ({"model": "iris-mlp:1", "batching": {"max_batch_size": "big"}}, "batching", "integer"),
-        ({"model": "iris mlp!"}, "model", ""),
+        ({"model": "iris mlp!"}, "model", "invalid model name 'iris mlp!'; accepted: "),
         ({"replicas": 1}, "model", "required field is missing"),
         ({"model": "iris-mlp:1", "gpus": 2}, "gpus", "unknown field 'gpus'; accepted: model, name"),
     ],
