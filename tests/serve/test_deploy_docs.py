@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from common_helpers import aimass
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "serve.md"
 
@@ -31,15 +33,19 @@ def test_serve_page_examples_run(
     _count, printed = run_doc_page("serve.md", min_blocks=8)
     page = DOCS.read_text(encoding="utf-8")
     shown = page.split("```text\ninvalid DeploySpec:", 1)[1].split("```", 1)[0]
-    for line in shown.strip().splitlines():
-        assert line in printed, line
-    for line in (
-        page.split("```text\n$ aimass deployments split", 1)[1].split("```")[0].splitlines()
-    ):
-        if line.startswith("error: bad split"):
-            assert line.removeprefix("error: ") in printed or "3='abc'" in line
+    lines = ["invalid DeploySpec:"] + [line for line in shown.splitlines() if line.strip()]
+    assert len(lines) >= 2, shown
+    printed_lines = [line.strip() for line in printed.splitlines()]
+    for line in lines:
+        assert line.strip() in printed_lines, line
+    # The CLI mistake shown on the page is the one the CLI prints, to the letter.
+    cli = page.split("```text\n$ aimass deployments split digits 3=abc\n", 1)[1]
+    shown_error = cli.split("\n", 1)[0]
+    assert shown_error.startswith("error: bad split entry 3='abc'")
+    proc = aimass(Path(os.environ["AIMASS_HOME"]), "deployments", "split", "digits", "3=abc")
+    assert proc.returncode == 1 and proc.stderr.strip() == shown_error, proc.stderr
     assert "running {'2': 100}" in printed
     assert "['1', '2'] {'1': 100} {'2': 100}" in printed  # the hot swap
     assert "the weights sum to 110, not 100" in printed
-    assert "'digits/config.pbtxt'" in printed or "digits-mlp/config.pbtxt" in printed
+    assert "'digits-mlp/config.pbtxt'" in printed
     assert "stopped None" in printed
