@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from common_helpers import wait_for
 from lab_helpers import API, api_error, api_json
 from tornado.httpclient import HTTPClientError
 
@@ -87,6 +88,49 @@ async def test_train_job_through_the_api(jp_fetch: Any, tmp_path: Path) -> None:
     }
     code, body = await api_error(jp_fetch, "models", "iris-mlp:1")
     assert code == 404
+
+
+async def test_cancel_then_resume_a_training_job_through_the_api(
+    jp_fetch: Any, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from aimass_lab.train import Run
+
+    spec = {
+        "data": {"name": "digits"},
+        "model": {"family": "mlp", "hparams": {"hidden": 32}},
+        "max_epochs": 12,
+        "batch_size": 8,
+    }
+    job = await api_json(
+        jp_fetch, "jobs", method="POST", body=json.dumps({"kind": "train", "spec": spec})
+    )
+    ws = Workspace(tmp_path / "ws")
+    run = Run(job["id"], ws)
+
+    def first_validation() -> None:
+        wait_for(lambda: run.summary.get("val_loss") is not None, what="the first validation")
+
+    await asyncio.to_thread(first_validation)  # the server keeps answering meanwhile
+    cancelled = await api_json(jp_fetch, "jobs", job["id"], "cancel", method="POST", body="")
+    assert cancelled["id"] == job["id"]
+    final = await asyncio.to_thread(ws.jobs.wait, job["id"], 120)
+    assert final.state == "interrupted", ws.jobs.logs(job["id"], tail=30)
+
+    resumed = await api_json(jp_fetch, "jobs", job["id"], "resume", method="POST", body="")
+    assert resumed["id"] == job["id"] and resumed["state"] in ("queued", "running")
+    final = await asyncio.to_thread(ws.jobs.wait, job["id"], 240)
+    assert final.state == "succeeded", ws.jobs.logs(job["id"], tail=40)
+    assert final.attempt == 2 and "resuming from" in ws.jobs.logs(job["id"])
+
+    code, body = await api_error(jp_fetch, "jobs", job["id"], "resume", method="POST", body="")
+    assert code == 409, body
+    assert (
+        "is succeeded; only interrupted, failed or cancelled jobs can be resumed" in body["error"]
+    )
+    code, body = await api_error(jp_fetch, "jobs", "nope-nope", "resume", method="POST", body="")
+    assert code == 404 and body["error"].startswith("no job 'nope-nope' in workspace "), body
 
 
 @pytest.mark.parametrize(
