@@ -4,6 +4,7 @@ real kernel started from the installed kernelspec)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,11 +19,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def shell(lab_study_ws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A real IPython shell with ``%load_ext aimass_lab`` run, on the study workspace."""
+def study(lab_study_ws: dict[str, Any], tmp_path: Path) -> Path:
+    """A private copy of the study workspace: what these tests count is theirs alone,
+    whatever other tests did to the shared one."""
+    dest = tmp_path / "study"
+    shutil.copytree(lab_study_ws["path"], dest)
+    return dest
+
+
+@pytest.fixture
+def shell(study: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A real IPython shell with ``%load_ext aimass_lab`` run, on a copy of the study workspace."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    monkeypatch.setenv("AIMASS_HOME", str(lab_study_ws["path"]))
+    monkeypatch.setenv("AIMASS_HOME", str(study))
     monkeypatch.setenv("AIMASS_LAB_BASE_URL", "/user/ada/")
     set_current_workspace(None)
     ip = InteractiveShell.instance()
@@ -40,10 +50,10 @@ def _usage_error(ip: Any, line: str) -> str:
     return str(info.value)
 
 
-def test_status(shell: Any, lab_study_ws: dict[str, Any]) -> None:
+def test_status(shell: Any, study: Path) -> None:
     status = shell.run_line_magic("aimass", "status")
     text = repr(status)
-    assert str(lab_study_ws["path"]) in text
+    assert str(study) in text
     rows = {r[0]: r[1] for r in status.rows}
     assert rows["models"] == "2 (2 versions)"
     assert rows["studies"] == "1"
@@ -120,10 +130,12 @@ def test_kernelspec_is_shipped_and_installed() -> None:
     assert Path(installed["resource_dir"]).resolve().is_relative_to(Path(sys.prefix).resolve())
 
 
-def test_the_kernel_loads_the_magic(lab_study_ws: dict[str, Any], tmp_path: Path) -> None:
+def test_the_kernel_loads_the_magic(
+    lab_study_ws: dict[str, Any], study: Path, tmp_path: Path
+) -> None:
     from jupyter_client.manager import start_new_kernel
 
-    env_ws = str(lab_study_ws["path"])
+    env_ws = str(study)
     km, kc = start_new_kernel(
         kernel_name="aimass", cwd=str(tmp_path), env={**_env(), "AIMASS_HOME": env_ws}
     )
