@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from widgets_helpers import poll_until
 
+from aimass_lab.workspace import Workspace
 
-def test_compress_panel_runs_a_job_and_picks_a_variant(trained: dict[str, Any]) -> None:
+
+@pytest.fixture
+def ws(trained: dict[str, Any], tmp_path: Path) -> Iterator[Workspace]:
+    """A private copy of the trained workspace (``iris-mlp:1`` alone, no compress job, no
+    deployment), whatever other tests did to the shared one; its servers stop after the test."""
+    shutil.copytree(trained["workspace"].path, tmp_path / "ws")
+    workspace = Workspace(tmp_path / "ws")
+    yield workspace
+    for job in workspace.jobs.list():
+        if job.active:
+            workspace.jobs.cancel(job.id)
+            workspace.jobs.wait(job.id, timeout=60)
+
+
+def test_compress_panel_runs_a_job_and_picks_a_variant(ws: Workspace) -> None:
     from aimass_lab.widgets import CompressPanel
 
-    ws = trained["workspace"]
     panel = CompressPanel(workspace=ws)
     assert panel.model.value == "iris-mlp:1"
     panel.finetune.value = 1
@@ -48,11 +65,10 @@ def test_compress_panel_runs_a_job_and_picks_a_variant(trained: dict[str, Any]) 
 
 
 def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
-    trained: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aimass_lab.widgets import DeployPanel, ModelsPanel
 
-    ws = trained["workspace"]
     panel = DeployPanel(workspace=ws)
     panel.model.value = "iris-mlp:1"
     panel.endpoint_name.value = "bad name!"
