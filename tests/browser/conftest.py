@@ -278,6 +278,23 @@ def lab_loaded(page: Any, timeout_ms: float = 60_000) -> None:
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=timeout_ms)
 
 
+#: Page noise that is not ours, each with the reason it is harmless. Keep it narrow.
+_ALLOWED: tuple[tuple[str, str], ...] = (
+    (
+        r"^request failed \(net::ERR_ABORTED\): ",
+        "a reload or navigation aborts the requests still in flight (Chromium reports them)",
+    ),
+)
+
+
+def _unexpected(problems: list[str], node: pytest.Item) -> list[str]:
+    """The problems neither allowed here nor declared by the test's ``page_noise`` marker."""
+    patterns = [re.compile(p) for p, _why in _ALLOWED]
+    for marker in node.iter_markers("page_noise"):
+        patterns += [re.compile(p) for p in marker.args]
+    return [p for p in problems if not any(r.search(p) for r in patterns)]
+
+
 @pytest.fixture
 def page(lab_server: LabServer, _browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A Playwright page logged in to ``lab_server`` with JupyterLab loaded (1440x900).
@@ -288,23 +305,50 @@ def page(lab_server: LabServer, _browser: Any, request: pytest.FixtureRequest) -
     context.set_default_timeout(30_000)
     pg = context.new_page()
     console: list[str] = []
-    pg.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    pg.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
+    problems: list[str] = []  # console errors, page errors, failed requests: each fails the test
+
+    def on_console(msg: Any) -> None:
+        console.append(f"{msg.type}: {msg.text}")
+        if msg.type == "error":
+            problems.append(f"console error: {msg.text}")
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400:
+            problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+    pg.on("console", on_console)
+    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    pg.on(
+        "requestfailed",
+        lambda req: problems.append(f"request failed ({req.failure}): {req.method} {req.url}"),
+    )
+    pg.on("response", on_response)
+    passed = False
     try:
         pg.goto(f"{lab_server.url}lab?token={lab_server.token}")
         lab_loaded(pg)
         yield pg
+        passed = True
     finally:
         report = getattr(request.node, "_report_call", None) or getattr(
             request.node, "_report_setup", None
         )
-        if report is not None and report.failed:
+        failed = report is not None and report.failed
+        if failed:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             slug = _slug(request.node)
             with contextlib.suppress(Exception):
                 pg.screenshot(path=str(ARTIFACTS / f"{slug}-failed.png"))
             (ARTIFACTS / f"{slug}-console.log").write_text("\n".join(console))
         context.close()
+    unexpected = _unexpected(problems, request.node)
+    if passed and not failed and unexpected:
+        pytest.fail(
+            "the page reported errors (fix them, or allow one in tests/browser/conftest.py "
+            "_ALLOWED or with @pytest.mark.page_noise(regex) where it is expected):\n  "
+            + "\n  ".join(unexpected),
+            pytrace=False,
+        )
 
 
 @pytest.fixture
