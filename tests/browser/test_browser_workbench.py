@@ -31,6 +31,15 @@ POINTS_JS = """() => {
 }"""
 
 
+def _trace_js(name: str) -> str:
+    """JavaScript: how many points the Workbench's Plotly traces called ``name`` hold."""
+    return (
+        "() => { let n = 0; for (const el of document.querySelectorAll("
+        "'.aimass-workbench .js-plotly-plot')) { for (const t of (el.data || [])) { "
+        f"if (t.name === {json.dumps(name)} && t.x) {{ n += t.x.length; }} }} }} return n; }}"
+    )
+
+
 def _write_notebook(path: Any) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
@@ -64,17 +73,21 @@ def test_workbench_train_click_makes_the_chart_gain_points(
     # the job starts (the Cancel button comes alive), then the chart gains points live
     buttons.filter(has_text="Cancel").and_(page.locator(":enabled")).wait_for(timeout=60_000)
     page.wait_for_function(f"({POINTS_JS})() > 0", timeout=120_000, polling=500)
-    first = page.evaluate(POINTS_JS)
     workbench.get_by_text("succeeded", exact=False).first.wait_for(timeout=120_000)
-    assert page.evaluate(POINTS_JS) >= first
-    status = workbench.locator(".aimass-status").first.inner_text()
-    assert "error" not in status.lower(), status
+    # the job the click started is the workspace's only training job, and it succeeded
+    jobs = lab_server.api("GET", "jobs", timeout=30)
+    trains = [j for j in jobs if j["kind"] == "train"]
+    assert len(trains) == 1 and trains[0]["state"] == "succeeded", json.dumps(jobs)[:500]
+    assert trains[0]["spec"]["max_epochs"] == 3
+    assert trains[0]["spec"]["model"]["hparams"]["hidden"] == 16
+    # the panel says which run succeeded
+    workbench.locator(
+        ".aimass-status", has_text=f"run {trains[0]['id']} succeeded in "
+    ).first.wait_for(timeout=60_000)
+    # one val_loss point per epoch: the chart shows the whole run
+    page.wait_for_function(f"({_trace_js('val_loss')})() === 3", timeout=60_000, polling=500)
     workbench.scroll_into_view_if_needed()
     screenshot("workbench-train-live")
-
-    jobs = lab_server.api("GET", "jobs")
-    listed = jobs if isinstance(jobs, list) else jobs.get("jobs", [])
-    assert any(j.get("kind") == "train" for j in listed), json.dumps(jobs)[:500]
 
 
 #: The notebook of the click-only tour: a bare Workbench, every setting made in the browser.
@@ -207,7 +220,10 @@ def test_workbench_click_only_tour_data_train_search_compress_deploy(
     run.click()
     wait_status(r"compress job \S+ succeeded")
     _wait_trace_points(page, "variants", 2)
-    assert "quantize" in workbench.locator("table:visible").first.inner_text()
+    table = workbench.locator("table:visible").first.inner_text()
+    rows = [line for line in table.splitlines() if line.strip()]
+    assert any(r.startswith("baseline") and "tour-mlp:1" in r for r in rows), table
+    assert any(r.startswith("quantize:int8-dynamic") and "tour-mlp:2" in r for r in rows), table
     screenshot("tour-4-compress", workbench)
 
     # (5) Deploy the trained model with one click; the endpoint shows; try it; stop it
