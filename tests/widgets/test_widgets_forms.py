@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -90,17 +91,25 @@ def test_poller_runs_as_an_asyncio_task_in_a_running_loop() -> None:
 
     calls: list[int] = []
 
-    async def main() -> tuple[str | None, bool]:
+    async def until(condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out after 30 s waiting for {what}"
+            await asyncio.sleep(0.05)
+
+    async def main() -> tuple[str | None, bool, int]:
         poller = Poller(lambda: calls.append(1), interval=0.25).start()
-        await asyncio.sleep(0.6)
+        await until(lambda: len(calls) >= 2, "two calls of the poller")  # it polls, repeatedly
         mode = poller.mode
         poller.stop()
-        await asyncio.sleep(0.05)
-        return mode, poller.running
+        await until(lambda: not poller.running, "the poller to stop")
+        stopped_at = len(calls)
+        await asyncio.sleep(0.75)  # three intervals: a stopped poller calls nothing more
+        return mode, poller.running, stopped_at
 
-    mode, running = asyncio.run(main())
+    mode, running, stopped_at = asyncio.run(main())
     assert mode == "asyncio" and not running
-    assert 2 <= len(calls) <= 4
+    assert len(calls) == stopped_at
 
 
 def test_poller_reports_errors_and_gives_up() -> None:
