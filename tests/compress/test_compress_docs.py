@@ -31,4 +31,4 @@ def test_compress_page_examples_run(
     )
     assert "succeeded 1.0 ['baseline', 'quantize:int8-dynamic']" in printed.splitlines()
     # CPU features: quantised for AVX2 (7-bit weights), whatever CPU runs the docs.
-    assert "avx2 True" in printed.splitlines() and "avx2 True True" in printed.splitlines()
+    assert printed.splitlines().count("avx2 True") == 2  # the report row, the version
