@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from compress_helpers import FAST_BENCH, train_digits
+from compress_helpers import FAST_BENCH, train_regression
 from onnx import numpy_helper
 
 import aimass_lab as am
@@ -113,15 +113,7 @@ def test_serving_elsewhere_warns_when_it_matters() -> None:
 def regression(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The regression MLP whose int8 error was 0.196 on an AVX2 machine."""
     root: Path = tmp_path_factory.mktemp("cpu-reg")
-    ws = Workspace(root / "ws")
-    return train_digits(
-        ws,
-        root / "reg",
-        name="reg-mlp",
-        model={"family": "mlp", "hparams": {"hidden": 32, "layers": 1}},
-        epochs=5,
-        data={"name": "regression"},
-    )
+    return train_regression(Workspace(root / "ws"), root / "reg")
 
 
 @pytest.mark.parametrize("mode", ["int8-dynamic", "int8-static"])

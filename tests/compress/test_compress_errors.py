@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from compress_helpers import FAST_BENCH, train_digits
+from compress_helpers import FAST_BENCH, train_regression
 
 import aimass_lab as am
 from aimass_lab.compress import ParityError
@@ -98,14 +98,7 @@ def test_structured_prune_needs_an_mlp_or_a_cnn(trained: Any) -> None:
 def test_int8_regression_is_held_to_a_relative_error_bound(
     sqlite_workspace: Workspace, tmp_path: Path
 ) -> None:
-    mv = train_digits(
-        sqlite_workspace,
-        tmp_path / "reg",
-        name="reg-mlp",
-        model={"family": "mlp", "hparams": {"hidden": 32, "layers": 1}},
-        epochs=5,
-        data={"name": "regression"},
-    )
+    mv = train_regression(sqlite_workspace, tmp_path / "reg")
     report = am.compress(mv, ["quantize:int8-dynamic"], benchmark=FAST_BENCH)
     row = report.rows[1]
     assert report.metric == "rmse" and row["rmse"] > 0
