@@ -31,15 +31,6 @@ POINTS_JS = """() => {
 }"""
 
 
-def _trace_js(name: str) -> str:
-    """JavaScript: how many points the Workbench's Plotly traces called ``name`` hold."""
-    return (
-        "() => { let n = 0; for (const el of document.querySelectorAll("
-        "'.aimass-workbench .js-plotly-plot')) { for (const t of (el.data || [])) { "
-        f"if (t.name === {json.dumps(name)} && t.x) {{ n += t.x.length; }} }} }} return n; }}"
-    )
-
-
 def _write_notebook(path: Any) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
@@ -86,7 +77,7 @@ def test_workbench_train_click_makes_the_chart_gain_points(
         ".aimass-status", has_text=f"run {trains[0]['id']} succeeded in "
     ).first.wait_for(timeout=60_000)
     # one val_loss point per epoch: the chart shows the whole run
-    page.wait_for_function(f"({_trace_js('val_loss')})() === 3", timeout=60_000, polling=500)
+    page.wait_for_function(f"({TRACE_POINTS_JS})('val_loss') === 3", timeout=60_000, polling=500)
     workbench.scroll_into_view_if_needed()
     screenshot("workbench-train-live")
 
