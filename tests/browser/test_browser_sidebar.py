@@ -47,6 +47,7 @@ def test_launcher_card_opens_a_notebook_whose_job_shows_in_the_sidebar(
     # Start a training job (a background process) from a cell of the notebook, once the
     # kernel is up (a cell run before that may never run).
     page.get_by_text("AI Mass (Python 3) | Idle").wait_for(timeout=90_000)
+    before = {j["id"] for j in lab_server.api("GET", "jobs")}  # the module's other tests' jobs
     cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(2)
     output = run_cell(
         page,
@@ -54,18 +55,20 @@ def test_launcher_card_opens_a_notebook_whose_job_shows_in_the_sidebar(
         'import aimass_lab; run = aimass_lab.train("digits", "mlp", max_epochs=2, name="from-notebook"); run.id',
         kernel="AI Mass (Python 3)",
     )
-    # the job's id is the cell's result: the job is in the workspace now
+    # the job's id is the cell's result: the cell started one job, in the workspace now
+    job_id = output.strip().strip("'")
     jobs = lab_server.api("GET", "jobs")
-    assert [j["id"] for j in jobs] == [output.strip().strip("'")], (output, jobs)
+    assert [j["id"] for j in jobs if j["id"] not in before] == [job_id], (output, jobs)
 
     sidebar = open_sidebar(page)
-    job = sidebar.locator(".jp-AimassJob").first
+    job = sidebar.locator(f'.jp-AimassJob[data-job-id="{job_id}"]')
     job.wait_for(timeout=60_000)
-    assert job.locator(".jp-AimassItem-kind").inner_text() == "train"
-    assert job.locator(".jp-AimassItem-name").inner_text() == "from-notebook"
+    expect(job.locator(".jp-AimassItem-kind")).to_have_text("train")
+    expect(job.locator(".jp-AimassItem-name")).to_have_text("from-notebook")
     screenshot("sidebar-job-started", sidebar)
-    sidebar.locator('.jp-AimassJob[data-state="succeeded"]').wait_for(timeout=120_000)
-    assert sidebar.locator(".jp-AimassJob").count() == 1
+    expect(job).to_have_attribute("data-state", "succeeded", timeout=120_000)
+    # one row per job: the sidebar lists exactly the workspace's jobs
+    expect(sidebar.locator(".jp-AimassJob")).to_have_count(len(lab_server.api("GET", "jobs")))
     screenshot("sidebar-job-finished")
 
     # The Log button opens the job's log in the main area.
