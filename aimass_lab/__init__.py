@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from aimass_lab._display import set_panel_loader as _set_panel_loader
 from aimass_lab._version import __version__
 
 if TYPE_CHECKING:
@@ -73,6 +74,14 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "deploy": ("aimass_lab.serve._deploy", "deploy"),
     "Deployment": ("aimass_lab.serve._deployment", "Deployment"),
 }
+
+
+def _load_panels() -> None:
+    """Register the live panels of the API handles (see :mod:`aimass_lab._display`)."""
+    from aimass_lab.widgets import _display  # noqa: F401  (registers on import)
+
+
+_set_panel_loader(_load_panels)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

@@ -181,7 +181,7 @@ class CompressionReport:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """In a notebook: the live panel (:mod:`aimass_lab.widgets`), this HTML as fallback."""
-        from aimass_lab.widgets._display import mimebundle
+        from aimass_lab._display import mimebundle
 
         return mimebundle(self, include, exclude)
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from widgets_helpers import poll_until
 
+import aimass_lab._display
 from aimass_lab.workspace import Workspace
 
 
@@ -118,7 +119,7 @@ def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
 
     from aimass_lab.widgets import _display
 
-    monkeypatch.setattr(_display, "in_kernel", lambda: True)
+    monkeypatch.setattr(aimass_lab._display, "in_kernel", lambda: True)
     bundle = panel.deployment._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" in bundle
     shown = _display.panel_for(panel.deployment)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import aimass_lab._display
 from aimass_lab.workspace import Workspace
 
 
@@ -364,7 +365,7 @@ def test_handles_show_their_panel_in_a_kernel(
     from aimass_lab import datasets
     from aimass_lab.widgets import _display
 
-    monkeypatch.setattr(_display, "in_kernel", lambda: True)
+    monkeypatch.setattr(aimass_lab._display, "in_kernel", lambda: True)
     ds = datasets.load("iris")
     bundle = ds._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from widgets_helpers import poll_until
 
+import aimass_lab._display
 from aimass_lab.workspace import Workspace
 
 
@@ -80,7 +81,7 @@ def test_search_panel_runs_a_study_and_registers_a_clicked_point(
 
     from aimass_lab.widgets import _display
 
-    monkeypatch.setattr(_display, "in_kernel", lambda: True)
+    monkeypatch.setattr(aimass_lab._display, "in_kernel", lambda: True)
     assert "application/vnd.jupyter.widget-view+json" in study._repr_mimebundle_()
     shown = _display.panel_for(study)
     assert isinstance(shown, SearchPanel) and not shown.polling

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aimass_lab._display
+
 
 def test_train_button_starts_a_job_that_cancel_and_resume_control(trained: dict[str, Any]) -> None:
     events = trained["events"]
@@ -68,7 +70,7 @@ def test_register_from_the_panel_and_browse_it(trained: dict[str, Any]) -> None:
 def test_run_shows_its_panel_as_rich_display(trained: dict[str, Any], monkeypatch: Any) -> None:
     from aimass_lab.widgets import TrainPanel, _display
 
-    monkeypatch.setattr(_display, "in_kernel", lambda: True)
+    monkeypatch.setattr(aimass_lab._display, "in_kernel", lambda: True)
     bundle = trained["run"]._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" in bundle
     panel = _display.panel_for(trained["run"])

@@ -1,0 +1,214 @@
+"""Every ``AIMASS_*`` environment variable, its type, default and meaning, in one place.
+
+Code reads them through :func:`settings` (or :func:`env_name` for the variables it sets for
+a child process), never with ``os.environ`` directly. :func:`settings` reads the environment
+at each call, so a changed variable (a test's ``monkeypatch.setenv``, a server extension
+that exports ``AIMASS_HOME`` to its kernels) is seen at once; modules that size something
+at import time (queues, timeouts) read it once there, as noted in :data:`VARIABLES`.
+A malformed value raises :class:`~aimass_lab.errors.AimassError` naming the variable,
+the value and what is accepted. The table in ``docs/workspace.md`` is generated from
+:data:`VARIABLES` (``tests/test_settings.py`` checks they agree).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aimass_lab.errors import AimassError
+
+__all__ = ["VARIABLES", "Settings", "Variable", "env_name", "settings"]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: the settings field it fills, its default and its meaning."""
+
+    field: str
+    env: str
+    default: Any
+    kind: str  # "str", "float", "int", "bool", "choice"
+    help: str
+    choices: tuple[str, ...] = ()
+    read: str = "at each use"
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "home", "AIMASS_HOME", None, "str", "Workspace folder (default `./aimass-workspace`)."
+    ),
+    Variable(
+        "db_url",
+        "AIMASS_DB_URL",
+        None,
+        "str",
+        "SQLAlchemy URL of the metadata store (default: SQLite in the workspace folder).",
+    ),
+    Variable(
+        "heartbeat_interval",
+        "AIMASS_HEARTBEAT_INTERVAL",
+        2.0,
+        "float",
+        "Seconds between the heartbeats a job writes.",
+        read="when a job starts",
+    ),
+    Variable(
+        "heartbeat_timeout",
+        "AIMASS_HEARTBEAT_TIMEOUT",
+        30.0,
+        "float",
+        "Seconds without a heartbeat after which a running job is marked interrupted.",
+        read="when the workspace package is imported",
+    ),
+    Variable(
+        "rich_display",
+        "AIMASS_RICH_DISPLAY",
+        True,
+        "bool",
+        "`0` shows the plain HTML of handles (runs, studies, ...) even in a kernel.",
+    ),
+    Variable(
+        "cpu_isa",
+        "AIMASS_CPU_ISA",
+        None,
+        "str",
+        "Overrides the detected int8 instruction set (see docs/compress.md).",
+    ),
+    Variable(
+        "lab_base_url",
+        "AIMASS_LAB_BASE_URL",
+        None,
+        "str",
+        "Jupyter's base URL, set by the server extension for its kernels (links of the magics).",
+    ),
+    Variable(
+        "deploy_timeout",
+        "AIMASS_DEPLOY_TIMEOUT",
+        180.0,
+        "float",
+        "Seconds `deploy()` waits for a model server to be ready.",
+        read="when the deploy module is imported",
+    ),
+    Variable(
+        "serve_http",
+        "AIMASS_SERVE_HTTP",
+        "auto",
+        "choice",
+        "HTTP implementation of the inference server (uvicorn's `http`).",
+        choices=("auto", "h11", "httptools"),
+    ),
+    Variable(
+        "serve_loop",
+        "AIMASS_SERVE_LOOP",
+        "auto",
+        "choice",
+        "Event loop of the inference server: uvloop when installed, or asyncio.",
+        choices=("auto", "uvloop", "asyncio"),
+    ),
+    Variable(
+        "serve_threads",
+        "AIMASS_SERVE_THREADS",
+        1,
+        "int",
+        "Intra-op threads of each inference engine session.",
+    ),
+    Variable(
+        "serve_worker_start_s",
+        "AIMASS_SERVE_WORKER_START_S",
+        180.0,
+        "float",
+        "Seconds an inference worker process may take to start.",
+        read="when the server starts",
+    ),
+    Variable(
+        "serve_inline_max_ms",
+        "AIMASS_SERVE_INLINE_MAX_MS",
+        1.0,
+        "float",
+        "Batches faster than this (ms) run on the event loop, not in a worker thread.",
+        read="when the server starts",
+    ),
+    Variable(
+        "serve_linger_fraction",
+        "AIMASS_SERVE_LINGER_FRACTION",
+        0.25,
+        "float",
+        "Fraction of `max_delay_ms` a batch waits for more requests once one is there.",
+        read="when the server starts",
+    ),
+    Variable(
+        "serve_test_delay_s",
+        "AIMASS_SERVE_TEST_DELAY_S",
+        0.0,
+        "float",
+        "Tests only: seconds every inference batch sleeps first (slow batches on purpose).",
+    ),
+)
+_BY_FIELD = {v.field: v for v in VARIABLES}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _convert(var: Variable, raw: str) -> Any:
+    text = raw.strip()
+    converters: dict[str, Callable[[str], Any]] = {"float": float, "int": int}
+    try:
+        if var.kind in converters:
+            return converters[var.kind](text)
+    except ValueError:
+        raise AimassError(
+            f"{var.env}={raw!r} is not a number; accepted: a{'n integer' if var.kind == 'int' else ' number'}"
+            f" (default {var.default!r})"
+        ) from None
+    if var.kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise AimassError(
+            f"{var.env}={raw!r} is not a switch; accepted: 1/0, true/false, yes/no, on/off"
+        )
+    if var.kind == "choice" and text not in var.choices:
+        raise AimassError(
+            f"{var.env}={raw!r} is not accepted; accepted: "
+            + ", ".join(repr(c) for c in var.choices)
+        )
+    return text or var.default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The values of :data:`VARIABLES` (``None`` where a variable is unset and has no default)."""
+
+    home: str | None
+    db_url: str | None
+    heartbeat_interval: float
+    heartbeat_timeout: float
+    rich_display: bool
+    cpu_isa: str | None
+    lab_base_url: str | None
+    deploy_timeout: float
+    serve_http: str
+    serve_loop: str
+    serve_threads: int
+    serve_worker_start_s: float
+    serve_inline_max_ms: float
+    serve_linger_fraction: float
+    serve_test_delay_s: float
+
+
+def settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from ``environ`` (default: this process's environment), read now."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for var in VARIABLES:
+        raw = env.get(var.env)
+        values[var.field] = var.default if raw is None or raw.strip() == "" else _convert(var, raw)
+    return Settings(**values)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field (for what a parent sets for its children)."""
+    return _BY_FIELD[field].env
