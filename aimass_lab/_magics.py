@@ -128,8 +128,7 @@ class TensorBoardLink:
 
 def _status() -> Table:
     from aimass_lab import registry
-    from aimass_lab.workspace import current_workspace
-    from aimass_lab.workspace._store import redact_url
+    from aimass_lab.workspace import current_workspace, redact_url
 
     ws = current_workspace()
     counts: dict[str, int] = {}
@@ -187,11 +186,11 @@ def _jobs(limit: int, state: str | None, kind: str | None) -> Table:
 
 
 def _tensorboard(run: str, height: int) -> TensorBoardLink:
-    from aimass_lab.lab._tensorboard import _logdir, tensorboard_path
+    from aimass_lab.train import tensorboard_logdir, tensorboard_path
     from aimass_lab.workspace import current_workspace
 
     ws = current_workspace()
-    logdir = _logdir(ws, run)  # NotFoundError with a clear message
+    logdir = tensorboard_logdir(ws, run)  # NotFoundError with a clear message
     job_id = logdir.parent.name
     return TensorBoardLink(job_id, base_url() + tensorboard_path(job_id), height)
 
@@ -214,9 +213,9 @@ def aimass_magic(line: str) -> Any:
         if args.command == "jobs":
             return _jobs(args.limit, args.state, args.kind)
         if args.command == "deploy":
-            import aimass_lab
+            from aimass_lab.serve import deploy
 
-            return aimass_lab.deploy(args.ref, name=args.name, replicas=args.replicas)
+            return deploy(args.ref, name=args.name, replicas=args.replicas)
         return _tensorboard(args.run, args.height)
     except AimassError as exc:
         # A message the user can act on, not a traceback through the magic machinery.

@@ -253,7 +253,7 @@ def train(
         else:
             click.echo(
                 f"job {run.id} queued; on every node run:\n"
-                f"  python -m aimass_lab.workspace._runner {ws.path} {run.id}"
+                f"  python -m aimass_lab.runjob {ws.path} {run.id}"
             )
         return
     if wait:

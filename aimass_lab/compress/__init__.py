@@ -18,6 +18,8 @@ from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._errors import ExportError, ParityError
 from aimass_lab.compress._job import CompressJob
 from aimass_lab.compress._report import CompressionReport
+from aimass_lab.compress._worker import run as _run_job
+from aimass_lab.workspace import register_job_kind
 
 __all__ = [
     "Candidate",
@@ -32,3 +34,4 @@ __all__ = [
 ]
 
 make_callable(__name__, compress)
+register_job_kind("compress", _run_job)

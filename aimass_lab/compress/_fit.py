@@ -71,7 +71,7 @@ def fit(
 
     if epochs <= 0:
         return network.cpu().eval()
-    from aimass_lab.compress._distill import Distiller
+    from aimass_lab.compress._distiller import Distiller
     from aimass_lab.models import TaskModule
 
     dataset = ctx.dataset

@@ -1,6 +1,6 @@
-"""Compression as a detached job: the job function, its launcher and the handle.
+"""Compression as a detached job: its launcher and the handle (the job function: ``_worker``).
 
-A ``compress`` job (``JOB_KINDS["compress"]``) has the spec ``{"model": "name:version",
+A ``compress`` job (the kind ``compress``) has the spec ``{"model": "name:version",
 "compress": CompressSpec dict}`` (plus ``"calibration": "calibration.npy"`` when samples for
 int8-static calibration were given: they are saved in the job's folder) and records the
 :class:`~aimass_lab.compress.CompressionReport` dict as its result.
@@ -14,15 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from aimass_lab.errors import JobError
 from aimass_lab.specs import CompressSpec, QuantizeSpec
-from aimass_lab.workspace._handle import JobHandle
+from aimass_lab.workspace import JobHandle
 
 if TYPE_CHECKING:
     from aimass_lab.compress._report import CompressionReport
     from aimass_lab.registry import ModelVersion
     from aimass_lab.workspace import Workspace
-    from aimass_lab.workspace._runner import JobContext
 
-__all__ = ["CALIBRATION_FILE", "CompressJob", "launch_job", "run"]
+__all__ = ["CALIBRATION_FILE", "CompressJob", "launch_job"]
 
 #: Where the calibration samples given to a launched job are kept, in its folder.
 CALIBRATION_FILE = "calibration.npy"
@@ -55,36 +54,6 @@ def launch_job(
         os.replace(tmp, path)
     ws.jobs.launch(job.id)
     return CompressJob(job.id, ws)
-
-
-def run(ctx: JobContext) -> None:
-    """The job function: compress ``spec["model"]`` and record the report as the result."""
-    import numpy as np
-
-    from aimass_lab.compress._api import compress
-
-    doc = ctx.spec
-    spec = CompressSpec.from_dict(doc["compress"])
-    calibration = None
-    if doc.get("calibration"):
-        calibration = np.load(ctx.run_dir / str(doc["calibration"]), allow_pickle=False)
-
-    def on_progress(fraction: float, what: str) -> None:
-        ctx.set_progress(fraction)
-        print(f"[compress] {fraction:4.0%} {what}", flush=True)
-
-    print(
-        f"[compress] {doc['model']}: {', '.join(m.label for m in spec.methods)}",
-        flush=True,
-    )
-    report = compress(
-        str(doc["model"]),
-        spec,
-        calibration=calibration,
-        workspace=ctx.workspace,
-        on_progress=on_progress,
-    )
-    ctx.set_result(report.to_dict())
 
 
 class CompressJob(JobHandle):

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from aimass_lab.data._load import infer_task, load, report, resolve_spec
     from aimass_lab.data._plugins import get_source, register_source, unregister_source
     from aimass_lab.data._preprocess import Preprocessor
+    from aimass_lab.data._records import check_name as check_dataset_name
+    from aimass_lab.data._records import registered_names
     from aimass_lab.data._registry import (
         add,
         from_csv,
@@ -52,6 +54,7 @@ __all__ = [
     "Source",
     "add",
     "augment_batch",
+    "check_dataset_name",
     "from_csv",
     "from_dataframe",
     "from_images",
@@ -65,6 +68,7 @@ __all__ = [
     "list_datasets",
     "load",
     "register_source",
+    "registered_names",
     "remove",
     "report",
     "resolve_spec",
@@ -79,6 +83,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RawData": ("aimass_lab.data._base", "RawData"),
     "Source": ("aimass_lab.data._base", "Source"),
     "add": ("aimass_lab.data._registry", "add"),
+    "check_dataset_name": ("aimass_lab.data._records", "check_name"),
+    "registered_names": ("aimass_lab.data._records", "registered_names"),
     "augment_batch": ("aimass_lab.data._augment", "augment_batch"),
     "from_csv": ("aimass_lab.data._registry", "from_csv"),
     "from_dataframe": ("aimass_lab.data._registry", "from_dataframe"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import lightning.pytorch as pl
 import numpy as np
@@ -13,9 +13,22 @@ from typing_extensions import override
 from aimass_lab.data._augment import augment_batch
 
 if TYPE_CHECKING:
-    from aimass_lab.data._dataset import Dataset
+    from aimass_lab.specs import DataSpec
 
-__all__ = ["DataModule"]
+__all__ = ["DataModule", "SplitArrays"]
+
+
+class SplitArrays(Protocol):
+    """What the DataModule reads of a :class:`~aimass_lab.data.Dataset` (its split arrays)."""
+
+    name: str
+    spec: DataSpec
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
 
 
 def _tensors(X: np.ndarray, y: np.ndarray) -> TensorDataset:
@@ -46,7 +59,7 @@ class DataModule(pl.LightningDataModule):
     """
 
     def __init__(
-        self, dataset: Dataset, batch_size: int = 64, seed: int = 0, num_workers: int = 0
+        self, dataset: SplitArrays, batch_size: int = 64, seed: int = 0, num_workers: int = 0
     ) -> None:
         super().__init__()
         if int(batch_size) < 1:

@@ -17,6 +17,7 @@ from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._plugins import get_source
 from aimass_lab.data._preprocess import Preprocessor, category_key
+from aimass_lab.data._records import registered_names, registered_row
 from aimass_lab.data._split import split_indices
 from aimass_lab.errors import DataError, NotFoundError, SpecError, accepted
 from aimass_lab.specs import DataSpec, Spec
@@ -39,12 +40,8 @@ _FILE_SOURCES = ("csv", "parquet", "image_folder")
 def _registered_spec(
     name: str, workspace: Workspace | str | os.PathLike[str] | None
 ) -> dict[str, Any]:
-    from aimass_lab.data._registry import registered_row
-
     row = registered_row(name, workspace)
     if row is None:
-        from aimass_lab.data._registry import registered_names
-
         raise NotFoundError(
             f"unknown dataset {name!r}; built-in datasets: {accepted(BUILTINS)}; "
             f"registered in this workspace: {accepted(registered_names(workspace))}. "

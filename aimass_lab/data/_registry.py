@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -12,10 +11,10 @@ from sqlalchemy import select
 from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._load import load
+from aimass_lab.data._records import check_name, registered_names, registered_row, row_dict
 from aimass_lab.errors import AimassWarning, NotFoundError, SpecError, accepted
 from aimass_lab.specs import DataSpec
-from aimass_lab.workspace import resolve_workspace
-from aimass_lab.workspace._store import DatasetRow, utcnow
+from aimass_lab.workspace import DatasetRow, resolve_workspace, utcnow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,62 +36,6 @@ __all__ = [
     "registered_row",
     "remove",
 ]
-
-_NAME = re.compile(r"^[\w][\w.\-]{0,199}$")
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise SpecError(
-            "dataset name",
-            [
-                {
-                    "field": "name",
-                    "value": name,
-                    "message": "a dataset name is 1-200 letters, digits, '_', '-' or '.', "
-                    "starting with a letter or digit",
-                }
-            ],
-        )
-    if name in BUILTINS:
-        raise SpecError(
-            "dataset name",
-            [
-                {
-                    "field": "name",
-                    "value": name,
-                    "message": f"{name!r} is a built-in dataset; choose another name (built-in: {accepted(BUILTINS)})",
-                }
-            ],
-        )
-    return name
-
-
-def _row_dict(row: DatasetRow) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "spec": dict(row.spec),
-        "fingerprint": row.fingerprint,
-        "description": row.description,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-    }
-
-
-def registered_row(
-    name: str, workspace: Workspace | str | os.PathLike[str] | None = None
-) -> dict[str, Any] | None:
-    """The stored record of a registered dataset, or ``None``."""
-    ws = resolve_workspace(workspace)
-    with ws.store.session() as session:
-        row = session.get(DatasetRow, name)
-        return _row_dict(row) if row is not None else None
-
-
-def registered_names(workspace: Workspace | str | os.PathLike[str] | None = None) -> list[str]:
-    """Names of the datasets registered in the workspace, sorted."""
-    ws = resolve_workspace(workspace)
-    with ws.store.session() as session:
-        return list(session.scalars(select(DatasetRow.name).order_by(DatasetRow.name)))
 
 
 def add(
@@ -130,7 +73,7 @@ def add(
     >>> get("iris-seed3").fingerprint == ds.fingerprint  # doctest: +SKIP
     True
     """
-    _check_name(name)
+    check_name(name)
     ws = resolve_workspace(workspace)
     dataset = data if isinstance(data, Dataset) else load(data, workspace=ws)
     _bring_artifact(dataset, ws)
@@ -222,7 +165,7 @@ def list_datasets(
     ]
     ws = resolve_workspace(workspace)
     with ws.store.session() as session:
-        rows = [_row_dict(r) for r in session.scalars(select(DatasetRow).order_by(DatasetRow.name))]
+        rows = [row_dict(r) for r in session.scalars(select(DatasetRow).order_by(DatasetRow.name))]
     for row in rows:
         spec = row["spec"]
         out.append(
@@ -271,7 +214,7 @@ def _finish(
     description: str | None,
 ) -> Dataset:
     if name is not None:
-        _check_name(name)
+        check_name(name)
     spec = DataSpec(**spec_fields)
     if name is not None:
         return add(
@@ -319,7 +262,7 @@ def from_dataframe(
     from aimass_lab.data._memory import store_dataframe
 
     if name is not None:
-        _check_name(name)
+        check_name(name)
     ws = resolve_workspace(workspace)
     digest = store_dataframe(df, ws)
     fields = {"source": "dataframe", "path": digest, "target": target, "name": name, **spec_fields}
@@ -355,7 +298,7 @@ def from_numpy(
     from aimass_lab.data._memory import store_numpy
 
     if name is not None:
-        _check_name(name)
+        check_name(name)
     ws = resolve_workspace(workspace)
     digest = store_numpy(X, y, ws)
     options = dict(spec_fields.pop("options", {}) or {})

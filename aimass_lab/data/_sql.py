@@ -10,7 +10,7 @@ import pandas as pd
 
 from aimass_lab.data._base import RawData, Source
 from aimass_lab.errors import DataError
-from aimass_lab.workspace._store import normalize_db_url, redact_url
+from aimass_lab.workspace import normalize_db_url, redact_url
 
 if TYPE_CHECKING:
     from aimass_lab.specs import DataSpec

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from aimass_lab.lab._config import AimassLab
-from aimass_lab.lab._tensorboard import tensorboard_path
+from aimass_lab.train import tensorboard_path
 
 __all__ = ["AimassLab", "load_extension", "tensorboard_path"]
 

@@ -571,7 +571,8 @@ def setup_handlers(
     Returns the extension's shared state (also in ``web_app.settings["aimass_lab"]``).
     """
     from aimass_lab.lab._proxy import SERVE_PREFIX, ServeProxyHandler, TensorBoardProxyHandler
-    from aimass_lab.lab._tensorboard import TENSORBOARD_PREFIX, TensorBoardManager
+    from aimass_lab.lab._tensorboard import TensorBoardManager
+    from aimass_lab.train import TENSORBOARD_PREFIX
 
     base_url = web_app.settings["base_url"]
     state: dict[str, Any] = {"path": path, "db_url": db_url, "workspace": None}

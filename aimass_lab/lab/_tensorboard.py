@@ -28,40 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aimass_lab.errors import AimassError, NotFoundError
+from aimass_lab.errors import AimassError
+from aimass_lab.train import TENSORBOARD_PREFIX, tensorboard_logdir, tensorboard_path
 
 __all__ = ["TENSORBOARD_PREFIX", "TensorBoardManager", "tensorboard_path"]
 
-#: The proxy's path below Jupyter's base_url.
-TENSORBOARD_PREFIX = ("aimass-lab", "tensorboard")
-
 _MANAGERS: weakref.WeakSet[TensorBoardManager] = weakref.WeakSet()
-
-
-def tensorboard_path(run_id: str) -> str:
-    """The path, below Jupyter's base_url, of a run's TensorBoard behind the proxy.
-
-    Parameters
-    ----------
-    run_id
-        The training run (job id).
-
-    Returns
-    -------
-    str
-        ``"aimass-lab/tensorboard/<run_id>/"``; prepend the server's base_url (``/`` by
-        default, ``/user/<name>/`` under JupyterHub).
-
-    Examples
-    --------
-    >>> tensorboard_path("20240101-120000-abc123")
-    'aimass-lab/tensorboard/20240101-120000-abc123/'
-    """
-    if not isinstance(run_id, str) or not run_id or "/" in run_id or run_id in (".", ".."):
-        raise AimassError(
-            f"expected a run id (a job id such as '20240101-120000-abc123'), got {run_id!r}"
-        )
-    return "/".join((*TENSORBOARD_PREFIX, run_id)) + "/"
 
 
 def _free_port() -> int:
@@ -160,7 +132,7 @@ class TensorBoardManager:
             if tb is not None and tb.alive:
                 tb.last_used = time.monotonic()
                 return tb
-            logdir = await asyncio.to_thread(_logdir, ws, run_id)
+            logdir = await asyncio.to_thread(tensorboard_logdir, ws, run_id)
             tb = await self._start(ws, run_id, logdir)
             self.processes[run_id] = tb
             return tb
@@ -244,17 +216,6 @@ class TensorBoardManager:
         """Stop every TensorBoard this manager started."""
         for run_id in list(self.processes):
             self.stop(run_id)
-
-
-def _logdir(ws: Any, run_id: str) -> Path:
-    job = ws.jobs.get(run_id)  # NotFoundError for an unknown run
-    logdir = Path(ws.jobs.run_dir(job.id)) / "tensorboard"
-    if not logdir.is_dir():
-        raise NotFoundError(
-            f"run {job.id} ({job.kind}, {job.state}) has no TensorBoard events yet "
-            f"(looked in {logdir}); training runs write them as they log metrics"
-        )
-    return logdir
 
 
 def _answers(url: str) -> bool:

@@ -25,7 +25,9 @@ from aimass_lab.search._plots import (
     plot_pareto_front,
 )
 from aimass_lab.search._study import Study, TrialResult
+from aimass_lab.search._worker import run as _run_job
 from aimass_lab.search._worker import run_worker
+from aimass_lab.workspace import register_job_kind
 
 __all__ = [
     "Study",
@@ -43,3 +45,4 @@ __all__ = [
 ]
 
 make_callable(__name__, search)
+register_job_kind("search", _run_job)

@@ -9,14 +9,14 @@ from typing import Any
 
 from aimass_lab.errors import SpecError, accepted
 from aimass_lab.search._factory import JOURNAL_SUFFIX, make_sampler, open_storage, studies_dir
+from aimass_lab.search._launch import launch_workers
 from aimass_lab.search._space import check_space
 from aimass_lab.search._study import Study
 from aimass_lab.search._worker import SPEC_ATTR, STARTED_ATTR
 from aimass_lab.specs import MEASURED_OBJECTIVES, EarlyStoppingSpec, ParamSpec, SearchSpec
-from aimass_lab.workspace import Workspace, resolve_workspace
-from aimass_lab.workspace._jobs import new_id
+from aimass_lab.workspace import Workspace, new_id, resolve_workspace
 
-__all__ = ["launch_workers", "list_studies", "load_study", "search", "start_study"]
+__all__ = ["list_studies", "load_study", "search", "start_study"]
 
 
 def _space_arg(space: Any) -> Any:
@@ -141,29 +141,6 @@ def start_study(spec: SearchSpec, workspace: Workspace) -> str:
     return name
 
 
-def launch_workers(
-    workspace: Workspace, study: str, storage: str | None, parallel: int, launch: bool = True
-) -> list[str]:
-    """Record (and start) ``parallel`` worker jobs for a study; return their ids."""
-    earlier = sum(
-        1
-        for j in workspace.jobs.list(kind="search")
-        if j.spec.get("study") == study and j.spec.get("storage") == storage
-    )
-    ids = []
-    for i in range(parallel):
-        index = earlier + i
-        job = workspace.jobs.create(
-            "search",
-            {"study": study, "storage": storage, "index": index},
-            name=f"{study}-worker-{index}",
-        )
-        if launch:
-            workspace.jobs.launch(job.id)
-        ids.append(job.id)
-    return ids
-
-
 def search(
     data: Any,
     model: Any = "mlp",
@@ -285,7 +262,7 @@ def run_search(
     """Check a SearchSpec, create (or resume) its study and start its workers."""
     preflight(spec, workspace)
     name = start_study(spec, workspace)
-    launch_workers(workspace, name, spec.storage, spec.parallel, launch=launch)
+    launch_workers(workspace, name, spec.storage, spec, spec.parallel, launch=launch)
     handle = Study(name, spec.storage, workspace)
     if wait and launch:
         handle.wait()

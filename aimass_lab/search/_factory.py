@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aimass_lab.errors import SpecError, WorkspaceError
 from aimass_lab.search._space import grid_space
 from aimass_lab.specs import SearchSpec
-from aimass_lab.workspace._store import normalize_db_url, redact_url
+from aimass_lab.workspace import normalize_db_url, redact_url
 
 if TYPE_CHECKING:
     import optuna
@@ -216,7 +216,7 @@ def open_storage(
 def _rdb_storage(url: str, max_retry: int) -> optuna.storages.RDBStorage:
     import optuna
 
-    from aimass_lab.workspace._jobs import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
+    from aimass_lab.workspace import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
 
     return optuna.storages.RDBStorage(
         normalize_db_url(url),

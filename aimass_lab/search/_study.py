@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimass_lab.errors import AimassError, JobError, NotFoundError
 from aimass_lab.search._factory import open_storage
+from aimass_lab.search._launch import launch_workers
 from aimass_lab.search._worker import budget_left, load_spec, reap_dead_workers
 from aimass_lab.specs import SearchSpec
 from aimass_lab.workspace import Job, Workspace, resolve_workspace
@@ -365,9 +366,9 @@ class Study:
 
     def resume(self, parallel: int | None = None) -> Study:
         """Start workers again (after an interruption); the study continues where it was."""
-        from aimass_lab.search._api import launch_workers
-
-        launch_workers(self.workspace, self.name, self.storage_url, parallel or self.spec.parallel)
+        launch_workers(
+            self.workspace, self.name, self.storage_url, self.spec, parallel or self.spec.parallel
+        )
         return self
 
     # -- display ------------------------------------------------------------------------------

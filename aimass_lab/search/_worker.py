@@ -21,8 +21,7 @@ from aimass_lab.specs import MEASURED_OBJECTIVES, SearchSpec, TrainSpec
 if TYPE_CHECKING:
     import optuna
 
-    from aimass_lab.workspace import Workspace
-    from aimass_lab.workspace._runner import JobContext
+    from aimass_lab.workspace import JobContext, Workspace
 
 __all__ = ["budget_left", "join_study", "reap_dead_workers", "run", "run_worker"]
 
@@ -188,7 +187,7 @@ class _Objective:
     ) -> tuple[str, dict[str, float]]:
         """Record and run one training of the trial; return its run id and final metrics."""
         from aimass_lab.train._job import execute
-        from aimass_lab.workspace._runner import execute_job, start_job
+        from aimass_lab.workspace import execute_job, start_job
 
         worker_job = self.ctx.job.id if self.ctx is not None else None
         job = self.ws.jobs.create("train", spec.to_dict(), name=spec.name, parent_id=worker_job)
@@ -372,7 +371,7 @@ def run_worker(
 
 
 def run(ctx: JobContext) -> None:
-    """Entry point of a ``search`` job (see ``JOB_KINDS``)."""
+    """Entry point of a ``search`` job (registered with :func:`aimass_lab.workspace.register_job_kind`)."""
     spec = ctx.spec
     run_worker(
         ctx.workspace,
@@ -398,7 +397,7 @@ def join_study(ws: Workspace, study_name: str, storage_url: str | None) -> tuple
 
     import optuna
 
-    from aimass_lab.workspace._runner import execute_job, start_job
+    from aimass_lab.workspace import execute_job, start_job
 
     probe = open_storage(ws, study_name, storage_url)
     try:

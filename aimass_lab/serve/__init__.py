@@ -17,6 +17,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from aimass_lab.serve._job import run as _run_job
+from aimass_lab.workspace import register_job_kind
+
 if TYPE_CHECKING:
     from aimass_lab.serve._client import Client, ServeError
     from aimass_lab.serve._config import ServerConfig
@@ -68,6 +71,9 @@ _LAZY_DEPLOY: dict[str, tuple[str, str]] = {
     "export_triton": ("aimass_lab.serve._triton", "export_triton"),
     "TritonExportError": ("aimass_lab.serve._triton", "TritonExportError"),
 }
+
+
+register_job_kind("serve", _run_job)
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ ADMIN_KEY_FILE = "admin.key"
 
 
 def run(ctx: Any) -> None:
-    """Entry point of a ``serve`` job (see ``JOB_KINDS``).
+    """Entry point of a ``serve`` job (registered with :func:`aimass_lab.workspace.register_job_kind`).
 
     The spec holds :class:`~aimass_lab.serve.ServerConfig` fields (``port`` 0 picks a free
     port). The admin API is always on, with a random key written (mode 0600) to

@@ -5,8 +5,21 @@
 
 from aimass_lab._callable_module import make_callable
 from aimass_lab.train._api import build_train_spec, preflight, train
+from aimass_lab.train._job import run as _run_job
 from aimass_lab.train._run import Run, list_runs
+from aimass_lab.train._tensorboard import TENSORBOARD_PREFIX, tensorboard_logdir, tensorboard_path
+from aimass_lab.workspace import register_job_kind
 
-__all__ = ["Run", "build_train_spec", "list_runs", "preflight", "train"]
+__all__ = [
+    "TENSORBOARD_PREFIX",
+    "Run",
+    "build_train_spec",
+    "list_runs",
+    "preflight",
+    "tensorboard_logdir",
+    "tensorboard_path",
+    "train",
+]
 
 make_callable(__name__, train)
+register_job_kind("train", _run_job)

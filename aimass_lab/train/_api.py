@@ -174,7 +174,7 @@ def train(
         With ``wait``, show a progress bar.
     launch
         ``False`` records the job as queued without starting it, for a cluster launcher
-        (torchrun, SLURM) to start ``python -m aimass_lab.workspace._runner WORKSPACE JOB_ID``
+        (torchrun, SLURM) to start ``python -m aimass_lab.runjob WORKSPACE JOB_ID``
         on every node.
     workspace
         The workspace (default: the current one).
@@ -244,7 +244,7 @@ def train(
 def _train_in_process(ws: Workspace, spec: TrainSpec, network: Any, wait: bool) -> Run:
     """Train a model object inside this process, recorded as a job like any other."""
     from aimass_lab.train._job import execute
-    from aimass_lab.workspace._runner import IN_PROCESS, execute_job, start_job
+    from aimass_lab.workspace import IN_PROCESS, execute_job, start_job
 
     job = ws.jobs.create("train", spec.to_dict(), name=spec.name)
     ctx = start_job(ws, job.id)

@@ -57,7 +57,7 @@ def execute(
     Parameters
     ----------
     ctx
-        A :class:`~aimass_lab.workspace._runner.JobContext` (or the in-process equivalent).
+        A :class:`~aimass_lab.workspace.JobContext` (or the in-process equivalent).
     network
         A user's ``nn.Module`` or ``LightningModule`` to train instead of building one
         from the model spec.
@@ -247,6 +247,6 @@ def write_model(
 
 
 def run(ctx: Any) -> None:
-    """Entry point of a ``train`` job (see ``JOB_KINDS``)."""
+    """Entry point of a ``train`` job (registered with :func:`aimass_lab.workspace.register_job_kind`)."""
     os.environ.setdefault("PL_DISABLE_FORK", "1")
     execute(ctx)

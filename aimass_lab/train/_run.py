@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimass_lab.errors import JobError
 from aimass_lab.specs import TrainSpec
-from aimass_lab.workspace import Workspace, resolve_workspace
-from aimass_lab.workspace._handle import JobHandle
+from aimass_lab.workspace import JobHandle, Workspace, resolve_workspace
 
 if TYPE_CHECKING:
     import pandas as pd

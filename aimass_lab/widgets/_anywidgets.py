@@ -11,6 +11,8 @@ from __future__ import annotations
 import anywidget
 import traitlets
 
+from aimass_lab.train import tensorboard_path
+
 __all__ = ["CopyText", "LabLink", "tensorboard_path"]
 
 _BASE_URL_JS = r"""
@@ -98,16 +100,6 @@ function render({ model, el }) {
 }
 export default { render };
 """
-
-
-def tensorboard_path(run_id: str) -> str:
-    """The path below the server's ``base_url`` of a run's TensorBoard (no leading slash)."""
-    try:
-        from aimass_lab.lab import tensorboard_path as lab_path  # type: ignore[attr-defined]
-
-        return str(lab_path(run_id)).lstrip("/")
-    except (ImportError, AttributeError):
-        return f"aimass-lab/tensorboard/{run_id}/"
 
 
 class LabLink(anywidget.AnyWidget):  # type: ignore[misc]

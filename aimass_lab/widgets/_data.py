@@ -180,7 +180,7 @@ class DataPanel(Panel):
     # -- form ---------------------------------------------------------------------------------
     def refresh_registered(self) -> None:
         """Read the workspace's registered datasets again."""
-        from aimass_lab.data._registry import registered_names
+        from aimass_lab.data import registered_names
 
         try:
             names = registered_names(self.workspace)
@@ -358,9 +358,9 @@ class DataPanel(Panel):
         self._check_register()
 
     def _check_register(self, _change: Any = None) -> None:
-        from aimass_lab.data._registry import _check_name
+        from aimass_lab.data import check_dataset_name
 
-        ok = check_text(self.register_name, _check_name) and self.dataset is not None
+        ok = check_text(self.register_name, check_dataset_name) and self.dataset is not None
         self.register_button.disabled = not ok
 
     @guarded

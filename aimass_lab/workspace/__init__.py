@@ -1,26 +1,159 @@
-"""The workspace: metadata store, content-addressed artifacts and jobs."""
+"""The workspace: metadata store, content-addressed artifacts and jobs.
 
-from aimass_lab.workspace._artifacts import ArtifactStore
-from aimass_lab.workspace._jobs import ACTIVE_STATES, FINAL_STATES, JOB_STATES, Job, JobManager
-from aimass_lab.workspace._store import SCHEMA_VERSION, Store
-from aimass_lab.workspace._workspace import (
-    Workspace,
-    current_workspace,
-    resolve_workspace,
-    set_current_workspace,
-)
+Everything other packages use is exported here (imported lazily, so that a stage registering
+its job kind with :func:`register_job_kind` does not load SQLAlchemy):
+
+- the workspace: :class:`Workspace`, :func:`current_workspace`, :func:`set_current_workspace`,
+  :func:`resolve_workspace`; its parts :class:`Store`, :class:`ArtifactStore`;
+- the store's tables (``*Row``), :func:`utcnow`, :func:`normalize_db_url`, :func:`redact_url`;
+- jobs: :class:`Job`, :class:`JobManager`, :class:`JobHandle` (base of ``Run`` and
+  ``CompressJob``), the states, :func:`new_id`;
+- running a job: :func:`register_job_kind` (stages), :class:`JobContext` (what a job's
+  function gets), :func:`start_job` + :func:`execute_job` (run one in this process),
+  :data:`IN_PROCESS`, :func:`is_primary_process`, :class:`JobInterrupted`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aimass_lab.workspace._artifacts import ArtifactStore
+    from aimass_lab.workspace._handle import JobHandle
+    from aimass_lab.workspace._jobs import (
+        ACTIVE_STATES,
+        FINAL_STATES,
+        HEARTBEAT_INTERVAL,
+        HEARTBEAT_TIMEOUT,
+        JOB_STATES,
+        Job,
+        JobManager,
+        new_id,
+    )
+    from aimass_lab.workspace._kinds import IN_PROCESS, job_function, job_kinds, register_job_kind
+    from aimass_lab.workspace._runner import (
+        JobContext,
+        JobInterrupted,
+        execute_job,
+        is_primary_process,
+        run_job_process,
+        start_job,
+    )
+    from aimass_lab.workspace._store import (
+        SCHEMA_VERSION,
+        AliasRow,
+        DatasetRow,
+        DeploymentRow,
+        JobRow,
+        MetricRow,
+        ModelVersionRow,
+        Store,
+        normalize_db_url,
+        redact_url,
+        utcnow,
+    )
+    from aimass_lab.workspace._workspace import (
+        DEFAULT_DIRNAME,
+        Workspace,
+        current_workspace,
+        resolve_workspace,
+        set_current_workspace,
+    )
+
+_WHERE: dict[str, tuple[str, ...]] = {
+    "_artifacts": ("ArtifactStore",),
+    "_handle": ("JobHandle",),
+    "_jobs": (
+        "ACTIVE_STATES",
+        "FINAL_STATES",
+        "HEARTBEAT_INTERVAL",
+        "HEARTBEAT_TIMEOUT",
+        "JOB_STATES",
+        "Job",
+        "JobManager",
+        "new_id",
+    ),
+    "_kinds": ("IN_PROCESS", "job_function", "job_kinds", "register_job_kind"),
+    "_runner": (
+        "JobContext",
+        "JobInterrupted",
+        "execute_job",
+        "is_primary_process",
+        "run_job_process",
+        "start_job",
+    ),
+    "_store": (
+        "SCHEMA_VERSION",
+        "AliasRow",
+        "DatasetRow",
+        "DeploymentRow",
+        "JobRow",
+        "MetricRow",
+        "ModelVersionRow",
+        "Store",
+        "normalize_db_url",
+        "redact_url",
+        "utcnow",
+    ),
+    "_workspace": (
+        "DEFAULT_DIRNAME",
+        "Workspace",
+        "current_workspace",
+        "resolve_workspace",
+        "set_current_workspace",
+    ),
+}
+_LAZY = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "ACTIVE_STATES",
+    "AliasRow",
     "ArtifactStore",
+    "DEFAULT_DIRNAME",
+    "DatasetRow",
+    "DeploymentRow",
     "FINAL_STATES",
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_TIMEOUT",
+    "IN_PROCESS",
     "JOB_STATES",
     "Job",
+    "JobContext",
+    "JobHandle",
+    "JobInterrupted",
     "JobManager",
+    "JobRow",
+    "MetricRow",
+    "ModelVersionRow",
     "SCHEMA_VERSION",
     "Store",
     "Workspace",
     "current_workspace",
+    "execute_job",
+    "is_primary_process",
+    "job_function",
+    "job_kinds",
+    "new_id",
+    "normalize_db_url",
+    "redact_url",
+    "register_job_kind",
     "resolve_workspace",
+    "run_job_process",
     "set_current_workspace",
+    "start_job",
+    "utcnow",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aimass_lab.workspace' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,6 +1,6 @@
 """Jobs: detached OS processes whose state, heartbeat, log and result live in the store.
 
-A job is launched as ``python -m aimass_lab.workspace._runner WORKSPACE JOB_ID`` in a new
+A job is launched as ``python -m aimass_lab.runjob WORKSPACE JOB_ID`` in a new
 session (its own process group), so it outlives the kernel or shell that started it. Every
 process on the workspace sees the same jobs. A job whose process vanished (kill -9, reboot)
 is found by its stale heartbeat and recorded ``interrupted``.
@@ -21,17 +21,25 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 
 from aimass_lab.errors import JobError, NotFoundError, accepted
-from aimass_lab.workspace._store import JobRow, utcnow
+from aimass_lab.settings import env_name, settings
+from aimass_lab.workspace._kinds import IN_PROCESS, job_function
+from aimass_lab.workspace._store import JobRow, Store, utcnow
 
-if TYPE_CHECKING:
-    from aimass_lab.workspace._workspace import Workspace
-
-__all__ = ["ACTIVE_STATES", "FINAL_STATES", "JOB_KINDS", "JOB_STATES", "Job", "JobManager"]
+__all__ = [
+    "ACTIVE_STATES",
+    "FINAL_STATES",
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_TIMEOUT",
+    "JOB_STATES",
+    "Job",
+    "JobManager",
+    "new_id",
+]
 
 JOB_STATES: tuple[str, ...] = (
     "queued",
@@ -44,16 +52,12 @@ JOB_STATES: tuple[str, ...] = (
 ACTIVE_STATES: tuple[str, ...] = ("queued", "running")
 FINAL_STATES: tuple[str, ...] = ("succeeded", "failed", "interrupted", "cancelled")
 
-#: kind -> "module:function" run inside the job process with a JobContext.
-JOB_KINDS: dict[str, str] = {
-    "train": "aimass_lab.train._job:run",
-    "search": "aimass_lab.search._worker:run",
-    "compress": "aimass_lab.compress._job:run",
-    "serve": "aimass_lab.serve._job:run",
-}
+#: The job process: ``python -m RUNNER_MODULE WORKSPACE JOB_ID`` (it imports the stages, so
+#: every job kind is registered there; see :mod:`aimass_lab.workspace._kinds`).
+RUNNER_MODULE = "aimass_lab.runjob"
 
-HEARTBEAT_INTERVAL = float(os.environ.get("AIMASS_HEARTBEAT_INTERVAL", "2"))
-HEARTBEAT_TIMEOUT = float(os.environ.get("AIMASS_HEARTBEAT_TIMEOUT", "30"))
+HEARTBEAT_INTERVAL = settings().heartbeat_interval
+HEARTBEAT_TIMEOUT = settings().heartbeat_timeout
 
 _CHILDREN: list[subprocess.Popen[bytes]] = []
 
@@ -165,9 +169,9 @@ def _pid_alive(pid: int) -> bool:
 class JobManager:
     """Create, launch, watch, cancel and resume the workspace's jobs."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.ws = workspace
-        self.store = workspace.store
+    def __init__(self, store: Store, path: Path) -> None:
+        self.store = store
+        self.path = path
 
     # -- creating and launching ---------------------------------------------------------------
     def create(
@@ -179,8 +183,7 @@ class JobManager:
         parent_id: str | None = None,
     ) -> Job:
         """Record a queued job without starting it."""
-        if kind not in JOB_KINDS:
-            raise JobError(f"unknown job kind {kind!r}; accepted: {accepted(JOB_KINDS)}")
+        job_function(kind)  # JobError naming the registered kinds when it is unknown
         job_id = new_id()
         with self.store.session() as s:
             s.add(
@@ -209,12 +212,12 @@ class JobManager:
         log = self.log_path(job_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
-        env["AIMASS_DB_URL"] = self.store.url
+        env[env_name("db_url")] = self.store.url
         env["PYTHONUNBUFFERED"] = "1"
         # Like ``python -m``: modules beside the caller (a notebook's my_models.py) import.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
         # Lightning's DDP launcher re-runs this command line for the other ranks.
-        cmd = [sys.executable, "-m", "aimass_lab.workspace._runner", str(self.ws.path), job_id]
+        cmd = [sys.executable, "-m", RUNNER_MODULE, str(self.path), job_id]
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 cmd,
@@ -222,7 +225,7 @@ class JobManager:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
-                cwd=str(self.ws.path),
+                cwd=str(self.path),
                 start_new_session=True,
                 close_fds=True,
             )
@@ -251,7 +254,7 @@ class JobManager:
                     )
             if row is None:
                 raise NotFoundError(
-                    f"no job {job_id!r} in workspace {self.ws.path}; list them with: aimass jobs list"
+                    f"no job {job_id!r} in workspace {self.path}; list them with: aimass jobs list"
                 )
             job = Job.from_row(row)
         return self._check_stale(job)
@@ -355,8 +358,6 @@ class JobManager:
                 # A launched process finds the job cancelled and exits without running it.
                 return self.get(job.id)
         if job.result.get("in_process"):
-            from aimass_lab.workspace._runner import IN_PROCESS
-
             ctx = IN_PROCESS.get(job.id)
             if ctx is None or job.pid != os.getpid():
                 raise JobError(
@@ -407,7 +408,7 @@ class JobManager:
     # -- files --------------------------------------------------------------------------------
     def run_dir(self, job_id: str) -> Path:
         """The job's folder: log, checkpoints, TensorBoard events, outputs."""
-        return self.ws.path / "runs" / job_id
+        return self.path / "runs" / job_id
 
     def log_path(self, job_id: str) -> Path:
         """The job's log file."""

@@ -1,4 +1,4 @@
-"""The process that runs one job: ``python -m aimass_lab.workspace._runner WORKSPACE JOB_ID``.
+"""Running one job: its context, heartbeat and ending (the process is ``aimass_lab.runjob``).
 
 It records ``running`` with its pid, beats a heartbeat, runs the job kind's function and
 records how it ended. SIGTERM means "stop gracefully": training saves a checkpoint and the
@@ -11,7 +11,6 @@ global rank 0 touches the job record; the other ranks just run the work.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 import signal
 import socket
@@ -25,16 +24,20 @@ from typing import Any
 from sqlalchemy import update
 
 from aimass_lab.errors import AimassError, JobError
-from aimass_lab.workspace._jobs import HEARTBEAT_INTERVAL, JOB_KINDS, Job
+from aimass_lab.settings import settings
+from aimass_lab.workspace._jobs import HEARTBEAT_INTERVAL, Job
+from aimass_lab.workspace._kinds import IN_PROCESS, job_function
 from aimass_lab.workspace._store import JobRow, utcnow
+from aimass_lab.workspace._workspace import Workspace
 
 __all__ = [
+    "IN_PROCESS",
     "JobContext",
     "JobInterrupted",
     "execute_job",
     "is_primary_process",
     "job_function",
-    "main",
+    "run_job_process",
     "start_job",
 ]
 
@@ -132,10 +135,6 @@ def _finish(ctx: JobContext, state: str, reason: str | None) -> None:
         s.execute(update(JobRow).where(JobRow.id == ctx.job.id).values(**values))
 
 
-#: Jobs running inside this process (a notebook kernel), by id: cancel sets their stop event.
-IN_PROCESS: dict[str, JobContext] = {}
-
-
 def start_job(ws: Any, job_id: str, primary: bool = True) -> JobContext:
     """Record the job as running in this process and return its context."""
     job = ws.jobs._read(job_id)
@@ -200,21 +199,13 @@ def execute_job(ctx: JobContext, func: Callable[[JobContext], Any]) -> int:
     return code
 
 
-def job_function(kind: str) -> Callable[[JobContext], Any]:
-    """The function that runs a job of this kind."""
-    module_name, func_name = JOB_KINDS[kind].split(":")
-    return getattr(importlib.import_module(module_name), func_name)  # type: ignore[no-any-return]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one job in this process; return the exit code."""
-    from aimass_lab.workspace._workspace import Workspace
-
+def run_job_process(argv: list[str] | None = None) -> int:
+    """Run one job in this process; return the exit code (``aimass_lab.runjob`` calls it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        print("usage: python -m aimass_lab.workspace._runner WORKSPACE JOB_ID", file=sys.stderr)
+        print("usage: python -m aimass_lab.runjob WORKSPACE JOB_ID", file=sys.stderr)
         return 2
-    ws = Workspace(args[0], db_url=os.environ.get("AIMASS_DB_URL"))
+    ws = Workspace(args[0], db_url=settings().db_url)
     try:
         ctx = start_job(ws, args[1], primary=is_primary_process())
     except JobError as exc:  # cancelled before it started, or started elsewhere
@@ -230,7 +221,3 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     return execute_job(ctx, job_function(ctx.job.kind))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from aimass_lab.settings import settings
 from aimass_lab.workspace._artifacts import ArtifactStore
 from aimass_lab.workspace._jobs import JobManager
 from aimass_lab.workspace._store import MetricRow, Store, redact_url, utcnow
@@ -40,13 +41,14 @@ class Workspace:
     def __init__(
         self, path: str | os.PathLike[str] | None = None, db_url: str | None = None
     ) -> None:
-        root = path or os.environ.get("AIMASS_HOME") or DEFAULT_DIRNAME
+        env = settings()
+        root = path or env.home or DEFAULT_DIRNAME
         self.path = Path(root).expanduser().resolve()
         self.path.mkdir(parents=True, exist_ok=True)
-        url = db_url or os.environ.get("AIMASS_DB_URL") or f"sqlite:///{self.path / 'aimass.db'}"
+        url = db_url or env.db_url or f"sqlite:///{self.path / 'aimass.db'}"
         self.store = Store(url)
         self.artifacts = ArtifactStore(self.path / "artifacts")
-        self.jobs = JobManager(self)
+        self.jobs = JobManager(self.store, self.path)
 
     def __repr__(self) -> str:
         return f"Workspace(path={str(self.path)!r}, db={redact_url(self.store.url)!r})"

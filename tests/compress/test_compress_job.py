@@ -14,11 +14,14 @@ from aimass_lab import data as data_stage
 from aimass_lab.cli import cli
 from aimass_lab.compress import CompressionReport, CompressJob
 from aimass_lab.errors import AimassError, DataError, JobError
-from aimass_lab.workspace._jobs import JOB_KINDS
+from aimass_lab.workspace import job_function, job_kinds
 
 
 def test_compress_job_kind_is_registered() -> None:
-    assert JOB_KINDS["compress"] == "aimass_lab.compress._job:run"
+    from aimass_lab.compress import _worker
+
+    assert "compress" in job_kinds()
+    assert job_function("compress") is _worker.run
 
 
 def test_a_launched_job_compresses_and_records_its_report(trained: Any) -> None:

@@ -54,8 +54,7 @@ def lab_study_ws(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """
     import aimass_lab as am
     from aimass_lab import registry
-    from aimass_lab.workspace import Workspace
-    from aimass_lab.workspace._runner import execute_job, job_function, start_job
+    from aimass_lab.workspace import Workspace, execute_job, job_function, start_job
 
     path = tmp_path_factory.mktemp("lab-study") / "ws"
     ws = Workspace(path)

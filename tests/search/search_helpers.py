@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from aimass_lab.workspace import Workspace
-from aimass_lab.workspace._runner import execute_job, job_function, start_job
+from aimass_lab.workspace import Workspace, execute_job, job_function, start_job
 
 LR = {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}
 
