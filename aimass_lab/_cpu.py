@@ -19,11 +19,11 @@ This module imports nothing heavy: it is used by ``compress`` and by the inferen
 from __future__ import annotations
 
 import functools
-import os
 import platform
 from typing import Any
 
 from aimass_lab.errors import AimassError
+from aimass_lab.settings import env_name, settings
 
 __all__ = [
     "ISAS",
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Environment variable that overrides the detected instruction set.
-ISA_ENV = "AIMASS_CPU_ISA"
+ISA_ENV = env_name("cpu_isa")
 
 #: The instruction sets told apart, newest first within each family.
 #: x86 with VNNI: ``amx``, ``avx512-vnni``, ``avx-vnni``; x86 without: ``avx512``, ``avx2``,
@@ -117,7 +117,7 @@ def detect_isa() -> str:
     AimassError
         When ``AIMASS_CPU_ISA`` is set to a name that is not in :data:`ISAS`.
     """
-    override = os.environ.get(ISA_ENV, "").strip()
+    override = (settings().cpu_isa or "").strip()
     if override:
         if override not in ISAS:
             raise AimassError(

@@ -17,6 +17,8 @@ import os
 import shlex
 from typing import Any
 
+from aimass_lab.settings import settings
+
 __all__ = ["AimassMagicError", "aimass_magic", "load_ipython_extension", "unload_ipython_extension"]
 
 USAGE = """usage: %aimass status
@@ -66,9 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 def base_url() -> str:
     """Jupyter's base_url as the kernel knows it: set by the server extension for the kernels
     it starts (``AIMASS_LAB_BASE_URL``), else JupyterHub's prefix, else ``/``."""
-    url = (
-        os.environ.get("AIMASS_LAB_BASE_URL") or os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or "/"
-    )
+    url = settings().lab_base_url or os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or "/"
     return "/" + url.strip("/") + "/" if url.strip("/") else "/"
 
 

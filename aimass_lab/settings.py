@@ -19,7 +19,7 @@ from typing import Any
 
 from aimass_lab.errors import AimassError
 
-__all__ = ["VARIABLES", "Settings", "Variable", "env_name", "settings"]
+__all__ = ["VARIABLES", "Settings", "Variable", "env_name", "markdown_table", "settings"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ VARIABLES: tuple[Variable, ...] = (
         2.0,
         "float",
         "Seconds between the heartbeats a job writes.",
-        read="when a job starts",
+        read="once per process",
     ),
     Variable(
         "heartbeat_timeout",
@@ -60,7 +60,7 @@ VARIABLES: tuple[Variable, ...] = (
         30.0,
         "float",
         "Seconds without a heartbeat after which a running job is marked interrupted.",
-        read="when the workspace package is imported",
+        read="once per process",
     ),
     Variable(
         "rich_display",
@@ -89,7 +89,7 @@ VARIABLES: tuple[Variable, ...] = (
         180.0,
         "float",
         "Seconds `deploy()` waits for a model server to be ready.",
-        read="when the deploy module is imported",
+        read="once per process",
     ),
     Variable(
         "serve_http",
@@ -212,3 +212,19 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
 def env_name(field: str) -> str:
     """The environment variable of a settings field (for what a parent sets for its children)."""
     return _BY_FIELD[field].env
+
+
+def markdown_table() -> str:
+    """The table of :data:`VARIABLES` that docs/workspace.md shows (kept equal by a test)."""
+    lines = ["| variable | default | read | meaning |", "| --- | --- | --- | --- |"]
+    for var in VARIABLES:
+        if var.default is None:
+            default = "(unset)"
+        elif isinstance(var.default, bool):
+            default = f"`{int(var.default)}`"
+        else:
+            default = f"`{var.default}`"
+        if var.choices:
+            default += " of " + ", ".join(f"`{c}`" for c in var.choices)
+        lines.append(f"| `{var.env}` | {default} | {var.read} | {var.help} |")
+    return "\n".join(lines)

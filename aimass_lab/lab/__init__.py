@@ -10,12 +10,13 @@ import os
 from typing import Any
 
 from aimass_lab.lab._config import AimassLab
+from aimass_lab.settings import env_name, settings
 from aimass_lab.train import tensorboard_path
 
 __all__ = ["AimassLab", "load_extension", "tensorboard_path"]
 
 #: Kernels started by the server read Jupyter's base_url here (``%aimass tensorboard``).
-BASE_URL_ENV = "AIMASS_LAB_BASE_URL"
+BASE_URL_ENV = env_name("lab_base_url")
 
 
 def load_extension(server_app: Any) -> None:
@@ -26,9 +27,7 @@ def load_extension(server_app: Any) -> None:
 
     config = AimassLab(parent=server_app)
     path = (
-        config.workspace
-        or os.environ.get("AIMASS_HOME")
-        or os.path.join(server_app.root_dir, "aimass-workspace")
+        config.workspace or settings().home or os.path.join(server_app.root_dir, "aimass-workspace")
     )
     state = setup_handlers(
         server_app.web_app,
@@ -38,10 +37,10 @@ def load_extension(server_app: Any) -> None:
     )
     # Kernels inherit the server's environment: what a notebook starts lands in the workspace
     # the sidebar shows, and links printed by the magics use the base_url.
-    if config.workspace or not os.environ.get("AIMASS_HOME"):
-        os.environ["AIMASS_HOME"] = str(path)
+    if config.workspace or not settings().home:
+        os.environ[env_name("home")] = str(path)
     if config.db_url:
-        os.environ["AIMASS_DB_URL"] = config.db_url
+        os.environ[env_name("db_url")] = config.db_url
     os.environ[BASE_URL_ENV] = server_app.web_app.settings["base_url"]
     if config.tensorboard_idle_timeout > 0:
         period_ms = 1000 * min(60.0, max(1.0, config.tensorboard_idle_timeout / 4))
