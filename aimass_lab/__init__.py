@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from aimass_lab.compress import CompressionReport, compress, export_onnx
     from aimass_lab.errors import AimassError
     from aimass_lab.search import Study, search
-    from aimass_lab.serve._deploy import deploy
-    from aimass_lab.serve._deployment import Deployment
+    from aimass_lab.serve import Deployment, deploy
     from aimass_lab.specs import DataSpec, ModelSpec, SearchSpec, TrainSpec
     from aimass_lab.train import Run, train
     from aimass_lab.widgets import Workbench
@@ -71,14 +70,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "CompressionReport": ("aimass_lab.compress", "CompressionReport"),
     "export_onnx": ("aimass_lab.compress", "export_onnx"),
     "Workbench": ("aimass_lab.widgets", "Workbench"),
-    "deploy": ("aimass_lab.serve._deploy", "deploy"),
-    "Deployment": ("aimass_lab.serve._deployment", "Deployment"),
+    "deploy": ("aimass_lab.serve", "deploy"),
+    "Deployment": ("aimass_lab.serve", "Deployment"),
 }
 
 
 def _load_panels() -> None:
     """Register the live panels of the API handles (see :mod:`aimass_lab._display`)."""
-    from aimass_lab.widgets import _display  # noqa: F401  (registers on import)
+    from aimass_lab.widgets import register_panels
+
+    register_panels()
 
 
 _set_panel_loader(_load_panels)

@@ -149,6 +149,17 @@ ruff format --check .
 aimass_section "mypy"
 mypy
 
+# The packages that others build on are typed strictly (issue 15): the vocabulary, the
+# workspace, the registry and the inference server. Imports are followed silently, so an
+# error is reported only inside these paths.
+aimass_section "mypy --strict (vocabulary, workspace, specs, registry, serve/server)"
+mypy --strict --follow-imports=silent $(python scripts/strict_paths.py)
+
+# The layers of the house (docs/architecture.md), its circles and its seams: contracts in
+# pyproject.toml [tool.importlinter], none with an exception.
+aimass_section "import-linter (layers point down, no import circles)"
+lint-imports
+
 if [ -f labextension/package.json ]; then
     aimass_section "prettier --check, eslint (labextension/)"
     [ -d labextension/node_modules ] || (cd labextension && jlpm install >/dev/null)

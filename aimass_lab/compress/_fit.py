@@ -29,9 +29,9 @@ def count_params(network: nn.Module) -> tuple[int, int]:
 def _trainer(epochs: int) -> Any:
     import lightning.pytorch as pl
 
-    from aimass_lab.train._job import _quiet_lightning
+    from aimass_lab.train import quiet_lightning
 
-    _quiet_lightning()
+    quiet_lightning()
     return pl.Trainer(
         max_epochs=epochs,
         accelerator="auto",

@@ -9,9 +9,9 @@ int8-static calibration were given: they are saved in the job's folder) and reco
 from __future__ import annotations
 
 import html
-import os
 from typing import TYPE_CHECKING, Any
 
+from aimass_lab._io import atomic_open
 from aimass_lab.errors import JobError
 from aimass_lab.specs import CompressSpec, QuantizeSpec
 from aimass_lab.workspace import JobHandle
@@ -45,13 +45,8 @@ def launch_job(
         doc["calibration"] = CALIBRATION_FILE
     job = ws.jobs.create("compress", doc, name=f"compress {mv.ref}")
     if samples is not None:
-        path = ws.jobs.run_dir(job.id) / CALIBRATION_FILE
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_open(ws.jobs.run_dir(job.id) / CALIBRATION_FILE) as fh:
             np.save(fh, samples, allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
     ws.jobs.launch(job.id)
     return CompressJob(job.id, ws)
 

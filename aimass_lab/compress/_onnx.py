@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aimass_lab._io import atomic_path
 from aimass_lab.compress._errors import ExportError, ParityError
 
 if TYPE_CHECKING:
@@ -165,16 +165,14 @@ def export_network(
     network = network.cpu().eval()
     preflight(network, input_shape, opset)
     example = torch.zeros((2, *input_shape), dtype=torch.float32)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        _export(network, example, str(tmp), opset)
-        onnx.checker.check_model(str(tmp))
+        with atomic_path(path) as tmp:
+            _export(network, example, str(tmp), opset)
+            onnx.checker.check_model(str(tmp))
     except Exception as exc:
-        tmp.unlink(missing_ok=True)
         raise ExportError(
             f"cannot export {type(network).__name__} to ONNX (opset {opset}): {_first_line(exc)}"
         ) from None
-    os.replace(tmp, path)
     return {
         "format": "onnx",
         "opset": opset,

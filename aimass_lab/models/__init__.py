@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aimass_lab.models._catalog import FAMILIES, Family
+from aimass_lab.models._catalog import FAMILIES, Family, coerce_hparams
 
 if TYPE_CHECKING:
     from aimass_lab.models._load import load_network
@@ -22,6 +22,7 @@ __all__ = [
     "TaskModule",
     "build_network",
     "check_compatible",
+    "coerce_hparams",
     "list_models",
     "load_network",
     "metric_names",

@@ -186,7 +186,7 @@ class _Objective:
         self, trial: optuna.Trial, spec: TrainSpec, pruning: Any
     ) -> tuple[str, dict[str, float]]:
         """Record and run one training of the trial; return its run id and final metrics."""
-        from aimass_lab.train._job import execute
+        from aimass_lab.train import execute_training
         from aimass_lab.workspace import execute_job, start_job
 
         worker_job = self.ctx.job.id if self.ctx is not None else None
@@ -203,7 +203,7 @@ class _Objective:
         dataset = self._dataset(spec)
 
         def train(c: JobContext) -> None:
-            execute(c, callbacks=[pruning] if pruning is not None else [], dataset=dataset)
+            execute_training(c, callbacks=[pruning] if pruning is not None else [], dataset=dataset)
             if pruning is not None and pruning.pruned_epoch_ is not None:
                 c.set_result({"pruned": True, "pruned_at_epoch": pruning.pruned_epoch_})
 

@@ -5,6 +5,8 @@
 
 from aimass_lab._callable_module import make_callable
 from aimass_lab.train._api import build_train_spec, preflight, train
+from aimass_lab.train._job import execute as execute_training
+from aimass_lab.train._job import quiet_lightning
 from aimass_lab.train._job import run as _run_job
 from aimass_lab.train._run import Run, list_runs
 from aimass_lab.train._tensorboard import TENSORBOARD_PREFIX, tensorboard_logdir, tensorboard_path
@@ -14,8 +16,10 @@ __all__ = [
     "TENSORBOARD_PREFIX",
     "Run",
     "build_train_spec",
+    "execute_training",
     "list_runs",
     "preflight",
+    "quiet_lightning",
     "tensorboard_logdir",
     "tensorboard_path",
     "train",

@@ -39,7 +39,7 @@ def check_checkpoint(path: Path) -> None:
         )
 
 
-def _quiet_lightning() -> None:
+def quiet_lightning() -> None:
     import logging
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
@@ -80,7 +80,7 @@ def execute(
     from aimass_lab.models import TaskModule, build_network
     from aimass_lab.train._callbacks import AtomicCheckpointIO, GracefulStop, MetricsRecorder
 
-    _quiet_lightning()
+    quiet_lightning()
     spec = TrainSpec.from_dict(ctx.spec)
     run_dir: Path = ctx.run_dir
     ckpt_dir = run_dir / CHECKPOINT_DIR

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from aimass_lab.widgets._compress import CompressPanel
     from aimass_lab.widgets._data import DataPanel
     from aimass_lab.widgets._deploy import DeployPanel
+    from aimass_lab.widgets._display import register_panels
     from aimass_lab.widgets._models import ModelsPanel
     from aimass_lab.widgets._poller import Poller
     from aimass_lab.widgets._search import SearchPanel
@@ -37,6 +38,7 @@ __all__ = [
     "SearchPanel",
     "TrainPanel",
     "Workbench",
+    "register_panels",
 ]
 
 _LAZY: dict[str, str] = {
@@ -48,6 +50,7 @@ _LAZY: dict[str, str] = {
     "SearchPanel": "aimass_lab.widgets._search",
     "TrainPanel": "aimass_lab.widgets._train",
     "Workbench": "aimass_lab.widgets._workbench",
+    "register_panels": "aimass_lab.widgets._display",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aimass_lab.data._catalog import BUILTINS
+from aimass_lab.data import BUILTINS
 from aimass_lab.widgets._base import Field, set_options
 from aimass_lab.workspace import Workspace
 
@@ -58,7 +58,7 @@ class DataChoices:
         self.specs: dict[str, Any] = {}
 
     def registered(self) -> list[dict[str, Any]]:
-        from aimass_lab.data._registry import list_datasets
+        from aimass_lab.data import list_datasets
 
         try:
             return [d for d in list_datasets(self.workspace) if d["registered"]]

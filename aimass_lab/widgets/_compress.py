@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from aimass_lab.errors import SpecError
-from aimass_lab.models._catalog import FAMILIES
+from aimass_lab.models import FAMILIES
 from aimass_lab.specs import (
     STUDENT_PRESETS,
     CompressSpec,

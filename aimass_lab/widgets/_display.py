@@ -1,6 +1,6 @@
 """The live panels of the API handles, registered with :mod:`aimass_lab._display`.
 
-Importing this module registers a panel factory for ``Dataset``, ``Run``, ``Study``,
+Importing this module (or :func:`register_panels`) registers a panel factory for ``Dataset``, ``Run``, ``Study``,
 ``CompressionReport`` and ``Deployment``; the handles' ``_repr_mimebundle_`` (a call to
 :func:`aimass_lab._display.mimebundle`) then shows the panel in a kernel, with the HTML as
 fallback. The stages never import this module; ``aimass_lab/__init__`` loads it on first use.
@@ -12,7 +12,7 @@ from typing import Any
 
 from aimass_lab._display import in_kernel, mimebundle, panel_for, register_panel
 
-__all__ = ["in_kernel", "mimebundle", "panel_for"]
+__all__ = ["in_kernel", "mimebundle", "panel_for", "register_panels"]
 
 
 def _dataset_panel(obj: Any) -> Any:
@@ -45,8 +45,13 @@ def _deployment_panel(obj: Any) -> Any:
     return DeployPanel(deployment=obj, workspace=getattr(obj, "workspace", None))
 
 
-register_panel("Dataset", _dataset_panel)
-register_panel("Run", _run_panel)
-register_panel("Study", _study_panel)
-register_panel("CompressionReport", _report_panel)
-register_panel("Deployment", _deployment_panel)
+def register_panels() -> None:
+    """Show the handles of every stage with their live panel in a kernel (idempotent)."""
+    register_panel("Dataset", _dataset_panel)
+    register_panel("Run", _run_panel)
+    register_panel("Study", _study_panel)
+    register_panel("CompressionReport", _report_panel)
+    register_panel("Deployment", _deployment_panel)
+
+
+register_panels()

@@ -10,7 +10,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from aimass_lab.errors import SpecError
-from aimass_lab.models._catalog import FAMILIES
+from aimass_lab.models import FAMILIES
 from aimass_lab.specs import PRUNERS, SAMPLERS, SearchSpec
 from aimass_lab.widgets._base import (
     Field,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from aimass_lab.errors import SpecError
-from aimass_lab.models._catalog import FAMILIES, coerce_hparams
+from aimass_lab.models import FAMILIES, coerce_hparams
 from aimass_lab.specs import TrainSpec
 from aimass_lab.widgets._anywidgets import LabLink, tensorboard_path
 from aimass_lab.widgets._base import (

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from aimass_lab._io import _fsync_dir, sha256_file
+from aimass_lab._io import fsync_dir, sha256_file
 from aimass_lab.errors import IntegrityError
 
 __all__ = ["ArtifactStore"]
@@ -55,7 +55,7 @@ class ArtifactStore:
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
             return digest
         except BaseException:
             if os.path.exists(tmp):

@@ -161,7 +161,7 @@ def _pid_alive(pid: int) -> bool:
         import psutil
 
         proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
     except Exception:
         return False
 

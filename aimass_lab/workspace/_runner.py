@@ -153,7 +153,7 @@ def start_job(ws: Any, job_id: str, primary: bool = True) -> JobContext:
                     exit_reason=None,
                 )
             )
-        if started.rowcount != 1:  # type: ignore[attr-defined]
+        if started.rowcount != 1:
             state = ws.jobs._read(job.id).state
             raise JobError(f"job {job.id} is {state}, not queued: not starting it")
         job = ws.jobs._read(job.id)

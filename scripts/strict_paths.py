@@ -1,0 +1,25 @@
+"""Print the paths that `mypy --strict` checks (scripts/test.sh): those of them that exist.
+
+One list, kept here so that the test command and docs/architecture.md name the same paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STRICT = [
+    "aimass_lab/errors.py",
+    "aimass_lab/settings.py",
+    "aimass_lab/_display.py",
+    "aimass_lab/_io.py",
+    "aimass_lab/_cpu.py",
+    "aimass_lab/workspace",
+    "aimass_lab/specs",
+    "aimass_lab/registry",
+    "aimass_lab/serve/server",
+]
+
+if __name__ == "__main__":
+    print(" ".join(p for p in STRICT if (ROOT / p).exists()))
