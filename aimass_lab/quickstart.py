@@ -29,11 +29,7 @@ def run_quickstart(
         compression report's rows and the variant picked), ``deployed`` (the endpoint, the
         accuracy over its JSON route and the OIP v2 agreement) and the time taken.
     """
-    import numpy as np
-    import torch
-
     from aimass_lab import data
-    from aimass_lab.search import search
     from aimass_lab.train import train
 
     started = time.monotonic()
@@ -63,11 +59,8 @@ def run_quickstart(
     say(f"      registered {version.ref}")
 
     say("[3/6] evaluating the registered model on the test split")
-    network = version.load_network()
     dataset = data.load(run.spec.data, workspace=workspace)
-    with torch.no_grad():
-        logits = network(torch.as_tensor(dataset.X_test))
-    accuracy = float((logits.argmax(dim=1).numpy() == np.asarray(dataset.y_test)).mean())
+    accuracy = _accuracy(version.load_network(), dataset)
     summary.update(
         {
             "model": version.ref,
@@ -81,6 +74,37 @@ def run_quickstart(
     say(f"      test accuracy {accuracy:.4f} on {len(dataset.y_test)} samples")
 
     say("[4/6] a short hyperparameter search (4 trials, TPE, median pruner)")
+    summary["search"] = _search_step(workspace)
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    best = summary["search"]
+    say(f"      best val_acc {best['best_value']:.4f} with {best['best_params']}")
+
+    say("[5/6] compressing the registered model: structured pruning, then int8 quantisation")
+    summary["compressed"] = _compress_step(version, say)
+    summary["seconds"] = round(time.monotonic() - started, 1)
+
+    say("[6/6] deploying the picked model, asking it over JSON and OIP v2, then stopping it")
+    picked = summary["compressed"]["picked"]
+    summary["deployed"] = _deploy_step(workspace, picked, name, dataset, say)
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    say(f"done in {summary['seconds']} s")
+    return summary
+
+
+def _accuracy(network: Any, dataset: Any) -> float:
+    """Accuracy of a network on the dataset's test split."""
+    import numpy as np
+    import torch
+
+    with torch.no_grad():
+        logits = network(torch.as_tensor(dataset.X_test))
+    return float((logits.argmax(dim=1).numpy() == np.asarray(dataset.y_test)).mean())
+
+
+def _search_step(workspace: Any) -> dict[str, Any]:
+    """A 4-trial TPE search with a median pruner; its trials and best value."""
+    from aimass_lab.search import search
+
     study = search(
         "digits",
         "mlp",
@@ -99,26 +123,13 @@ def run_quickstart(
     study.wait()
     trials = study.trials
     best = study.best_trial
-    summary["search"] = {
+    return {
         "study": study.name,
         "trials": len(trials),
         "states": {str(k): int(v) for k, v in trials["state"].value_counts().items()},
         "best_value": best.values[0] if best.values else None,
         "best_params": best.params,
     }
-    summary["seconds"] = round(time.monotonic() - started, 1)
-    say(f"      best val_acc {summary['search']['best_value']:.4f} with {best.params}")
-
-    say("[5/6] compressing the registered model: structured pruning, then int8 quantisation")
-    summary["compressed"] = _compress_step(version, say)
-    summary["seconds"] = round(time.monotonic() - started, 1)
-
-    say("[6/6] deploying the picked model, asking it over JSON and OIP v2, then stopping it")
-    picked = summary["compressed"]["picked"]
-    summary["deployed"] = _deploy_step(workspace, picked, name, dataset, say)
-    summary["seconds"] = round(time.monotonic() - started, 1)
-    say(f"done in {summary['seconds']} s")
-    return summary
 
 
 #: The quickstart's compression: half the hidden neurons removed (3 epochs of fine-tuning),

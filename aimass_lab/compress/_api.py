@@ -331,6 +331,28 @@ def compress(
     >>> job = am.compress("digits-mlp:1", ["quantize:int8-dynamic"], launch=True)  # doctest: +SKIP
     >>> job.wait().report()  # doctest: +SKIP
     """
+    spec, mv, ws, dataset = _checked_inputs(model_version, methods, data, workspace, fields)
+    if launch:
+        from aimass_lab.compress._job import launch_job
+
+        return launch_job(mv, spec, calibration, ws)
+    total = len(spec.methods) + 1
+
+    def progress(done: int, what: str) -> None:
+        if on_progress is not None:
+            on_progress(done / total, what)
+
+    return _run_steps(spec, mv, ws, dataset, calibration, progress)
+
+
+def _checked_inputs(
+    model_version: Any,
+    methods: Any,
+    data: Any,
+    workspace: Workspace | str | os.PathLike[str] | None,
+    fields: dict[str, Any],
+) -> tuple[CompressSpec, ModelVersion, Workspace, Any]:
+    """The spec, the model version, its workspace and the data, checked before any work."""
     from aimass_lab.data import Dataset
 
     if isinstance(methods, CompressSpec):
@@ -353,17 +375,20 @@ def compress(
             method = _method_for(step)
             if isinstance(method, Quantize):
                 method.check(probe, mv.ref)
-    if launch:
-        from aimass_lab.compress._job import launch_job
+    return spec, mv, ws, dataset
 
-        return launch_job(mv, spec, calibration, ws)
+
+def _run_steps(
+    spec: CompressSpec,
+    mv: ModelVersion,
+    ws: Workspace,
+    dataset: Any,
+    calibration: Any,
+    progress: Callable[[int, str], None],
+) -> CompressionReport:
+    """Measure the baseline, then apply, export, check, measure and register each step."""
     name = spec.name or mv.name
-    total = len(spec.methods) + 1
-
-    def progress(done: int, what: str) -> None:
-        if on_progress is not None:
-            on_progress(done / total, what)
-
+    config = mv.config
     x_parity = np.asarray(
         dataset.X_test[:PARITY_ROWS] if len(dataset.X_test) else dataset.X_val[:PARITY_ROWS]
     )

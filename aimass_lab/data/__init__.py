@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from aimass_lab.data._base import RawData, Source
     from aimass_lab.data._datamodule import DataModule
     from aimass_lab.data._dataset import Dataset
-    from aimass_lab.data._load import infer_task, load, report, resolve_spec
+    from aimass_lab.data._load import infer_task, load, report
     from aimass_lab.data._plugins import get_source, register_source, unregister_source
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._records import check_name as check_dataset_name
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         remove,
     )
     from aimass_lab.data._report import DataReport
+    from aimass_lab.data._resolve import resolve_spec
 
 __all__ = [
     "BUILTINS",
@@ -101,7 +102,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "register_source": ("aimass_lab.data._plugins", "register_source"),
     "remove": ("aimass_lab.data._registry", "remove"),
     "report": ("aimass_lab.data._load", "report"),
-    "resolve_spec": ("aimass_lab.data._load", "resolve_spec"),
+    "resolve_spec": ("aimass_lab.data._resolve", "resolve_spec"),
     "unregister_source": ("aimass_lab.data._plugins", "unregister_source"),
 }
 

@@ -5,22 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from aimass_lab.data._base import RawData
-from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._plugins import get_source
 from aimass_lab.data._preprocess import Preprocessor, category_key
-from aimass_lab.data._records import registered_names, registered_row
+from aimass_lab.data._resolve import resolve_named, resolve_spec
 from aimass_lab.data._split import split_indices
-from aimass_lab.errors import DataError, NotFoundError, SpecError, accepted
-from aimass_lab.specs import DataSpec, Spec
+from aimass_lab.errors import DataError, accepted
+from aimass_lab.specs import DataSpec
 from aimass_lab.workspace import resolve_workspace
 
 if TYPE_CHECKING:
@@ -32,115 +29,6 @@ __all__ = ["build_dataset", "infer_task", "load", "report", "resolve_spec"]
 #: Integer-valued targets with at most this many distinct values are class labels.
 MAX_INFERRED_CLASSES = 20
 _FINGERPRINT_VERSION = "aimass-data-1"
-_NESTED = ("split", "preprocess", "augment", "options")
-_FILE_SOURCES = ("csv", "parquet", "image_folder")
-
-
-# --------------------------------------------------------------------------------- resolving
-def _registered_spec(
-    name: str, workspace: Workspace | str | os.PathLike[str] | None
-) -> dict[str, Any]:
-    row = registered_row(name, workspace)
-    if row is None:
-        raise NotFoundError(
-            f"unknown dataset {name!r}; built-in datasets: {accepted(BUILTINS)}; "
-            f"registered in this workspace: {accepted(registered_names(workspace))}. "
-            "Register one with aimass_lab.datasets.add(name, ...) or from_csv/from_dataframe(..., name=...)"
-        )
-    return dict(row["spec"])
-
-
-def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Spec):
-            value = value.to_dict()
-        if key in _NESTED and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _resolve(
-    data: Any, workspace: Workspace | str | os.PathLike[str] | None, overrides: Mapping[str, Any]
-) -> tuple[DataSpec, str | None, bool]:
-    """The spec; for registered datasets the name, and whether the registered spec is unchanged."""
-    name: str | None = None
-    pristine = not overrides
-    if isinstance(data, Dataset):
-        base = data.spec.to_dict()
-        name = data.name if data.registered else None
-    elif isinstance(data, DataSpec):
-        base = data.to_dict()
-    elif isinstance(data, str):
-        if data in BUILTINS:
-            base = {"source": "builtin", "name": data}
-        else:
-            base = _registered_spec(data, workspace)
-            name = data
-    elif isinstance(data, Mapping):
-        base = dict(data)
-        wanted = base.get("name")
-        if "source" not in base and isinstance(wanted, str) and wanted not in BUILTINS:
-            rest = {k: v for k, v in base.items() if k != "name"}
-            base = _merge(_registered_spec(wanted, workspace), rest)
-            name = wanted
-            pristine = pristine and not rest
-    else:
-        raise SpecError(
-            "DataSpec",
-            [
-                {
-                    "field": "",
-                    "value": type(data).__name__,
-                    "message": "expected a dataset name, a dict, a DataSpec or a Dataset",
-                }
-            ],
-        )
-    spec = DataSpec.from_dict(_merge(base, overrides))
-    if spec.source in _FILE_SOURCES and spec.path and not spec.path.startswith("sha256:"):
-        absolute = str(Path(spec.path).expanduser().absolute())
-        if absolute != spec.path:
-            spec = spec.model_copy(update={"path": absolute})
-    return spec, name, name is not None and pristine
-
-
-def resolve_spec(
-    data: Any, *, workspace: Workspace | str | os.PathLike[str] | None = None, **overrides: Any
-) -> DataSpec:
-    """The :class:`~aimass_lab.specs.DataSpec` for a name, dict, spec or dataset.
-
-    Parameters
-    ----------
-    data
-        A built-in name (``"iris"``), the name of a dataset registered in the workspace, a
-        dict of DataSpec fields, a DataSpec, or a loaded :class:`Dataset`.
-    workspace
-        Where registered datasets are looked up (default: the process's workspace).
-    **overrides
-        DataSpec fields to change; ``split``, ``preprocess``, ``augment`` and ``options``
-        dicts update the existing values (``split={"seed": 1}`` keeps the fractions).
-        File paths are made absolute so that job processes find them.
-
-    Returns
-    -------
-    DataSpec
-        The validated spec.
-
-    Raises
-    ------
-    NotFoundError
-        For an unknown name (the message lists built-in and registered names).
-    SpecError
-        For invalid fields.
-
-    Examples
-    --------
-    >>> resolve_spec("iris", split={"seed": 3}).split.seed
-    3
-    """
-    return _resolve(data, workspace, overrides)[0]
 
 
 # ----------------------------------------------------------------------------------- loading
@@ -185,7 +73,7 @@ def load(
             return data
         if workspace is None:
             workspace = data.workspace
-    spec, name, registered = _resolve(data, workspace, overrides)
+    spec, name, registered = resolve_named(data, workspace, overrides)
     source = get_source(spec.source)
     ws = None if workspace is None else resolve_workspace(workspace)
     raw = source.load(spec, ws)

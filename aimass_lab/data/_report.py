@@ -192,103 +192,20 @@ def compute_report(
     """
     y = pd.Series(np.asarray(y), name=target)
     n_rows = len(y)
-    warnings: list[dict[str, Any]] = []
     classification = task == "classification"
-    schema: list[dict[str, Any]] = []
-    duplicates = 0
-    constant: list[str] = []
-    missing = 0
-
+    target_row = {
+        "column": target,
+        "dtype": str(y.dtype),
+        "missing": int(y.isna().sum()),
+        "unique": _safe_nunique(y),
+    }
     if isinstance(X, pd.DataFrame):
-        n_features = X.shape[1]
-        missing_by_col: dict[str, int] = {}
-        for c in X.columns:
-            col = X[c]
-            n_missing = int(col.isna().sum())
-            unique = _safe_nunique(col)
-            schema.append(
-                {"column": str(c), "dtype": str(col.dtype), "missing": n_missing, "unique": unique}
-            )
-            if n_missing:
-                missing_by_col[str(c)] = n_missing
-            if unique <= 1 and n_rows > 1:
-                constant.append(str(c))
-        schema.append(
-            {
-                "column": target,
-                "dtype": str(y.dtype),
-                "missing": int(y.isna().sum()),
-                "unique": _safe_nunique(y),
-            }
-        )
-        missing = sum(missing_by_col.values())
-        try:
-            full = X.reset_index(drop=True).assign(**{"__target__": y.to_numpy()})
-            duplicates = int(full.duplicated().sum())
-        except TypeError:
-            duplicates = 0
-        target_numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-        for c in X.columns:
-            reason = _leak(X[c].reset_index(drop=True), y, target_numeric, classification)
-            if reason:
-                warnings.append(
-                    {
-                        "kind": "leakage",
-                        "column": str(c),
-                        "message": f"feature {str(c)!r} {reason}: it probably leaks the answer; "
-                        "leave it out with features=[...]",
-                    }
-                )
-        if missing_by_col:
-            detail = ", ".join(f"{c!r}: {k}" for c, k in missing_by_col.items())
-            warnings.append(
-                {
-                    "kind": "missing",
-                    "message": f"{missing} missing feature value(s) ({detail}); they are filled by "
-                    "preprocess.impute (default 'mean')",
-                }
-            )
+        found = _check_table(X, y, classification)
     else:
-        arr = np.asarray(X)
-        n_features = int(np.prod(arr.shape[1:])) if arr.ndim > 1 else 1
-        flat = arr.reshape(len(arr), -1)
-        missing = int(np.isnan(flat).sum()) if np.issubdtype(flat.dtype, np.floating) else 0
-        schema.append(
-            {"column": "pixels", "dtype": str(arr.dtype), "missing": missing, "unique": -1}
-        )
-        schema.append(
-            {
-                "column": target,
-                "dtype": str(y.dtype),
-                "missing": int(y.isna().sum()),
-                "unique": _safe_nunique(y),
-            }
-        )
-        if len(flat):
-            _, first = np.unique(flat, axis=0, return_index=True)
-            duplicates = int(len(flat) - len(first))
-        if missing:
-            warnings.append({"kind": "missing", "message": f"{missing} missing pixel value(s)"})
-
-    class_balance: dict[str, int] | None = None
-    if classification:
-        counts = y.value_counts(dropna=True)
-        order = class_order if class_order is not None else sorted(counts.index, key=str)
-        class_balance = {str(k): int(counts.get(k, 0)) for k in order}
-        present = {k: v for k, v in class_balance.items() if v > 0}
-        if len(present) > 1:
-            rare = min(present, key=lambda k: present[k])
-            common = max(present, key=lambda k: present[k])
-            ratio = present[rare] / present[common]
-            if ratio < IMBALANCE_RATIO:
-                warnings.append(
-                    {
-                        "kind": "imbalance",
-                        "message": f"strong class imbalance: class {rare!r} has {present[rare]} rows, "
-                        f"class {common!r} has {present[common]} (ratio {ratio:.3f}); splits are "
-                        "stratified, consider class weights or resampling and watch per-class metrics",
-                    }
-                )
+        found = _check_array(np.asarray(X))
+    n_features, schema, missing, duplicates, constant, warnings = found
+    schema.append(target_row)
+    class_balance = _class_balance(y, class_order, warnings) if classification else None
     if duplicates:
         warnings.append(
             {
@@ -317,3 +234,96 @@ def compute_report(
         constant_columns=constant,
         warnings=warnings,
     )
+
+
+#: What a check of the features finds: n_features, schema rows, missing values, duplicate
+#: rows, constant columns, warnings.
+_Found = tuple[int, list[dict[str, Any]], int, int, list[str], list[dict[str, Any]]]
+
+
+def _check_table(X: pd.DataFrame, y: pd.Series, classification: bool) -> _Found:
+    """Schema, missing values, duplicates, constant and leaking columns of a feature table."""
+    n_rows = len(y)
+    schema: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    constant: list[str] = []
+    missing_by_col: dict[str, int] = {}
+    for c in X.columns:
+        col = X[c]
+        n_missing = int(col.isna().sum())
+        unique = _safe_nunique(col)
+        schema.append(
+            {"column": str(c), "dtype": str(col.dtype), "missing": n_missing, "unique": unique}
+        )
+        if n_missing:
+            missing_by_col[str(c)] = n_missing
+        if unique <= 1 and n_rows > 1:
+            constant.append(str(c))
+    missing = sum(missing_by_col.values())
+    try:
+        full = X.reset_index(drop=True).assign(**{"__target__": y.to_numpy()})
+        duplicates = int(full.duplicated().sum())
+    except TypeError:
+        duplicates = 0
+    target_numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    for c in X.columns:
+        reason = _leak(X[c].reset_index(drop=True), y, target_numeric, classification)
+        if reason:
+            warnings.append(
+                {
+                    "kind": "leakage",
+                    "column": str(c),
+                    "message": f"feature {str(c)!r} {reason}: it probably leaks the answer; "
+                    "leave it out with features=[...]",
+                }
+            )
+    if missing_by_col:
+        detail = ", ".join(f"{c!r}: {k}" for c, k in missing_by_col.items())
+        warnings.append(
+            {
+                "kind": "missing",
+                "message": f"{missing} missing feature value(s) ({detail}); they are filled by "
+                "preprocess.impute (default 'mean')",
+            }
+        )
+    return X.shape[1], schema, missing, duplicates, constant, warnings
+
+
+def _check_array(arr: np.ndarray) -> _Found:
+    """Missing values and duplicate samples of an image array ``(N, C, H, W)``."""
+    n_features = int(np.prod(arr.shape[1:])) if arr.ndim > 1 else 1
+    flat = arr.reshape(len(arr), -1)
+    missing = int(np.isnan(flat).sum()) if np.issubdtype(flat.dtype, np.floating) else 0
+    schema = [{"column": "pixels", "dtype": str(arr.dtype), "missing": missing, "unique": -1}]
+    duplicates = 0
+    if len(flat):
+        _, first = np.unique(flat, axis=0, return_index=True)
+        duplicates = int(len(flat) - len(first))
+    warnings: list[dict[str, Any]] = []
+    if missing:
+        warnings.append({"kind": "missing", "message": f"{missing} missing pixel value(s)"})
+    return n_features, schema, missing, duplicates, [], warnings
+
+
+def _class_balance(
+    y: pd.Series, class_order: list[Any] | None, warnings: list[dict[str, Any]]
+) -> dict[str, int]:
+    """Rows per class (in the dataset's class order); warns of a strong imbalance."""
+    counts = y.value_counts(dropna=True)
+    order = class_order if class_order is not None else sorted(counts.index, key=str)
+    class_balance = {str(k): int(counts.get(k, 0)) for k in order}
+    present = {k: v for k, v in class_balance.items() if v > 0}
+    if len(present) > 1:
+        rare = min(present, key=lambda k: present[k])
+        common = max(present, key=lambda k: present[k])
+        ratio = present[rare] / present[common]
+        if ratio < IMBALANCE_RATIO:
+            warnings.append(
+                {
+                    "kind": "imbalance",
+                    "message": f"strong class imbalance: class {rare!r} has {present[rare]} rows, "
+                    f"class {common!r} has {present[common]} (ratio {ratio:.3f}); splits are "
+                    "stratified, consider class weights or resampling and watch per-class metrics",
+                }
+            )
+    return class_balance

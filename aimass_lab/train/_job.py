@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -73,18 +74,14 @@ def execute(
         The result recorded with the job: global step, epochs, metrics.
     """
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-    from lightning.pytorch.loggers import TensorBoardLogger
 
     from aimass_lab import data as data_stage
     from aimass_lab.models import TaskModule, build_network
-    from aimass_lab.train._callbacks import AtomicCheckpointIO, GracefulStop, MetricsRecorder
 
     quiet_lightning()
     spec = TrainSpec.from_dict(ctx.spec)
     run_dir: Path = ctx.run_dir
-    ckpt_dir = run_dir / CHECKPOINT_DIR
-    last_ckpt = ckpt_dir / "last.ckpt"
+    last_ckpt = run_dir / CHECKPOINT_DIR / "last.ckpt"
 
     pl.seed_everything(spec.seed, workers=True, verbose=False)
     if dataset is None:
@@ -104,57 +101,7 @@ def execute(
             target_stats=dataset.target_stats,
         )
     datamodule = dataset.datamodule(batch_size=spec.batch_size, seed=spec.seed)
-
-    # last.ckpt: written at most every checkpoint_interval_s seconds while training (a save
-    # costs tens of ms with its fsyncs, too much for every short epoch), when the job is
-    # cancelled (GracefulStop) and at the end of fit.
-    if spec.checkpoint_interval_s > 0:
-        when: dict[str, Any] = {
-            "train_time_interval": timedelta(seconds=spec.checkpoint_interval_s)
-        }
-    else:
-        when = {"every_n_epochs": 1}
-    checkpointing = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False, **when
-    )
-    all_callbacks: list[pl.Callback] = [
-        checkpointing,
-        GracefulStop(last_ckpt, ctx.stop_requested),
-        *callbacks,
-    ]
-    if ctx.primary:
-        all_callbacks.append(
-            MetricsRecorder(ctx.workspace, ctx.job.id, on_progress=ctx.set_progress)
-        )
-    if spec.early_stopping:
-        es = spec.early_stopping
-        all_callbacks.append(
-            EarlyStopping(
-                monitor=es.monitor, patience=es.patience, mode=es.mode, min_delta=es.min_delta
-            )
-        )
-
-    trainer = pl.Trainer(
-        max_epochs=spec.max_epochs,
-        accelerator=spec.accelerator,
-        devices=spec.devices,
-        strategy=spec.strategy,
-        num_nodes=spec.num_nodes,
-        precision=spec.precision,  # type: ignore[arg-type]
-        deterministic=spec.deterministic,
-        callbacks=all_callbacks,
-        logger=TensorBoardLogger(
-            str(run_dir), name="tensorboard", version="", default_hp_metric=False
-        ),
-        plugins=[AtomicCheckpointIO()],
-        default_root_dir=str(run_dir),
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        # The store records every step's loss; TensorBoard gets every 50th step (a flush per
-        # logged step costs ~2 ms).
-        log_every_n_steps=50,
-        limit_train_batches=spec.limit_train_batches,
-    )
+    trainer = _trainer(spec, run_dir, _callbacks(ctx, spec, last_ckpt, callbacks))
 
     ckpt_path = None
     if last_ckpt.exists():
@@ -162,11 +109,8 @@ def execute(
         ckpt_path = str(last_ckpt)
         print(f"[aimass] resuming from {last_ckpt}", flush=True)
 
-    ctx.in_loop = True
-    try:
+    with _in_loop(ctx):
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    finally:
-        ctx.in_loop = False
     if ctx.stop_requested.is_set():
         return {"global_step": int(trainer.global_step), "epochs": int(trainer.current_epoch)}
     trainer.save_checkpoint(last_ckpt)  # the final state, whatever the interval
@@ -177,11 +121,8 @@ def execute(
         for k, v in trainer.callback_metrics.items()
         if not k.endswith("_step")
     }
-    ctx.in_loop = True
-    try:
+    with _in_loop(ctx):
         test_results = trainer.test(module, datamodule=datamodule, verbose=False)
-    finally:
-        ctx.in_loop = False
     if test_results:
         metrics.update({k: float(v) for k, v in test_results[0].items()})
     result = {
@@ -195,6 +136,81 @@ def execute(
         write_model(run_dir / MODEL_DIR, inner, spec, dataset, metrics, ctx.job.id)
         ctx.set_result(result)
     return result
+
+
+@contextlib.contextmanager
+def _in_loop(ctx: Any) -> Iterator[None]:
+    """While Lightning runs, SIGTERM asks it to stop (GracefulStop) instead of raising."""
+    ctx.in_loop = True
+    try:
+        yield
+    finally:
+        ctx.in_loop = False
+
+
+def _callbacks(ctx: Any, spec: TrainSpec, last_ckpt: Path, extra: Sequence[Any]) -> list[Any]:
+    """Checkpointing, graceful stop, the extra callbacks, metrics and early stopping."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from aimass_lab.train._callbacks import GracefulStop, MetricsRecorder
+
+    # last.ckpt: written at most every checkpoint_interval_s seconds while training (a save
+    # costs tens of ms with its fsyncs, too much for every short epoch), when the job is
+    # cancelled (GracefulStop) and at the end of fit.
+    if spec.checkpoint_interval_s > 0:
+        when: dict[str, Any] = {
+            "train_time_interval": timedelta(seconds=spec.checkpoint_interval_s)
+        }
+    else:
+        when = {"every_n_epochs": 1}
+    checkpointing = ModelCheckpoint(
+        dirpath=last_ckpt.parent,
+        filename=last_ckpt.stem,
+        save_top_k=1,
+        enable_version_counter=False,
+        **when,
+    )
+    callbacks: list[Any] = [checkpointing, GracefulStop(last_ckpt, ctx.stop_requested), *extra]
+    if ctx.primary:
+        callbacks.append(MetricsRecorder(ctx.workspace, ctx.job.id, on_progress=ctx.set_progress))
+    if spec.early_stopping:
+        es = spec.early_stopping
+        callbacks.append(
+            EarlyStopping(
+                monitor=es.monitor, patience=es.patience, mode=es.mode, min_delta=es.min_delta
+            )
+        )
+    return callbacks
+
+
+def _trainer(spec: TrainSpec, run_dir: Path, callbacks: list[Any]) -> Any:
+    """The Lightning Trainer of a spec: devices, strategy, precision, logging, checkpoint IO."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from aimass_lab.train._callbacks import AtomicCheckpointIO
+
+    return pl.Trainer(
+        max_epochs=spec.max_epochs,
+        accelerator=spec.accelerator,
+        devices=spec.devices,
+        strategy=spec.strategy,
+        num_nodes=spec.num_nodes,
+        precision=spec.precision,  # type: ignore[arg-type]
+        deterministic=spec.deterministic,
+        callbacks=callbacks,
+        logger=TensorBoardLogger(
+            str(run_dir), name="tensorboard", version="", default_hp_metric=False
+        ),
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(run_dir),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        # The store records every step's loss; TensorBoard gets every 50th step (a flush per
+        # logged step costs ~2 ms).
+        log_every_n_steps=50,
+        limit_train_batches=spec.limit_train_batches,
+    )
 
 
 def write_model(
