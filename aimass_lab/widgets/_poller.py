@@ -72,10 +72,15 @@ class Poller:
         return None
 
     def start(self) -> Poller:
-        """Start polling (no-op while it runs): on the running event loop if there is one."""
-        if self.running:
+        """Start polling (no-op while it runs): on the running event loop if there is one.
+
+        Started again right after :meth:`stop`, while the stopped thread or task still finishes
+        its refresh, it polls anew: the stopped one ends on its own stop event.
+        """
+        if self.running and not self._stop.is_set():
             return self
-        self._stop.clear()
+        self._stop = stop = threading.Event()
+        self._errors = 0
         self._task = None
         self._thread = None
         try:
@@ -83,10 +88,10 @@ class Poller:
         except RuntimeError:
             loop = None
         if loop is not None:
-            self._task = loop.create_task(self._run_async())
+            self._task = loop.create_task(self._run_async(stop))
         else:
             self._thread = threading.Thread(
-                target=self._run_thread, name="aimass-poll", daemon=True
+                target=self._run_thread, args=(stop,), name="aimass-poll", daemon=True
             )
             self._thread.start()
         return self
@@ -118,8 +123,8 @@ class Poller:
         self.refreshes += 1
         return keep is not False
 
-    async def _run_async(self) -> None:
-        while not self._stop.is_set():
+    async def _run_async(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             if not self._tick():
                 break
             try:
@@ -127,9 +132,9 @@ class Poller:
             except asyncio.CancelledError:
                 break
 
-    def _run_thread(self) -> None:
-        while not self._stop.is_set():
+    def _run_thread(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             if not self._tick():
                 break
-            if self._stop.wait(self.interval):
+            if stop.wait(self.interval):
                 break
