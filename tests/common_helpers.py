@@ -91,9 +91,9 @@ def train_digits(
     from aimass_lab import registry
     from aimass_lab.models import TaskModule, build_network
     from aimass_lab.specs import TrainSpec
-    from aimass_lab.train._job import _quiet_lightning, write_model
+    from aimass_lab.train._job import quiet_lightning, write_model
 
-    _quiet_lightning()
+    quiet_lightning()
     spec = TrainSpec.from_dict(
         {
             "data": data or {"name": "digits"},
