@@ -16,6 +16,7 @@ Examples
 """
 
 from aimass_lab._callable_module import make_callable
+from aimass_lab.search._api import _space_arg as load_space
 from aimass_lab.search._api import list_studies, load_study, run_search, search
 from aimass_lab.search._plots import (
     plot_history,
@@ -25,12 +26,14 @@ from aimass_lab.search._plots import (
     plot_pareto_front,
 )
 from aimass_lab.search._study import Study, TrialResult
-from aimass_lab.search._worker import run_worker
+from aimass_lab.search._worker import join_study, run_worker
 
 __all__ = [
     "Study",
     "TrialResult",
+    "join_study",
     "list_studies",
+    "load_space",
     "load_study",
     "plot_history",
     "plot_importances",
