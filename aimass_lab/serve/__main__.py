@@ -1,6 +1,6 @@
-"""``python -m aimass_lab.serve [options]``: see ``--help``."""
+"""``python -m aimass_lab.serve [options]``: ``aimass serve`` on its own (see ``--help``)."""
 
-from aimass_lab.serve._cli import main
+from aimass_lab.cli import serve_main
 
 if __name__ == "__main__":
-    main()
+    serve_main()
