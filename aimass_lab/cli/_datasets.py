@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from aimass_lab.cli._options import json_option
+from aimass_lab.cli._options import field_option, given, json_option
 from aimass_lab.cli._output import echo_fields, emit_json, table
 from aimass_lab.cli._root import AimassGroup, cli, workspace_of
+from aimass_lab.specs import DataSpec
 
 __all__ = ["datasets"]
 
@@ -56,17 +58,19 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
 
 @datasets.command("add")
 @click.argument("name")
-@click.option(
+@field_option(
+    DataSpec,
+    "source",
     "--source",
     default="csv",
     show_default=True,
     help="csv, parquet, image_folder, sql, or a plugin.",
 )
-@click.option("--path", help="File or folder (csv, parquet, image_folder).")
-@click.option("--url", help="SQLAlchemy URL (sql).")
-@click.option("--query", help="SELECT statement (sql).")
-@click.option("--target", help="Column to predict.")
-@click.option("--task", type=click.Choice(["classification", "regression"]))
+@field_option(DataSpec, "path", "--path", help="File or folder (csv, parquet, image_folder)")
+@field_option(DataSpec, "url", "--url")
+@field_option(DataSpec, "query", "--query")
+@field_option(DataSpec, "target", "--target", help="Column to predict")
+@field_option(DataSpec, "task", "--task", help="Inferred when not given")
 @click.option("--description")
 @click.option("--config", "-c", type=click.Path(dir_okay=False), help="A DataSpec YAML/JSON file.")
 @json_option
@@ -74,34 +78,21 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
 def datasets_add(
     ctx: click.Context,
     name: str,
-    source: str,
-    path: str | None,
-    url: str | None,
-    query: str | None,
-    target: str | None,
-    task: str | None,
     description: str | None,
     config: str | None,
     as_json: bool,
+    **flags: Any,
 ) -> None:
     """Register a dataset under NAME (data is checked and fingerprinted)."""
     from aimass_lab import data
-    from aimass_lab.specs import DataSpec
 
     if config:
         spec = DataSpec.from_yaml(config)
     else:
-        if path and source in ("csv", "parquet", "image_folder"):
-            path = str(Path(path).expanduser().resolve())
-        fields = {
-            "source": source,
-            "path": path,
-            "url": url,
-            "query": query,
-            "target": target,
-            "task": task,
-        }
-        spec = DataSpec(**{k: v for k, v in fields.items() if v is not None})
+        path = flags["path"]
+        if path and flags["source"] in ("csv", "parquet", "image_folder"):
+            flags["path"] = str(Path(path).expanduser().resolve())
+        spec = DataSpec(**given(flags))
     dataset = data.add(name, spec, workspace=workspace_of(ctx), description=description)
     if as_json:
         emit_json(dataset.info())
