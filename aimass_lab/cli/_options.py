@@ -13,9 +13,12 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,11 +77,10 @@ def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def field_option(
-    spec: Any,
+    spec: type[BaseModel],
     field: str,
     *decls: str,
     help: str | None = None,
-    show_spec_default: bool = True,
     **attrs: Any,
 ) -> Callable[[F], F]:
     """The click option of field ``field`` of the pydantic ``spec`` class.
@@ -86,8 +88,8 @@ def field_option(
     ``decls`` are click's declarations (``"--epochs"``); without a bare name the parameter
     is named after the field, so a command can take such options as ``**fields``. The type
     (int, float, or a choice of a ``Literal``) comes from the field; the help is ``help`` or
-    else the field's description, followed by the field's default. ``attrs`` go to
-    :func:`click.option` as they are.
+    else the field's description, followed by the field's default (a number or a text)
+    unless the option has a default of its own. ``attrs`` go to :func:`click.option`.
     """
     info = spec.model_fields[field]
     if not any(not d.startswith("-") for d in decls):
@@ -98,14 +100,9 @@ def field_option(
             attrs["type"] = kind
     text = help if help is not None else _sentence(info.description or "")
     default = info.get_default(call_default_factory=False)
-    note = (
-        show_spec_default
-        and "default" not in attrs
-        and isinstance(default, int | float | str)
-        and not isinstance(default, bool)
-    )
     text = text.rstrip(".")
-    text = f"{text} [default: {default}]".strip() if note else text
+    if "default" not in attrs and isinstance(default, int | float | str):
+        text = f"{text} [default: {default}]".strip()
     attrs["help"] = f"{text}." if text else None
     return click.option(*decls, **attrs)  # type: ignore[return-value]
 
