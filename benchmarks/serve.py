@@ -13,7 +13,7 @@ thread up to 8 connections, two above):
 
 (a) ``ort``          in-process ONNX Runtime: C Python threads call ``session.run`` on one
                      row in a loop (no HTTP): the limit;
-(b) ``aimass``       ``python -m aimass_lab.serve`` with dynamic batching (max batch 32,
+(b) ``aimass``       ``python -m aimass_lab.cli serve`` with dynamic batching (max batch 32,
                      max delay 2 ms), OIP route ``/v2/models/digits/infer``;
 (c) ``aimass-nobatch`` the same with ``--max-batch-size 1``;
 (d) ``litserve``     LitServe with batching (``max_batch_size=32``, ``batch_timeout=2 ms``, one
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             "fastapi": [*peers_script, "fastapi", "--onnx", onnx_path],
         }
         serve = [
-            *(sys.executable, "-m", "aimass_lab.serve", "--workspace", str(ws_path)),
+            *(sys.executable, "-m", "aimass_lab.cli", "serve", "--workspace", str(ws_path)),
             *("--models", ref),
         ]
         commands["aimass"] = [*serve, "--max-batch-size", "32", "--max-delay-ms", "2"]

@@ -16,7 +16,7 @@ Examples
 """
 
 from aimass_lab._callable_module import make_callable
-from aimass_lab.search._api import list_studies, load_study, run_search, search
+from aimass_lab.search._api import list_studies, load_space, load_study, run_search, search
 from aimass_lab.search._plots import (
     plot_history,
     plot_importances,
@@ -25,14 +25,16 @@ from aimass_lab.search._plots import (
     plot_pareto_front,
 )
 from aimass_lab.search._study import Study, TrialResult
+from aimass_lab.search._worker import join_study, run_worker
 from aimass_lab.search._worker import run as _run_job
-from aimass_lab.search._worker import run_worker
 from aimass_lab.workspace import register_job_kind
 
 __all__ = [
     "Study",
     "TrialResult",
+    "join_study",
     "list_studies",
+    "load_space",
     "load_study",
     "plot_history",
     "plot_importances",

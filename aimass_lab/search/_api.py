@@ -19,7 +19,7 @@ from aimass_lab.workspace import Workspace, new_id, resolve_workspace
 __all__ = ["list_studies", "load_study", "search", "start_study"]
 
 
-def _space_arg(space: Any) -> Any:
+def load_space(space: Any) -> Any:
     """A space given as a dict, YAML text or the path of a YAML/JSON file."""
     if isinstance(space, str | os.PathLike) and not isinstance(space, dict):
         import yaml
@@ -238,7 +238,7 @@ def search(
     )
     payload: dict[str, Any] = {
         "train": base,
-        "space": _space_arg(space) if space is not None else {},
+        "space": load_space(space) if space is not None else {},
         "objectives": [objectives] if isinstance(objectives, str) else list(objectives),
         "sampler": sampler,
         "n_trials": n_trials,

@@ -22,12 +22,13 @@ from aimass_lab.workspace import register_job_kind
 
 if TYPE_CHECKING:
     from aimass_lab.serve._client import Client, ServeError
-    from aimass_lab.serve._config import ServerConfig
+    from aimass_lab.serve._config import ServerConfig, keys_from_env
     from aimass_lab.serve._deploy import (
         DeployError,
         deploy,
         deployments,
         get_deployment,
+        parse_split,
         server_url,
     )
     from aimass_lab.serve._deployment import Deployment
@@ -46,7 +47,9 @@ __all__ = [
     "deployments",
     "export_triton",
     "get_deployment",
+    "keys_from_env",
     "parse_metrics",
+    "parse_split",
     "run_server",
     "server_url",
     "summarize",
@@ -56,6 +59,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Client": ("aimass_lab.serve._client", "Client"),
     "ServeError": ("aimass_lab.serve._client", "ServeError"),
     "ServerConfig": ("aimass_lab.serve._config", "ServerConfig"),
+    "keys_from_env": ("aimass_lab.serve._config", "keys_from_env"),
     "run_server": ("aimass_lab.serve._server", "run_server"),
     "parse_metrics": ("aimass_lab.serve._metrics", "parse_metrics"),
     "summarize": ("aimass_lab.serve._metrics", "summarize"),
@@ -65,6 +69,7 @@ _LAZY_DEPLOY: dict[str, tuple[str, str]] = {
     "deploy": ("aimass_lab.serve._deploy", "deploy"),
     "deployments": ("aimass_lab.serve._deploy", "deployments"),
     "get_deployment": ("aimass_lab.serve._deploy", "get_deployment"),
+    "parse_split": ("aimass_lab.serve._deploy", "parse_split"),
     "server_url": ("aimass_lab.serve._deploy", "server_url"),
     "DeployError": ("aimass_lab.serve._deploy", "DeployError"),
     "Deployment": ("aimass_lab.serve._deployment", "Deployment"),

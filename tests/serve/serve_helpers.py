@@ -82,7 +82,7 @@ def _model_config() -> dict[str, Any]:
 
 
 class ServerProcess:
-    """A real ``python -m aimass_lab.serve`` process on 127.0.0.1 (port 0)."""
+    """A real ``python -m aimass_lab.cli serve`` process on 127.0.0.1 (port 0)."""
 
     def __init__(
         self, workspace: Path, tmp: Path, *args: str, env: dict[str, str] | None = None
@@ -92,7 +92,7 @@ class ServerProcess:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         full_env.pop("AIMASS_DB_URL", None)
         cmd = [
-            sys.executable, "-m", "aimass_lab.serve", "--workspace", str(workspace),
+            sys.executable, "-m", "aimass_lab.cli", "serve", "--workspace", str(workspace),
             "--port", "0", "--ready-file", str(self.ready_file), *args,
         ]  # fmt: skip
         self._log = open(self.log_path, "wb")  # noqa: SIM115

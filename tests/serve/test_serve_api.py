@@ -1,7 +1,7 @@
 """The inference server's protocol: OIP v2 and JSON answers against in-process engines,
 batching equivalence, bad inputs, a property test that no body yields a 500, metrics, OpenAPI.
 
-One real server process (``python -m aimass_lab.serve``) serves the whole module.
+One real server process (``python -m aimass_lab.cli serve``) serves the whole module.
 """
 
 from __future__ import annotations

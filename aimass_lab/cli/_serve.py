@@ -1,5 +1,5 @@
-"""``aimass serve`` and ``python -m aimass_lab.serve`` (click only at import: ``aimass --help``
-stays light)."""
+"""``aimass serve`` and ``python -m aimass_lab.serve``: the workspace's inference server in
+this process."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
+from aimass_lab.cli._root import cli
 from aimass_lab.errors import AimassError
 
-__all__ = ["main", "serve_command"]
+__all__ = ["serve_command", "serve_main"]
 
 
 @click.command("serve")
@@ -115,8 +116,7 @@ def serve_command(ctx: click.Context, **opts: Any) -> None:
     POST /v1/models/NAME[:VERSION_OR_ALIAS]/predict, /metrics, /openapi.json, /admin/...
     SIGTERM (or Ctrl-C) drains: ready turns 503, in-flight requests finish, exit 0.
     """
-    from aimass_lab.serve._config import ServerConfig, keys_from_env
-    from aimass_lab.serve._server import run_server
+    from aimass_lab.serve import ServerConfig, keys_from_env, run_server
 
     root = ctx.find_root().obj or {}
     try:
@@ -141,8 +141,11 @@ def serve_command(ctx: click.Context, **opts: Any) -> None:
     ctx.exit(code)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m aimass_lab.serve``."""
+def serve_main(argv: list[str] | None = None) -> None:
+    """``python -m aimass_lab.serve``: the serve command on its own."""
     serve_command.main(
         args=argv if argv is not None else sys.argv[1:], prog_name="python -m aimass_lab.serve"
     )
+
+
+cli.add_command(serve_command, "serve")

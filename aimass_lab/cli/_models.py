@@ -1,0 +1,208 @@
+"""``aimass models ...``: the model registry (versions, aliases, integrity, archives) and
+``aimass models export-triton``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from aimass_lab.cli._options import json_option
+from aimass_lab.cli._output import echo_fields, emit_json, table
+from aimass_lab.cli._root import AimassGroup, cli, workspace_of
+
+__all__ = ["models"]
+
+
+@cli.group(cls=AimassGroup)
+def models() -> None:
+    """The model registry: versions, aliases, integrity, archives."""
+
+
+def _version_row(mv: Any) -> dict[str, Any]:
+    doc = mv.to_dict()
+    metrics = doc.get("metrics") or {}
+    doc["test_acc"] = metrics.get("test_acc")
+    doc["val_acc"] = metrics.get("val_acc")
+    return doc
+
+
+@models.command("list")
+@click.argument("name", required=False)
+@json_option
+@click.pass_context
+def models_list(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """List model versions (of NAME, or all)."""
+    from aimass_lab import registry
+
+    items = [_version_row(mv) for mv in registry.list(name, workspace=workspace_of(ctx))]
+    if as_json:
+        emit_json(items)
+    else:
+        table(items, ["ref", "aliases", "run_id", "val_acc", "test_acc", "created_at"])
+
+
+@models.command("register")
+@click.argument("run_id")
+@click.argument("name")
+@click.option(
+    "--alias",
+    "aliases",
+    multiple=True,
+    help="Also point this alias at the new version (repeatable).",
+)
+@click.option("--description")
+@json_option
+@click.pass_context
+def models_register(
+    ctx: click.Context,
+    run_id: str,
+    name: str,
+    aliases: tuple[str, ...],
+    description: str | None,
+    as_json: bool,
+) -> None:
+    """Register the model of a succeeded run as the next version of NAME."""
+    from aimass_lab import registry
+
+    mv = registry.register(
+        run_id, name, aliases=aliases, description=description, workspace=workspace_of(ctx)
+    )
+    if as_json:
+        emit_json(mv.to_dict())
+    else:
+        click.echo(f"registered {mv.ref}" + (f" ({', '.join(aliases)})" if aliases else ""))
+
+
+@models.command("show")
+@click.argument("ref")
+@json_option
+@click.pass_context
+def models_show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show a version: spec, metrics, lineage, files."""
+    from aimass_lab import registry
+
+    doc = registry.get(ref, workspace=workspace_of(ctx)).to_dict()
+    if as_json:
+        emit_json(doc)
+    else:
+        echo_fields(doc)
+
+
+@models.command("verify")
+@click.argument("ref")
+@json_option
+@click.pass_context
+def models_verify(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Check every file of a version against its sha256 manifest."""
+    from aimass_lab import registry
+
+    doc = registry.verify(ref, workspace=workspace_of(ctx))
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"{ref}: OK, {len(doc.get('files', doc))} files verified")
+
+
+@models.command("alias")
+@click.argument("ref")
+@click.argument("alias")
+@click.option(
+    "--remove", is_flag=True, help="Remove the alias instead (REF is then the model name)."
+)
+@click.pass_context
+def models_alias(ctx: click.Context, ref: str, alias: str, remove: bool) -> None:
+    """Point ALIAS (prod, staging, …) at version REF (name:version)."""
+    from aimass_lab import registry
+
+    ws = workspace_of(ctx)
+    if remove:
+        registry.remove_alias(ref.split(":")[0], alias, workspace=ws)
+        click.echo(f"alias {alias!r} removed from {ref.split(':')[0]}")
+    else:
+        mv = registry.set_alias(ref, alias, workspace=ws)
+        click.echo(f"{mv.name}:{alias} -> {mv.ref}")
+
+
+@models.command("export")
+@click.argument("ref")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.pass_context
+def models_export(ctx: click.Context, ref: str, path: str) -> None:
+    """Write version REF as one archive file."""
+    from aimass_lab import registry
+
+    out = registry.export(ref, path, workspace=workspace_of(ctx))
+    click.echo(f"exported {ref} to {out}")
+
+
+@models.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--name", help="Register under this name instead of the archive's.")
+@json_option
+@click.pass_context
+def models_import(ctx: click.Context, path: str, name: str | None, as_json: bool) -> None:
+    """Import an archive as a new version (entries and hashes are checked first)."""
+    from aimass_lab import registry
+
+    mv = registry.import_(path, name=name, workspace=workspace_of(ctx))
+    if as_json:
+        emit_json(mv.to_dict())
+    else:
+        click.echo(f"imported {path} as {mv.ref}")
+
+
+@models.command("delete")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def models_delete(ctx: click.Context, ref: str, yes: bool) -> None:
+    """Delete version REF and its aliases."""
+    from aimass_lab import registry
+
+    if not yes:
+        click.confirm(f"delete {ref}?", abort=True)
+    registry.delete(ref, workspace=workspace_of(ctx))
+    click.echo(f"deleted {ref}")
+
+
+@models.command("export-triton")
+@click.argument("ref", metavar="NAME:VERSION")
+@click.argument("directory", type=click.Path(file_okay=False), metavar="DIR")
+@click.option("--as", "as_name", metavar="NAME", help="Triton model name [registry name].")
+@click.option("--max-batch-size", type=int, default=32, show_default=True)
+@click.option("--max-delay-ms", type=float, default=2.0, show_default=True)
+@json_option
+@click.pass_context
+def models_export_triton(
+    ctx: click.Context,
+    ref: str,
+    directory: str,
+    as_name: str | None,
+    max_batch_size: int,
+    max_delay_ms: float,
+    as_json: bool,
+) -> None:
+    """Write NAME:VERSION as a Triton model repository entry in DIR.
+
+    \b
+    DIR/NAME/config.pbtxt, DIR/NAME/VERSION/model.onnx (ONNX exported first if needed).
+    Serve it with: tritonserver --model-repository DIR
+    """
+    from aimass_lab.serve import export_triton
+
+    target = export_triton(
+        ref,
+        directory,
+        name=as_name,
+        max_batch_size=max_batch_size,
+        max_delay_ms=max_delay_ms,
+        workspace=workspace_of(ctx),
+    )
+    files = sorted(str(p.relative_to(target.parent)) for p in target.rglob("*") if p.is_file())
+    if as_json:
+        emit_json({"ref": ref, "path": str(target), "files": files})
+    else:
+        click.echo(f"exported {ref} to {target}:")
+        for f in files:
+            click.echo(f"  {f}")

@@ -1,0 +1,125 @@
+"""``aimass train``: a training as a background job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from aimass_lab.cli._options import (
+    config_option,
+    field_option,
+    given,
+    images_option,
+    json_option,
+    parse_sets,
+    sets_option,
+)
+from aimass_lab.cli._output import emit_json, show_run
+from aimass_lab.cli._root import cli, workspace_of
+from aimass_lab.specs import TrainSpec
+
+__all__ = ["train", "training_args"]
+
+
+def training_args(
+    ws: Any, base: dict[str, Any], data: str | None, model: str | None, images: bool
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The data and model of a training (the flags over the spec's fields ``base``), and the
+    other fields of ``base``."""
+    data_arg: Any = data if data is not None else base.get("data")
+    if images:
+        from aimass_lab.data import resolve_spec
+
+        data_arg = resolve_spec(data_arg, workspace=ws).model_copy(update={"as_images": True})
+    model_arg: Any = model if model is not None else base.get("model", "mlp")
+    fields = {k: v for k, v in base.items() if k not in ("data", "model")}
+    return data_arg, model_arg, fields
+
+
+@cli.command()
+@click.option("--data", "-d", help="Built-in or registered dataset name.")
+@click.option(
+    "--model",
+    "-m",
+    help="Zoo model (mlp, cnn, resnet, gru, lstm, transformer) or package.module:Class.",
+)
+@sets_option("A model or training hyperparameter (repeatable): --set hidden=128 --set lr=0.001.")
+@field_option(TrainSpec, "max_epochs", "--epochs", help="max_epochs")
+@field_option(TrainSpec, "batch_size", "--batch-size")
+@field_option(TrainSpec, "lr", "--lr")
+@field_option(
+    TrainSpec,
+    "devices",
+    "--devices",
+    help="'auto', a count, -1 for all, or a comma list of GPU indices",
+)
+@field_option(TrainSpec, "accelerator", "--accelerator")
+@field_option(TrainSpec, "strategy", "--strategy")
+@field_option(TrainSpec, "num_nodes", "--num-nodes", help="Machines, under torchrun or SLURM")
+@field_option(TrainSpec, "precision", "--precision")
+@field_option(TrainSpec, "seed", "--seed")
+@click.option("--early-stopping", "early", is_flag=True, help="Stop when val_loss stops improving.")
+@images_option
+@field_option(TrainSpec, "name", "--name")
+@config_option("TrainSpec")
+@click.option("--wait", is_flag=True, help="Wait for the run to end, with a progress bar.")
+@click.option(
+    "--no-launch",
+    is_flag=True,
+    help="Only record the job (queued), for torchrun/SLURM to start on every node.",
+)
+@json_option
+@click.pass_context
+def train(
+    ctx: click.Context,
+    data: str | None,
+    model: str | None,
+    sets: tuple[str, ...],
+    early: bool,
+    images: bool,
+    config: str | None,
+    wait: bool,
+    no_launch: bool,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Train a model as a background job.
+
+    \b
+    aimass train --data digits --model mlp --set hidden=128 --set lr=0.001 --epochs 5 --wait
+    aimass train --data digits --model mlp --devices 2 --accelerator cpu --strategy ddp --wait
+    aimass train --config train.yaml --epochs 20
+    """
+    from aimass_lab.train import train as train_fn
+
+    ws = workspace_of(ctx)
+    base: dict[str, Any] = TrainSpec.from_yaml(config).to_dict() if config else {}
+    if data is None and not base:
+        raise click.UsageError("give --data NAME or --config FILE")
+    hparams = parse_sets(sets)
+    data_arg, model_arg, fields = training_args(ws, base, data, model, images)
+    overrides = given(flags)
+    devices = overrides.get("devices")
+    if devices and "," in devices:
+        overrides["devices"] = [int(d) for d in devices.split(",")]
+    fields.update(overrides)
+    if early:
+        fields["early_stopping"] = True
+    run = train_fn(
+        data_arg, model_arg, hparams=hparams, workspace=ws, launch=not no_launch, **fields
+    )
+    if no_launch:
+        if as_json:
+            emit_json(run.to_dict())
+        else:
+            click.echo(
+                f"job {run.id} queued; on every node run:\n"
+                f"  python -m aimass_lab.runjob {ws.path} {run.id}"
+            )
+        return
+    if wait:
+        run.wait(progress=not as_json)
+    show_run(run, as_json)
+    if wait and run.status != "succeeded":
+        ctx.exit(1)
