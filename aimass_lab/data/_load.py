@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 
 from aimass_lab.data._base import RawData
-from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._plugins import get_source
 from aimass_lab.data._preprocess import Preprocessor, category_key
 from aimass_lab.data._split import split_indices
 from aimass_lab.errors import DataError, NotFoundError, SpecError, accepted
-from aimass_lab.specs import DataSpec, Spec
+from aimass_lab.specs import BUILTINS, DataSpec, Spec
 from aimass_lab.workspace import resolve_workspace
 
 if TYPE_CHECKING:

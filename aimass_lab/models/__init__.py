@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aimass_lab.models._catalog import FAMILIES, Family
+from aimass_lab.specs import FAMILIES, Family
 
 if TYPE_CHECKING:
     from aimass_lab.models._load import load_network

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.errors import DataError, SpecError
-from aimass_lab.specs import DataSpec, SplitSpec
+from aimass_lab.specs import BUILTINS, DataSpec, SplitSpec
 from aimass_lab.widgets._base import (
     Field,
     Panel,
