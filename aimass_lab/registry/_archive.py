@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from aimass_lab._io import atomic_open, sha256_file
 from aimass_lab.errors import AimassError, ArchiveError, IntegrityError, NotFoundError, accepted
+from aimass_lab.registry._common import Ref, WorkspaceLike
 from aimass_lab.registry._model_version import (
     CONFIG_FILE,
     REQUIRED_FILES,
@@ -37,14 +38,9 @@ from aimass_lab.registry._model_version import (
     validate_name,
     verify_files,
 )
-from aimass_lab.registry._registry import (
-    Ref,
-    Source,
-    WorkspaceLike,
-    get,
-    read_config,
-    register_files,
-)
+from aimass_lab.registry._query import get
+from aimass_lab.registry._register import register_files
+from aimass_lab.registry._sources import Source, read_config
 from aimass_lab.workspace import resolve_workspace
 
 __all__ = [
@@ -141,7 +137,7 @@ def export(ref: Ref, path: str | os.PathLike[str], workspace: WorkspaceLike = No
         for filename, entry in sorted(report["files"].items()):
             with open(entry["path"], "rb") as src:
                 reader = _HashingReader(src)
-                tar.addfile(info(f"{_FILES_DIR}/{filename}", int(entry["size"])), reader)  # type: ignore[arg-type]
+                tar.addfile(info(f"{_FILES_DIR}/{filename}", int(entry["size"])), reader)
             if reader.digest.hexdigest() != entry["sha256"]:
                 raise IntegrityError(
                     f"file {filename!r} of model {mv.ref} changed while it was exported: sha256 is "
