@@ -13,6 +13,8 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from aimass_lab.specs._choices import TRAIN_HPARAMS
+
 __all__ = [
     "BUILTINS",
     "BuiltinInfo",
@@ -256,7 +258,7 @@ def coerce_hparams(
                     "value": value,
                     "message": f"model {family.name!r} takes no hyperparameter {key!r}; "
                     f"accepted: {', '.join(sorted(family.defaults))} "
-                    "(training hyperparameters: lr, batch_size, weight_decay, optimizer)",
+                    f"(training hyperparameters: {', '.join(TRAIN_HPARAMS)})",
                 }
             )
             continue

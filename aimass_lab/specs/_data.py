@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from aimass_lab.errors import accepted
+from aimass_lab.errors import DataError, accepted
 from aimass_lab.specs._base import Spec, one_of
 from aimass_lab.specs._catalog import BUILTINS, source_names
 
@@ -37,6 +38,59 @@ class SplitSpec(Spec):
         if self.folds is not None and self.fold >= self.folds:
             raise ValueError(f"fold must be below folds ({self.folds}); got {self.fold}")
         return self
+
+    def sizes(self, n: int) -> dict[str, int]:
+        """The rows each part gets out of ``n``, as the seeded split cuts them.
+
+        The test part takes ``ceil(test * n)`` rows; with ``folds`` the validation fold takes
+        its share of the rest, else validation takes ``ceil(val / (1 - test) * rest)`` rows;
+        training keeps what is left.
+
+        Examples
+        --------
+        >>> SplitSpec(val=0.2, test=0.2).sizes(150)
+        {'train': 90, 'val': 30, 'test': 30}
+        """
+        test = math.ceil(self.test * n) if self.test > 0 else 0
+        rest = n - test
+        if self.folds is not None:
+            base, extra = divmod(max(rest, 0), self.folds)
+            val = base + (1 if self.fold < extra else 0)
+        elif self.val > 0 and rest > 0:
+            val = math.ceil(self.val / (1.0 - self.test) * rest)
+        else:
+            val = 0
+        return {"train": rest - val, "val": val, "test": test}
+
+    def check_rows(self, n: int) -> None:
+        """Check that ``n`` rows can be split this way: every asked part gets rows.
+
+        This is the one rule for splits that depend on the data (the fractions themselves
+        are checked when the spec is made); the data stage calls it before splitting.
+
+        Raises
+        ------
+        DataError
+            Naming the rows, the fractions and what each part would get.
+        """
+        sizes = self.sizes(n)
+        rest = n - sizes["test"]
+        where = f"cannot split {n} rows with val={self.val}, test={self.test}" + (
+            f", folds={self.folds}" if self.folds else ""
+        )
+        if self.folds is not None and self.folds > rest:
+            reason = (
+                f"{self.folds} folds need at least {self.folds} rows outside the test part; "
+                f"there are {rest}"
+            )
+        elif sizes["train"] <= 0:
+            reason = (
+                f"the test part takes {sizes['test']} and the validation part {sizes['val']}, "
+                "which leaves no rows to train on"
+            )
+        else:
+            return
+        raise DataError(f"{where}: {reason}. Use more data or smaller fractions")
 
 
 class PreprocessSpec(Spec):

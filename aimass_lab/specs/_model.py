@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from aimass_lab.errors import accepted
+from aimass_lab.errors import SpecError, accepted
 from aimass_lab.specs._base import Spec
 from aimass_lab.specs._catalog import FAMILIES, coerce_hparams
 
@@ -28,20 +28,35 @@ class ModelSpec(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
+        # A SpecError (a ValueError) raised here keeps its field names: Spec.__init__ unpacks it.
         if self.family == "custom":
             if not self.target or ":" not in self.target:
-                raise ValueError("family 'custom' needs target='package.module:Class'")
+                raise SpecError(
+                    "ModelSpec",
+                    [
+                        {
+                            "field": "target",
+                            "value": self.target,
+                            "message": "family 'custom' needs target='package.module:Class'",
+                        }
+                    ],
+                )
             return self
         family = FAMILIES.get(self.family)
         if family is None:
-            raise ValueError(
-                f"unknown model {self.family!r}; accepted: {accepted([*FAMILIES, 'custom'])}"
+            raise SpecError(
+                "ModelSpec",
+                [
+                    {
+                        "field": "family",
+                        "message": f"unknown model {self.family!r}; "
+                        f"accepted: {accepted([*FAMILIES, 'custom'])}",
+                    }
+                ],
             )
         coerced, errors = coerce_hparams(family, self.hparams)
         if errors:
-            raise ValueError(
-                "; ".join(f"{e['field']}={e['value']!r}: {e['message']}" for e in errors)
-            )
+            raise SpecError("ModelSpec", errors)
         object.__setattr__(self, "hparams", coerced)
         return self
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from aimass_lab.errors import accepted
+from aimass_lab.errors import SpecError, accepted
 from aimass_lab.specs._base import Spec, one_of
 from aimass_lab.specs._choices import (
     PRECISION_ALIASES,
@@ -103,13 +103,49 @@ class TrainSpec(Spec):
         return text
 
 
-def split_hparams(hparams: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_hparams(
+    hparams: dict[str, Any] | None, given: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split one hyperparameter dict into training fields and model hyperparameters.
 
     ``{"lr": 0.01, "hidden": 64}`` gives ``({"lr": 0.01}, {"hidden": 64})``.
+
+    Parameters
+    ----------
+    hparams
+        Model and training hyperparameters in one dict.
+    given
+        Training fields given on their own (``max_epochs=5``; ``None`` values count as not
+        given). A training key of ``hparams`` given there too must have the same value.
+
+    Raises
+    ------
+    SpecError
+        When a training field is given twice with different values, naming both.
+
+    Examples
+    --------
+    >>> split_hparams({"max_epochs": 5, "hidden": 64}, {"max_epochs": 5})
+    ({'max_epochs': 5}, {'hidden': 64})
     """
     train: dict[str, Any] = {}
     model: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
     for key, value in (hparams or {}).items():
-        (train if key in TRAIN_HPARAMS else model)[key] = value
+        if key not in TRAIN_HPARAMS:
+            model[key] = value
+            continue
+        train[key] = value
+        other = (given or {}).get(key)
+        if other is not None and other != value:
+            errors.append(
+                {
+                    "field": key,
+                    "value": value,
+                    "message": f"{key} is given twice with different values: {key}={other!r} "
+                    f"and hparams[{key!r}]={value!r}; give it once",
+                }
+            )
+    if errors:
+        raise SpecError("TrainSpec", errors)
     return train, model
