@@ -6,7 +6,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.exc import OperationalError
@@ -28,7 +28,7 @@ WorkspaceLike = Workspace | str | os.PathLike[str] | None
 T = TypeVar("T")
 
 
-def _few(values: Iterable[Any], limit: int = 20) -> str:
+def _few(values: Iterable[object], limit: int = 20) -> str:
     items = list(values)
     text = accepted(items[:limit])
     return text + (f" and {len(items) - limit} more" if len(items) > limit else "")

@@ -20,7 +20,7 @@ __all__ = ["register", "register_files"]
 
 
 def register(
-    source: Any,
+    source: object,
     name: str,
     *,
     aliases: Iterable[str] = (),
@@ -73,10 +73,8 @@ def register(
     if description is not None and not isinstance(description, str):
         raise AimassError(f"description must be a string or None, got {type(description).__name__}")
     extra = _json_dict(lineage, "lineage")
-    if workspace is None and isinstance(getattr(source, "workspace", None), Workspace):
-        ws: Workspace = source.workspace
-    else:
-        ws = resolve_workspace(workspace)
+    own = getattr(source, "workspace", None)  # a run knows its workspace
+    ws = own if workspace is None and isinstance(own, Workspace) else resolve_workspace(workspace)
     src = _resolve_source(ws, source)
     return register_files(
         ws,

@@ -167,7 +167,7 @@ def _job_source(ws: Workspace, job: Job) -> Source:
     )
 
 
-def _resolve_source(ws: Workspace, source: Any) -> Source:
+def _resolve_source(ws: Workspace, source: object) -> Source:
     if isinstance(source, ModelVersion):
         raise AimassError(
             f"register() takes a run, a job id or a model folder, not a ModelVersion ({source.ref}); "
@@ -203,7 +203,7 @@ def _resolve_source(ws: Workspace, source: Any) -> Source:
     )
 
 
-def _dataset_label(data_spec: Any) -> str | None:
+def _dataset_label(data_spec: object) -> str | None:
     if not isinstance(data_spec, dict):
         return None
     try:

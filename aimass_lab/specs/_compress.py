@@ -107,7 +107,7 @@ class QuantizeSpec(Spec):
 
     @field_validator("target_cpu", mode="before")
     @classmethod
-    def _target_cpu(cls, value: Any) -> str:
+    def _target_cpu(cls, value: object) -> str:
         from aimass_lab._cpu import ISAS
 
         text = str(value).strip().lower()
@@ -117,7 +117,7 @@ class QuantizeSpec(Spec):
 
     @field_validator("mode", mode="before")
     @classmethod
-    def _mode(cls, value: Any) -> str:
+    def _mode(cls, value: object) -> str:
         text = MODE_ALIASES.get(str(value), str(value))
         if text not in QUANTIZE_MODES:
             raise ValueError(
@@ -313,7 +313,7 @@ class CompressSpec(Spec):
 
     @field_validator("methods", mode="before")
     @classmethod
-    def _parse_methods(cls, value: Any) -> Any:
+    def _parse_methods(cls, value: object) -> object:
         if isinstance(value, str | dict | Spec):
             value = [value]
         if not isinstance(value, list | tuple) or not value:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, field_validator
 
 from aimass_lab.errors import AimassError
@@ -57,7 +55,7 @@ class DeploySpec(Spec):
 
     @field_validator("model", mode="before")
     @classmethod
-    def _model_ref(cls, value: Any) -> Any:
+    def _model_ref(cls, value: object) -> object:
         ref = getattr(value, "ref", value)  # a ModelVersion
         try:
             parse_ref(ref)
@@ -77,7 +75,7 @@ class DeploySpec(Spec):
 
     @field_validator("batching", mode="before")
     @classmethod
-    def _batching(cls, value: Any) -> Any:
+    def _batching(cls, value: object) -> object:
         if value is None or value is True:
             return BatchingSpec()
         if value is False:
