@@ -292,6 +292,44 @@ def _unsafe_reason(name: str) -> str | None:
     return None
 
 
+def _is_folder_entry(member: tarfile.TarInfo, archive: Path) -> bool:
+    """Whether ``member`` is the files folder; refuse it unless it is that or a regular file."""
+    entry = member.name
+    reason = _unsafe_reason(entry)
+    if reason:
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: it {reason}; refusing the archive"
+        )
+    if member.issym():
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: it is a symbolic link (to {member.linkname!r}); "
+            "model archives hold regular files only"
+        )
+    if member.islnk():
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: it is a hard link (to {member.linkname!r}); "
+            "model archives hold regular files only"
+        )
+    if member.ischr() or member.isblk() or member.isfifo():
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: it is a device or FIFO; model archives "
+            "hold regular files only"
+        )
+    if member.isdir():
+        if entry.rstrip("/") != _FILES_DIR:
+            raise ArchiveError(
+                f"unexpected folder {entry!r} in {archive}; a model archive holds only "
+                f"{_MANIFEST} and {_FILES_DIR}/<file>"
+            )
+        return True
+    if not member.isreg() or member.issparse():
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: unsupported entry type {member.type!r}; "
+            "model archives hold regular files only"
+        )
+    return False
+
+
 def _check_members(
     tar: tarfile.TarFile, archive: Path, max_bytes: int
 ) -> tuple[dict[str, Any], dict[str, tarfile.TarInfo]]:
@@ -303,39 +341,9 @@ def _check_members(
     index = 0
     while (member := tar.next()) is not None:
         entry = member.name
-        reason = _unsafe_reason(entry)
-        if reason:
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: it {reason}; refusing the archive"
-            )
-        if member.issym():
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: it is a symbolic link (to {member.linkname!r}); "
-                "model archives hold regular files only"
-            )
-        if member.islnk():
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: it is a hard link (to {member.linkname!r}); "
-                "model archives hold regular files only"
-            )
-        if member.ischr() or member.isblk() or member.isfifo():
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: it is a device or FIFO; model archives "
-                "hold regular files only"
-            )
-        if member.isdir():
-            if entry.rstrip("/") != _FILES_DIR:
-                raise ArchiveError(
-                    f"unexpected folder {entry!r} in {archive}; a model archive holds only "
-                    f"{_MANIFEST} and {_FILES_DIR}/<file>"
-                )
+        if _is_folder_entry(member, archive):
             index += 1
             continue
-        if not member.isreg() or member.issparse():
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: unsupported entry type {member.type!r}; "
-                "model archives hold regular files only"
-            )
         if entry in seen:
             raise ArchiveError(f"entry {entry!r} appears twice in {archive}; refusing the archive")
         seen.add(entry)

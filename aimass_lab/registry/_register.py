@@ -87,6 +87,33 @@ def register(
     )
 
 
+def _recorded(
+    src: Source, overrides: dict[str, Any] | None, parent_ref: str | None, lineage: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields a new version records (from ``model.json``, or ``overrides``) and its lineage
+    (run, folder, dataset label, data fingerprint and parent, then ``lineage``)."""
+    config = src.config
+    fields: dict[str, Any] = {
+        "model_spec": dict(config["model_spec"]),
+        "hparams": dict(config.get("hparams") or config["model_spec"].get("hparams") or {}),
+        "metrics": {**(src.job_metrics or {}), **(config.get("metrics") or {})},
+        "data_fingerprint": config.get("data_fingerprint"),
+        "run_id": src.run_id,
+    }
+    fields.update(overrides or {})
+    auto: dict[str, Any] = {"source": src.kind, "run_id": fields["run_id"]}
+    if src.kind == "folder":
+        auto["folder"] = str(src.folder.resolve())
+    label = _dataset_label(config.get("data_spec"))
+    if label is not None:
+        auto["dataset"] = label
+    if fields["data_fingerprint"]:
+        auto["data_fingerprint"] = fields["data_fingerprint"]
+    if parent_ref is not None:
+        auto["parent"] = parent_ref
+    return fields, _json_dict({**auto, **lineage}, "lineage")
+
+
 def register_files(
     ws: Workspace,
     src: Source,
@@ -115,26 +142,7 @@ def register_files(
         digest = ws.artifacts.put_file(path)
         manifest[filename] = {"sha256": digest, "size": ws.artifacts.path(digest).stat().st_size}
 
-    config = src.config
-    fields: dict[str, Any] = {
-        "model_spec": dict(config["model_spec"]),
-        "hparams": dict(config.get("hparams") or config["model_spec"].get("hparams") or {}),
-        "metrics": {**(src.job_metrics or {}), **(config.get("metrics") or {})},
-        "data_fingerprint": config.get("data_fingerprint"),
-        "run_id": src.run_id,
-    }
-    fields.update(overrides or {})
-    auto: dict[str, Any] = {"source": src.kind, "run_id": fields["run_id"]}
-    if src.kind == "folder":
-        auto["folder"] = str(src.folder.resolve())
-    label = _dataset_label(config.get("data_spec"))
-    if label is not None:
-        auto["dataset"] = label
-    if fields["data_fingerprint"]:
-        auto["data_fingerprint"] = fields["data_fingerprint"]
-    if parent_ref is not None:
-        auto["parent"] = parent_ref
-    full_lineage = _json_dict({**auto, **lineage}, "lineage")
+    fields, full_lineage = _recorded(src, overrides, parent_ref, lineage)
 
     # 2. The row and its aliases in one transaction; retry when another process took the number.
     def insert() -> int:
