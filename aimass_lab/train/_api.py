@@ -162,6 +162,8 @@ def train(
         (in a background thread) since an object cannot move to another process.
     hparams
         Model and training hyperparameters in one dict (``{"hidden": 128, "lr": 1e-3}``).
+        A training one also given as its own argument (``max_epochs=5``) must have the same
+        value there, else :class:`~aimass_lab.errors.SpecError`.
     max_epochs, batch_size, lr, seed
         Training settings (defaults in :class:`~aimass_lab.specs.TrainSpec`).
     devices, accelerator, strategy, num_nodes, precision
