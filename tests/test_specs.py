@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aimass_lab.errors import SpecError
-from aimass_lab.specs import DataSpec, ModelSpec, TrainSpec, split_hparams
+from aimass_lab.errors import DataError, SpecError
+from aimass_lab.specs import DataSpec, ModelSpec, SplitSpec, TrainSpec, split_hparams
 
 
 def _spec() -> TrainSpec:
@@ -105,3 +105,46 @@ def test_split_hparams_routes_training_keys() -> None:
     assert train == {"lr": 0.01, "batch_size": 32}
     assert model == {"hidden": 64}
     assert ModelSpec(family="mlp", hparams=model).resolved_hparams()["hidden"] == 64
+
+
+def test_split_hparams_refuses_a_training_field_given_twice() -> None:
+    assert split_hparams({"max_epochs": 5, "hidden": 8}, {"max_epochs": 5, "lr": None}) == (
+        {"max_epochs": 5},
+        {"hidden": 8},
+    )
+    with pytest.raises(
+        SpecError,
+        match=r"max_epochs: got 3: max_epochs is given twice with different values: "
+        r"max_epochs=5 and hparams\['max_epochs'\]=3; give it once",
+    ):
+        split_hparams({"max_epochs": 3}, {"max_epochs": 5})
+
+
+def test_model_errors_name_their_field() -> None:
+    with pytest.raises(SpecError) as info:
+        TrainSpec.from_dict(
+            {"data": {"name": "iris"}, "model": {"family": "mlp", "hparams": {"width": 3}}}
+        )
+    assert info.value.errors[0]["field"] == "model.hparams.width"
+    assert "(spec)" not in str(info.value)
+    with pytest.raises(SpecError) as info:
+        ModelSpec(family="vgg")
+    assert info.value.errors[0]["field"] == "family"
+
+
+def test_split_rows_rule() -> None:
+    split = SplitSpec(val=0.2, test=0.2)
+    assert split.sizes(150) == {"train": 90, "val": 30, "test": 30}
+    split.check_rows(3)
+    with pytest.raises(
+        DataError,
+        match=r"cannot split 2 rows with val=0\.2, test=0\.2: the test part takes 1 and the "
+        r"validation part 1, which leaves no rows to train on\. Use more data",
+    ):
+        split.check_rows(2)
+    with pytest.raises(
+        DataError,
+        match=r"cannot split 6 rows with val=0\.15, test=0\.5, folds=5: 5 folds need at least "
+        r"5 rows outside the test part; there are 3",
+    ):
+        SplitSpec(test=0.5, folds=5).check_rows(6)

@@ -8,6 +8,7 @@ import click
 
 from aimass_lab._version import __version__
 from aimass_lab.errors import AimassError
+from aimass_lab.settings import env_name
 
 __all__ = ["AimassGroup", "cli", "main", "workspace_of"]
 
@@ -40,13 +41,13 @@ def workspace_of(ctx: click.Context) -> Any:
     "--workspace",
     "-w",
     "path",
-    envvar="AIMASS_HOME",
+    envvar=env_name("home"),
     type=click.Path(file_okay=False),
     help="Workspace folder [default: ./aimass-workspace, or $AIMASS_HOME].",
 )
 @click.option(
     "--db-url",
-    envvar="AIMASS_DB_URL",
+    envvar=env_name("db_url"),
     help="Metadata store URL (SQLite or PostgreSQL) [$AIMASS_DB_URL].",
 )
 @click.pass_context

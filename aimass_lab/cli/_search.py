@@ -140,14 +140,13 @@ def _search_spec(
     from aimass_lab.train import build_train_spec
 
     train_base: dict[str, Any] = dict(base.get("train") or {})
+    hparams = parse_sets(sets)
     data_arg, model_arg, fields = training_args(
-        ws, train_base, train_flags["data"], train_flags["model"], train_flags["images"]
+        ws, train_base, train_flags["data"], train_flags["model"], train_flags["images"], hparams
     )
     if train_flags["epochs"] is not None:
         fields["max_epochs"] = train_flags["epochs"]
-    train_spec = build_train_spec(
-        data_arg, model_arg, hparams=parse_sets(sets), workspace=ws, **fields
-    )
+    train_spec = build_train_spec(data_arg, model_arg, hparams=hparams, workspace=ws, **fields)
     payload: dict[str, Any] = {k: v for k, v in base.items() if k != "train"}
     payload["train"] = train_spec
     if space is not None:

@@ -23,17 +23,25 @@ __all__ = ["train", "training_args"]
 
 
 def training_args(
-    ws: Any, base: dict[str, Any], data: str | None, model: str | None, images: bool
+    ws: Any,
+    base: dict[str, Any],
+    data: str | None,
+    model: str | None,
+    images: bool,
+    hparams: dict[str, Any],
 ) -> tuple[Any, Any, dict[str, Any]]:
     """The data and model of a training (the flags over the spec's fields ``base``), and the
-    other fields of ``base``."""
+    other fields of ``base`` less the training ones that ``--set`` (``hparams``) gives anew."""
+    from aimass_lab.specs import TRAIN_HPARAMS
+
     data_arg: Any = data if data is not None else base.get("data")
     if images:
         from aimass_lab.data import resolve_spec
 
         data_arg = resolve_spec(data_arg, workspace=ws).model_copy(update={"as_images": True})
     model_arg: Any = model if model is not None else base.get("model", "mlp")
-    fields = {k: v for k, v in base.items() if k not in ("data", "model")}
+    dropped = {"data", "model", *(k for k in hparams if k in TRAIN_HPARAMS)}
+    fields = {k: v for k, v in base.items() if k not in dropped}
     return data_arg, model_arg, fields
 
 
@@ -98,7 +106,7 @@ def train(
     if data is None and not base:
         raise click.UsageError("give --data NAME or --config FILE")
     hparams = parse_sets(sets)
-    data_arg, model_arg, fields = training_args(ws, base, data, model, images)
+    data_arg, model_arg, fields = training_args(ws, base, data, model, images, hparams)
     overrides = given(flags)
     devices = overrides.get("devices")
     if devices and "," in devices:

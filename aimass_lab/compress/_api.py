@@ -13,10 +13,16 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 
 from aimass_lab.compress._base import Candidate, CompressionMethod, Context
-from aimass_lab.compress._onnx import DEFAULT_OPSET, check_parity, export_network
 from aimass_lab.compress._report import CompressionReport
+from aimass_lab.compress._variants import (
+    baseline,
+    export_checked,
+    int8_columns,
+    measure,
+    register,
+)
 from aimass_lab.errors import DataError
-from aimass_lab.specs import BenchmarkSpec, CompressSpec
+from aimass_lab.specs import CompressSpec
 
 if TYPE_CHECKING:
     from aimass_lab.compress._job import CompressJob
@@ -26,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "compress", "export_onnx"]
 
-ONNX_FILE = "model.onnx"
 #: Rows of the held-out (test) batch the parity check runs on.
 PARITY_ROWS = 64
 
@@ -69,147 +74,6 @@ def _load_data(data: Any, config: dict[str, Any], ref: str, ws: Workspace) -> Da
             f"was trained on ({(config.get('data_spec') or {}).get('name') or 'see its model.json'})"
         )
     return dataset
-
-
-def _torch_outputs(network: Any, x: np.ndarray) -> np.ndarray:
-    import torch
-
-    with torch.inference_mode():
-        return network.cpu().eval()(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
-
-
-def _export_checked(
-    candidate: Candidate, folder: Path, x_parity: np.ndarray, spec: CompressSpec, what: str
-) -> tuple[Path, dict[str, Any]]:
-    """The candidate's ONNX file (exported unless it is int8) and its parity report."""
-    config = candidate.config
-    task = "regression" if config.get("task") == "regression" else "classification"
-    reference = _torch_outputs(candidate.network, x_parity)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ONNX_FILE
-    if candidate.onnx_path is not None:
-        shutil.copyfile(candidate.onnx_path, path)
-        info: dict[str, Any] = dict(config.get("onnx") or {})
-        info.update({"format": "onnx", "quantized": candidate.quantized})
-        parity = check_parity(
-            reference,
-            path,
-            x_parity,
-            atol=None,
-            min_agreement=spec.int8_min_agreement,
-            task=task,
-            what=f"{what} (int8 against its float32 source)",
-            max_rel_error=spec.int8_max_rel_error,
-        )
-    else:
-        info = export_network(
-            candidate.network, tuple(int(d) for d in config["input_shape"]), path, DEFAULT_OPSET
-        )
-        parity = check_parity(
-            reference,
-            path,
-            x_parity,
-            atol=spec.parity_atol,
-            min_agreement=1.0,
-            task=task,
-            what=what,
-        )
-    return path, {**info, "parity": parity}
-
-
-def _int8_columns(
-    int8: dict[str, Any] | None, row: dict[str, Any], parent_row: dict[str, Any]
-) -> dict[str, Any]:
-    """The report columns of an int8 step: the CPU it was quantised for, and a note when
-    int8 is slower than its float parent on this CPU."""
-    if not int8:
-        return {}
-    out: dict[str, Any] = {
-        "int8_isa": int8["isa"],
-        "int8_reduce_range": int8["reduce_range"],
-    }
-    mine, theirs = row.get("ort_cpu_p50_ms"), parent_row.get("ort_cpu_p50_ms")
-    if mine is not None and theirs is not None and mine > theirs:
-        out["note"] = (
-            f"int8 is slower than float32 on this CPU ({int8['detected_isa']}): "
-            f"{mine:.4g} ms against {theirs:.4g} ms at batch 1; keep the float model for "
-            "speed here, or serve the int8 one on a CPU with VNNI"
-        )
-    return out
-
-
-def _register(
-    candidate: Candidate,
-    folder: Path,
-    onnx_info: dict[str, Any],
-    measured: dict[str, Any],
-    *,
-    name: str,
-    parent: ModelVersion,
-    lineage: dict[str, Any],
-    ws: Workspace,
-) -> ModelVersion:
-    from safetensors.torch import save_file
-
-    from aimass_lab import registry
-
-    state = {k: v.detach().cpu().contiguous() for k, v in candidate.network.state_dict().items()}
-    save_file(state, str(folder / "weights.safetensors"))
-    metric_keys = (
-        "accuracy",
-        "rmse",
-        "size_bytes",
-        "params",
-        "ort_cpu_p50_ms",
-        "ort_cpu_throughput",
-    )
-    metrics = {
-        f"test_{k}" if k in ("accuracy", "rmse") else k: measured[k]
-        for k in metric_keys
-        if k in measured
-    }
-    config = {**candidate.config, "onnx": onnx_info, "metrics": metrics, "run_id": None}
-    (folder / "model.json").write_text(json.dumps(config, default=str), encoding="utf-8")
-    return registry.register(
-        folder,
-        name,
-        parent=parent,
-        lineage={**lineage, "source": "compress", "folder": None},
-        description=f"{candidate.method} of {parent.ref}",
-        workspace=ws,
-    )
-
-
-def _measure(
-    candidate: Candidate,
-    onnx_path: Path,
-    dataset: Dataset,
-    bench: BenchmarkSpec,
-    parity: dict[str, Any],
-) -> dict[str, Any]:
-    from aimass_lab.compress._measure import measure
-
-    row = measure(
-        onnx_path=onnx_path,
-        network=candidate.network,
-        config=candidate.config,
-        x_test=dataset.X_test,
-        y_test=dataset.y_test,
-        bench=bench,
-    )
-    row["parity_max_abs_diff"] = parity.get("max_abs_diff")
-    row["parity_argmax_agreement"] = parity.get("argmax_agreement")
-    if parity.get("relative_error") is not None:
-        row["parity_relative_error"] = parity["relative_error"]
-    return row
-
-
-def _baseline(mv: ModelVersion) -> Candidate:
-    config = mv.config
-    candidate = Candidate(mv.load_network(), config, "baseline")
-    if candidate.quantized and ONNX_FILE in mv.manifest:
-        candidate.onnx_path = mv.files()[ONNX_FILE]
-    return candidate
 
 
 def _version_and_workspace(model_version: Any, workspace: Any) -> tuple[Any, Any]:
@@ -396,11 +260,11 @@ def _run_steps(
     with tempfile.TemporaryDirectory(prefix="aimass-compress-") as tmp_name:
         tmp = Path(tmp_name)
         ctx = Context(spec=spec, dataset=dataset, tmp=tmp, calibration=calibration)
-        current = _baseline(mv)
-        onnx_path, info = _export_checked(
+        current = baseline(mv)
+        onnx_path, info = export_checked(
             current, tmp / "baseline", x_parity, spec, f"the baseline {mv.ref}"
         )
-        row = _measure(current, onnx_path, dataset, spec.benchmark, info["parity"])
+        row = measure(current, onnx_path, dataset, spec.benchmark, info["parity"])
         rows = [{"method": "baseline", "version": mv.ref, "parent": mv.parent, **row}]
         progress(1, f"measured the baseline {mv.ref}")
         versions: dict[str, ModelVersion] = {mv.ref: mv}
@@ -412,9 +276,9 @@ def _run_steps(
             candidate = method.apply(current, ctx)
             folder = tmp / f"step-{i + 1}"
             what = f"step {i + 1} ({method.label}) of {mv.ref}"
-            onnx_path, info = _export_checked(candidate, folder, x_parity, spec, what)
-            row = _measure(candidate, onnx_path, dataset, spec.benchmark, info["parity"])
-            row.update(_int8_columns(candidate.details.get("int8"), row, rows[-1]))
+            onnx_path, info = export_checked(candidate, folder, x_parity, spec, what)
+            row = measure(candidate, onnx_path, dataset, spec.benchmark, info["parity"])
+            row.update(int8_columns(candidate.details.get("int8"), row, rows[-1]))
             compression = {
                 "method": method.label,
                 "step": i + 1,
@@ -427,7 +291,7 @@ def _run_steps(
                 **candidate.config,
                 "compression": {**(candidate.config.get("compression") or {}), **compression},
             }
-            child = _register(
+            child = register(
                 candidate,
                 folder,
                 info,
@@ -493,11 +357,11 @@ def export_onnx(
     config = mv.config
     dataset = _load_data(data, config, mv.ref, ws)
     spec = CompressSpec(methods=["prune:0.5"], parity_atol=atol)  # only the tolerances are used
-    candidate = _baseline(mv)
+    candidate = baseline(mv)
     x_parity = np.asarray(dataset.X_test[:PARITY_ROWS])
     with tempfile.TemporaryDirectory(prefix="aimass-export-") as tmp_name:
         folder = Path(tmp_name) / "model"
-        _, info = _export_checked(candidate, folder, x_parity, spec, f"the export of {mv.ref}")
+        _, info = export_checked(candidate, folder, x_parity, spec, f"the export of {mv.ref}")
         files = mv.files()
         shutil.copyfile(files["weights.safetensors"], folder / "weights.safetensors")
         new_config = {**config, "onnx": info, "run_id": config.get("run_id")}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aimass_lab.data._catalog import BUILTINS, ENTRY_POINT_GROUP
+from aimass_lab.specs import BUILTINS, ENTRY_POINT_GROUP
 
 if TYPE_CHECKING:
     from aimass_lab.data._augment import augment_batch

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from aimass_lab.data._base import RawData, Source
-from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.errors import DataError, SpecError, accepted
+from aimass_lab.specs import BUILTINS
 
 if TYPE_CHECKING:
     from aimass_lab.specs import DataSpec

@@ -6,14 +6,15 @@ import importlib
 from typing import Any
 
 from aimass_lab.data._base import Source
-from aimass_lab.data._catalog import (
+from aimass_lab.errors import DataError, NotFoundError, SpecError, accepted
+from aimass_lab.specs import (
     CORE_SOURCES,
     ENTRY_POINT_GROUP,
-    RUNTIME_SOURCES,
+    add_runtime_source,
     plugin_sources,
+    remove_runtime_source,
     source_names,
 )
-from aimass_lab.errors import DataError, NotFoundError, SpecError, accepted
 
 __all__ = ["get_source", "register_source", "unregister_source"]
 
@@ -133,10 +134,10 @@ def register_source(name: str, cls: type[Source] | str) -> None:
             ],
         )
     _REGISTERED[name] = resolved
-    RUNTIME_SOURCES[name] = target
+    add_runtime_source(name, target)
 
 
 def unregister_source(name: str) -> None:
     """Forget a source registered with :func:`register_source` (no error if unknown)."""
     _REGISTERED.pop(name, None)
-    RUNTIME_SOURCES.pop(name, None)
+    remove_runtime_source(name)

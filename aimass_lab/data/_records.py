@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.errors import SpecError, accepted
+from aimass_lab.specs import BUILTINS
 from aimass_lab.workspace import DatasetRow, resolve_workspace
 
 if TYPE_CHECKING:

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._load import load
 from aimass_lab.data._records import check_name, registered_names, registered_row, row_dict
 from aimass_lab.errors import AimassWarning, NotFoundError, SpecError, accepted
-from aimass_lab.specs import DataSpec
+from aimass_lab.specs import BUILTINS, DataSpec
 from aimass_lab.workspace import DatasetRow, resolve_workspace, utcnow
 
 if TYPE_CHECKING:

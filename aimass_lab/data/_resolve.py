@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aimass_lab.data._catalog import BUILTINS
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._records import registered_names, registered_row
 from aimass_lab.errors import NotFoundError, SpecError, accepted
-from aimass_lab.specs import DataSpec, Spec
+from aimass_lab.specs import BUILTINS, DataSpec, Spec
 
 if TYPE_CHECKING:
     from aimass_lab.workspace import Workspace

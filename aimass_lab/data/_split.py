@@ -54,6 +54,7 @@ def split_indices(
     DataError
         When there are too few rows for the asked fractions or folds.
     """
+    spec.check_rows(n)  # the one rule for how many rows each part needs
     index = np.arange(n)
     stratified = y is not None
     empty = np.empty(0, dtype=np.int64)
@@ -79,11 +80,6 @@ def split_indices(
             f"cannot split {n} rows with val={spec.val}, test={spec.test}"
             f"{f', folds={spec.folds}' if spec.folds else ''}: {exc}. Use more data or smaller fractions"
         ) from None
-    if len(train) == 0:
-        raise DataError(
-            f"the split leaves no rows to train on ({n} rows, val={spec.val}, test={spec.test}); "
-            "use more data or smaller fractions"
-        )
     return (
         np.sort(train).astype(np.int64),
         np.sort(val).astype(np.int64),
@@ -98,10 +94,6 @@ def _fold(
     """(validation, train) for fold ``fold`` of ``folds`` over ``rest``."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    if folds > len(rest):
-        raise ValueError(
-            f"{folds} folds need at least {folds} rows outside the test part; there are {len(rest)}"
-        )
     if y is not None:
         _, counts = np.unique(y, return_counts=True)
         if counts.min() >= folds:

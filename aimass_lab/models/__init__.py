@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aimass_lab.models._catalog import FAMILIES, Family, coerce_hparams
+from aimass_lab.specs import FAMILIES, Family
 
 if TYPE_CHECKING:
     from aimass_lab.models._load import load_network
@@ -22,7 +22,6 @@ __all__ = [
     "TaskModule",
     "build_network",
     "check_compatible",
-    "coerce_hparams",
     "list_models",
     "load_network",
     "metric_names",

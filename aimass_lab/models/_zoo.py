@@ -11,8 +11,7 @@ import torch
 from torch import nn
 
 from aimass_lab.errors import AimassError, SpecError, accepted
-from aimass_lab.models._catalog import FAMILIES
-from aimass_lab.specs import ModelSpec
+from aimass_lab.specs import FAMILIES, ModelSpec
 
 __all__ = ["build_network", "check_compatible", "input_kind_of"]
 

@@ -13,18 +13,13 @@ Examples
 >>> net = registry.get("digits-mlp:prod").load_network()  # doctest: +SKIP
 """
 
+from aimass_lab.registry._aliases import delete_version as delete
+from aimass_lab.registry._aliases import remove_alias, set_alias
 from aimass_lab.registry._archive import ARCHIVE_SUFFIX, export, import_
 from aimass_lab.registry._model_version import ModelVersion
-from aimass_lab.registry._registry import delete_version as delete
-from aimass_lab.registry._registry import (
-    get,
-    names,
-    register,
-    remove_alias,
-    set_alias,
-    verify,
-)
-from aimass_lab.registry._registry import list_versions as list
+from aimass_lab.registry._query import get, names, verify
+from aimass_lab.registry._query import list_versions as list
+from aimass_lab.registry._register import register
 
 __all__ = [
     "ARCHIVE_SUFFIX",

@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from aimass_lab._io import atomic_open, sha256_file
 from aimass_lab.errors import AimassError, ArchiveError, IntegrityError, NotFoundError, accepted
+from aimass_lab.registry._common import Ref, WorkspaceLike
 from aimass_lab.registry._model_version import (
     CONFIG_FILE,
     REQUIRED_FILES,
@@ -37,14 +38,9 @@ from aimass_lab.registry._model_version import (
     validate_name,
     verify_files,
 )
-from aimass_lab.registry._registry import (
-    Ref,
-    Source,
-    WorkspaceLike,
-    get,
-    read_config,
-    register_files,
-)
+from aimass_lab.registry._query import get
+from aimass_lab.registry._register import register_files
+from aimass_lab.registry._sources import Source, read_config
 from aimass_lab.workspace import resolve_workspace
 
 __all__ = [
@@ -141,7 +137,7 @@ def export(ref: Ref, path: str | os.PathLike[str], workspace: WorkspaceLike = No
         for filename, entry in sorted(report["files"].items()):
             with open(entry["path"], "rb") as src:
                 reader = _HashingReader(src)
-                tar.addfile(info(f"{_FILES_DIR}/{filename}", int(entry["size"])), reader)  # type: ignore[arg-type]
+                tar.addfile(info(f"{_FILES_DIR}/{filename}", int(entry["size"])), reader)
             if reader.digest.hexdigest() != entry["sha256"]:
                 raise IntegrityError(
                     f"file {filename!r} of model {mv.ref} changed while it was exported: sha256 is "
@@ -296,6 +292,44 @@ def _unsafe_reason(name: str) -> str | None:
     return None
 
 
+def _is_folder_entry(member: tarfile.TarInfo, archive: Path) -> bool:
+    """Whether ``member`` is the files folder; refuse it unless it is that or a regular file."""
+    entry = member.name
+    reason = _unsafe_reason(entry)
+    if reason:
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: it {reason}; refusing the archive"
+        )
+    if member.issym():
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: it is a symbolic link (to {member.linkname!r}); "
+            "model archives hold regular files only"
+        )
+    if member.islnk():
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: it is a hard link (to {member.linkname!r}); "
+            "model archives hold regular files only"
+        )
+    if member.ischr() or member.isblk() or member.isfifo():
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: it is a device or FIFO; model archives "
+            "hold regular files only"
+        )
+    if member.isdir():
+        if entry.rstrip("/") != _FILES_DIR:
+            raise ArchiveError(
+                f"unexpected folder {entry!r} in {archive}; a model archive holds only "
+                f"{_MANIFEST} and {_FILES_DIR}/<file>"
+            )
+        return True
+    if not member.isreg() or member.issparse():
+        raise ArchiveError(
+            f"unsafe entry {entry!r} in {archive}: unsupported entry type {member.type!r}; "
+            "model archives hold regular files only"
+        )
+    return False
+
+
 def _check_members(
     tar: tarfile.TarFile, archive: Path, max_bytes: int
 ) -> tuple[dict[str, Any], dict[str, tarfile.TarInfo]]:
@@ -307,39 +341,9 @@ def _check_members(
     index = 0
     while (member := tar.next()) is not None:
         entry = member.name
-        reason = _unsafe_reason(entry)
-        if reason:
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: it {reason}; refusing the archive"
-            )
-        if member.issym():
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: it is a symbolic link (to {member.linkname!r}); "
-                "model archives hold regular files only"
-            )
-        if member.islnk():
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: it is a hard link (to {member.linkname!r}); "
-                "model archives hold regular files only"
-            )
-        if member.ischr() or member.isblk() or member.isfifo():
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: it is a device or FIFO; model archives "
-                "hold regular files only"
-            )
-        if member.isdir():
-            if entry.rstrip("/") != _FILES_DIR:
-                raise ArchiveError(
-                    f"unexpected folder {entry!r} in {archive}; a model archive holds only "
-                    f"{_MANIFEST} and {_FILES_DIR}/<file>"
-                )
+        if _is_folder_entry(member, archive):
             index += 1
             continue
-        if not member.isreg() or member.issparse():
-            raise ArchiveError(
-                f"unsafe entry {entry!r} in {archive}: unsupported entry type {member.type!r}; "
-                "model archives hold regular files only"
-            )
         if entry in seen:
             raise ArchiveError(f"entry {entry!r} appears twice in {archive}; refusing the archive")
         seen.add(entry)

@@ -1,4 +1,7 @@
-"""A registered model version, and the rules for names, aliases, file names and refs."""
+"""A registered model version and the rule for its file names.
+
+The rules for names, aliases and refs live in :mod:`aimass_lab.specs` (re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aimass_lab.errors import AimassError, IntegrityError
+from aimass_lab.specs import LATEST, parse_ref, validate_alias, validate_name
 
 if TYPE_CHECKING:
     import torch
@@ -36,58 +40,7 @@ WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "model.json"
 #: Every model version holds at least these files.
 REQUIRED_FILES: tuple[str, ...] = (WEIGHTS_FILE, CONFIG_FILE)
-#: The reserved alias that always means the newest version.
-LATEST = "latest"
-
-_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _FILENAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
-_NAME_RULE = "letters, digits, '-', '_' and '.', 1 to 100 characters"
-
-
-def validate_name(name: Any) -> str:
-    """Return ``name`` if it is a valid model name, else raise.
-
-    Parameters
-    ----------
-    name
-        The model name.
-
-    Raises
-    ------
-    AimassError
-        When the name is not a string of letters, digits, ``-``, ``_`` and ``.``
-        (1 to 100 characters).
-    """
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise AimassError(f"invalid model name {name!r}; accepted: {_NAME_RULE}, e.g. 'digits-mlp'")
-    return name
-
-
-def validate_alias(alias: Any) -> str:
-    """Return ``alias`` if it is a valid alias, else raise.
-
-    Aliases follow the rule of model names, must not be all digits (``name:3`` means version
-    3) and must not be ``latest`` (``name:latest`` means the newest version).
-
-    Raises
-    ------
-    AimassError
-        When the alias breaks one of these rules.
-    """
-    if not isinstance(alias, str) or not _NAME_RE.fullmatch(alias):
-        raise AimassError(f"invalid alias {alias!r}; accepted: {_NAME_RULE}, e.g. 'prod'")
-    if alias.isdigit():
-        raise AimassError(
-            f"invalid alias {alias!r}: an alias must not be all digits, since 'name:{alias}' "
-            "means version "
-            f"{int(alias)}; use a word such as 'prod', 'staging' or 'v{alias}'"
-        )
-    if alias == LATEST:
-        raise AimassError(
-            f"invalid alias {alias!r}: it is reserved, 'name:{LATEST}' always means the newest "
-            "version; use another word such as 'prod' or 'staging'"
-        )
-    return alias
 
 
 def validate_filename(filename: Any) -> str:
@@ -107,49 +60,6 @@ def validate_filename(filename: Any) -> str:
             "digits, '-', '_' and '.', not starting with '.' or '-', at most 200 characters"
         )
     return filename
-
-
-def parse_ref(ref: str) -> tuple[str, int | str | None]:
-    """Split a ref into ``(name, selector)``.
-
-    Parameters
-    ----------
-    ref
-        ``"name"`` (newest version), ``"name:latest"`` (the same), ``"name:3"`` (version 3)
-        or ``"name:prod"`` (the version the alias ``prod`` points to).
-
-    Returns
-    -------
-    tuple
-        ``(name, None)`` for the newest version, ``(name, 3)`` for a version number,
-        ``(name, "prod")`` for an alias.
-
-    Raises
-    ------
-    AimassError
-        When the ref is malformed.
-    """
-    if not isinstance(ref, str):
-        raise AimassError(
-            f"a model ref must be a string or a ModelVersion, got {type(ref).__name__} {ref!r}; "
-            "accepted: 'name', 'name:3' (version) or 'name:prod' (alias)"
-        )
-    name, sep, selector = ref.partition(":")
-    if ":" in selector or (sep and not selector):
-        raise AimassError(
-            f"malformed model ref {ref!r}; accepted: 'name', 'name:3' (version) or 'name:prod' (alias)"
-        )
-    validate_name(name)
-    if not sep or selector == LATEST:
-        return name, None
-    if selector.isdigit():
-        return name, int(selector)
-    if not _NAME_RE.fullmatch(selector):
-        raise AimassError(
-            f"malformed model ref {ref!r}: {selector!r} is neither a version number nor an "
-            f"alias ({_NAME_RULE})"
-        )
-    return name, selector
 
 
 @dataclass(frozen=True, repr=False)

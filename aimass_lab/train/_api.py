@@ -26,11 +26,13 @@ def build_train_spec(
     """Turn front-door arguments into a validated :class:`TrainSpec`.
 
     ``hparams`` mixes model hyperparameters and training ones (``lr``, ``batch_size``,
-    ``weight_decay``, ``optimizer``); they are routed to the right place.
+    ``weight_decay``, ``optimizer``, ``max_epochs``, ``seed``); they are routed to the right
+    place. A training one also given as its own argument must have the same value there
+    (``max_epochs=5, hparams={"max_epochs": 3}`` is a :class:`SpecError`).
     """
     from aimass_lab.data import resolve_spec
 
-    train_hp, model_hp = split_hparams(hparams)
+    train_hp, model_hp = split_hparams(hparams, fields)
     data_spec = resolve_spec(data, workspace=workspace)
     if isinstance(model, ModelSpec):
         model_spec = (
@@ -160,6 +162,8 @@ def train(
         (in a background thread) since an object cannot move to another process.
     hparams
         Model and training hyperparameters in one dict (``{"hidden": 128, "lr": 1e-3}``).
+        A training one also given as its own argument (``max_epochs=5``) must have the same
+        value there, else :class:`~aimass_lab.errors.SpecError`.
     max_epochs, batch_size, lr, seed
         Training settings (defaults in :class:`~aimass_lab.specs.TrainSpec`).
     devices, accelerator, strategy, num_nodes, precision

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aimass_lab.data import BUILTINS
+from aimass_lab.specs import BUILTINS
 from aimass_lab.widgets._base import Field, set_options
 from aimass_lab.workspace import Workspace
 

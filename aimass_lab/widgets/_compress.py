@@ -9,8 +9,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from aimass_lab.errors import SpecError
-from aimass_lab.models import FAMILIES
 from aimass_lab.specs import (
+    FAMILIES,
     STUDENT_PRESETS,
     CompressSpec,
     DistillSpec,
@@ -392,7 +392,7 @@ class CompressPanel(Panel):
         self._check_pick()
 
     def _check_pick(self, _change: Any = None) -> None:
-        from aimass_lab.registry._model_version import validate_alias
+        from aimass_lab.specs import validate_alias
 
         ok = check_text(self.alias, validate_alias)
         self.alias_button.disabled = not (ok and self.selected)

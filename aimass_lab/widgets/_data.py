@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from aimass_lab.data import BUILTINS
 from aimass_lab.errors import DataError, SpecError
-from aimass_lab.specs import DataSpec, SplitSpec
+from aimass_lab.specs import BUILTINS, DataSpec, SplitSpec
 from aimass_lab.widgets._base import (
     Field,
     Panel,
@@ -101,14 +100,16 @@ class DataPanel(Panel):
         self.upload = widgets.FileUpload(accept=".csv,.parquet,.pq", multiple=False)
         self.target = Field("target", dropdown([], width="16em"))
         self.task = Field("task", dropdown(["auto", "classification", "regression"], width="12em"))
+        split = SplitSpec()  # the form starts from the spec's defaults
         self.val = Field(
-            "validation", widgets.FloatText(0.15, step=0.05, layout=widgets.Layout(width="8em"))
+            "validation",
+            widgets.FloatText(split.val, step=0.05, layout=widgets.Layout(width="8em")),
         )
         self.test = Field(
-            "test", widgets.FloatText(0.15, step=0.05, layout=widgets.Layout(width="8em"))
+            "test", widgets.FloatText(split.test, step=0.05, layout=widgets.Layout(width="8em"))
         )
-        self.seed = Field("seed", widgets.IntText(0, layout=widgets.Layout(width="8em")))
-        self.stratify = Field("stratify", widgets.Checkbox(True, indent=False))
+        self.seed = Field("seed", widgets.IntText(split.seed, layout=widgets.Layout(width="8em")))
+        self.stratify = Field("stratify", widgets.Checkbox(split.stratify, indent=False))
         self.fields: dict[str, Field] = {
             "name": self.builtin,
             "registered": self.registered,

@@ -174,7 +174,7 @@ class ModelsPanel(Panel):
             callback(mv)
 
     def _check_alias(self, _change: Any = None) -> None:
-        from aimass_lab.registry._model_version import validate_alias
+        from aimass_lab.specs import validate_alias
 
         text = self.alias.value.strip()
         ok = check_text(self.alias, validate_alias) and self.version is not None

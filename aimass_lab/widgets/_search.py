@@ -10,8 +10,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from aimass_lab.errors import SpecError
-from aimass_lab.models import FAMILIES
-from aimass_lab.specs import PRUNERS, SAMPLERS, SearchSpec
+from aimass_lab.specs import FAMILIES, PRUNERS, SAMPLERS, SearchSpec
 from aimass_lab.widgets._base import (
     Field,
     Panel,
@@ -736,7 +735,7 @@ class SearchPanel(DataPicker, Panel):
         self._check_register()
 
     def _check_register(self, _change: Any = None) -> None:
-        from aimass_lab.registry._model_version import validate_name
+        from aimass_lab.specs import validate_name
 
         ok = check_text(self.register_name, validate_name)
         self.register_point_button.disabled = not (ok and self.selected_trial is not None)

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from aimass_lab.errors import SpecError
-from aimass_lab.models import FAMILIES, coerce_hparams
-from aimass_lab.specs import TrainSpec
+from aimass_lab.specs import FAMILIES, TrainSpec, coerce_hparams
 from aimass_lab.widgets._anywidgets import LabLink, tensorboard_path
 from aimass_lab.widgets._base import (
     Field,
@@ -382,7 +381,7 @@ class TrainPanel(DataPicker, Panel):
             self.refresh_and_poll()
 
     def _check_register(self, _change: Any = None) -> None:
-        from aimass_lab.registry._model_version import validate_name
+        from aimass_lab.specs import validate_name
 
         ok = check_text(self.register_name, validate_name)
         done = self.run is not None and self._state == "succeeded"

@@ -142,6 +142,24 @@ def test_config_file_with_flag_overrides(tmp_path: Path) -> None:
     assert doc["spec"]["max_epochs"] == 2 and doc["spec"]["model"]["hparams"] == {"hidden": 16}
 
 
+def test_set_overrides_the_config_file_and_conflicts_with_flags(tmp_path: Path) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text("data: {name: wine}\nmax_epochs: 5\nlr: 0.001\n")
+    doc = json.loads(
+        aimass(
+            tmp_path / "ws", "train", "--config", str(config), "--set", "lr=0.01",
+            "--set", "max_epochs=3", "--no-launch", "--json",
+        ).stdout
+    )  # fmt: skip
+    assert (doc["spec"]["lr"], doc["spec"]["max_epochs"]) == (0.01, 3)
+    proc = aimass(
+        tmp_path / "ws", "train", "--config", str(config), "--epochs", "2",
+        "--set", "max_epochs=3", "--no-launch", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "max_epochs=2 and hparams['max_epochs']=3; give it once" in proc.stderr
+
+
 def test_jobs_cancel_then_resume_from_the_terminal(tmp_path: Path) -> None:
     """``aimass jobs cancel`` interrupts a real training job at a checkpoint; ``aimass jobs
     resume --wait`` continues it from there to the end; bad ids and states say why."""

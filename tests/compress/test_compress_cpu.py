@@ -151,7 +151,7 @@ def test_vnni_settings_keep_full_range(trained: Any) -> None:
 
 
 def test_a_slower_int8_variant_says_so() -> None:
-    from aimass_lab.compress._api import _int8_columns
+    from aimass_lab.compress._variants import int8_columns as _int8_columns
 
     int8 = {"isa": "avx2", "reduce_range": True, "detected_isa": "avx2"}
     slow = _int8_columns(int8, {"ort_cpu_p50_ms": 0.05}, {"ort_cpu_p50_ms": 0.02})

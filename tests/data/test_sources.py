@@ -12,9 +12,8 @@ import sqlalchemy as sa
 
 from aimass_lab import datasets
 from aimass_lab.data import RawData, Source, load, register_source, unregister_source
-from aimass_lab.data._catalog import ENTRY_POINT_GROUP, source_names
 from aimass_lab.errors import DataError, SpecError
-from aimass_lab.specs import DataSpec
+from aimass_lab.specs import ENTRY_POINT_GROUP, DataSpec, source_names
 
 
 def test_csv_source(csv_file: Path) -> None:

@@ -194,6 +194,12 @@ def test_corrupt_checkpoint_is_refused(sqlite_workspace: Workspace) -> None:
             r"early_stopping.monitor: got 'val_accuracy': the model never logs this metric; accepted: .*'val_acc'",
         ),
         ({"max_epochs": "ten"}, SpecError, r"max_epochs: got 'ten'"),
+        (
+            {"hparams": {"max_epochs": 3}, "max_epochs": 5},
+            SpecError,
+            r"max_epochs: got 3: max_epochs is given twice with different values: "
+            r"max_epochs=5 and hparams\['max_epochs'\]=3; give it once",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_a_job_starts(
@@ -203,6 +209,32 @@ def test_bad_input_is_refused_before_a_job_starts(
     with pytest.raises(error, match=message):
         am.train(args.pop("data"), args.pop("model"), workspace=sqlite_workspace, **args)
     assert sqlite_workspace.jobs.list() == []
+
+
+def test_training_field_given_twice_must_agree(sqlite_workspace: Workspace) -> None:
+    from aimass_lab.train import build_train_spec
+
+    same = build_train_spec(
+        "digits",
+        "mlp",
+        hparams={"max_epochs": 5, "lr": 0.01},
+        max_epochs=5,
+        lr=0.01,
+        workspace=sqlite_workspace,
+    )
+    assert (same.max_epochs, same.lr) == (5, 0.01)
+    with pytest.raises(SpecError) as info:
+        build_train_spec(
+            "digits",
+            "mlp",
+            hparams={"max_epochs": 3, "lr": 0.01, "seed": 1},
+            max_epochs=5,
+            lr=0.01,
+            seed=2,
+            workspace=sqlite_workspace,
+        )
+    assert [(e["field"], e["value"]) for e in info.value.errors] == [("max_epochs", 3), ("seed", 1)]
+    assert "seed=2 and hparams['seed']=1" in str(info.value)
 
 
 def test_custom_importable_model_runs_as_a_job(

@@ -1,17 +1,116 @@
-"""The model zoo's catalogue: families, their hyperparameters and defaults.
+"""The catalogues specs validate against: built-in datasets, source kinds and model families.
 
-This module has no torch import, so specs can validate hyperparameters at import speed.
-The builders that make real ``nn.Module`` objects live in :mod:`aimass_lab.models._zoo`.
+Pure data, without pandas, scikit-learn or torch, so that a spec is checked at import speed.
+The data stage loads what :data:`BUILTINS` and the source kinds name (and registers run-time
+sources here with :func:`add_runtime_source`); the model zoo builds what :data:`FAMILIES`
+describes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import entry_points
 from typing import Any
 
-__all__ = ["FAMILIES", "Family", "coerce_hparams"]
+from aimass_lab.specs._choices import TRAIN_HPARAMS
+
+__all__ = [
+    "BUILTINS",
+    "BuiltinInfo",
+    "CORE_SOURCES",
+    "ENTRY_POINT_GROUP",
+    "FAMILIES",
+    "Family",
+    "RUNTIME_SOURCES",
+    "add_runtime_source",
+    "coerce_hparams",
+    "plugin_sources",
+    "remove_runtime_source",
+    "source_names",
+]
+
+# ------------------------------------------------------------------------------------ datasets
+ENTRY_POINT_GROUP = "aimass_lab.sources"
 
 
+@dataclass(frozen=True)
+class BuiltinInfo:
+    """A built-in dataset: scikit-learn bundled data or a seeded generator."""
+
+    name: str
+    task: str
+    description: str
+    generator: bool = False
+
+
+BUILTINS: dict[str, BuiltinInfo] = {
+    b.name: b
+    for b in [
+        BuiltinInfo("iris", "classification", "150 irises, 4 features, 3 classes"),
+        BuiltinInfo(
+            "digits",
+            "classification",
+            "1797 8x8 handwritten digits, 64 features (or 1x8x8 images), 10 classes",
+        ),
+        BuiltinInfo("wine", "classification", "178 wines, 13 features, 3 classes"),
+        BuiltinInfo("breast_cancer", "classification", "569 tumours, 30 features, 2 classes"),
+        BuiltinInfo("diabetes", "regression", "442 patients, 10 features, disease progression"),
+        BuiltinInfo("moons", "classification", "two interleaving half circles (generator)", True),
+        BuiltinInfo("blobs", "classification", "isotropic Gaussian blobs (generator)", True),
+        BuiltinInfo("classification", "classification", "random n-class problem (generator)", True),
+        BuiltinInfo(
+            "regression", "regression", "random linear regression problem (generator)", True
+        ),
+    ]
+}
+
+#: Source kinds that ship with AI Mass Lab.
+CORE_SOURCES: tuple[str, ...] = (
+    "builtin",
+    "csv",
+    "parquet",
+    "dataframe",
+    "numpy",
+    "image_folder",
+    "sql",
+)
+
+
+@lru_cache(maxsize=1)
+def plugin_sources() -> dict[str, str]:
+    """Third-party sources registered in the ``aimass_lab.sources`` entry-point group.
+
+    Returns
+    -------
+    dict
+        ``{name: "module:attr"}``.
+    """
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+#: Sources registered in this process with :func:`aimass_lab.data.register_source`
+#: (``{name: "module:Class"}``); kept here so that specs accept them without importing them.
+RUNTIME_SOURCES: dict[str, str] = {}
+
+
+def add_runtime_source(name: str, target: str) -> None:
+    """Accept ``name`` as a source kind in this process (``target``: ``"module:Class"``)."""
+    RUNTIME_SOURCES[name] = target
+
+
+def remove_runtime_source(name: str) -> None:
+    """Forget a source kind added with :func:`add_runtime_source` (no error if unknown)."""
+    RUNTIME_SOURCES.pop(name, None)
+
+
+def source_names() -> list[str]:
+    """Every accepted source kind, core first."""
+    extra = (set(plugin_sources()) | set(RUNTIME_SOURCES)) - set(CORE_SOURCES)
+    return list(CORE_SOURCES) + sorted(extra)
+
+
+# ---------------------------------------------------------------------------- model families
 @dataclass(frozen=True)
 class Family:
     """One model family of the zoo.
@@ -159,7 +258,7 @@ def coerce_hparams(
                     "value": value,
                     "message": f"model {family.name!r} takes no hyperparameter {key!r}; "
                     f"accepted: {', '.join(sorted(family.defaults))} "
-                    "(training hyperparameters: lr, batch_size, weight_decay, optimizer)",
+                    f"(training hyperparameters: {', '.join(TRAIN_HPARAMS)})",
                 }
             )
             continue

@@ -1,0 +1,203 @@
+"""Data specs: where data comes from and how it is split, preprocessed and augmented."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from aimass_lab.errors import DataError, accepted
+from aimass_lab.specs._base import Spec, one_of
+from aimass_lab.specs._catalog import BUILTINS, source_names
+
+__all__ = ["AugmentSpec", "DataSpec", "PreprocessSpec", "SplitSpec"]
+
+
+class SplitSpec(Spec):
+    """How a dataset is split into train, validation and test parts.
+
+    With ``folds`` set, the test part is held out first and the rest is cut into ``folds``
+    folds; ``fold`` picks the validation fold.
+    """
+
+    val: float = Field(0.15, ge=0.0, lt=1.0, description="fraction for validation")
+    test: float = Field(0.15, ge=0.0, lt=1.0, description="fraction held out for testing")
+    seed: int = Field(0, description="seed of the shuffle")
+    stratify: bool = Field(True, description="keep class proportions (classification)")
+    folds: int | None = Field(None, ge=2, le=100, description="k for k-fold cross-validation")
+    fold: int = Field(0, ge=0, description="which fold is the validation part")
+
+    @model_validator(mode="after")
+    def _check(self) -> SplitSpec:
+        if self.val + self.test >= 1.0:
+            raise ValueError(
+                f"val + test must be below 1 so that something is left to train on; got {self.val} + {self.test}"
+            )
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"fold must be below folds ({self.folds}); got {self.fold}")
+        return self
+
+    def sizes(self, n: int) -> dict[str, int]:
+        """The rows each part gets out of ``n``, as the seeded split cuts them.
+
+        The test part takes ``ceil(test * n)`` rows; with ``folds`` the validation fold takes
+        its share of the rest, else validation takes ``ceil(val / (1 - test) * rest)`` rows;
+        training keeps what is left.
+
+        Examples
+        --------
+        >>> SplitSpec(val=0.2, test=0.2).sizes(150)
+        {'train': 90, 'val': 30, 'test': 30}
+        """
+        test = math.ceil(self.test * n) if self.test > 0 else 0
+        rest = n - test
+        if self.folds is not None:
+            base, extra = divmod(max(rest, 0), self.folds)
+            val = base + (1 if self.fold < extra else 0)
+        elif self.val > 0 and rest > 0:
+            val = math.ceil(self.val / (1.0 - self.test) * rest)
+        else:
+            val = 0
+        return {"train": rest - val, "val": val, "test": test}
+
+    def check_rows(self, n: int) -> None:
+        """Check that ``n`` rows can be split this way: every asked part gets rows.
+
+        This is the one rule for splits that depend on the data (the fractions themselves
+        are checked when the spec is made); the data stage calls it before splitting.
+
+        Raises
+        ------
+        DataError
+            Naming the rows, the fractions and what each part would get.
+        """
+        sizes = self.sizes(n)
+        rest = n - sizes["test"]
+        where = f"cannot split {n} rows with val={self.val}, test={self.test}" + (
+            f", folds={self.folds}" if self.folds else ""
+        )
+        if self.folds is not None and self.folds > rest:
+            reason = (
+                f"{self.folds} folds need at least {self.folds} rows outside the test part; "
+                f"there are {rest}"
+            )
+        elif sizes["train"] <= 0:
+            reason = (
+                f"the test part takes {sizes['test']} and the validation part {sizes['val']}, "
+                "which leaves no rows to train on"
+            )
+        else:
+            return
+        raise DataError(f"{where}: {reason}. Use more data or smaller fractions")
+
+
+class PreprocessSpec(Spec):
+    """Preprocessing fitted on the training part only and stored with every model."""
+
+    standardize: bool = Field(True, description="zero mean, unit variance per numeric feature")
+    impute: Literal["mean", "median", "most_frequent", "none"] = Field(
+        "mean", description="how missing feature values are filled"
+    )
+    one_hot: Literal["auto", "none"] | list[str] = Field(
+        "auto", description="categorical columns to one-hot encode ('auto': text/category columns)"
+    )
+
+
+class AugmentSpec(Spec):
+    """Image augmentation applied to training batches as torch ops."""
+
+    flip: bool = Field(False, description="random horizontal flip (p=0.5)")
+    crop: int = Field(0, ge=0, le=64, description="pad by this many pixels, then random-crop back")
+    noise: float = Field(0.0, ge=0.0, le=10.0, description="std of added Gaussian noise")
+
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is switched on."""
+        return self.flip or self.crop > 0 or self.noise > 0
+
+
+_TABLE_SOURCES = ("csv", "parquet", "dataframe", "sql")
+
+
+class DataSpec(Spec):
+    """Where data comes from and how it is split and preprocessed.
+
+    Examples
+    --------
+    >>> DataSpec(name="digits").source
+    'builtin'
+    >>> DataSpec(source="csv", path="train.csv", target="label").target
+    'label'
+    """
+
+    source: str = Field(
+        "builtin",
+        description="builtin, csv, parquet, dataframe, numpy, image_folder, sql, or a plugin",
+    )
+    name: str | None = Field(None, description="the built-in dataset's name")
+    path: str | None = Field(
+        None, description="file or folder (csv, parquet, image_folder) or sha256:… artifact"
+    )
+    url: str | None = Field(None, description="SQLAlchemy URL (sql)")
+    query: str | None = Field(None, description="SELECT statement (sql)")
+    target: str | None = Field(None, description="the target column (tabular sources)")
+    features: list[str] | None = Field(
+        None, description="feature columns (default: all but the target)"
+    )
+    task: Literal["classification", "regression"] | None = Field(
+        None, description="inferred when None"
+    )
+    as_images: bool = Field(False, description="give 'digits' as 1x8x8 images")
+    image_size: int | None = Field(
+        None, ge=4, le=1024, description="resize images to this square size"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="source options (generator sizes, plugin options)"
+    )
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        names = source_names()
+        return one_of(value, names, "source")
+
+    @model_validator(mode="after")
+    def _check(self) -> DataSpec:
+        src = self.source
+        if src == "builtin":
+            if not self.name:
+                raise ValueError(f"source 'builtin' needs a name; accepted: {accepted(BUILTINS)}")
+            if self.name not in BUILTINS:
+                raise ValueError(
+                    f"unknown dataset {self.name!r}; built-in datasets: {accepted(BUILTINS)} "
+                    "(datasets you registered are found with aimass_lab.datasets.get(name))"
+                )
+            if self.as_images and self.name != "digits":
+                raise ValueError("as_images is available for 'digits' only")
+        elif src in ("csv", "parquet", "image_folder", "dataframe", "numpy") and not self.path:
+            raise ValueError(f"source {src!r} needs a path")
+        elif src == "sql" and not (self.url and self.query):
+            raise ValueError(
+                "source 'sql' needs both url (a SQLAlchemy URL) and query (a SELECT statement)"
+            )
+        if src in _TABLE_SOURCES and not self.target:
+            raise ValueError(f"source {src!r} needs target: the name of the column to predict")
+        return self
+
+    @property
+    def label(self) -> str:
+        """A short human name: the built-in name or the file name."""
+        if self.source == "builtin":
+            return f"{self.name}{' (images)' if self.as_images else ''}"
+        if self.path:
+            return (
+                Path(self.path).name
+                if not self.path.startswith("sha256:")
+                else self.name or self.path[:15]
+            )
+        return self.name or self.source
