@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from aimass_lab.errors import accepted
+from aimass_lab.errors import SpecError, accepted
 from aimass_lab.specs._base import Spec, one_of
 from aimass_lab.specs._catalog import FAMILIES
 from aimass_lab.specs._choices import (
@@ -92,6 +92,14 @@ class ParamSpec(Spec):
         count = int((self.high - self.low) // step) + 1
         values = [self.low + i * step for i in range(count)]
         return [int(v) for v in values] if self.type == "int" else values
+
+
+def _field_error(field: str, value: object, message: str) -> SpecError:
+    """A whole-spec check's error that names the field to change (kept by the error conversion)."""
+    entry: dict[str, object] = {"field": field, "message": message}
+    if value is not None:
+        entry["value"] = value
+    return SpecError("SearchSpec", [entry])
 
 
 class SearchSpec(Spec):
@@ -203,38 +211,49 @@ class SearchSpec(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> SearchSpec:
+        # Each error names the field the user should change (a form shows it beside that field).
         if self.n_trials is None and self.timeout is None:
-            raise ValueError("give a budget: n_trials, timeout, or both")
+            raise _field_error("n_trials", None, "give a budget: n_trials, timeout, or both")
         if len(self.objectives) > 1 and self.pruner != "none":
             if "pruner" in self.model_fields_set:
-                raise ValueError(
+                raise _field_error(
+                    "pruner",
+                    self.pruner,
                     f"pruner {self.pruner!r} needs a single objective (Optuna prunes on one "
-                    "reported value); accepted with several objectives: 'none'"
+                    "reported value); accepted with several objectives: 'none'",
                 )
             object.__setattr__(self, "pruner", "none")
         if len(self.objectives) > 1 and self.sampler == "cmaes":
-            raise ValueError(
+            raise _field_error(
+                "sampler",
+                self.sampler,
                 "sampler 'cmaes' optimises a single objective; accepted with several "
-                "objectives: 'random', 'grid', 'tpe', 'gp', 'nsga2', 'qmc'"
+                "objectives: 'random', 'grid', 'tpe', 'gp', 'nsga2', 'qmc'",
             )
         if self.pruner == "wilcoxon" and self.cv is None:
-            raise ValueError(
+            raise _field_error(
+                "pruner",
+                self.pruner,
                 "pruner 'wilcoxon' compares trials fold by fold and needs cv (e.g. cv=5); "
                 "accepted without cv: 'none', 'median', 'percentile', 'successive-halving', "
-                "'hyperband'"
+                "'hyperband'",
             )
         if self.sampler == "grid":
             for name, param in self.space.items():
                 if not param.finite:
-                    raise ValueError(
+                    raise _field_error(
+                        "sampler",
+                        self.sampler,
                         f"the grid sampler needs a finite set of values, but {name!r} is a "
                         "continuous float range; accepted: give it a step, make it "
-                        "categorical, or use another sampler"
+                        "categorical, or use another sampler",
                     )
                 if param.condition:
-                    raise ValueError(
+                    raise _field_error(
+                        "sampler",
+                        self.sampler,
                         f"the grid sampler cannot follow conditions ({name!r} has one); "
-                        "accepted: tpe, random, qmc or nsga2"
+                        "accepted: tpe, random, qmc or nsga2",
                     )
         return self
 
