@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from aimass_lab.compress import CompressionReport, compress, export_onnx
     from aimass_lab.errors import AimassError
     from aimass_lab.search import Study, search
-    from aimass_lab.serve._deploy import deploy
-    from aimass_lab.serve._deployment import Deployment
+    from aimass_lab.serve.deploy import deploy
+    from aimass_lab.serve.deploy import Deployment
     from aimass_lab.specs import DataSpec, ModelSpec, SearchSpec, TrainSpec
     from aimass_lab.train import Run, train
     from aimass_lab.widgets import Workbench
@@ -71,8 +71,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "CompressionReport": ("aimass_lab.compress", "CompressionReport"),
     "export_onnx": ("aimass_lab.compress", "export_onnx"),
     "Workbench": ("aimass_lab.widgets", "Workbench"),
-    "deploy": ("aimass_lab.serve._deploy", "deploy"),
-    "Deployment": ("aimass_lab.serve._deployment", "Deployment"),
+    "deploy": ("aimass_lab.serve.deploy", "deploy"),
+    "Deployment": ("aimass_lab.serve.deploy", "Deployment"),
 }
 
 

@@ -115,8 +115,7 @@ def serve_command(ctx: click.Context, **opts: Any) -> None:
     POST /v1/models/NAME[:VERSION_OR_ALIAS]/predict, /metrics, /openapi.json, /admin/...
     SIGTERM (or Ctrl-C) drains: ready turns 503, in-flight requests finish, exit 0.
     """
-    from aimass_lab.serve._config import ServerConfig, keys_from_env
-    from aimass_lab.serve._server import run_server
+    from aimass_lab.serve import ServerConfig, keys_from_env, run_server
 
     root = ctx.find_root().obj or {}
     try:

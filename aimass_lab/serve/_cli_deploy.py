@@ -1,7 +1,7 @@
 """``aimass deploy``, ``aimass deployments ...`` and ``aimass models export-triton``.
 
 Registered on the root command by :func:`register_commands` (called from ``aimass_lab.cli``).
-Thin: every command calls :mod:`aimass_lab.serve._deploy` and prints what it returns.
+Thin: every command calls :mod:`aimass_lab.serve.deploy` and prints what it returns.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
         aimass deploy digits-mlp:3 --name digits --json
         A new version to the same --name is a hot swap (rollback: aimass deployments rollback).
         """
-        from aimass_lab.serve._deploy import deploy
+        from aimass_lab.serve import deploy
 
         batching: dict[str, Any] | bool | None = None
         given = {
@@ -161,7 +161,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
     @click.pass_context
     def deployments_list(ctx: click.Context, running: bool, as_json: bool) -> None:
         """List the workspace's deployments."""
-        from aimass_lab.serve._deploy import deployments
+        from aimass_lab.serve import deployments
 
         docs = [d.to_dict() for d in deployments(_helpers()._ws(ctx), all=not running)]
         if as_json:
@@ -178,7 +178,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
     @click.pass_context
     def deployments_show(ctx: click.Context, name: str, as_json: bool) -> None:
         """Show a deployment: versions, split, URLs (and metrics with --json)."""
-        from aimass_lab.serve._deploy import get_deployment
+        from aimass_lab.serve import get_deployment
 
         dep = get_deployment(name, _helpers()._ws(ctx)).refresh()
         doc = dep.to_dict()
@@ -209,7 +209,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
         as_json: bool,
     ) -> None:
         """Route traffic between loaded versions, applied live: split NAME 3=90 4=10."""
-        from aimass_lab.serve._deploy import get_deployment, parse_split
+        from aimass_lab.serve import get_deployment, parse_split
 
         parsed = parse_split(list(weights))  # bad input fails before the workspace is read
         dep = get_deployment(name, _helpers()._ws(ctx)).split(parsed, shadow=shadow)
@@ -225,7 +225,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
     @click.pass_context
     def deployments_rollback(ctx: click.Context, name: str, as_json: bool) -> None:
         """Return to the split before the last deploy or split."""
-        from aimass_lab.serve._deploy import get_deployment
+        from aimass_lab.serve import get_deployment
 
         dep = get_deployment(name, _helpers()._ws(ctx)).rollback()
         if as_json:
@@ -240,7 +240,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
     @click.pass_context
     def deployments_stop(ctx: click.Context, name: str, as_json: bool) -> None:
         """Unload a deployment (the server stops when it serves nothing else)."""
-        from aimass_lab.serve._deploy import get_deployment
+        from aimass_lab.serve import get_deployment
 
         dep = get_deployment(name, _helpers()._ws(ctx)).stop()
         if as_json:
@@ -259,7 +259,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
         \b
         Starts the workspace server if needed; a running deployment is left as it is.
         """
-        from aimass_lab.serve._deploy import get_deployment
+        from aimass_lab.serve import get_deployment
 
         dep = get_deployment(name, _helpers()._ws(ctx)).start(timeout=timeout)
         if as_json:
@@ -291,7 +291,7 @@ def register_commands(cli: click.Group, models: click.Group) -> None:
         DIR/NAME/config.pbtxt, DIR/NAME/VERSION/model.onnx (ONNX exported first if needed).
         Serve it with: tritonserver --model-repository DIR
         """
-        from aimass_lab.serve._triton import export_triton
+        from aimass_lab.serve import export_triton
 
         target = export_triton(
             ref,

@@ -49,7 +49,7 @@ JOB_KINDS: dict[str, str] = {
     "train": "aimass_lab.train._job:run",
     "search": "aimass_lab.search._worker:run",
     "compress": "aimass_lab.compress._job:run",
-    "serve": "aimass_lab.serve._job:run",
+    "serve": "aimass_lab.serve.deploy._job:run",
 }
 
 HEARTBEAT_INTERVAL = float(os.environ.get("AIMASS_HEARTBEAT_INTERVAL", "2"))

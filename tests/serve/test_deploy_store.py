@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from aimass_lab.errors import NotFoundError, SpecError
-from aimass_lab.serve._deploy import (
+from aimass_lab.serve.deploy._deploy import (
     DeployError,
     deployments,
     get_deployment,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from aimass_lab.serve._protocol import HTTPError
+from aimass_lab.serve.server._protocol import HTTPError
 
 __all__ = ["ModelCard", "format_predictions", "parse_predict"]
 

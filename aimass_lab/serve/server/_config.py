@@ -121,20 +121,25 @@ class ServerConfig:
 
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             bad("port", "accepted: 0 (a free port) to 65535")
+        # the bounds of a load request (replicas) and of BatchingSpec: one rule everywhere
+        from aimass_lab.serve.server._schemas import MAX_REPLICAS, batching_bounds
+
         if (
             not isinstance(self.replicas, int)
             or isinstance(self.replicas, bool)
-            or self.replicas < 1
+            or not 1 <= self.replicas <= MAX_REPLICAS
         ):
-            bad("replicas", "accepted: an integer >= 1")
+            bad("replicas", f"accepted: an integer >= 1 and <= {MAX_REPLICAS}")
         if self.isolation not in ISOLATIONS:
             bad("isolation", f"accepted: {accepted(ISOLATIONS)}")
-        if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
-            bad("max_batch_size", "accepted: an integer >= 1")
-        if not isinstance(self.queue_size, int) or self.queue_size < 1:
-            bad("queue_size", "accepted: an integer >= 1")
-        if not isinstance(self.max_delay_ms, (int, float)) or not 0 <= self.max_delay_ms <= 10_000:
-            bad("max_delay_ms", "accepted: a number of milliseconds in [0, 10000]")
+        bounds = batching_bounds()
+        for name in ("max_batch_size", "queue_size"):
+            value, (low, high) = getattr(self, name), bounds[name]
+            if not isinstance(value, int) or not low <= value <= high:
+                bad(name, f"accepted: an integer >= {low} and <= {high}")
+        low, high = bounds["max_delay_ms"]
+        if not isinstance(self.max_delay_ms, (int, float)) or not low <= self.max_delay_ms <= high:
+            bad("max_delay_ms", f"accepted: a number of milliseconds in [{low:g}, {high:g}]")
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
             bad("max_body_bytes", "accepted: an integer >= 1024")
         if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:

@@ -120,7 +120,7 @@ def json_bytes_finite(doc: Any) -> bytes:
     would write those as ``null``): orjson when it takes the document, else the stdlib."""
     if _orjson is not None:
         try:
-            return _orjson.dumps(doc)  # type: ignore[no-any-return]
+            return _orjson.dumps(doc)
         except TypeError:  # integers over 64 bits, keys that are not strings, ...
             pass
     return json_bytes(doc)
