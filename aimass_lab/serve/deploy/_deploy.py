@@ -63,6 +63,7 @@ def deploy(
     workspace: WorkspaceLike = None,
     timeout: float = READY_TIMEOUT,
 ) -> Deployment:
+    # Long by its docstring (the API reference); the code is some 55 lines.
     """Serve a registered model version from the workspace's inference server.
 
     Starts the server (a detached ``serve`` job, which outlives this kernel) or reuses it,

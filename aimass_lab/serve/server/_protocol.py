@@ -171,6 +171,7 @@ def parse_infer_request(
     max_batch_size: int,
     what: str,
 ) -> InferRequest:
+    # Long: the hot path's one pass over a request, its checks in the order their errors name.
     """Validate an OIP infer request against a model's inputs and outputs.
 
     Parameters

@@ -9,13 +9,16 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aimass_lab._io import atomic_write_json
 from aimass_lab.serve.server._config import ServerConfig
 from aimass_lab.serve.server._router import log
 from aimass_lab.serve.server._schemas import LoadRequest
 from aimass_lab.settings import settings
+
+if TYPE_CHECKING:
+    from aimass_lab.serve.server._app import ServeApp
 
 __all__ = ["run_server", "serve"]
 
@@ -110,19 +113,25 @@ async def serve(
     if on_ready is not None:
         await asyncio.to_thread(on_ready, info)
     log(f"ready: {len(app.models)} model(s)")
-    # wait for a drain request, then for in-flight requests, then stop uvicorn
+    await _until_drained(app, server, serve_task, config.drain_timeout_s)
+    await app.close()
+    log("stopped")
+    return 0
+
+
+async def _until_drained(
+    app: ServeApp, server: Any, serve_task: asyncio.Task[Any], drain_timeout_s: float
+) -> None:
+    """Wait for a drain request, then for in-flight requests, then stop uvicorn."""
     while not app.draining and not serve_task.done():
         await asyncio.sleep(0.05)
     if app.draining and not serve_task.done():
         log("draining: finishing in-flight requests")
-        deadline = time.monotonic() + config.drain_timeout_s
+        deadline = time.monotonic() + drain_timeout_s
         while app.inflight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         server.should_exit = True
     await serve_task
-    await app.close()
-    log("stopped")
-    return 0
 
 
 async def _load_ref(app: Any, item: str) -> Any:
