@@ -111,6 +111,7 @@ class ServeApp:
         return v
 
     async def close(self) -> None:
+        """Stop every version (after its queue drains)."""
         for name in list(self.models):
             model = self.models.pop(name)
             for v in model.versions.values():
@@ -177,6 +178,7 @@ class ServeApp:
                 )
 
     async def body(self, scope: Scope, receive: Receive) -> bytes:
+        """The request's body (413 past ``--max-body-bytes``, before it is read)."""
         limit = self.config.max_body_bytes
         for k, v in scope["headers"]:
             if k == b"content-length":
@@ -212,6 +214,7 @@ class ServeApp:
 
     @staticmethod
     def header(scope: Scope, name: bytes) -> bytes | None:
+        """The value of header ``name`` (lower case), None when absent."""
         for k, v in scope["headers"]:
             if k == name:
                 return v  # type: ignore[no-any-return]
@@ -247,6 +250,7 @@ class ServeApp:
             raise HTTPError(403, "the admin key is not valid")
 
     def check_serving(self) -> None:
+        """503 (retry in 1 s) while the server drains."""
         if self.draining:
             raise HTTPError(503, "the server is shutting down", {"retry-after": "1"})
 

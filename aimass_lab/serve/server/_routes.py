@@ -46,7 +46,7 @@ _API = (400, 401, 403, 404)
 _ADMIN = (401, 403, 404)
 
 
-@dataclass
+@dataclass(slots=True)
 class Request:
     """One request as a handler sees it: the path's parameters and, for a route with a
     ``request`` model, its validated body (``data``)."""
@@ -160,7 +160,7 @@ _NO_ROUTE: tuple[tuple[tuple[str, ...], Security, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Match:
     """Where a path leads: its security, and its route for the method (None: the path has
     no route, or, with ``allowed``, only routes for other methods)."""
@@ -179,16 +179,26 @@ class Match:
         return no_route(path, parts)
 
 
+# the routes by (number of segments, first segment): a lookup tries two or three routes
+_INDEX: dict[tuple[int, str], tuple[Route, ...]] = {}
+for _route in ROUTES:
+    _key = (len(_route.segments), _route.segments[0])
+    _INDEX[_key] = (*_INDEX.get(_key, ()), _route)
+
+
 def find(method: str, parts: list[str]) -> Match:
     """The route of ``method`` on the path split into ``parts`` (HEAD answers as GET)."""
-    matched = [(r, p) for r in ROUTES if (p := r.match(parts)) is not None]
+    want = "GET" if method == "HEAD" else method
+    matched: list[Route] = []
+    for route in _INDEX.get((len(parts), parts[0]), ()):
+        params = route.match(parts)
+        if params is not None:
+            if route.method == want:
+                return Match(route.security, route, params)
+            matched.append(route)
     if not matched:
         return Match(_security_of(parts), None, {})
-    want = "GET" if method == "HEAD" else method
-    for route, params in matched:
-        if route.method == want:
-            return Match(route.security, route, params)
-    return Match(matched[0][0].security, None, {}, tuple(r.method for r, _ in matched))
+    return Match(matched[0].security, None, {}, tuple(r.method for r in matched))
 
 
 def _security_of(parts: list[str]) -> Security:
