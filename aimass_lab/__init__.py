@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from aimass_lab.compress import CompressionReport, compress, export_onnx
     from aimass_lab.errors import AimassError
     from aimass_lab.search import Study, search
-    from aimass_lab.serve.deploy import deploy
-    from aimass_lab.serve.deploy import Deployment
+    from aimass_lab.serve.deploy import Deployment, deploy
     from aimass_lab.specs import DataSpec, ModelSpec, SearchSpec, TrainSpec
     from aimass_lab.train import Run, train
     from aimass_lab.widgets import Workbench

@@ -9,12 +9,13 @@ import pytest
 
 from aimass_lab.errors import AimassError, IntegrityError, NotFoundError
 from aimass_lab.serve.server import ROUTES, LoadRequest, ServerConfig, openapi
+from aimass_lab.serve.server._config import ENGINES
 from aimass_lab.serve.server._errors import INFER_ERRORS, LOAD_ERRORS, http_error
 from aimass_lab.serve.server._protocol import HTTPError
 from aimass_lab.serve.server._routes import find
 from aimass_lab.serve.server._schemas import MAX_REPLICAS, parse_body
 from aimass_lab.serve.server._worker import EngineFailed
-from aimass_lab.specs import DeploySpec
+from aimass_lab.specs import DEPLOY_ENGINES, DeploySpec
 
 
 def test_the_document_is_the_route_table() -> None:
@@ -29,6 +30,7 @@ def test_the_document_is_the_route_table() -> None:
 
 def test_replicas_have_one_maximum_everywhere() -> None:
     assert DeploySpec.model_fields["replicas"].metadata[-1].le == MAX_REPLICAS
+    assert ENGINES == DEPLOY_ENGINES  # a deploy and the server take the same engines
     with pytest.raises(HTTPError, match="'replicas' must be an integer from 1 to 64, got 65"):
         parse_body(LoadRequest, {"ref": "digits:1", "replicas": 65})
     with pytest.raises(AimassError, match="replicas: got 65: accepted: an integer >= 1 and <= 64"):

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, get_args
 
 from aimass_lab.errors import SpecError, accepted
 
-__all__ = ["DEFAULT_PORT", "ServerConfig"]
+__all__ = ["DEFAULT_PORT", "ENGINES", "ISOLATIONS", "EngineChoice", "Isolation", "ServerConfig"]
 
 DEFAULT_PORT = 8500
-ISOLATIONS: tuple[str, ...] = ("auto", "thread", "process")
+#: The engine choices of a served version (``auto``: ONNX Runtime when it has model.onnx).
+EngineChoice = Literal["auto", "onnxruntime", "torch"]
+ENGINES: tuple[str, ...] = get_args(EngineChoice)
+#: Where the replicas of a version run.
+Isolation = Literal["auto", "thread", "process"]
+ISOLATIONS: tuple[str, ...] = get_args(Isolation)
 
 
 def worker_processes(replicas: int, isolation: str) -> int:
@@ -144,8 +149,8 @@ class ServerConfig:
             bad("max_body_bytes", "accepted: an integer >= 1024")
         if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
             bad("timeout_s", "accepted: a number of seconds > 0")
-        if self.engine not in ("auto", "onnxruntime", "torch"):
-            bad("engine", "accepted: 'auto', 'onnxruntime', 'torch'")
+        if self.engine not in ENGINES:
+            bad("engine", f"accepted: {accepted(ENGINES)}")
         if self.device not in ("auto", "cpu", "cuda"):
             bad("device", "accepted: 'auto', 'cpu', 'cuda'")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):

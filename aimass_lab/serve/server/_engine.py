@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 
 from aimass_lab.errors import AimassError, IntegrityError, accepted
+from aimass_lab.serve.server._config import ENGINES
 from aimass_lab.serve.server._protocol import TensorMeta
 from aimass_lab.settings import env_name, settings
 
 __all__ = ["ENGINES", "Engine", "open_engine", "prepare"]
 
-#: The engine choices of a served version.
-ENGINES: tuple[str, ...] = ("auto", "onnxruntime", "torch")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 ONNX_FILE = "model.onnx"
 #: Seconds every batch sleeps first (tests only: slow batches for queue, timeout, drain, crash).

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from pydantic.fields import FieldInfo
 
 from aimass_lab.errors import SpecError, accepted
+from aimass_lab.serve.server._config import EngineChoice, Isolation
 from aimass_lab.serve.server._protocol import HTTPError
 from aimass_lab.specs import BatchingSpec, DeploySpec
 
@@ -45,7 +46,6 @@ def _bound(field: FieldInfo, kind: type[Ge] | type[Le]) -> Any:
 
 #: The most engine replicas of one version (the bound of ``DeploySpec.replicas``).
 MAX_REPLICAS: int = _bound(DeploySpec.model_fields["replicas"], Le)
-Engine = Literal["auto", "onnxruntime", "torch"]
 
 
 def batching_bounds() -> dict[str, tuple[Any, Any]]:
@@ -54,9 +54,6 @@ def batching_bounds() -> dict[str, tuple[Any, Any]]:
         name: (_bound(info, Ge), _bound(info, Le))
         for name, info in BatchingSpec.model_fields.items()
     }
-
-
-Isolation = Literal["auto", "thread", "process"]
 
 
 class _Model(BaseModel):
@@ -79,7 +76,9 @@ class LoadRequest(_Model):
     batching: BatchingSpec | None = Field(
         None, description="dynamic batching (default: the server's)"
     )
-    engine: Engine = Field("auto", description="auto: ONNX Runtime when the version has model.onnx")
+    engine: EngineChoice = Field(
+        "auto", description="auto: ONNX Runtime when the version has model.onnx"
+    )
     isolation: Isolation | None = Field(
         None, description="where replicas run (default: the server's --isolation)"
     )
