@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from aimass_lab.compress import CompressionReport, compress, export_onnx
     from aimass_lab.errors import AimassError
     from aimass_lab.search import Study, search
-    from aimass_lab.serve import Deployment, deploy
+    from aimass_lab.serve.deploy import Deployment, deploy
     from aimass_lab.specs import DataSpec, ModelSpec, SearchSpec, TrainSpec
     from aimass_lab.train import Run, train
     from aimass_lab.widgets import Workbench
@@ -70,8 +70,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "CompressionReport": ("aimass_lab.compress", "CompressionReport"),
     "export_onnx": ("aimass_lab.compress", "export_onnx"),
     "Workbench": ("aimass_lab.widgets", "Workbench"),
-    "deploy": ("aimass_lab.serve", "deploy"),
-    "Deployment": ("aimass_lab.serve", "Deployment"),
+    "deploy": ("aimass_lab.serve.deploy", "deploy"),
+    "Deployment": ("aimass_lab.serve.deploy", "Deployment"),
 }
 
 

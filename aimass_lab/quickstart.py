@@ -165,7 +165,7 @@ def _deploy_step(
     """Serve ``ref`` from the workspace's server, query it (JSON and OIP v2), then stop it."""
     import numpy as np
 
-    from aimass_lab.serve import deploy
+    from aimass_lab.serve.deploy import deploy
 
     dep = deploy(ref, name=name, workspace=workspace)
     try:

@@ -37,7 +37,7 @@ HISTORY = 300
 
 def deploy_ref(ref: str, workspace: Workspace, name: str | None = None, **options: Any) -> Any:
     """Deploy a registry ref through :func:`aimass_lab.deploy`; return the Deployment."""
-    from aimass_lab.serve import deploy
+    from aimass_lab.serve.deploy import deploy
 
     return deploy(ref, name=name or None, workspace=workspace, **options)
 
@@ -265,7 +265,7 @@ class DeployPanel(Panel):
         """Read the registry's versions and the workspace's deployments again."""
         set_options(self.model.control, version_refs(self.workspace))
         try:
-            from aimass_lab.serve import deployments
+            from aimass_lab.serve.deploy import deployments
 
             names = [d.name for d in deployments(self.workspace)]
         except Exception:
@@ -354,7 +354,7 @@ class DeployPanel(Panel):
     def show_deployment(self, deployment: Any) -> None:
         """Show a deployment (a handle or its name) and poll its metrics."""
         if isinstance(deployment, str):
-            from aimass_lab.serve import get_deployment
+            from aimass_lab.serve.deploy import get_deployment
 
             deployment = get_deployment(deployment, self.workspace)
         with self._lock:

@@ -91,7 +91,7 @@ def test_deploy_from_the_models_section(lab_server: Any, page: Any, screenshot: 
     version = run.register(MODEL_NAME, aliases=["prod"])
     # The workspace's inference server on a free port (8500 may be taken on a shared machine);
     # the deploy below reuses it, as it reuses any running one.
-    from aimass_lab.serve._deploy import ensure_server
+    from aimass_lab.serve.deploy import ensure_server
 
     ensure_server(ws, port=0)
 

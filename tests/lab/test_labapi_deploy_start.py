@@ -59,7 +59,7 @@ async def test_start_a_down_deployment_through_the_api(jp_fetch: Any, ws_path: P
         assert code == 404 and "no deployment named 'nope'" in body["error"]
         assert "deployments: 'iris'" in body["error"]
     finally:
-        from aimass_lab.serve._deploy import server_job, stop_server
+        from aimass_lab.serve.deploy import server_job, stop_server
 
         running = server_job(ws)
         if running is not None:

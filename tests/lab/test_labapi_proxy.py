@@ -217,7 +217,7 @@ async def test_deploy_split_rollback_stop_through_the_api(
         code, body = await _error(jp_fetch, "aimass-lab", "serve", "v2", "health", "ready")
         assert code == 503
     finally:
-        from aimass_lab.serve._deploy import server_job, stop_server
+        from aimass_lab.serve.deploy import server_job, stop_server
 
         job = server_job(ws)
         if job is not None:

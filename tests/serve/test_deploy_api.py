@@ -110,7 +110,7 @@ def test_default_port_taken_after_the_check_falls_back_to_a_free_port(
 ) -> None:
     import socket
 
-    from aimass_lab.serve import _deploy
+    from aimass_lab.serve.deploy import _server_job as _deploy
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ import aimass_lab as am
 from aimass_lab import serve
 from aimass_lab.cli import cli
 from aimass_lab.serve import DeployError, Deployment, ServeError
-from aimass_lab.serve._deploy import admin_entry, record
+from aimass_lab.serve.deploy._records import admin_entry, record
 from aimass_lab.workspace import Workspace
 
 

@@ -8,14 +8,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 from aimass_lab.errors import NotFoundError, SpecError
-from aimass_lab.serve._deploy import (
-    DeployError,
-    deployments,
-    get_deployment,
-    parse_split,
-    read_record,
-    record,
-)
+from aimass_lab.serve.deploy import DeployError, deployments, get_deployment, parse_split
+from aimass_lab.serve.deploy._records import read_record, record
 from aimass_lab.specs import DeploySpec
 from aimass_lab.workspace import SCHEMA_VERSION, Workspace
 

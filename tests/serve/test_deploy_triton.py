@@ -13,7 +13,7 @@ from deploy_helpers import model_workspace
 
 from aimass_lab import registry
 from aimass_lab.cli import cli
-from aimass_lab.serve._triton import TritonExportError, export_triton
+from aimass_lab.serve.deploy._triton import TritonExportError, export_triton
 
 
 def test_export_triton_cli_writes_the_layout(

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from aimass_lab.serve._batcher import LINGER_FRACTION, Batcher
+from aimass_lab.serve.server._batcher import LINGER_FRACTION, Batcher
 
 DELAY_MS = 4000.0
 WINDOW_S = DELAY_MS / 1000.0 * LINGER_FRACTION

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from aimass_lab.serve._batcher import Batcher
-from aimass_lab.serve._predict import ModelCard
-from aimass_lab.serve._protocol import HTTPError, json_bytes, json_bytes_finite, parse_json
-from aimass_lab.serve._worker import EngineFailed
+from aimass_lab.serve.server._batcher import Batcher
+from aimass_lab.serve.server._predict import ModelCard
+from aimass_lab.serve.server._protocol import HTTPError, json_bytes, json_bytes_finite, parse_json
+from aimass_lab.serve.server._worker import EngineFailed
 
 
 class _Quick:

@@ -19,7 +19,7 @@ import pytest
 from common_helpers import wait_for
 from serve_helpers import ServerProcess, model_workspace, oip_body
 
-from aimass_lab.serve._engine import TEST_DELAY_ENV
+from aimass_lab.serve.server._engine import TEST_DELAY_ENV
 
 DELAY = 0.25
 

@@ -16,7 +16,7 @@ from common_helpers import wait_for
 from serve_helpers import ServerProcess, model_workspace, oip_body
 
 from aimass_lab.serve import Client
-from aimass_lab.serve._engine import TEST_DELAY_ENV
+from aimass_lab.serve.server._engine import TEST_DELAY_ENV
 
 ADMIN = "admin-secret"
 #: Seconds every batch takes: long enough that the bounds below leave seconds to spare.

@@ -53,7 +53,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     yield {"workspace": ws, "panel": panel, "run": run, "mv": mv, "events": events}
     panel.close()
     try:
-        from aimass_lab.serve._deploy import deployments
+        from aimass_lab.serve.deploy import deployments
 
         for dep in deployments(ws):
             if dep.state == "running":

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from aimass_lab.errors import AimassError, NotFoundError
+from aimass_lab.serve.server import LoadRequest
 
 __all__ = ["Client", "ServeError"]
 
@@ -207,13 +208,13 @@ class Client:
 
     def metrics(self) -> dict[str, list[dict[str, Any]]]:
         """``/metrics`` parsed: ``{sample name: [{"labels": {...}, "value": v}]}``."""
-        from aimass_lab.serve._metrics import parse_metrics
+        from aimass_lab.serve.server import parse_metrics
 
         return parse_metrics(self._request("GET", "/metrics").text)
 
     def stats(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Per model and version: requests, errors, p50_ms, p99_ms (from ``/metrics``)."""
-        from aimass_lab.serve._metrics import summarize
+        from aimass_lab.serve.server import summarize
 
         return summarize(self.metrics())
 
@@ -221,12 +222,13 @@ class Client:
     def admin_models(self) -> list[dict[str, Any]]:
         return self._request("GET", "/admin/models", admin=True).json()  # type: ignore[no-any-return]
 
-    def load(self, name: str, ref: str, **opts: Any) -> dict[str, Any]:
-        """Load a registry version under endpoint ``name`` (``replicas``, ``batching``,
-        ``engine``, ``isolation``); returns the version entry."""
-        return self._request(
-            "POST", f"/admin/models/{name}/versions", admin=True, json={"ref": ref, **opts}
-        ).json()  # type: ignore[no-any-return]
+    def load(self, name: str, ref: str | LoadRequest, **opts: Any) -> dict[str, Any]:
+        """Load a registry version under endpoint ``name``: a ref with the fields of
+        :class:`~aimass_lab.serve.server.LoadRequest` as keywords (``replicas``,
+        ``batching``, ``engine``, ``isolation``, ``replace``; the server checks them), or a
+        whole ``LoadRequest``. Returns the version entry."""
+        body = ref.to_body() if isinstance(ref, LoadRequest) else {"ref": ref, **opts}
+        return self._request("POST", f"/admin/models/{name}/versions", admin=True, json=body).json()  # type: ignore[no-any-return]
 
     def split(
         self, name: str, weights: dict[str | int, float], shadow: str | int | None = None

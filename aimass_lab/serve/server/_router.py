@@ -6,71 +6,22 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from aimass_lab.errors import accepted
-from aimass_lab.serve._batcher import Batcher
-from aimass_lab.serve._predict import ModelCard
-from aimass_lab.serve._protocol import HTTPError, TensorMeta
+from aimass_lab.serve.server._batcher import Batcher
+from aimass_lab.serve.server._predict import ModelCard
+from aimass_lab.serve.server._protocol import HTTPError, TensorMeta
+from aimass_lab.specs import BatchingSpec
 
-__all__ = ["Batching", "ServedModel", "ServedVersion"]
-
-
-@dataclass(frozen=True)
-class Batching:
-    """Dynamic batching of one version: rows per batch, wait, queue bound."""
-
-    max_batch_size: int = 32
-    max_delay_ms: float = 2.0
-    queue_size: int = 1024
-
-    @classmethod
-    def from_dict(cls, d: Any, default: Batching | None = None) -> Batching:
-        base = default or cls()
-        if d is None:
-            return base
-        if not isinstance(d, dict):
-            raise HTTPError(
-                400, "'batching' must be an object {max_batch_size, max_delay_ms, queue_size}"
-            )
-        unknown = set(d) - {"max_batch_size", "max_delay_ms", "queue_size"}
-        if unknown:
-            raise HTTPError(
-                400,
-                f"unknown batching field(s) {accepted(sorted(unknown))}; accepted: "
-                "'max_batch_size', 'max_delay_ms', 'queue_size'",
-            )
-        out = cls(
-            max_batch_size=d.get("max_batch_size", base.max_batch_size),
-            max_delay_ms=d.get("max_delay_ms", base.max_delay_ms),
-            queue_size=d.get("queue_size", base.queue_size),
-        )
-        out.check()
-        return out
-
-    def check(self) -> None:
-        for name, low in (("max_batch_size", 1), ("queue_size", 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                raise HTTPError(400, f"batching.{name} must be an integer >= {low}, got {v!r}")
-        d = self.max_delay_ms
-        if not isinstance(d, (int, float)) or isinstance(d, bool) or not 0 <= d <= 10_000:
-            raise HTTPError(400, f"batching.max_delay_ms must be a number in [0, 10000], got {d!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "max_batch_size": self.max_batch_size,
-            "max_delay_ms": self.max_delay_ms,
-            "queue_size": self.queue_size,
-        }
+__all__ = ["ServedModel", "ServedVersion", "log", "split_from_doc"]
 
 
 class ServedVersion:
     """One loaded (or loading, or failed) version of a served model."""
 
     def __init__(
-        self, model: str, label: str, ref: str, engine: str, replicas: int, batching: Batching
+        self, model: str, label: str, ref: str, engine: str, replicas: int, batching: BatchingSpec
     ) -> None:
         self.model = model
         self.label = label
@@ -130,13 +81,13 @@ class ServedVersion:
         self, spec: dict[str, Any], replicas: int, threads: int | None, metrics: Any
     ) -> None:
         """Open the engine (in this process, or in ``replicas`` worker processes)."""
-        from aimass_lab.serve._worker import InProcessExecutor, ProcessExecutor
+        from aimass_lab.serve.server._worker import InProcessExecutor, ProcessExecutor
 
         self.card = ModelCard(spec["config"])
         self.aliases = list(spec.get("aliases") or [])
         self.engine = spec["engine"]
         if replicas <= 0:
-            from aimass_lab.serve._engine import open_engine
+            from aimass_lab.serve.server._engine import open_engine
 
             engine = await asyncio.to_thread(open_engine, spec, threads)
             executor: Any = InProcessExecutor(engine, slots=max(1, self.replicas))

@@ -1,6 +1,6 @@
 """Where batches run: in the server process (threads) or in replica worker processes.
 
-A replica worker is ``python -m aimass_lab.serve._worker``: it reads its load spec and then
+A replica worker is ``python -m aimass_lab.serve.server._worker``: it reads its load spec and then
 batches from stdin, and writes answers to stdout, each as a length-prefixed frame holding
 raw array bytes (no pickle). The server reads every worker's stdout in an asyncio task: when
 a worker dies (kill -9, a crash in the engine) its pipe ends at once, every batch it held is
@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from aimass_lab.settings import settings
+
 __all__ = [
     "InProcessExecutor",
     "ProcessExecutor",
@@ -36,9 +38,9 @@ __all__ = [
 # frame: payload length (u32), batch id (u64), kind (u8), then the payload
 _HEAD = struct.Struct("<IQB")
 K_SPEC, K_READY, K_BATCH, K_RESULT, K_ERROR = 0, 1, 2, 3, 4
-START_TIMEOUT_S = float(os.environ.get("AIMASS_SERVE_WORKER_START_S", "180"))
+START_TIMEOUT_S = settings().serve_worker_start_s
 #: Batches quicker than this (running average) run on the event loop, not in a thread.
-INLINE_MAX_S = float(os.environ.get("AIMASS_SERVE_INLINE_MAX_MS", "1.0")) / 1000.0
+INLINE_MAX_S = settings().serve_inline_max_ms / 1000.0
 
 
 class WorkerCrashed(Exception):
@@ -182,7 +184,7 @@ class ProcessExecutor:
     Parameters
     ----------
     spec
-        The load spec (see :func:`aimass_lab.serve._engine.prepare`).
+        The load spec (see :func:`aimass_lab.serve.server._engine.prepare`).
     replicas
         Number of worker processes.
     threads
@@ -248,7 +250,7 @@ class ProcessExecutor:
         w.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "aimass_lab.serve._worker",
+            "aimass_lab.serve.server._worker",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
@@ -433,7 +435,7 @@ def worker_main() -> int:
     length, _, _ = _HEAD.unpack(head)
     start = json.loads(_read_exactly(in_fd, length) or b"{}")
     try:
-        from aimass_lab.serve._engine import open_engine
+        from aimass_lab.serve.server._engine import open_engine
 
         engine = open_engine(start["spec"], start.get("threads"))
     except BaseException as exc:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aimass_lab.serve._config import ServerConfig
-from aimass_lab.serve._router import log
+from aimass_lab._io import atomic_write_json
+from aimass_lab.serve.server._config import ServerConfig
+from aimass_lab.serve.server._loading import load
+from aimass_lab.serve.server._router import log
+from aimass_lab.serve.server._schemas import LoadRequest
+from aimass_lab.settings import settings
+
+if TYPE_CHECKING:
+    from aimass_lab.serve.server._app import ServeApp
 
 __all__ = ["run_server", "serve"]
 
@@ -41,28 +46,19 @@ def _uvicorn_server(config: Any, app: Any) -> Any:
     return _Server(config)
 
 
-def _write_ready_file(path: str, doc: dict[str, Any]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-
-
 async def serve(
     config: ServerConfig, on_ready: Callable[[dict[str, Any]], Any] | None = None
 ) -> int:
     """Serve until SIGTERM/SIGINT (then drain) — the coroutine behind :func:`run_server`."""
     import uvicorn
 
-    from aimass_lab.serve._app import ServeApp
+    from aimass_lab.serve.server._app import ServeApp
+    from aimass_lab.serve.server._routes import ROUTES
+    from aimass_lab.serve.server._routing import Router
     from aimass_lab.workspace import Workspace
 
     ws = Workspace(config.workspace, db_url=config.db_url)
-    app = ServeApp(config, ws)
+    app = ServeApp(config, ws, Router(ROUTES))
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on every connection (no Nagle delays)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -92,7 +88,7 @@ async def serve(
         access_log=False,
         lifespan="off",
         # httptools and uvloop when installed (pip install aimass-lab[serve]), else h11/asyncio
-        http=os.environ.get("AIMASS_SERVE_HTTP", "auto"),
+        http=settings().serve_http,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=max(1, int(config.drain_timeout_s)),
     )
@@ -116,23 +112,29 @@ async def serve(
     app.loaded = True
     info = {"url": url, "host": config.host, "port": port, "pid": os.getpid()}
     if config.ready_file:
-        _write_ready_file(config.ready_file, info)
+        atomic_write_json(config.ready_file, info)
     if on_ready is not None:
         await asyncio.to_thread(on_ready, info)
     log(f"ready: {len(app.models)} model(s)")
-    # wait for a drain request, then for in-flight requests, then stop uvicorn
+    await _until_drained(app, server, serve_task, config.drain_timeout_s)
+    await app.close()
+    log("stopped")
+    return 0
+
+
+async def _until_drained(
+    app: ServeApp, server: Any, serve_task: asyncio.Task[Any], drain_timeout_s: float
+) -> None:
+    """Wait for a drain request, then for in-flight requests, then stop uvicorn."""
     while not app.draining and not serve_task.done():
         await asyncio.sleep(0.05)
     if app.draining and not serve_task.done():
         log("draining: finishing in-flight requests")
-        deadline = time.monotonic() + config.drain_timeout_s
+        deadline = time.monotonic() + drain_timeout_s
         while app.inflight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         server.should_exit = True
     await serve_task
-    await app.close()
-    log("stopped")
-    return 0
 
 
 async def _load_ref(app: Any, item: str) -> Any:
@@ -141,7 +143,9 @@ async def _load_ref(app: Any, item: str) -> Any:
     name, sep, _ = item.partition(":")
     if not name:
         raise AimassError(f"malformed --models {item!r}; accepted: NAME:REF such as 'digits:3'")
-    return await app.load(name, item if sep else name, raise_errors=False)
+    # not validated here: a malformed ref is recorded as a failed version, as a missing one
+    request = LoadRequest.model_construct(ref=item if sep else name, engine=app.config.engine)
+    return await load(app, name, request, raise_errors=False)
 
 
 def run_server(
@@ -174,11 +178,11 @@ def run_server(
 
 def _new_loop() -> asyncio.AbstractEventLoop:
     """uvloop when installed (and not turned off with AIMASS_SERVE_LOOP=asyncio)."""
-    if os.environ.get("AIMASS_SERVE_LOOP", "auto") in ("auto", "uvloop"):
+    if settings().serve_loop in ("auto", "uvloop"):
         try:
             import uvloop
 
-            return uvloop.new_event_loop()  # type: ignore[no-any-return]
+            return uvloop.new_event_loop()
         except ImportError:
             pass
     return asyncio.new_event_loop()

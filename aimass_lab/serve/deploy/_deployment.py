@@ -9,24 +9,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from aimass_lab.errors import NotFoundError
-from aimass_lab.serve._deploy import (
-    READY_TIMEOUT,
+from aimass_lab.serve.deploy._records import (
     DeployError,
     WorkspaceLike,
     admin_entry,
-    client_for,
-    ensure_server,
     parse_split,
     read_record,
     record,
-    server_job,
     settings_changes,
-    stop_server,
     sync_from_server,
     unknown_deployment,
 )
-from aimass_lab.workspace import Job, resolve_workspace
-from aimass_lab.workspace._store import utcnow
+from aimass_lab.serve.deploy._server_job import (
+    READY_TIMEOUT,
+    client_for,
+    ensure_server,
+    server_job,
+    stop_server,
+)
+from aimass_lab.workspace import Job, resolve_workspace, utcnow
 
 __all__ = ["Deployment"]
 
@@ -339,23 +340,7 @@ class Deployment:
             job = ensure_server(ws, port=port, api_key_env=api_key_env, timeout=timeout)
             client = client_for(job, timeout=timeout)
             before = admin_entry(client, self.name)
-            loaded = {
-                str(v.get("version")): v
-                for v in (before or {}).get("versions", [])
-                if v.get("state") != "failed"
-            }
-            for v in versions:
-                replicas = int(v.get("replicas") or spec.get("replicas") or 1)
-                batching = dict(v.get("batching") or spec.get("batching") or {})
-                engine = str(v.get("engine") or spec.get("engine") or "auto")
-                settings: dict[str, Any] = {"replicas": replicas, "engine": engine}
-                if batching:  # else the server's default
-                    settings["batching"] = batching
-                have = loaded.get(str(v["version"]))
-                if have is None:
-                    client.load(self.name, str(v["ref"]), **settings)
-                elif settings_changes(have, replicas, batching, engine):
-                    client.load(self.name, str(v["ref"]), replace=True, **settings)
+            _load_recorded(client, self.name, versions, spec, before)
             if previous and set(previous) <= set(labels) and previous != split:
                 client.split(self.name, previous)  # so that rollback() returns to it
             client.split(self.name, split, shadow=shadow)
@@ -389,7 +374,7 @@ class Deployment:
         ``rps`` is the request rate since the previous ``metrics()`` call of this handle
         (on the first call: since the version was deployed).
         """
-        from aimass_lab.serve._metrics import summarize
+        from aimass_lab.serve.server import summarize
 
         job = self._live_job()
         scraped = client_for(job).metrics()
@@ -451,6 +436,34 @@ class Deployment:
             "<table><tr><th>version</th><th>model</th><th>traffic</th></tr>"
             f"{rows}</table></div>"
         )
+
+
+def _load_recorded(
+    client: Any,
+    name: str,
+    versions: list[dict[str, Any]],
+    spec: Mapping[str, Any],
+    before: dict[str, Any] | None,
+) -> None:
+    """Load the recorded versions (each with its recorded settings) the server lacks; reload
+    those it serves with other settings."""
+    loaded = {
+        str(v.get("version")): v
+        for v in (before or {}).get("versions", [])
+        if v.get("state") != "failed"
+    }
+    for v in versions:
+        replicas = int(v.get("replicas") or spec.get("replicas") or 1)
+        batching = dict(v.get("batching") or spec.get("batching") or {})
+        engine = str(v.get("engine") or spec.get("engine") or "auto")
+        settings: dict[str, Any] = {"replicas": replicas, "engine": engine}
+        if batching:  # else the server's default
+            settings["batching"] = batching
+        have = loaded.get(str(v["version"]))
+        if have is None:
+            client.load(name, str(v["ref"]), **settings)
+        elif settings_changes(have, replicas, batching, engine):
+            client.load(name, str(v["ref"]), replace=True, **settings)
 
 
 def _age_s(iso: str) -> float | None:

@@ -140,6 +140,7 @@ def export_triton(
     max_delay_ms: float = 2.0,
     workspace: Workspace | str | os.PathLike[str] | None = None,
 ) -> Path:
+    # Long by its docstring (the API reference); the code is some 65 lines.
     """Write a registered model version as a Triton model repository entry.
 
     The layout is ``DIRECTORY/NAME/config.pbtxt`` (platform ``onnxruntime_onnx``, the
@@ -172,7 +173,7 @@ def export_triton(
         When ``DIRECTORY/NAME`` exists or ``DIRECTORY`` is a file.
     """
     from aimass_lab import registry
-    from aimass_lab.registry._model_version import validate_name
+    from aimass_lab.specs import validate_name
 
     ws = resolve_workspace(
         workspace if workspace is not None else getattr(model_version, "workspace", None)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,13 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from aimass_lab.serve._worker import EngineFailed, Unavailable, WorkerCrashed
+from aimass_lab.serve.server._worker import EngineFailed, Unavailable, WorkerCrashed
+from aimass_lab.settings import settings
 
 __all__ = ["LINGER_FRACTION", "RECENT_BATCHES", "Batcher", "QueueFull"]
 
 #: The linger window as a fraction of ``max_delay_ms``: a free slot waiting for more rows
 #: stops when no request came for one window (see the module's doc).
-LINGER_FRACTION = float(os.environ.get("AIMASS_SERVE_LINGER_FRACTION", "0.25"))
+LINGER_FRACTION = settings().serve_linger_fraction
 #: How many of the last batches tell the concurrency the version has been seeing.
 RECENT_BATCHES = 8
 

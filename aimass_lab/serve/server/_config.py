@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, get_args
+
+from annotated_types import Ge, Le
+from pydantic.fields import FieldInfo
 
 from aimass_lab.errors import SpecError, accepted
+from aimass_lab.specs import BatchingSpec, DeploySpec
 
-__all__ = ["DEFAULT_PORT", "ServerConfig"]
+__all__ = [
+    "DEFAULT_PORT",
+    "ENGINES",
+    "ISOLATIONS",
+    "MAX_REPLICAS",
+    "EngineChoice",
+    "Isolation",
+    "ServerConfig",
+    "batching_bounds",
+]
 
 DEFAULT_PORT = 8500
-ISOLATIONS: tuple[str, ...] = ("auto", "thread", "process")
+#: The engine choices of a served version (``auto``: ONNX Runtime when it has model.onnx).
+EngineChoice = Literal["auto", "onnxruntime", "torch"]
+ENGINES: tuple[str, ...] = get_args(EngineChoice)
+#: Where the replicas of a version run.
+Isolation = Literal["auto", "thread", "process"]
+ISOLATIONS: tuple[str, ...] = get_args(Isolation)
 
 
 def worker_processes(replicas: int, isolation: str) -> int:
@@ -19,6 +37,22 @@ def worker_processes(replicas: int, isolation: str) -> int:
     if isolation == "thread" or (isolation == "auto" and replicas <= 1):
         return 0
     return max(1, replicas)
+
+
+def _bound(field: FieldInfo, kind: type[Ge] | type[Le]) -> Any:
+    return next(getattr(m, kind.__name__.lower()) for m in field.metadata if isinstance(m, kind))
+
+
+#: The most engine replicas of one version (the bound of ``DeploySpec.replicas``).
+MAX_REPLICAS: int = _bound(DeploySpec.model_fields["replicas"], Le)
+
+
+def batching_bounds() -> dict[str, tuple[Any, Any]]:
+    """``{field: (lowest, highest)}`` of :class:`~aimass_lab.specs.BatchingSpec`."""
+    return {
+        name: (_bound(info, Ge), _bound(info, Le))
+        for name, info in BatchingSpec.model_fields.items()
+    }
 
 
 @dataclass
@@ -121,26 +155,29 @@ class ServerConfig:
 
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             bad("port", "accepted: 0 (a free port) to 65535")
+        # the bounds of a load request (replicas) and of BatchingSpec: one rule everywhere
         if (
             not isinstance(self.replicas, int)
             or isinstance(self.replicas, bool)
-            or self.replicas < 1
+            or not 1 <= self.replicas <= MAX_REPLICAS
         ):
-            bad("replicas", "accepted: an integer >= 1")
+            bad("replicas", f"accepted: an integer >= 1 and <= {MAX_REPLICAS}")
         if self.isolation not in ISOLATIONS:
             bad("isolation", f"accepted: {accepted(ISOLATIONS)}")
-        if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
-            bad("max_batch_size", "accepted: an integer >= 1")
-        if not isinstance(self.queue_size, int) or self.queue_size < 1:
-            bad("queue_size", "accepted: an integer >= 1")
-        if not isinstance(self.max_delay_ms, (int, float)) or not 0 <= self.max_delay_ms <= 10_000:
-            bad("max_delay_ms", "accepted: a number of milliseconds in [0, 10000]")
+        bounds = batching_bounds()
+        for name in ("max_batch_size", "queue_size"):
+            value, (low, high) = getattr(self, name), bounds[name]
+            if not isinstance(value, int) or not low <= value <= high:
+                bad(name, f"accepted: an integer >= {low} and <= {high}")
+        low, high = bounds["max_delay_ms"]
+        if not isinstance(self.max_delay_ms, (int, float)) or not low <= self.max_delay_ms <= high:
+            bad("max_delay_ms", f"accepted: a number of milliseconds in [{low:g}, {high:g}]")
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
             bad("max_body_bytes", "accepted: an integer >= 1024")
         if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
             bad("timeout_s", "accepted: a number of seconds > 0")
-        if self.engine not in ("auto", "onnxruntime", "torch"):
-            bad("engine", "accepted: 'auto', 'onnxruntime', 'torch'")
+        if self.engine not in ENGINES:
+            bad("engine", f"accepted: {accepted(ENGINES)}")
         if self.device not in ("auto", "cpu", "cuda"):
             bad("device", "accepted: 'auto', 'cpu', 'cuda'")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):

@@ -20,8 +20,7 @@ def run(ctx: Any) -> None:
     ``host``, ``port``, ``pid`` and ``admin_key_file``. SIGTERM (``jobs cancel``) drains; the
     job then ends ``succeeded`` (exit 0).
     """
-    from aimass_lab.serve._config import ServerConfig
-    from aimass_lab.serve._server import run_server
+    from aimass_lab.serve.server import ServerConfig, run_server
 
     key = secrets.token_urlsafe(32)
     key_file = ctx.run_dir / ADMIN_KEY_FILE

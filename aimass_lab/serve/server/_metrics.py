@@ -56,7 +56,7 @@ class Metrics:
         self._replicas: dict[tuple[str, str], Callable[[], float]] = {}
         self._restarts: dict[tuple[str, str], int] = {}
         self._shadow: dict[tuple[str, str, str], int] = {}
-        self.registry.register(self)  # type: ignore[arg-type]
+        self.registry.register(self)
 
     # -- updates -----------------------------------------------------------------------------
     def observe_request(
@@ -169,7 +169,7 @@ class Metrics:
     def render(self) -> bytes:
         from prometheus_client import generate_latest
 
-        return generate_latest(self.registry)  # type: ignore[no-any-return]
+        return generate_latest(self.registry)
 
 
 def parse_metrics(text: str) -> dict[str, list[dict[str, Any]]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from aimass_lab.serve._protocol import HTTPError
+from aimass_lab.serve.server._protocol import HTTPError
 
 __all__ = ["ModelCard", "format_predictions", "parse_predict"]
 
@@ -62,7 +62,7 @@ class ModelCard:
     # -- raw features --------------------------------------------------------------------------
     def _preprocessor(self) -> Any:
         if self._pre is None:
-            from aimass_lab.data._preprocess import Preprocessor
+            from aimass_lab.data import Preprocessor
 
             self._pre = Preprocessor.from_state(self.preprocess or {})
         return self._pre

@@ -9,7 +9,6 @@ checks the sha256 of every file again before loading it.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from pathlib import Path
@@ -18,16 +17,16 @@ from typing import Any
 import numpy as np
 
 from aimass_lab.errors import AimassError, IntegrityError, accepted
-from aimass_lab.serve._protocol import TensorMeta
+from aimass_lab.serve.server._config import ENGINES
+from aimass_lab.serve.server._protocol import TensorMeta
+from aimass_lab.settings import env_name, settings
 
 __all__ = ["ENGINES", "Engine", "open_engine", "prepare"]
 
-#: The engine choices of a served version.
-ENGINES: tuple[str, ...] = ("auto", "onnxruntime", "torch")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 ONNX_FILE = "model.onnx"
 #: Seconds every batch sleeps first (tests only: slow batches for queue, timeout, drain, crash).
-TEST_DELAY_ENV = "AIMASS_SERVE_TEST_DELAY_S"
+TEST_DELAY_ENV = env_name("serve_test_delay_s")
 WEIGHTS_FILE = "weights.safetensors"
 
 _ORT_TYPES = {
@@ -226,7 +225,7 @@ def open_engine(spec: dict[str, Any], threads: int | None = None) -> Engine:
         engine = TorchEngine(
             spec["config"], paths[WEIGHTS_FILE], spec["device"], threads, f"model {spec['ref']}"
         )
-    delay = float(os.environ.get(TEST_DELAY_ENV, "0") or 0)
+    delay = settings().serve_test_delay_s
     if delay > 0:  # a testing knob: slow batches, to test queues, timeouts, drains, crashes
         run = engine.run
 
@@ -236,8 +235,3 @@ def open_engine(spec: dict[str, Any], threads: int | None = None) -> Engine:
 
         engine.run = slow_run  # type: ignore[method-assign]
     return engine
-
-
-def default_threads() -> int:
-    """Intra-op threads of one engine: 1 per replica keeps many replicas from fighting."""
-    return int(os.environ.get("AIMASS_SERVE_THREADS", "1"))

@@ -1,0 +1,91 @@
+"""The control plane: deployments of registered model versions on the workspace's server.
+
+:func:`deploy` starts (or reuses) the workspace's inference server as a ``serve`` job,
+loads versions through its admin API with :class:`Client`, and records each
+:class:`Deployment` in the workspace's store. This package may import
+:mod:`aimass_lab.serve.server`; the server never imports it. Imports are lazy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aimass_lab.serve.deploy._client import Client, ServeError
+    from aimass_lab.serve.deploy._deploy import deploy, deployments, get_deployment
+    from aimass_lab.serve.deploy._deployment import Deployment
+    from aimass_lab.serve.deploy._job import ADMIN_KEY_FILE
+    from aimass_lab.serve.deploy._records import DeployError, parse_split
+    from aimass_lab.serve.deploy._server_job import (
+        SERVE_KIND,
+        ensure_server,
+        server_job,
+        server_url,
+        stop_server,
+    )
+    from aimass_lab.serve.deploy._triton import TritonExportError, export_triton
+
+__all__ = [
+    "ADMIN_KEY_FILE",
+    "Client",
+    "DeployError",
+    "Deployment",
+    "SERVE_KIND",
+    "ServeError",
+    "TritonExportError",
+    "deploy",
+    "deployments",
+    "ensure_server",
+    "export_triton",
+    "get_deployment",
+    "parse_split",
+    "server_job",
+    "server_url",
+    "stop_server",
+]
+
+_LAZY: dict[str, str] = {
+    "Client": "aimass_lab.serve.deploy._client",
+    "ServeError": "aimass_lab.serve.deploy._client",
+    "deploy": "aimass_lab.serve.deploy._deploy",
+    "deployments": "aimass_lab.serve.deploy._deploy",
+    "get_deployment": "aimass_lab.serve.deploy._deploy",
+    "Deployment": "aimass_lab.serve.deploy._deployment",
+    "ADMIN_KEY_FILE": "aimass_lab.serve.deploy._job",
+    "DeployError": "aimass_lab.serve.deploy._records",
+    "parse_split": "aimass_lab.serve.deploy._records",
+    "SERVE_KIND": "aimass_lab.serve.deploy._server_job",
+    "ensure_server": "aimass_lab.serve.deploy._server_job",
+    "server_job": "aimass_lab.serve.deploy._server_job",
+    "server_url": "aimass_lab.serve.deploy._server_job",
+    "stop_server": "aimass_lab.serve.deploy._server_job",
+    "TritonExportError": "aimass_lab.serve.deploy._triton",
+    "export_triton": "aimass_lab.serve.deploy._triton",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aimass_lab.serve.deploy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _CallableModule(types.ModuleType):
+    """``aimass_lab.serve.deploy`` is this package and the function :func:`deploy`: importing
+    the package binds it to ``aimass_lab.serve.deploy``, so the package calls the function."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.deploy(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
