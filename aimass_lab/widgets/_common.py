@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aimass_lab.data import BUILTINS
+from aimass_lab.errors import AimassError
+from aimass_lab.specs import DataSpec
 from aimass_lab.widgets._base import Field, set_options
 from aimass_lab.workspace import Workspace
 
@@ -56,6 +58,7 @@ class DataChoices:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.specs: dict[str, Any] = {}
+        self._resolved: dict[str, DataSpec | AimassError] = {}
 
     def registered(self) -> list[dict[str, Any]]:
         from aimass_lab.data import list_datasets
@@ -66,6 +69,7 @@ class DataChoices:
             return []
 
     def options(self) -> list[tuple[str, str]]:
+        self._resolved.clear()  # the registered datasets are read again
         opts = [(f"{label} (loaded)", SPEC_PREFIX + label) for label in self.specs]
         opts += [(f"{d['name']} (registered)", d["name"]) for d in self.registered()]
         opts += [(name, name) for name in BUILTINS]
@@ -74,6 +78,7 @@ class DataChoices:
     def add_spec(self, label: str, spec: Any) -> str:
         """Offer a DataSpec (or Dataset) under ``label``; return its dropdown value."""
         self.specs[label] = spec
+        self._resolved.pop(SPEC_PREFIX + label, None)
         return SPEC_PREFIX + label
 
     def resolve(self, value: str) -> Any:
@@ -81,6 +86,27 @@ class DataChoices:
         if value.startswith(SPEC_PREFIX):
             return self.specs[value[len(SPEC_PREFIX) :]]
         return value
+
+    def spec(self, value: str) -> DataSpec:
+        """The DataSpec of a dropdown value, read without loading the data and kept until the
+        options are read again (forms check it on every change).
+
+        Raises
+        ------
+        NotFoundError, SpecError
+            For an unknown name or an invalid spec.
+        """
+        if value not in self._resolved:
+            from aimass_lab.data import resolve_spec
+
+            try:
+                self._resolved[value] = resolve_spec(self.resolve(value), workspace=self.workspace)
+            except AimassError as exc:
+                self._resolved[value] = exc
+        found = self._resolved[value]
+        if isinstance(found, AimassError):
+            raise found
+        return found
 
     def task(self, value: str | None) -> str | None:
         """The task of a choice when known without loading the data."""
