@@ -7,7 +7,7 @@ from typing import Any
 from aimass_lab.data import BUILTINS
 from aimass_lab.errors import AimassError
 from aimass_lab.specs import DataSpec
-from aimass_lab.widgets._base import Field, set_options
+from aimass_lab.widgets._base import Field, error_text, set_options
 from aimass_lab.workspace import Workspace
 
 __all__ = [
@@ -144,6 +144,18 @@ class DataPicker:
             value = self.choices.add_spec(str(name), data)
         self.data.control.options = self.choices.options()
         self.data.control.value = value
+
+    def chosen_data_spec(self) -> DataSpec | None:
+        """The DataSpec of the chosen dataset (its data not loaded), for checking the form;
+        ``None`` with the reason next to the dataset when none is chosen or it is invalid."""
+        if self.data.value is None:
+            self.data.set_error("choose a dataset")
+            return None
+        try:
+            return self.choices.spec(self.data.value)
+        except AimassError as exc:
+            self.data.set_error(error_text(exc))
+            return None
 
     def refresh_choices(self) -> None:
         """Read the dataset list again (after a dataset was registered)."""

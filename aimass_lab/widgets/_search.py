@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from aimass_lab.errors import AimassError, SpecError
+from aimass_lab.errors import SpecError
 from aimass_lab.models import FAMILIES
 from aimass_lab.specs import PRUNERS, SAMPLERS, ModelSpec, SearchSpec, TrainSpec
 from aimass_lab.widgets._base import (
@@ -16,7 +16,6 @@ from aimass_lab.widgets._base import (
     button,
     dropdown,
     error_html,
-    error_text,
     guarded,
     log_html,
     section,
@@ -81,7 +80,6 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
         self.choices = DataChoices(self.workspace)
         self._complete_seen = -1
         self._importance_at = 0.0
-        self._form_error: str | None = None
 
         self._build_form(model)
         if data is not None:
@@ -261,7 +259,7 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
         for row in self.rows.values():
             row.set_error(None)
         self.space_error.value = ""
-        self._clear_form_error()
+        self.clear_form_errors()
         errors: list[tuple[str, str]] = []
         train = self._train_spec(errors)
         try:
@@ -282,13 +280,9 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
             "model": {"family": self.family.value},
             "max_epochs": self.max_epochs.value,
         }
-        if self.data.value is None:
-            self.data.set_error("choose a dataset")
-        else:
-            try:
-                fields["data"] = self.choices.spec(self.data.value)
-            except AimassError as exc:
-                self.data.set_error(error_text(exc))
+        data = self.chosen_data_spec()
+        if data is not None:
+            fields["data"] = data
         try:
             return TrainSpec(**fields)
         except SpecError as exc:
@@ -322,16 +316,7 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
                 self.fields[parts[0]].set_error(message)
             else:
                 rest.append(f"{path}: {message}" if path else message)
-        if rest:
-            self._form_error = "; ".join(rest)
-            self.show_error(self._form_error)
-
-    def _clear_form_error(self) -> None:
-        """Take back the error line of the last check, unless something else replaced it."""
-        if self._form_error is not None and self.last_error == self._form_error:
-            self.status.value = ""
-            self.last_error = None
-        self._form_error = None
+        self.show_form_errors(rest)
 
     def _show_spec_errors(self, exc: SpecError) -> None:
         self._route_errors(spec_messages(exc))
