@@ -188,6 +188,7 @@ class Panel(widgets.VBox):
         self.status.add_class("aimass-status")
         self.poller: Poller | None = None
         self.last_error: str | None = None
+        self._form_error: str | None = None
         self._lock = threading.RLock()
         self._closed = False
         self.add_class("aimass-panel")
@@ -224,6 +225,20 @@ class Panel(widgets.VBox):
                 rest.append(f"{path}: {message}" if path else message)
         if rest:
             self.show_error("; ".join(rest))
+
+    def show_form_errors(self, messages: list[str]) -> None:
+        """Errors of the form that belong to no field, in the error line; the next check of
+        the form takes them back (:meth:`clear_form_errors`)."""
+        self._form_error = "; ".join(messages) if messages else None
+        if self._form_error is not None:
+            self.show_error(self._form_error)
+
+    def clear_form_errors(self) -> None:
+        """Take back the error line of the last check, unless something else replaced it."""
+        if self._form_error is not None and self.last_error == self._form_error:
+            self.status.value = ""
+            self.last_error = None
+        self._form_error = None
 
     # -- form ---------------------------------------------------------------------------------
     def _validate(self, _change: Any = None) -> bool:

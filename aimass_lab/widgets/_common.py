@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aimass_lab.specs import BUILTINS
-from aimass_lab.widgets._base import Field, set_options
+from aimass_lab.errors import AimassError
+from aimass_lab.specs import BUILTINS, DataSpec
+from aimass_lab.widgets._base import Field, error_text, set_options
 from aimass_lab.workspace import Workspace
 
 __all__ = [
@@ -56,6 +57,7 @@ class DataChoices:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.specs: dict[str, Any] = {}
+        self._resolved: dict[str, DataSpec | AimassError] = {}
 
     def registered(self) -> list[dict[str, Any]]:
         from aimass_lab.data import list_datasets
@@ -66,6 +68,7 @@ class DataChoices:
             return []
 
     def options(self) -> list[tuple[str, str]]:
+        self._resolved.clear()  # the registered datasets are read again
         opts = [(f"{label} (loaded)", SPEC_PREFIX + label) for label in self.specs]
         opts += [(f"{d['name']} (registered)", d["name"]) for d in self.registered()]
         opts += [(name, name) for name in BUILTINS]
@@ -74,6 +77,7 @@ class DataChoices:
     def add_spec(self, label: str, spec: Any) -> str:
         """Offer a DataSpec (or Dataset) under ``label``; return its dropdown value."""
         self.specs[label] = spec
+        self._resolved.pop(SPEC_PREFIX + label, None)
         return SPEC_PREFIX + label
 
     def resolve(self, value: str) -> Any:
@@ -81,6 +85,27 @@ class DataChoices:
         if value.startswith(SPEC_PREFIX):
             return self.specs[value[len(SPEC_PREFIX) :]]
         return value
+
+    def spec(self, value: str) -> DataSpec:
+        """The DataSpec of a dropdown value, read without loading the data and kept until the
+        options are read again (forms check it on every change).
+
+        Raises
+        ------
+        NotFoundError, SpecError
+            For an unknown name or an invalid spec.
+        """
+        if value not in self._resolved:
+            from aimass_lab.data import resolve_spec
+
+            try:
+                self._resolved[value] = resolve_spec(self.resolve(value), workspace=self.workspace)
+            except AimassError as exc:
+                self._resolved[value] = exc
+        found = self._resolved[value]
+        if isinstance(found, AimassError):
+            raise found
+        return found
 
     def task(self, value: str | None) -> str | None:
         """The task of a choice when known without loading the data."""
@@ -118,6 +143,18 @@ class DataPicker:
             value = self.choices.add_spec(str(name), data)
         self.data.control.options = self.choices.options()
         self.data.control.value = value
+
+    def chosen_data_spec(self) -> DataSpec | None:
+        """The DataSpec of the chosen dataset (its data not loaded), for checking the form;
+        ``None`` with the reason next to the dataset when none is chosen or it is invalid."""
+        if self.data.value is None:
+            self.data.set_error("choose a dataset")
+            return None
+        try:
+            return self.choices.spec(self.data.value)
+        except AimassError as exc:
+            self.data.set_error(error_text(exc))
+            return None
 
     def refresh_choices(self) -> None:
         """Read the dataset list again (after a dataset was registered)."""

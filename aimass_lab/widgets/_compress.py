@@ -117,8 +117,34 @@ class CompressPanel(Panel):
         self.model = Field("model", dropdown([], width="18em"))
         refresh = button("", icon="refresh")
         refresh.on_click(lambda _b: self.refresh_models())
+        self.methods = self._build_methods()
+        self.finetune = Field("fine-tune epochs", widgets.IntText(2, layout=_SMALL), width="10em")
+        self.methods_error = widgets.HTML()
+        self.run_button = button("Run", "primary", "compress")
+        self.run_button.on_click(self._on_run)
+        self._build_results()
+        for row in self.methods.values():
+            row.include.observe(self._validate, "value")
+            for control in row.controls.values():
+                control.observe(self._validate, "value")
+        self.finetune.control.observe(self._validate, "value")
+        self.model.control.observe(self._validate, "value")
+
+        self.children = self._layout(refresh)
+        self.refresh_models()
+        if model:
+            self.model.value = (
+                model if model in [v for _, v in self.model.control.options] else self.model.value
+            )
+        self._validate()
+        self._check_pick()
+        if report is not None:
+            self.show_report(report)
+
+    def _build_methods(self) -> dict[str, MethodRow]:
+        """One row per method, in the order they are applied."""
         students = list(STUDENT_PRESETS) + [f for f in FAMILIES if f not in STUDENT_PRESETS]
-        self.methods: dict[str, MethodRow] = {
+        return {
             "prune": MethodRow(
                 "prune",
                 PruneSpec,
@@ -150,10 +176,9 @@ class CompressPanel(Panel):
                 True,
             ),
         }
-        self.finetune = Field("fine-tune epochs", widgets.IntText(2, layout=_SMALL), width="10em")
-        self.methods_error = widgets.HTML()
-        self.run_button = button("Run", "primary", "compress")
-        self.run_button.on_click(self._on_run)
+
+    def _build_results(self) -> None:
+        """The progress, the variants' table and chart, picking a variant: alias or deploy."""
         self.progress = widgets.FloatProgress(
             value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="20em")
         )
@@ -192,14 +217,9 @@ class CompressPanel(Panel):
         self.alias.control.observe(self._check_pick, "value")
         self.log_view = widgets.HTML()
 
-        for row in self.methods.values():
-            row.include.observe(self._validate, "value")
-            for control in row.controls.values():
-                control.observe(self._validate, "value")
-        self.finetune.control.observe(self._validate, "value")
-        self.model.control.observe(self._validate, "value")
-
-        self.children = [
+    def _layout(self, refresh: widgets.Button) -> list[widgets.Widget]:
+        """The panel's rows: model, methods, Run, the variants, the pick."""
+        return [
             section("model"),
             widgets.HBox([self.model.box, refresh]),
             section("methods (applied in this order)"),
@@ -214,15 +234,6 @@ class CompressPanel(Panel):
             widgets.HBox([self.alias.box, self.alias_button, self.deploy_button]),
             self.log_view,
         ]
-        self.refresh_models()
-        if model:
-            self.model.value = (
-                model if model in [v for _, v in self.model.control.options] else self.model.value
-            )
-        self._validate()
-        self._check_pick()
-        if report is not None:
-            self.show_report(report)
 
     # -- form ---------------------------------------------------------------------------------
     def refresh_models(self) -> None:
@@ -248,14 +259,7 @@ class CompressPanel(Panel):
                 row.spec_cls(**row.to_dict(self.finetune.value))
             except SpecError as exc:
                 ok = False
-                messages = [f"{p}: {m}" if p else m for p, m in spec_messages(exc)]
-                if (
-                    any(p.endswith("epochs") for p, _m in spec_messages(exc))
-                    and row.method != "distill"
-                ):
-                    self.finetune.set_error("; ".join(messages))
-                else:
-                    row.set_error("; ".join(messages))
+                self._route_method_errors(row, spec_messages(exc))
         methods = self.method_list()
         if not methods:
             self.methods_error.value = error_html("tick at least one method")
@@ -272,6 +276,17 @@ class CompressPanel(Panel):
         running = self.job is not None and self._running
         self.run_button.disabled = not ok or running
         return ok
+
+    def _route_method_errors(self, row: MethodRow, errors: list[tuple[str, str]]) -> None:
+        """A method's errors by field path: its fine-tuning epochs next to the shared field,
+        the rest next to its row."""
+        by_place: dict[str, list[str]] = {}
+        for path, message in errors:
+            place = "finetune" if path == "finetune_epochs" else "row"
+            by_place.setdefault(place, []).append(f"{path}: {message}" if path else message)
+        if "finetune" in by_place:
+            self.finetune.set_error("; ".join(by_place["finetune"]))
+        row.set_error("; ".join(by_place["row"]) if "row" in by_place else None)
 
     _running = False
 

@@ -90,6 +90,38 @@ class DataPanel(Panel):
         self.on_loaded: list[Callable[[Any], Any]] = []
         self.on_registered: list[Callable[[Any], Any]] = []
 
+        self._build_form()
+        self._build_results()
+        self._source_box = widgets.VBox()
+        self.source.observe(self._source_changed, "value")
+        self.path.control.observe(self._path_changed, "value")
+        self.upload.observe(self._uploaded, "value")
+        for f in (
+            self.builtin,
+            self.registered,
+            self.target,
+            self.task,
+            self.val,
+            self.test,
+            self.seed,
+        ):
+            f.control.observe(self._validate, "value")
+        self.register_name.control.observe(self._check_register, "value")
+
+        self.children = self._layout()
+        self.refresh_registered()
+        if isinstance(data, str):
+            if data in BUILTINS:
+                self.builtin.value = data
+            elif data in self.registered.control.options:
+                self.source.value = "registered"
+                self.registered.value = data
+        self._source_changed()
+        if data is not None and not isinstance(data, str):
+            self.show_dataset(data)
+
+    def _build_form(self) -> None:
+        """The source, its dataset, file or upload, the task and the split."""
         self.source = widgets.ToggleButtons(options=list(_SOURCES), value="builtin")
         self.builtin = Field("dataset", dropdown(list(BUILTINS), value="iris", width="16em"))
         self.registered = Field("dataset", dropdown([], width="16em"))
@@ -110,6 +142,7 @@ class DataPanel(Panel):
         )
         self.seed = Field("seed", widgets.IntText(split.seed, layout=widgets.Layout(width="8em")))
         self.stratify = Field("stratify", widgets.Checkbox(split.stratify, indent=False))
+        #: The DataSpec field path of each field (errors are routed by it).
         self.fields: dict[str, Field] = {
             "name": self.builtin,
             "registered": self.registered,
@@ -122,6 +155,9 @@ class DataPanel(Panel):
             "split.stratify": self.stratify,
             "split": self.test,
         }
+
+    def _build_results(self) -> None:
+        """Load, the summary, the report and the class balance, and registering."""
         self.load_button = button("Load", "primary", "table")
         self.load_button.on_click(self._on_load)
         self.register_name = Field(
@@ -137,23 +173,9 @@ class DataPanel(Panel):
         self.balance_chart = empty_figure("class balance", height=260)
         self.balance_chart.add_trace(go.Bar(x=[], y=[], name="rows"))
 
-        self._source_box = widgets.VBox()
-        self.source.observe(self._source_changed, "value")
-        self.path.control.observe(self._path_changed, "value")
-        self.upload.observe(self._uploaded, "value")
-        for f in (
-            self.builtin,
-            self.registered,
-            self.target,
-            self.task,
-            self.val,
-            self.test,
-            self.seed,
-        ):
-            f.control.observe(self._validate, "value")
-        self.register_name.control.observe(self._check_register, "value")
-
-        self.children = [
+    def _layout(self) -> list[widgets.Widget]:
+        """The panel's rows: source, task, split, Load, the dataset, Register."""
+        return [
             section("source"),
             self.source,
             self._source_box,
@@ -167,16 +189,6 @@ class DataPanel(Panel):
             widgets.HBox([self.report_view, self.balance_chart]),
             widgets.HBox([self.register_name.box, self.register_button]),
         ]
-        self.refresh_registered()
-        if isinstance(data, str):
-            if data in BUILTINS:
-                self.builtin.value = data
-            elif data in self.registered.control.options:
-                self.source.value = "registered"
-                self.registered.value = data
-        self._source_changed()
-        if data is not None and not isinstance(data, str):
-            self.show_dataset(data)
 
     # -- form ---------------------------------------------------------------------------------
     def refresh_registered(self) -> None:
@@ -270,37 +282,54 @@ class DataPanel(Panel):
         """Check the form; errors go next to their fields; Load is enabled when all is well."""
         for f in self.fields.values():
             f.set_error(None)
-        ok = True
+        self.clear_form_errors()
         data, overrides = self.data_arg()
+        ok = self._check_source(data)
+        whole = isinstance(data, dict) and ok  # else what the form lacks is marked already
         try:
-            if isinstance(data, dict):
+            if whole:
                 DataSpec(**data)
             else:
-                SplitSpec(**overrides["split"])
-                if not data:
-                    self.registered.set_error("no registered dataset; register one first")
-                    ok = False
+                SplitSpec(**(data["split"] if isinstance(data, dict) else overrides["split"]))
         except SpecError as exc:
             ok = False
-            for err in exc.errors:
-                path = str(err.get("field") or "")
-                message = str(err.get("message", ""))
-                if isinstance(data, dict) is False:
-                    path = f"split.{path}" if path else "split"
-                if not path:
-                    path = "target" if "target" in message else "path" if "path" in message else ""
-                field = self.fields.get(path) or self.fields.get(path.split(".")[0])
-                if field is not None:
-                    field.set_error(message)
-                else:
-                    self.show_error(message)
-        if self.source.value in ("file", "upload"):
-            path = self.path.value.strip()
-            if path and not Path(path).expanduser().is_file():
-                self.path.set_error(f"file not found: {path}")
-                ok = False
+            self._route_errors(exc, "" if whole else "split")
         self.load_button.disabled = not ok
         return ok
+
+    def _check_source(self, data: Any) -> bool:
+        """What the chosen source needs from the form (a registered name, an existing file, a
+        target column), each missing one next to its field."""
+        source = self.source.value
+        message = None
+        field = None
+        if source == "registered" and not data:
+            field, message = self.registered, "no registered dataset; register one first"
+        elif source in ("file", "upload"):
+            path = self.path.value.strip()
+            if not path:
+                field, message = self.path, "needs a path: a CSV or Parquet file"
+            elif not Path(path).expanduser().is_file():
+                field, message = self.path, f"file not found: {path}"
+            elif not self.target.value:
+                field, message = self.target, "needs target: the name of the column to predict"
+        if field is not None:
+            field.set_error(message)
+        return field is None
+
+    def _route_errors(self, exc: SpecError, prefix: str) -> None:
+        """Each error next to the field of its path (below ``prefix``); the rest in the error
+        line."""
+        rest = []
+        for err in exc.errors:
+            path = ".".join(p for p in (prefix, str(err.get("field") or "")) if p)
+            message = str(err.get("message", ""))
+            field = self.fields.get(path) or self.fields.get(path.split(".")[0])
+            if path and field is not None:
+                field.set_error(message)
+            else:
+                rest.append(message)
+        self.show_form_errors(rest)
 
     @property
     def valid(self) -> bool:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-import plotly.graph_objects as go
 
 from aimass_lab.errors import SpecError
 from aimass_lab.widgets._anywidgets import CopyText
@@ -25,14 +22,19 @@ from aimass_lab.widgets._base import (
     spec_messages,
 )
 from aimass_lab.widgets._common import version_refs
+from aimass_lab.widgets._deploy_metrics import HISTORY, EndpointMetrics
 
 if TYPE_CHECKING:
     from aimass_lab.workspace import Workspace
 
-__all__ = ["DeployPanel", "curl_snippet", "deploy_ref", "python_snippet", "rebalance"]
-
-#: Points kept on the live metric charts (one per refresh).
-HISTORY = 300
+__all__ = [
+    "HISTORY",
+    "DeployPanel",
+    "curl_snippet",
+    "deploy_ref",
+    "python_snippet",
+    "rebalance",
+]
 
 
 def deploy_ref(ref: str, workspace: Workspace, name: str | None = None, **options: Any) -> Any:
@@ -100,7 +102,7 @@ def python_snippet(endpoint: str, name: str, body: dict[str, Any]) -> str:
     )
 
 
-class DeployPanel(Panel):
+class DeployPanel(EndpointMetrics, Panel):
     """Deploy a registered version and run its endpoint.
 
     Deploy starts (or reuses) the workspace's inference server and routes 100% of the
@@ -136,12 +138,26 @@ class DeployPanel(Panel):
         super().__init__(workspace, poll_interval)
         self.deployment: Any = None
         self.on_deployed: list[Callable[[Any], Any]] = []
-        self.alerts: list[str] = []
         self._adjusting = False
-        self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
-        self._t0 = time.monotonic()
-        self._last_counts: tuple[float, float] | None = None
 
+        refresh = self._build_form()
+        self._build_endpoint()
+        self._build_split()
+        self._build_metrics()
+        for f in self.fields.values():
+            f.control.observe(self._validate, "value")
+        self.children = self._layout(refresh)
+        self.refresh_lists()
+        if model:
+            values = [v for _, v in self.model.control.options]
+            if model in values:
+                self.model.value = model
+        self._validate()
+        if deployment is not None:
+            self.show_deployment(deployment)
+
+    def _build_form(self) -> widgets.Button:
+        """The deploy form and its Deploy button; returns the button that reads the lists again."""
         self.model = Field("model", dropdown([], width="18em"))
         self.endpoint_name = Field(
             "endpoint",
@@ -151,6 +167,7 @@ class DeployPanel(Panel):
         )
         self.replicas = Field("replicas", widgets.IntText(1, layout=widgets.Layout(width="8em")))
         self.engine = Field("engine", dropdown(["auto", "onnxruntime", "torch"], width="10em"))
+        #: The DeploySpec field path of each field (errors are routed by it).
         self.fields = {
             "model": self.model,
             "name": self.endpoint_name,
@@ -161,7 +178,10 @@ class DeployPanel(Panel):
         self.deploy_button.on_click(self._on_deploy)
         refresh = button("", icon="refresh")
         refresh.on_click(lambda _b: self.refresh_lists())
+        return refresh
 
+    def _build_endpoint(self) -> None:
+        """The deployment chooser, its URLs and snippets, and the try-it form."""
         self.endpoints = dropdown([], width="18em")
         self.endpoints.observe(self._endpoint_changed, "value")
         self.info = widgets.HTML()
@@ -174,6 +194,8 @@ class DeployPanel(Panel):
         self.response = widgets.HTML()
         self.request.observe(self._check_request, "value")
 
+    def _build_split(self) -> None:
+        """The traffic split's sliders (made per deployment) and Rollback, Stop, Start."""
         self.split_box = widgets.VBox()
         self.sliders: dict[str, widgets.IntSlider] = {}
         self.rollback_button = button("Rollback", "warning", "undo")
@@ -183,45 +205,9 @@ class DeployPanel(Panel):
         self.stop_button.on_click(self._on_stop)
         self.start_button.on_click(self._on_start)
 
-        self.p99_limit = Field(
-            "alert: p99 above (ms)",
-            widgets.FloatText(0.0, layout=widgets.Layout(width="7em")),
-            width="12em",
-        )
-        self.error_limit = Field(
-            "alert: errors above (%)",
-            widgets.FloatText(0.0, layout=widgets.Layout(width="7em")),
-            width="12em",
-        )
-        self.alert = widgets.HTML()
-        for f in (self.p99_limit, self.error_limit):
-            f.control.observe(self._check_limits, "value")
-        from plotly.subplots import make_subplots
-
-        fig = make_subplots(
-            rows=1, cols=3, subplot_titles=("requests/s", "latency (ms)", "errors (%)")
-        )
-        self.metrics_chart = go.FigureWidget(fig)
-        self.metrics_chart.update_layout(
-            height=260,
-            margin={"l": 40, "r": 10, "t": 40, "b": 30},
-            template="plotly_white",
-            showlegend=True,
-            legend={"orientation": "h", "y": -0.2},
-        )
-        self.metrics_chart.add_trace(
-            go.Scatter(x=[], y=[], mode="lines", name="requests/s"), row=1, col=1
-        )
-        self.metrics_chart.add_trace(go.Scatter(x=[], y=[], mode="lines", name="p50"), row=1, col=2)
-        self.metrics_chart.add_trace(go.Scatter(x=[], y=[], mode="lines", name="p99"), row=1, col=2)
-        self.metrics_chart.add_trace(
-            go.Scatter(x=[], y=[], mode="lines", name="error %"), row=1, col=3
-        )
-        self.metrics_table = widgets.HTML()
-
-        for f in self.fields.values():
-            f.control.observe(self._validate, "value")
-        self.children = [
+    def _layout(self, refresh: widgets.Button) -> list[widgets.Widget]:
+        """The panel's rows: deploy, endpoint, try it, traffic split, live metrics."""
+        return [
             section("deploy a version"),
             widgets.HBox([self.model.box, refresh]),
             widgets.HBox([self.endpoint_name.box, self.replicas.box]),
@@ -251,14 +237,6 @@ class DeployPanel(Panel):
             self.metrics_chart,
             self.metrics_table,
         ]
-        self.refresh_lists()
-        if model:
-            values = [v for _, v in self.model.control.options]
-            if model in values:
-                self.model.value = model
-        self._validate()
-        if deployment is not None:
-            self.show_deployment(deployment)
 
     # -- lists and form -------------------------------------------------------------------------
     def refresh_lists(self) -> None:
@@ -504,12 +482,6 @@ class DeployPanel(Panel):
         return self._on_predict()
 
     # -- metrics ------------------------------------------------------------------------------
-    def _check_limits(self, _change: Any = None) -> None:
-        for f in (self.p99_limit, self.error_limit):
-            f.set_error("must be 0 (off) or more" if (f.value or 0) < 0 else None)
-        if self._history:
-            self._alerts(self._history[-1])
-
     def refresh(self) -> bool:
         """Scrape the endpoint's metrics once; update the charts, the table and the alerts."""
         dep = self.deployment
@@ -518,81 +490,5 @@ class DeployPanel(Panel):
         if dep.state != "running":
             self.info.value = f"<b>{esc(dep.name)}</b> — {esc(dep.state)}"
             return False
-        metrics = dep.metrics()
-        requests = sum(float(m.get("requests") or 0) for m in metrics.values())
-        errors = sum(float(m.get("errors") or 0) for m in metrics.values())
-        rps = sum(float(m.get("rps") or 0.0) for m in metrics.values())
-        p50 = max(
-            (m["p50_ms"] for m in metrics.values() if m.get("p50_ms") is not None), default=None
-        )
-        p99 = max(
-            (m["p99_ms"] for m in metrics.values() if m.get("p99_ms") is not None), default=None
-        )
-        if self._last_counts is not None:
-            d_req = requests - self._last_counts[0]
-            d_err = errors - self._last_counts[1]
-            error_pct = 100.0 * d_err / d_req if d_req > 0 else 0.0
-        else:
-            error_pct = 100.0 * errors / requests if requests else 0.0
-        self._last_counts = (requests, errors)
-        point = {
-            "t": round(time.monotonic() - self._t0, 2),
-            "rps": rps,
-            "p50": p50,
-            "p99": p99,
-            "error_pct": error_pct,
-            "requests": requests,
-            "errors": errors,
-        }
-        self._history.append(point)
-        hist = list(self._history)
-        ts = [p["t"] for p in hist]
-        with self.metrics_chart.batch_update():
-            self.metrics_chart.data[0].x, self.metrics_chart.data[0].y = (
-                ts,
-                [p["rps"] for p in hist],
-            )
-            self.metrics_chart.data[1].x, self.metrics_chart.data[1].y = (
-                ts,
-                [p["p50"] for p in hist],
-            )
-            self.metrics_chart.data[2].x, self.metrics_chart.data[2].y = (
-                ts,
-                [p["p99"] for p in hist],
-            )
-            self.metrics_chart.data[3].x, self.metrics_chart.data[3].y = (
-                ts,
-                [p["error_pct"] for p in hist],
-            )
-        rows = "".join(
-            f"<tr><td>v{esc(v)}</td><td>{int(m.get('requests') or 0)}</td><td>{int(m.get('errors') or 0)}</td>"
-            f"<td>{_num(m.get('p50_ms'))}</td><td>{_num(m.get('p99_ms'))}</td><td>{_num(m.get('rps'))}</td></tr>"
-            for v, m in sorted(metrics.items())
-        )
-        self.metrics_table.value = (
-            "<table style='font-size:12px'><tr><th>version</th><th>requests</th><th>errors</th>"
-            f"<th>p50 ms</th><th>p99 ms</th><th>req/s</th></tr>{rows}</table>"
-        )
-        self._alerts(point)
+        self._update_metrics(dep.metrics())
         return True
-
-    def _alerts(self, point: dict[str, Any]) -> None:
-        alerts = []
-        p99_limit = float(self.p99_limit.value or 0.0)
-        error_limit = float(self.error_limit.value or 0.0)
-        if p99_limit > 0 and point.get("p99") is not None and point["p99"] > p99_limit:
-            alerts.append(f"p99 latency {point['p99']:.3g} ms is above {p99_limit:g} ms")
-        if error_limit > 0 and point["error_pct"] > error_limit:
-            alerts.append(f"error rate {point['error_pct']:.3g}% is above {error_limit:g}%")
-        self.alerts = alerts
-        self.alert.value = (
-            "<div style='background:#ffebee;color:#b71c1c;padding:4px 8px;border-left:4px solid #b71c1c'>"
-            + "<br>".join(f"&#9888; <b>alert</b>: {esc(a)}" for a in alerts)
-            + "</div>"
-            if alerts
-            else ""
-        )
-
-
-def _num(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.3g}"

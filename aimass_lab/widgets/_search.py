@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-import plotly.graph_objects as go
 
 from aimass_lab.errors import SpecError
-from aimass_lab.specs import FAMILIES, PRUNERS, SAMPLERS, SearchSpec
+from aimass_lab.specs import FAMILIES, PRUNERS, SAMPLERS, ModelSpec, SearchSpec, TrainSpec
 from aimass_lab.widgets._base import (
     Field,
     Panel,
     button,
-    check_text,
     dropdown,
     error_html,
-    esc,
     guarded,
     log_html,
     section,
     spec_messages,
 )
-from aimass_lab.widgets._charts import empty_figure
-from aimass_lab.widgets._common import DataChoices, DataPicker, fmt_seconds
+from aimass_lab.widgets._common import DataChoices, DataPicker
+from aimass_lab.widgets._search_charts import SearchCharts, half, pair
+from aimass_lab.widgets._search_pick import TrialPicking
+from aimass_lab.widgets._search_space import TRAIN_PARAMS, ParamRow, model_params
 
 if TYPE_CHECKING:
     from aimass_lab.search import Study
@@ -33,104 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ParamRow", "SearchPanel"]
 
-#: Width (px) of each of the search charts, two to a row.
-CHART_WIDTH = 460
-#: Finished trials before the parameter importances are computed (fANOVA needs a few).
-MIN_IMPORTANCE_TRIALS = 3
 
-#: Training hyperparameters offered in the space editor: (type, low, high, log, choices).
-TRAIN_PARAMS: dict[str, tuple[str, float | None, float | None, bool, list[Any] | None]] = {
-    "lr": ("float", 1e-4, 1e-1, True, None),
-    "batch_size": ("int", 16, 128, True, None),
-    "weight_decay": ("float", 1e-6, 1e-2, True, None),
-    "optimizer": ("categorical", None, None, False, ["adam", "adamw", "sgd"]),
-}
-_COLOURS = {"COMPLETE": "#1f77b4", "PRUNED": "#d62728", "RUNNING": "#2ca02c", "FAIL": "#7f7f7f"}
-
-
-def _model_params(
-    family: str,
-) -> dict[str, tuple[str, float | None, float | None, bool, list[Any] | None]]:
-    fam = FAMILIES[family]
-    out: dict[str, tuple[str, float | None, float | None, bool, list[Any] | None]] = {}
-    for name, default in fam.defaults.items():
-        low_b, high_b = fam.bounds.get(name, (None, None))
-        if name in fam.choices:
-            out[name] = ("categorical", None, None, False, list(fam.choices[name]))
-        elif isinstance(default, bool):
-            out[name] = ("categorical", None, None, False, [False, True])
-        elif isinstance(default, int):
-            low = max(int(low_b or 1), max(1, default // 4))
-            high = max(low, default * 2)
-            if high_b is not None:
-                high = min(high, int(high_b))
-            out[name] = ("int", float(low), float(high), default >= 8 and low > 0, None)
-        elif isinstance(default, float):
-            out[name] = ("float", 0.0, 0.5, False, None)
-    return out
-
-
-def _parse_choice(text: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except Exception:
-        return text
-
-
-class ParamRow:
-    """One hyperparameter of the space editor: include it, and its range or choices."""
-
-    def __init__(
-        self,
-        name: str,
-        kind: str,
-        low: float | None,
-        high: float | None,
-        log: bool,
-        choices: list[Any] | None,
-        include: bool = False,
-    ) -> None:
-        self.name = name
-        self.kind = kind
-        small = widgets.Layout(width="7em")
-        self.include = widgets.Checkbox(include, indent=False, layout=widgets.Layout(width="2em"))
-        self.low = widgets.FloatText(low if low is not None else 0.0, layout=small)
-        self.high = widgets.FloatText(high if high is not None else 1.0, layout=small)
-        self.log = widgets.Checkbox(
-            log, description="log", indent=False, layout=widgets.Layout(width="5em")
-        )
-        self.choices = widgets.Text(
-            ", ".join(str(c) for c in choices or []), layout=widgets.Layout(width="14em")
-        )
-        self.error = widgets.HTML()
-        label = widgets.Label(f"{name} ({kind})", layout=widgets.Layout(width="11em"))
-        if kind == "categorical":
-            inputs: list[widgets.Widget] = [self.choices]
-        else:
-            inputs = [self.low, widgets.Label("to"), self.high, self.log]
-        self.box = widgets.HBox([self.include, label, *inputs, self.error])
-
-    def controls(self) -> list[widgets.Widget]:
-        return [self.include, self.low, self.high, self.log, self.choices]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The parameter as a ParamSpec dict."""
-        if self.kind == "categorical":
-            choices = [_parse_choice(c.strip()) for c in self.choices.value.split(",") if c.strip()]
-            return {"type": "categorical", "choices": choices}
-        low, high = self.low.value, self.high.value
-        if self.kind == "int":
-            low = int(low) if float(low).is_integer() else low
-            high = int(high) if float(high).is_integer() else high
-        return {"type": self.kind, "low": low, "high": high, "log": bool(self.log.value)}
-
-    def set_error(self, message: str | None) -> None:
-        self.error.value = error_html(message)
-
-
-class SearchPanel(DataPicker, Panel):
+class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
     """Search hyperparameters with Optuna and watch the study live.
 
     The space editor offers the training hyperparameters and the model family's; tick the
@@ -178,6 +80,28 @@ class SearchPanel(DataPicker, Panel):
         self._complete_seen = -1
         self._importance_at = 0.0
 
+        self._build_form(model)
+        if data is not None:
+            self.set_data(data)
+        self._build_actions()
+        self._build_charts()
+        self.history_chart.data[0].on_click(self._on_point_click)
+        self.pareto_chart.data[0].on_click(self._on_point_click)
+        self.pareto_chart.data[1].on_click(self._on_point_click)
+        self.log_view = widgets.HTML()
+
+        for f in self.fields.values():
+            f.control.observe(self._validate, "value")
+        self.family.control.observe(self._family_changed, "value")
+        self._build_rows()
+        self.children = self._layout()
+        self._validate()
+        if study is not None:
+            self._fill_from_study(study)
+            self.attach(study)
+
+    def _build_form(self, model: str) -> None:
+        """The fields of the base training and of the search, and the space editor's boxes."""
         small = widgets.Layout(width="9em")
         self.data = Field("dataset", dropdown(self.choices.options(), width="16em"))
         self.family = Field(
@@ -200,6 +124,7 @@ class SearchPanel(DataPicker, Panel):
             widgets.Text("", placeholder="optional", layout=widgets.Layout(width="14em")),
             width="10em",
         )
+        #: The spec's field path of each field (errors are routed by it).
         self.fields: dict[str, Field] = {
             "data": self.data,
             "model": self.family,
@@ -211,133 +136,36 @@ class SearchPanel(DataPicker, Panel):
             "parallel": self.workers,
             "study": self.study_name,
         }
-        if data is not None:
-            self.set_data(data)
         self.rows: dict[str, ParamRow] = {}
         self.space_box = widgets.VBox()
         self.space_error = widgets.HTML()
 
+    def _build_actions(self) -> None:
+        """Start and Stop, and the registering of a picked or the best trial."""
         self.start_button = button("Start search", "primary", "play")
         self.stop_button = button("Stop", "warning", "stop")
         self.stop_button.disabled = True
         self.start_button.on_click(self._on_start)
         self.stop_button.on_click(self._on_stop)
 
-        self.register_name = Field(
-            "register as",
-            widgets.Text("", placeholder="model name", layout=widgets.Layout(width="12em")),
-        )
-        self.selected_label = widgets.HTML("<i>click a point to pick a trial</i>")
-        self.register_best_button = button("Register best", "success", "trophy")
-        self.register_point_button = button("Register this point", "success", "archive")
-        self.register_best_button.disabled = True
-        self.register_point_button.disabled = True
-        self.register_best_button.on_click(self._on_register_best)
-        self.register_point_button.on_click(self._on_register_point)
-        self.register_name.control.observe(self._check_register, "value")
+        self._build_register()
 
-        # -- charts --------------------------------------------------------------------------
-        self.history_chart = empty_figure("optimisation history", xaxis={"title": "trial"})
-        self.history_chart.add_trace(
-            go.Scatter(x=[], y=[], mode="markers", name="trials", marker={"size": 9})
-        )
-        self.history_chart.add_trace(go.Scatter(x=[], y=[], mode="lines", name="best so far"))
-        self.intermediate_chart = empty_figure(
-            "intermediate values", xaxis={"title": "epoch"}, showlegend=True
-        )
-        self.intermediate_chart.add_trace(
-            go.Scatter(
-                x=[],
-                y=[],
-                mode="lines+markers",
-                name="complete / running",
-                line={"color": _COLOURS["COMPLETE"]},
-            )
-        )
-        self.intermediate_chart.add_trace(
-            go.Scatter(
-                x=[],
-                y=[],
-                mode="lines+markers",
-                name="pruned",
-                line={"color": _COLOURS["PRUNED"], "dash": "dash"},
-            )
-        )
-        self.parallel_chart = empty_figure("parallel coordinates")
-        self.parallel_chart.add_trace(go.Parcoords(dimensions=[], line={"colorscale": "Viridis"}))
-        self.importance_chart = empty_figure("parameter importances")
-        self.importance_chart.add_trace(go.Bar(x=[], y=[], orientation="h", name="importance"))
-        self.importance_chart.add_annotation(
-            text=f"shown once {MIN_IMPORTANCE_TRIALS} trials have finished",
-            x=0.5,
-            y=0.5,
-            xref="paper",
-            yref="paper",
-            showarrow=False,
-            font={"color": "#888"},
-        )
-        self.importance_chart.update_layout(xaxis_visible=False, yaxis_visible=False)
-        self.pareto_chart = empty_figure("Pareto front")
-        self.pareto_chart.add_trace(
-            go.Scatter(
-                x=[], y=[], mode="markers", name="trials", marker={"color": "#9e9e9e", "size": 8}
-            )
-        )
-        self.pareto_chart.add_trace(
-            go.Scatter(
-                x=[],
-                y=[],
-                mode="markers+lines",
-                name="Pareto front",
-                marker={"color": "#d62728", "size": 11},
-            )
-        )
-        self.history_chart.data[0].on_click(self._on_point_click)
-        self.pareto_chart.data[0].on_click(self._on_point_click)
-        self.pareto_chart.data[1].on_click(self._on_point_click)
-        self.trials_view = widgets.HTML()
-        self.log_view = widgets.HTML()
-
-        for f in self.fields.values():
-            f.control.observe(self._validate, "value")
-        self.family.control.observe(self._family_changed, "value")
-        self._build_rows()
-
-        def half(fig: Any) -> widgets.Box:
-            # A fixed width: a figure first drawn in a hidden tab takes plotly's default 700 px,
-            # which a 50%-wide box would clip; two side by side, wrapping when narrower.
-            fig.update_layout(width=CHART_WIDTH)
-            return widgets.Box([fig], layout=widgets.Layout(width=f"{CHART_WIDTH}px"))
-
-        def pair(*boxes: widgets.Box) -> widgets.Box:
-            return widgets.Box(list(boxes), layout=widgets.Layout(flex_flow="row wrap"))
-
+    def _layout(self) -> list[widgets.Widget]:
+        """The panel's rows: the form, the space, the buttons, the charts, the table."""
         self.pareto_box = half(self.pareto_chart)
         self.pareto_box.layout.display = "none"
-        self.children = [
-            widgets.HBox(
-                [
-                    widgets.VBox(
-                        [
-                            section("base training"),
-                            self.data.box,
-                            self.family.box,
-                            self.max_epochs.box,
-                        ]
-                    ),
-                    widgets.VBox(
-                        [
-                            section("search"),
-                            self.objectives.box,
-                            self.sampler.box,
-                            self.pruner.box,
-                            self.n_trials.box,
-                            self.workers.box,
-                            self.study_name.box,
-                        ]
-                    ),
-                ]
-            ),
+        base = [section("base training"), self.data.box, self.family.box, self.max_epochs.box]
+        search = [
+            section("search"),
+            self.objectives.box,
+            self.sampler.box,
+            self.pruner.box,
+            self.n_trials.box,
+            self.workers.box,
+            self.study_name.box,
+        ]
+        return [
+            widgets.HBox([widgets.VBox(base), widgets.VBox(search)]),
             section("space (tick the hyperparameters to search)"),
             self.space_box,
             self.space_error,
@@ -353,10 +181,6 @@ class SearchPanel(DataPicker, Panel):
             self.trials_view,
             self.log_view,
         ]
-        self._validate()
-        if study is not None:
-            self._fill_from_study(study)
-            self.attach(study)
 
     # -- form ---------------------------------------------------------------------------------
     def _family_changed(self, _change: Any = None) -> None:
@@ -364,8 +188,8 @@ class SearchPanel(DataPicker, Panel):
         self._validate()
 
     def _build_rows(self) -> None:
-        params = {**TRAIN_PARAMS, **_model_params(self.family.value)}
-        first_model = next(iter(_model_params(self.family.value)), None)
+        params = {**TRAIN_PARAMS, **model_params(self.family.value)}
+        first_model = next(iter(model_params(self.family.value)), None)
         self.rows = {}
         for name, (kind, low, high, log, choices) in params.items():
             row = ParamRow(name, kind, low, high, log, choices, include=name in ("lr", first_model))
@@ -427,52 +251,74 @@ class SearchPanel(DataPicker, Panel):
         return payload
 
     def _validate(self, _change: Any = None) -> bool:
-        """Check the form and the space; errors next to their fields; Start enabled if valid."""
+        """Check the form as it is (the chosen dataset's spec, the model, the search part);
+        errors next to their fields; Start enabled if valid."""
         for f in self.fields.values():
             f.set_error(None)
         for row in self.rows.values():
             row.set_error(None)
         self.space_error.value = ""
-        ok = True
+        self.clear_form_errors()
+        errors: list[tuple[str, str]] = []
+        train = self._train_spec(errors)
         try:
-            SearchSpec(
-                train={
-                    "data": {"name": "iris"},
-                    "model": {"family": self.family.value},
-                    "max_epochs": self.max_epochs.value,
-                },
-                **self._payload(),
-            )
+            SearchSpec(train=train or self._train_stand_in(), **self._payload())
         except SpecError as exc:
-            ok = False
-            self._show_spec_errors(exc)
-        if self.data.value is None:
-            self.data.set_error("choose a dataset")
-            ok = False
+            errors += spec_messages(exc)
+        self._route_errors(errors)
+        ok = not errors and train is not None
         running = self.study is not None and self._running
         self.start_button.disabled = not ok or running
         return ok
 
-    def _show_spec_errors(self, exc: SpecError) -> None:
+    def _train_spec(self, errors: list[tuple[str, str]]) -> TrainSpec | None:
+        """The base training of the form on the chosen dataset's spec (read from its name or
+        spec, the data is not loaded); ``None`` when no dataset is chosen or it is invalid
+        (the rest of the base training is still checked)."""
+        fields: dict[str, Any] = {
+            "model": {"family": self.family.value},
+            "max_epochs": self.max_epochs.value,
+        }
+        data = self.chosen_data_spec()
+        if data is not None:
+            fields["data"] = data
+        try:
+            return TrainSpec(**fields)
+        except SpecError as exc:
+            found = spec_messages(exc)
+        if "data" not in fields:  # its error is next to the dataset already
+            found = [(path, m) for path, m in found if path != "data"]
+        errors += [(f"train.{path}" if path else "", m) for path, m in found]
+        return None
+
+    def _train_stand_in(self) -> TrainSpec:
+        """A base training left unchecked (none chosen, or its errors already shown), so that
+        the search part is still checked on its own."""
+        fields: dict[str, Any] = {
+            "model": ModelSpec.model_construct(family=self.family.value),
+            "max_epochs": self.max_epochs.value,
+        }
+        return TrainSpec.model_construct(**fields)
+
+    def _route_errors(self, errors: list[tuple[str, str]]) -> None:
+        """Each error next to the field of its path; those of no field in the error line."""
         rest = []
-        for path, message in spec_messages(exc):
+        for path, message in errors:
             parts = path.split(".")
+            if parts[0] == "train" and len(parts) > 1:
+                parts = parts[1:]  # the base training's fields are the form's own
             if parts[0] == "space" and len(parts) > 1 and parts[1] in self.rows:
                 self.rows[parts[1]].set_error(message)
-            elif path == "space":
+            elif parts == ["space"]:
                 self.space_error.value = error_html(message)
-            elif path.startswith("train.max_epochs") or path == "max_epochs":
-                self.max_epochs.set_error(message)
-            elif parts[0] in self.fields:
+            elif path and parts[0] in self.fields:
                 self.fields[parts[0]].set_error(message)
-            elif "pruner" in message:
-                self.pruner.set_error(message)
-            elif "sampler" in message:
-                self.sampler.set_error(message)
             else:
                 rest.append(f"{path}: {message}" if path else message)
-        if rest:
-            self.show_error("; ".join(rest))
+        self.show_form_errors(rest)
+
+    def _show_spec_errors(self, exc: SpecError) -> None:
+        self._route_errors(spec_messages(exc))
 
     # -- actions ------------------------------------------------------------------------------
     @guarded
@@ -535,65 +381,32 @@ class SearchPanel(DataPicker, Panel):
             return False
         spec = study.spec
         frozen = study.optuna_study.get_trials(deepcopy=False)
-        metrics = spec.metrics
-        directions = spec.directions
-        counts: dict[str, int] = {}
-        for t in frozen:
-            counts[t.state.name] = counts.get(t.state.name, 0) + 1
         complete = [t for t in frozen if t.state.name == "COMPLETE" and t.values is not None]
-
-        # history of the first objective
-        maximize = directions[0] == "maximize"
-        xs = [t.number for t in complete]
-        ys = [float(t.values[0]) for t in complete]
-        best: list[float] = []
-        for y in ys:
-            best.append(y if not best else (max(best[-1], y) if maximize else min(best[-1], y)))
-        with self.history_chart.batch_update():
-            self.history_chart.data[0].x = xs
-            self.history_chart.data[0].y = ys
-            self.history_chart.data[0].customdata = xs
-            self.history_chart.data[1].x = xs
-            self.history_chart.data[1].y = best
-            self.history_chart.layout.yaxis.title = metrics[0]
-
-        # intermediate values, pruned trials apart
-        lines: dict[bool, tuple[list[Any], list[Any]]] = {True: ([], []), False: ([], [])}
-        for t in frozen:
-            if not t.intermediate_values:
-                continue
-            pruned = t.state.name == "PRUNED"
-            lx, ly = lines[pruned]
-            for step in sorted(t.intermediate_values):
-                lx.append(step)
-                ly.append(t.intermediate_values[step])
-            lx.append(None)
-            ly.append(None)
-        with self.intermediate_chart.batch_update():
-            self.intermediate_chart.data[0].x, self.intermediate_chart.data[0].y = lines[False]
-            self.intermediate_chart.data[1].x, self.intermediate_chart.data[1].y = lines[True]
-            self.intermediate_chart.layout.yaxis.title = metrics[0]
-
-        if len(complete) != self._complete_seen:
-            self._complete_seen = len(complete)
-            self._update_parallel(complete, metrics[0])
-            self._update_pareto(study, complete, metrics)
-        if len(complete) >= MIN_IMPORTANCE_TRIALS and time.monotonic() - self._importance_at > 5:
-            self._update_importances(study, len(metrics) > 1)
-
-        self._update_table(frozen, metrics)
+        maximize = spec.directions[0] == "maximize"
+        self._update_charts(study, frozen, complete, maximize)
         status = study.status
         self._running = status in ("running", "queued")
         self.stop_button.disabled = not self._running
         self.start_button.disabled = self._running or not self._form_ok()
-        single = len(metrics) == 1
+        single = len(spec.metrics) == 1
         self.register_best_button.disabled = (
             not (single and complete) or not self.register_name.value.strip()
         )
         self._check_register()
+        self._show_study_status(study, status, frozen, complete, maximize)
+        return self._running
+
+    def _show_study_status(
+        self, study: Study, status: str, frozen: list[Any], complete: list[Any], maximize: bool
+    ) -> None:
+        """The status line (trial counts, the best value, a failed worker) and failed trials."""
+        metrics = study.spec.metrics
+        counts: dict[str, int] = {}
+        for t in frozen:
+            counts[t.state.name] = counts.get(t.state.name, 0) + 1
         shown = ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) or "no trials yet"
         best_text = ""
-        if single and complete:
+        if len(metrics) == 1 and complete:
             bt = (
                 max(complete, key=lambda t: t.values[0])
                 if maximize
@@ -618,150 +431,10 @@ class SearchPanel(DataPicker, Panel):
             if fails
             else ""
         )
-        return self._running
 
     def _form_ok(self) -> bool:
-        return not any(f.has_error for f in self.fields.values()) and not any(
-            r.error.value for r in self.rows.values()
+        return (
+            self._form_error is None
+            and not any(f.has_error for f in self.fields.values())
+            and not any(r.error.value for r in self.rows.values())
         )
-
-    def _update_parallel(self, complete: list[Any], metric: str) -> None:
-        names = sorted({p for t in complete for p in t.params})
-        dims = []
-        for name in names:
-            values = [t.params.get(name) for t in complete]
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                dims.append({"label": name, "values": [float(v) for v in values]})
-            else:
-                cats = sorted({str(v) for v in values})
-                dims.append(
-                    {
-                        "label": name,
-                        "values": [cats.index(str(v)) for v in values],
-                        "tickvals": list(range(len(cats))),
-                        "ticktext": cats,
-                    }
-                )
-        objective = [float(t.values[0]) for t in complete]
-        if complete:
-            dims.append({"label": metric, "values": objective})
-        with self.parallel_chart.batch_update():
-            self.parallel_chart.data[0].dimensions = dims
-            self.parallel_chart.data[0].line = {
-                "color": objective,
-                "colorscale": "Viridis",
-                "showscale": bool(objective),
-            }
-
-    def _update_pareto(self, study: Study, complete: list[Any], metrics: list[str]) -> None:
-        if len(metrics) < 2:
-            return
-        front = {t.number for t in study.best_trials}
-        on = sorted((t for t in complete if t.number in front), key=lambda t: t.values[0])
-        off = [t for t in complete if t.number not in front]
-        with self.pareto_chart.batch_update():
-            self.pareto_chart.data[0].x = [t.values[0] for t in off]
-            self.pareto_chart.data[0].y = [t.values[1] for t in off]
-            self.pareto_chart.data[0].customdata = [t.number for t in off]
-            self.pareto_chart.data[1].x = [t.values[0] for t in on]
-            self.pareto_chart.data[1].y = [t.values[1] for t in on]
-            self.pareto_chart.data[1].customdata = [t.number for t in on]
-            self.pareto_chart.layout.xaxis.title = metrics[0]
-            self.pareto_chart.layout.yaxis.title = metrics[1]
-
-    def _update_importances(self, study: Study, multi: bool) -> None:
-        import optuna
-
-        self._importance_at = time.monotonic()
-        try:
-            target = (lambda t: t.values[0]) if multi else None
-            importances = optuna.importance.get_param_importances(study.optuna_study, target=target)
-        except Exception:
-            return
-        items = sorted(importances.items(), key=lambda kv: kv[1])
-        with self.importance_chart.batch_update():
-            self.importance_chart.layout.annotations = []
-            self.importance_chart.update_layout(xaxis_visible=True, yaxis_visible=True)
-            self.importance_chart.data[0].x = [float(v) for _k, v in items]
-            self.importance_chart.data[0].y = [k for k, _v in items]
-
-    def _update_table(self, frozen: list[Any], metrics: list[str]) -> None:
-        rows = []
-        for t in list(frozen)[-15:][::-1]:
-            values = (
-                ", ".join(f"{v:.4g}" for v in t.values)
-                if t.values is not None and t.state.name == "COMPLETE"
-                else "—"
-            )
-            duration = (
-                fmt_seconds((t.datetime_complete - t.datetime_start).total_seconds())
-                if t.datetime_complete and t.datetime_start
-                else "—"
-            )
-            colour = _COLOURS.get(t.state.name, "#333")
-            params = ", ".join(
-                f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items()
-            )
-            rows.append(
-                f"<tr><td>{t.number}</td><td style='color:{colour}'>{esc(t.state.name.lower())}</td>"
-                f"<td>{esc(values)}</td><td>{esc(params)}</td><td>{duration}</td></tr>"
-            )
-        self.trials_view.value = (
-            "<table style='font-size:12px'><thead><tr><th>trial</th><th>state</th>"
-            f"<th>{esc(', '.join(metrics))}</th><th>params</th><th>time</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>"
-        )
-
-    # -- picking and registering ----------------------------------------------------------------
-    def _on_point_click(self, trace: Any, points: Any, _state: Any = None) -> None:
-        indices = list(getattr(points, "point_inds", []) or [])
-        if not indices:
-            return
-        custom = trace.customdata
-        if custom is None:
-            return
-        self.select_trial(int(custom[indices[0]]))
-
-    def select_trial(self, number: int) -> None:
-        """Pick a trial (as a click on its point does)."""
-        if self.study is None:
-            return
-        trial = self.study.trial(number)
-        self.selected_trial = number
-        values = ", ".join(f"{v:.4g}" for v in trial.values or []) or trial.state.lower()
-        self.selected_label.value = (
-            f"picked <b>trial {number}</b> ({esc(values)}) · {esc(trial.params)}"
-        )
-        self._check_register()
-
-    def _check_register(self, _change: Any = None) -> None:
-        from aimass_lab.specs import validate_name
-
-        ok = check_text(self.register_name, validate_name)
-        self.register_point_button.disabled = not (ok and self.selected_trial is not None)
-        multi = self.study is not None and len(self.study.spec.objectives) > 1
-        has_complete = self._complete_seen > 0
-        self.register_best_button.disabled = not (ok and has_complete and not multi)
-
-    @guarded
-    def _on_register_best(self, _button: Any = None) -> Any:
-        if self.study is None:
-            return None
-        mv = self.study.best_model(register=True, name=self.register_name.value.strip())
-        self._registered(mv)
-        return mv
-
-    @guarded
-    def _on_register_point(self, _button: Any = None) -> Any:
-        if self.study is None or self.selected_trial is None:
-            return None
-        mv = self.study.register(self.selected_trial, self.register_name.value.strip())
-        self._registered(mv)
-        return mv
-
-    def _registered(self, mv: Any) -> None:
-        self.show_status(
-            f"registered {mv.ref} (lineage: study {self.study.name if self.study else ''})"
-        )
-        for callback in self.on_registered:
-            callback(mv)

@@ -15,30 +15,23 @@ from aimass_lab.widgets._base import (
     Panel,
     button,
     check_text,
-    downsample,
     dropdown,
-    esc,
     guarded,
     log_html,
     section,
 )
 from aimass_lab.widgets._charts import (
-    add_metric_trace,
-    empty_figure,
-    evaluate_run,
-    evaluation_figure,
     live_train_figure,
 )
-from aimass_lab.widgets._common import DataChoices, DataPicker, fmt_seconds, parse_devices
+from aimass_lab.widgets._common import DataChoices, DataPicker, parse_devices
+from aimass_lab.widgets._train_compare import RunComparison
+from aimass_lab.widgets._train_live import LOG_LINES, LiveRun
 
 if TYPE_CHECKING:
     from aimass_lab.train import Run
     from aimass_lab.workspace import Workspace
 
 __all__ = ["TrainPanel"]
-
-_COMPARE_METRICS = ("val_loss", "val_acc", "val_f1", "val_rmse", "val_mae", "train_loss_epoch")
-_LOG_LINES = 25
 
 
 def hparam_control(default: Any, choices: tuple[str, ...] | None) -> widgets.Widget:
@@ -55,7 +48,7 @@ def hparam_control(default: Any, choices: tuple[str, ...] | None) -> widgets.Wid
     return widgets.Text(value=str(default), layout=layout)
 
 
-class TrainPanel(DataPicker, Panel):
+class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
     """Train a zoo model as a background job and watch it live.
 
     The model family's hyperparameters (from the zoo catalogue) become controls; the Train
@@ -108,7 +101,24 @@ class TrainPanel(DataPicker, Panel):
         self._finished: tuple[int, str] | None = None
         self._refresh_count = 0
 
-        # -- form ----------------------------------------------------------------------------
+        self._build_form(model, max_epochs)
+        if data is not None:
+            self.set_data(data)
+        self._build_actions()
+        self._build_live(self.choices.task(self.data.value))
+        for f in self.fields.values():
+            f.control.observe(self._validate, "value")
+        self.family.control.observe(self._family_changed, "value")
+        self._build_hparams()
+        self.children = self._layout()
+        self.refresh_run_list()
+        self._validate()
+        if run is not None:
+            self._fill_from_spec(run)
+            self.attach(run)
+
+    def _build_form(self, model: str, max_epochs: int) -> None:
+        """The dataset, the model family (its hyperparameters below it) and the training."""
         self.data = Field("dataset", dropdown(self.choices.options(), width="16em"))
         self.family = Field(
             "model", dropdown(list(FAMILIES), value=model if model in FAMILIES else "mlp")
@@ -134,6 +144,7 @@ class TrainPanel(DataPicker, Panel):
             "run name",
             widgets.Text("", placeholder="optional", layout=widgets.Layout(width="12em")),
         )
+        #: The TrainSpec field path of each field (errors are routed by it).
         self.fields: dict[str, Field] = {
             "data": self.data,
             "model": self.family,
@@ -146,9 +157,9 @@ class TrainPanel(DataPicker, Panel):
             "seed": self.seed,
             "name": self.run_name,
         }
-        if data is not None:
-            self.set_data(data)
 
+    def _build_actions(self) -> None:
+        """Train, Cancel, Resume, the TensorBoard link, and registering the run."""
         self.train_button = button("Train", "primary", "play")
         self.cancel_button = button("Cancel", "warning", "stop")
         self.resume_button = button("Resume", "", "repeat")
@@ -159,16 +170,6 @@ class TrainPanel(DataPicker, Panel):
         self.cancel_button.on_click(self._on_cancel)
         self.resume_button.on_click(self._on_resume)
 
-        # -- live view -----------------------------------------------------------------------
-        self.progress = widgets.FloatProgress(
-            value=0.0, min=0.0, max=1.0, description="", layout=widgets.Layout(width="20em")
-        )
-        self.eta = widgets.HTML("")
-        self.chart, self._trace_index = live_train_figure(self.choices.task(self.data.value))
-        self.log_view = widgets.HTML("")
-        self.evaluation_box = widgets.VBox()
-
-        # -- register and compare ------------------------------------------------------------
         self.register_name = Field(
             "register as",
             widgets.Text("", placeholder="model name", layout=widgets.Layout(width="12em")),
@@ -177,23 +178,9 @@ class TrainPanel(DataPicker, Panel):
         self.register_button.disabled = True
         self.register_button.on_click(self._on_register)
         self.register_name.control.observe(self._check_register, "value")
-        self.compare_runs = widgets.SelectMultiple(
-            options=[], rows=6, layout=widgets.Layout(width="22em")
-        )
-        self.compare_metric = dropdown(_COMPARE_METRICS, value="val_loss", width="12em")
-        self.compare_chart = empty_figure(
-            "run comparison", xaxis={"title": "step"}, legend={"orientation": "h", "y": -0.25}
-        )
-        self.compare_runs.observe(lambda _c: self.update_compare(), "value")
-        self.compare_metric.observe(lambda _c: self.update_compare(), "value")
-        compare_refresh = button("Refresh runs", icon="refresh")
-        compare_refresh.on_click(lambda _b: self.refresh_run_list())
 
-        for f in self.fields.values():
-            f.control.observe(self._validate, "value")
-        self.family.control.observe(self._family_changed, "value")
-        self._build_hparams()
-
+    def _layout(self) -> list[widgets.Widget]:
+        """The panel's rows: the form, the buttons, the live view, register, compare."""
         form_left = widgets.VBox(
             [section("data and model"), self.data.box, self.family.box, self.hparams_box]
         )
@@ -213,17 +200,9 @@ class TrainPanel(DataPicker, Panel):
         actions = widgets.HBox(
             [self.train_button, self.cancel_button, self.resume_button, self.tensorboard]
         )
-        compare = widgets.VBox(
-            [
-                widgets.HBox(
-                    [self.compare_runs, widgets.VBox([self.compare_metric, compare_refresh])]
-                ),
-                self.compare_chart,
-            ]
-        )
-        extras = widgets.Accordion(children=[compare], titles=("compare runs",))
+        extras = widgets.Accordion(children=[self._build_compare()], titles=("compare runs",))
         extras.selected_index = None
-        self.children = [
+        return [
             widgets.HBox([form_left, form_right]),
             actions,
             widgets.HBox([self.progress, self.eta]),
@@ -234,11 +213,6 @@ class TrainPanel(DataPicker, Panel):
             widgets.HBox([self.register_name.box, self.register_button]),
             extras,
         ]
-        self.refresh_run_list()
-        self._validate()
-        if run is not None:
-            self._fill_from_spec(run)
-            self.attach(run)
 
     # -- form ---------------------------------------------------------------------------------
     def _family_changed(self, _change: Any = None) -> None:
@@ -310,17 +284,18 @@ class TrainPanel(DataPicker, Panel):
                 if key in self.hparam_fields:
                     self.hparam_fields[key].set_error(f"{err['value']!r}: {err['message']}")
                 ok = False
-        try:
-            TrainSpec(
-                data={"name": "iris"},
-                model={"family": self.family.value},
-                **self.spec_fields(),
-            )
-        except SpecError as exc:
-            self.apply_spec_error(exc, self.fields)
+        fields: dict[str, Any] = {"model": {"family": self.family.value}, **self.spec_fields()}
+        data = self.chosen_data_spec()
+        if data is None:
             ok = False
-        if self.data.value is None:
-            self.data.set_error("choose a dataset")
+        else:
+            fields["data"] = data
+        try:
+            TrainSpec(**fields)
+        except SpecError as exc:
+            if data is None:  # the reason is next to the dataset already
+                exc = SpecError(exc.spec, [e for e in exc.errors if e.get("field") != "data"])
+            self.apply_spec_error(exc, self.fields)
             ok = False
         active = self.run is not None and self._active
         self.train_button.disabled = not ok or active
@@ -449,37 +424,8 @@ class TrainPanel(DataPicker, Panel):
         self._refresh_count += 1
         job = run.job
         self._job_state = job.state
-        points = self.workspace.metrics(run.id, after_id=self._last_id)
-        changed: set[str] = set()
-        for p in points:
-            self._last_id = max(self._last_id, int(p["id"]))
-            name = p["name"]
-            if name.startswith("test_"):
-                continue
-            xs, ys = self._series.setdefault(name, ([], []))
-            xs.append(p["step"])
-            ys.append(p["value"])
-            changed.add(name)
-        for name in sorted(changed - set(self._trace_index)):
-            add_metric_trace(self.chart, name)  # a metric not foreseen: its own trace, once
-            self._trace_index[name] = len(self.chart.data) - 1
-        if changed:
-            with self.chart.batch_update():
-                for name in changed:
-                    x, y = downsample(*self._series[name])
-                    trace = self.chart.data[self._trace_index[name]]
-                    trace.x, trace.y = x, y
-        progress = 1.0 if job.state == "succeeded" else float(job.progress or 0.0)
-        self.progress.value = min(1.0, max(0.0, progress))
-        self.progress.bar_style = {
-            "succeeded": "success",
-            "failed": "danger",
-            "interrupted": "warning",
-            "cancelled": "warning",
-        }.get(job.state, "info")
-        elapsed = fmt_seconds(job.duration_s)
-        eta = f" · ETA {fmt_seconds(job.eta_s)}" if job.eta_s is not None else ""
-        self.eta.value = f"{progress:.0%} · {esc(job.state)} · elapsed {elapsed}{eta}"
+        self._update_curves(self.workspace.metrics(run.id, after_id=self._last_id))
+        self._update_progress(job)
         self.cancel_button.disabled = not job.active
         self.resume_button.disabled = job.state not in ("interrupted", "failed", "cancelled")
         self.train_button.disabled = job.active or not self._form_ok()
@@ -493,7 +439,7 @@ class TrainPanel(DataPicker, Panel):
             if self.last_error is None:
                 self.show_status(f"run {run.id}: {job.state}" + (f" — {shown}" if shown else ""))
             if self._refresh_count % 4 == 1:  # the log tail about once a second or two
-                self.log_view.value = log_html(run.logs(tail=_LOG_LINES), "log tail")
+                self.log_view.value = log_html(run.logs(tail=LOG_LINES), "log tail")
             return True
         self._check_register()
         if self._finished != (job.attempt, job.state):
@@ -503,74 +449,3 @@ class TrainPanel(DataPicker, Panel):
 
     def _form_ok(self) -> bool:
         return not any(f.has_error for f in [*self.fields.values(), *self.hparam_fields.values()])
-
-    def _last_values(self) -> dict[str, float]:
-        return {name: ys[-1] for name, (_xs, ys) in self._series.items() if ys}
-
-    def _finish(self, job: Any) -> None:
-        run = self.run
-        assert run is not None
-        log = run.logs(tail=_LOG_LINES)
-        self.log_view.value = log_html(log, "log tail")
-        if job.state == "succeeded":
-            metrics = (job.result or {}).get("metrics") or run.summary
-            shown = ", ".join(
-                f"{k} {v:.4g}"
-                for k, v in sorted(metrics.items())
-                if k.startswith(("test_", "val_"))
-            )
-            self.show_status(f"run {run.id} succeeded in {fmt_seconds(job.duration_s)} — {shown}")
-            try:
-                self.evaluation = evaluate_run(run)
-                self.evaluation_box.children = [evaluation_figure(self.evaluation)]
-            except Exception as exc:  # the run is fine; only the extra chart failed
-                self.evaluation_box.children = [
-                    widgets.HTML(f"<i>no evaluation chart: {esc(exc)}</i>")
-                ]
-            self.refresh_run_list()
-        elif job.state == "failed":
-            self.show_error(f"run {run.id} failed: {job.exit_reason or 'see the log'}", log=log)
-        else:
-            self.show_status(
-                f"run {run.id} {job.state}"
-                + (f" ({job.exit_reason})" if job.exit_reason else "")
-                + " — Resume continues from the last checkpoint"
-            )
-
-    # -- comparison ---------------------------------------------------------------------------
-    def refresh_run_list(self) -> None:
-        """List the workspace's runs for the comparison."""
-        from aimass_lab.train import list_runs
-
-        try:
-            runs = list_runs(self.workspace, limit=40)
-        except Exception:
-            return
-        selected = set(self.compare_runs.value)
-        options = []
-        for r in runs:
-            job = r.job
-            options.append((f"{job.name or r.id} ({job.state})", r.id))
-        self.compare_runs.options = options
-        self.compare_runs.value = tuple(v for _, v in options if v in selected)
-
-    def update_compare(self) -> None:
-        """Overlay the chosen metric of the selected runs (and of the watched run)."""
-        import plotly.graph_objects as go
-
-        metric = self.compare_metric.value
-        ids = list(self.compare_runs.value)
-        if self.run is not None and self.run.id not in ids:
-            ids.insert(0, self.run.id)
-        traces = []
-        for run_id in ids:
-            points = self.workspace.metrics(run_id, name=metric)
-            x, y = downsample([p["step"] for p in points], [p["value"] for p in points])
-            dash = "solid" if self.run is not None and run_id == self.run.id else "dot"
-            traces.append(
-                go.Scatter(x=x, y=y, name=run_id[-13:], mode="lines", line={"dash": dash})
-            )
-        self.compare_chart.data = ()
-        if traces:
-            self.compare_chart.add_traces(traces)
-        self.compare_chart.layout.yaxis.title = metric
