@@ -108,13 +108,6 @@ VARIABLES: tuple[Variable, ...] = (
         choices=("auto", "uvloop", "asyncio"),
     ),
     Variable(
-        "serve_threads",
-        "AIMASS_SERVE_THREADS",
-        1,
-        "int",
-        "Intra-op threads of each inference engine session.",
-    ),
-    Variable(
         "serve_worker_start_s",
         "AIMASS_SERVE_WORKER_START_S",
         180.0,
@@ -192,7 +185,6 @@ class Settings:
     deploy_timeout: float
     serve_http: str
     serve_loop: str
-    serve_threads: int
     serve_worker_start_s: float
     serve_inline_max_ms: float
     serve_linger_fraction: float

@@ -1,4 +1,4 @@
-"""Print the paths that `mypy --strict` checks (scripts/test.sh): those of them that exist.
+"""Print the paths that `mypy --strict` checks (scripts/test.sh); a missing one is an error.
 
 One list, kept here so that the test command and docs/architecture.md name the same paths.
 """
@@ -22,4 +22,7 @@ STRICT = [
 ]
 
 if __name__ == "__main__":
-    print(" ".join(p for p in STRICT if (ROOT / p).exists()))
+    missing = [p for p in STRICT if not (ROOT / p).exists()]
+    if missing:
+        raise SystemExit(f"scripts/strict_paths.py names paths that do not exist: {missing}")
+    print(" ".join(STRICT))

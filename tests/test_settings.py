@@ -28,13 +28,12 @@ def test_defaults_and_typed_values() -> None:
         {
             "AIMASS_HOME": "/tmp/x",
             "AIMASS_HEARTBEAT_INTERVAL": "0.5",
-            "AIMASS_SERVE_THREADS": "3",
             "AIMASS_RICH_DISPLAY": "0",
             "AIMASS_SERVE_LOOP": "asyncio",
             "AIMASS_DB_URL": "  ",  # blank counts as unset
         }
     )
-    assert got.home == "/tmp/x" and got.heartbeat_interval == 0.5 and got.serve_threads == 3
+    assert got.home == "/tmp/x" and got.heartbeat_interval == 0.5
     assert got.rich_display is False and got.serve_loop == "asyncio" and got.db_url is None
 
 
@@ -42,7 +41,6 @@ def test_defaults_and_typed_values() -> None:
     ("env", "value", "says"),
     [
         ("AIMASS_HEARTBEAT_INTERVAL", "fast", "a number"),
-        ("AIMASS_SERVE_THREADS", "1.5", "an integer"),
         ("AIMASS_RICH_DISPLAY", "maybe", "1/0, true/false"),
         ("AIMASS_SERVE_LOOP", "trio", "'auto', 'uvloop', 'asyncio'"),
     ],
