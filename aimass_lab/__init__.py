@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimass_lab._display import set_panel_loader as _set_panel_loader
 from aimass_lab._version import __version__
+from aimass_lab.workspace import set_job_kind_loader as _set_job_kind_loader
 
 if TYPE_CHECKING:
     from aimass_lab import data as datasets
@@ -83,6 +84,17 @@ def _load_panels() -> None:
 
 
 _set_panel_loader(_load_panels)
+
+
+def _load_job_kinds() -> None:
+    """Register every stage's job kind (see :mod:`aimass_lab.workspace._kinds`)."""
+    import aimass_lab.compress
+    import aimass_lab.search
+    import aimass_lab.serve
+    import aimass_lab.train  # noqa: F401  (each registers its job kind on import)
+
+
+_set_job_kind_loader(_load_job_kinds)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

@@ -31,7 +31,13 @@ if TYPE_CHECKING:
         JobManager,
         new_id,
     )
-    from aimass_lab.workspace._kinds import IN_PROCESS, job_function, job_kinds, register_job_kind
+    from aimass_lab.workspace._kinds import (
+        IN_PROCESS,
+        job_function,
+        job_kinds,
+        register_job_kind,
+        set_job_kind_loader,
+    )
     from aimass_lab.workspace._runner import (
         JobContext,
         JobInterrupted,
@@ -74,7 +80,13 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "JobManager",
         "new_id",
     ),
-    "_kinds": ("IN_PROCESS", "job_function", "job_kinds", "register_job_kind"),
+    "_kinds": (
+        "IN_PROCESS",
+        "job_function",
+        "job_kinds",
+        "register_job_kind",
+        "set_job_kind_loader",
+    ),
     "_runner": (
         "JobContext",
         "JobInterrupted",
@@ -140,6 +152,7 @@ __all__ = [
     "register_job_kind",
     "resolve_workspace",
     "run_job_process",
+    "set_job_kind_loader",
     "set_current_workspace",
     "start_job",
     "utcnow",
