@@ -10,6 +10,7 @@ import click
 
 from aimass_lab.cli._root import cli
 from aimass_lab.errors import AimassError
+from aimass_lab.serve.server import DEFAULT_PORT
 
 __all__ = ["serve_command", "serve_main"]
 
@@ -25,7 +26,7 @@ __all__ = ["serve_command", "serve_main"]
 @click.option("--db-url", help="Metadata store URL [default: the workspace's].")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
-    "--port", type=int, default=8500, show_default=True, help="Port (0 picks a free one)."
+    "--port", type=int, default=DEFAULT_PORT, show_default=True, help="Port (0 picks a free one)."
 )
 @click.option(
     "--models",

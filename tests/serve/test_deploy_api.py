@@ -124,3 +124,4 @@ def test_default_port_taken_after_the_check_falls_back_to_a_free_port(
     assert int(job.result["port"]) != busy
     failed = [j for j in ws.jobs.list(kind="serve") if j.state == "failed"]
     assert len(failed) == 1 and "Address already in use" in (failed[0].exit_reason or "")
+    assert failed[0].result["port_in_use"] == busy  # what the fallback reads, not the text

@@ -20,7 +20,7 @@ def run(ctx: Any) -> None:
     ``host``, ``port``, ``pid`` and ``admin_key_file``. SIGTERM (``jobs cancel``) drains; the
     job then ends ``succeeded`` (exit 0).
     """
-    from aimass_lab.serve.server import ServerConfig, run_server
+    from aimass_lab.serve.server import PortInUse, ServerConfig, run_server
 
     key = secrets.token_urlsafe(32)
     key_file = ctx.run_dir / ADMIN_KEY_FILE
@@ -40,6 +40,10 @@ def run(ctx: Any) -> None:
         ctx.set_result({**info, "admin_key_file": str(key_file)})
 
     ctx.in_loop = True  # the server handles SIGTERM itself: it drains
-    code = run_server(config, on_ready=on_ready)
+    try:
+        code = run_server(config, on_ready=on_ready)
+    except PortInUse:
+        ctx.set_result({"port_in_use": config.port})  # what a deploy reads, not the message
+        raise
     if code:
         raise SystemExit(code)

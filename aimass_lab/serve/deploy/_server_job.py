@@ -205,10 +205,10 @@ def ensure_server(
         job = ws.jobs.submit(SERVE_KIND, spec, name="aimass serve")
         try:
             return _wait_listening(ws, job.id, timeout)
-        except JobError as exc:
+        except JobError:
             # Another process took the default port between the check and the bind: when no
             # port was asked for, any free port will do.
-            if not (auto and port and "Address already in use" in str(exc)):
+            if not (auto and port and ws.jobs.get(job.id).result.get("port_in_use")):
                 raise
         job = ws.jobs.submit(SERVE_KIND, {**spec, "port": 0}, name="aimass serve")
         return _wait_listening(ws, job.id, timeout)

@@ -23,13 +23,14 @@ if TYPE_CHECKING:
     from aimass_lab.serve.server._routes import ROUTES
     from aimass_lab.serve.server._routing import Route, Router
     from aimass_lab.serve.server._schemas import LoadRequest, SplitRequest
-    from aimass_lab.serve.server._server import run_server, serve
+    from aimass_lab.serve.server._server import PortInUse, run_server, serve
 
 __all__ = [
     "DEFAULT_PORT",
     "ISOLATIONS",
     "ROUTES",
     "LoadRequest",
+    "PortInUse",
     "Route",
     "Router",
     "ServeApp",
@@ -57,6 +58,7 @@ _LAZY: dict[str, str] = {
     "Router": "aimass_lab.serve.server._routing",
     "LoadRequest": "aimass_lab.serve.server._schemas",
     "SplitRequest": "aimass_lab.serve.server._schemas",
+    "PortInUse": "aimass_lab.serve.server._server",
     "run_server": "aimass_lab.serve.server._server",
     "serve": "aimass_lab.serve.server._server",
 }

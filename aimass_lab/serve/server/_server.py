@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aimass_lab._io import atomic_write_json
+from aimass_lab.errors import AimassError
 from aimass_lab.serve.server._config import ServerConfig
 from aimass_lab.serve.server._loading import load
 from aimass_lab.serve.server._router import log
@@ -21,7 +23,12 @@ from aimass_lab.settings import settings
 if TYPE_CHECKING:
     from aimass_lab.serve.server._app import ServeApp
 
-__all__ = ["run_server", "serve"]
+__all__ = ["PortInUse", "run_server", "serve"]
+
+
+class PortInUse(AimassError):
+    """The server's port is taken (a deploy that asked for no port then takes a free one)."""
+
 
 _EARLY_STOP: list[int] = []  # SIGTERM before uvicorn took over the signals
 
@@ -66,10 +73,9 @@ async def serve(
     try:
         sock.bind((config.host, config.port))
     except OSError as exc:
-        from aimass_lab.errors import AimassError
-
         sock.close()
-        raise AimassError(
+        kind = PortInUse if exc.errno == errno.EADDRINUSE else AimassError
+        raise kind(
             f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; choose "
             "another --port (0 picks a free one)"
         ) from None
