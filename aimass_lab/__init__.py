@@ -11,10 +11,10 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from aimass_lab._display import set_panel_loader as _set_panel_loader
+from aimass_lab._lazy import lazy_exports
 from aimass_lab._version import __version__
 from aimass_lab.workspace import set_job_kind_loader as _set_job_kind_loader
 
@@ -128,15 +128,4 @@ def unload_ipython_extension(ipython: Any) -> None:
     unload(ipython)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module_name, attr = _LAZY[name]
-        module = importlib.import_module(module_name)
-        value = module if attr is None else getattr(module, attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'aimass_lab' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, listed=__all__)

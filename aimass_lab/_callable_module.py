@@ -15,13 +15,16 @@ from typing import Any
 __all__ = ["make_callable"]
 
 
-def make_callable(module_name: str, func: Callable[..., Any]) -> None:
-    """Make the module ``module_name`` callable as ``func``."""
+def make_callable(module_name: str, func: Callable[..., Any] | str) -> None:
+    """Make the module ``module_name`` callable as ``func``: a function, or the name of the
+    module's own (lazily imported) attribute that is the function."""
 
     class _CallableModule(types.ModuleType):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            return func(*args, **kwargs)
+            target = getattr(self, func) if isinstance(func, str) else func
+            return target(*args, **kwargs)
 
     module = sys.modules[module_name]
     module.__class__ = _CallableModule
-    module.__doc__ = func.__doc__
+    if not isinstance(func, str):
+        module.__doc__ = func.__doc__

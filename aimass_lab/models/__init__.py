@@ -6,9 +6,9 @@ rest are imported on first use.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from aimass_lab._lazy import lazy_exports
 from aimass_lab.specs import FAMILIES, Family
 
 if TYPE_CHECKING:
@@ -49,9 +49,4 @@ def list_models() -> list[dict[str, Any]]:
     ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'aimass_lab.models' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -16,9 +16,9 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from aimass_lab._lazy import lazy_exports
 from aimass_lab.serve.deploy._job import run as _run_job
 from aimass_lab.workspace import register_job_kind
 
@@ -91,14 +91,4 @@ _LAZY: dict[str, str] = {
 register_job_kind("serve", _run_job)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aimass_lab.serve' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -15,8 +15,9 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aimass_lab._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aimass_lab.workspace._artifacts import ArtifactStore
@@ -116,7 +117,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "set_current_workspace",
     ),
 }
-_LAZY = {name: module for module, names in _WHERE.items() for name in names}
+_LAZY = {name: f"{__name__}.{module}" for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "ACTIVE_STATES",
@@ -159,14 +160,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aimass_lab.workspace' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

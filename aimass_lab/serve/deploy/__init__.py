@@ -8,10 +8,10 @@ loads versions through its admin API with :class:`Client`, and records each
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aimass_lab._callable_module import make_callable
+from aimass_lab._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aimass_lab.serve.deploy._client import Client, ServeError
@@ -67,25 +67,8 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aimass_lab.serve.deploy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
-class _CallableModule(types.ModuleType):
-    """``aimass_lab.serve.deploy`` is this package and the function :func:`deploy`: importing
-    the package binds it to ``aimass_lab.serve.deploy``, so the package calls the function."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.deploy(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+# ``aimass_lab.serve.deploy`` is this package and the function deploy(): importing the package
+# binds it to that name on ``aimass_lab.serve``, so the package calls the function.
+make_callable(__name__, "deploy")
