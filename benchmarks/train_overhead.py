@@ -84,8 +84,7 @@ from aimass_lab import data as data_stage
 from aimass_lab.models import TaskModule, build_network
 from aimass_lab.specs import ModelSpec
 from aimass_lab.train._callbacks import AtomicCheckpointIO, MetricsRecorder
-from aimass_lab.workspace import Workspace
-from aimass_lab.workspace._store import MetricRow
+from aimass_lab.workspace import MetricRow, Workspace
 
 SEED = 0
 LR = 1e-3

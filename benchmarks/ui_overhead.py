@@ -54,7 +54,7 @@ def epoch_times(ws: Any, run_id: str) -> list[float]:
     """Seconds between consecutive epoch ends of a run, the warm-up epoch dropped."""
     from sqlalchemy import select
 
-    from aimass_lab.workspace._store import MetricRow
+    from aimass_lab.workspace import MetricRow
 
     with ws.store.session() as s:
         stamps = list(
