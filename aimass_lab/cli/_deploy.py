@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
-from aimass_lab.cli._options import json_option
+from aimass_lab.cli._options import field_option, json_option
 from aimass_lab.cli._output import echo_fields, emit_json, fmt, table
 from aimass_lab.cli._root import AimassGroup, cli, workspace_of
+from aimass_lab.specs import BatchingSpec, DeploySpec
 
 __all__ = ["deploy_cmd", "deployments_group"]
 
@@ -62,17 +63,22 @@ def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
 
 @cli.command("deploy")
 @click.argument("ref", metavar="NAME:VERSION")
-@click.option("--name", help="Endpoint name [default: the registry name].")
-@click.option("--port", type=int, help="Port of a new workspace server [default: 8500 when free].")
-@click.option("--replicas", type=int, default=1, show_default=True, help="Engine workers.")
-@click.option("--engine", default="auto", show_default=True, help="auto, onnxruntime, torch.")
-@click.option("--max-batch-size", type=int, help="Dynamic batching: rows per batch [32].")
-@click.option(
-    "--max-delay-ms",
-    type=float,
-    help="Dynamic batching: longest wait for more rows, only while requests keep arriving [2].",
+@field_option(DeploySpec, "name", "--name", default=None)
+@field_option(
+    DeploySpec, "port", "--port", help="Port of a new workspace server (default 8500 when free)"
 )
-@click.option("--queue-size", type=int, help="Requests waiting at most [1024].")
+@field_option(DeploySpec, "replicas", "--replicas", default=1, show_default=True)
+@field_option(DeploySpec, "engine", "--engine", default="auto", show_default=True)
+@field_option(
+    BatchingSpec, "max_batch_size", "--max-batch-size", help="Dynamic batching: rows per batch"
+)
+@field_option(
+    BatchingSpec,
+    "max_delay_ms",
+    "--max-delay-ms",
+    help="Dynamic batching: longest wait for more rows, only while requests keep arriving",
+)
+@field_option(BatchingSpec, "queue_size", "--queue-size", help="Requests waiting at most")
 @click.option("--no-batching", is_flag=True, help="Run every request on its own.")
 @click.option(
     "--api-key-env",
