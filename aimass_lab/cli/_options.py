@@ -87,7 +87,8 @@ def field_option(
 
     ``decls`` are click's declarations (``"--epochs"``); without a bare name the parameter
     is named after the field, so a command can take such options as ``**fields``. The type
-    (int, float, or a choice of a ``Literal``) comes from the field; the help is ``help`` or
+    (int, float; a ``Literal`` stays text with its choices as metavar, so that the spec refuses a
+    bad one with its message, as from every front door) comes from the field; the help is ``help`` or
     else the field's description, followed by the field's default (a number or a text)
     unless the option has a default of its own. ``attrs`` go to :func:`click.option`.
     """
@@ -98,6 +99,9 @@ def field_option(
         kind = _click_type(info.annotation)
         if kind is not None:
             attrs["type"] = kind
+        choices = _choices(info.annotation)
+        if choices and "metavar" not in attrs:
+            attrs["metavar"] = "[" + "|".join(choices) + "]"
     text = help if help is not None else _sentence(info.description or "")
     default = info.get_default(call_default_factory=False)
     text = text.rstrip(".")
@@ -118,7 +122,7 @@ def given(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _click_type(annotation: Any) -> Any:
-    """click's type for a field annotation: int, float, a Choice of a Literal, or None (text)."""
+    """click's type for a field annotation: int, float, or None (text, for a Literal too)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -127,12 +131,22 @@ def _click_type(annotation: Any) -> Any:
         annotation = args[0]
         origin = typing.get_origin(annotation)
     if origin is typing.Literal:
-        return click.Choice([str(v) for v in typing.get_args(annotation)])
+        return None  # text: the spec refuses a bad choice with its own message (one vocabulary)
     if annotation is int:
         return click.INT
     if annotation is float:
         return click.FLOAT
     return None
+
+
+def _choices(annotation: Any) -> list[str]:
+    """The values of a ``Literal`` field (also inside ``X | None``), else none."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    if typing.get_origin(annotation) is typing.Literal:
+        return [str(v) for v in typing.get_args(annotation)]
+    return []
 
 
 def _sentence(description: str) -> str:
