@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from aimass_lab.errors import SpecError, accepted
@@ -13,7 +12,13 @@ from aimass_lab.search._launch import launch_workers
 from aimass_lab.search._space import check_space
 from aimass_lab.search._study import Study
 from aimass_lab.search._worker import SPEC_ATTR, STARTED_ATTR
-from aimass_lab.specs import MEASURED_OBJECTIVES, EarlyStoppingSpec, ParamSpec, SearchSpec
+from aimass_lab.specs import (
+    MEASURED_OBJECTIVES,
+    EarlyStoppingSpec,
+    ParamSpec,
+    SearchSpec,
+    read_yaml,
+)
 from aimass_lab.workspace import Workspace, new_id, resolve_workspace
 
 __all__ = ["list_studies", "load_study", "search", "start_study"]
@@ -22,24 +27,7 @@ __all__ = ["list_studies", "load_study", "search", "start_study"]
 def load_space(space: Any) -> Any:
     """A space given as a dict, YAML text or the path of a YAML/JSON file."""
     if isinstance(space, str | os.PathLike) and not isinstance(space, dict):
-        import yaml
-
-        text = str(space)
-        if isinstance(space, os.PathLike) or (
-            "\n" not in text and text.endswith((".yaml", ".yml", ".json"))
-        ):
-            path = Path(space)
-            if not path.is_file():
-                raise SpecError(
-                    "SearchSpec", [{"field": "space", "message": f"space file not found: {path}"}]
-                )
-            text = path.read_text(encoding="utf-8")
-        try:
-            return yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise SpecError(
-                "SearchSpec", [{"field": "space", "message": f"malformed YAML: {exc}"}]
-            ) from None
+        return read_yaml(space, "SearchSpec", "space", what="space file") or {}
     if isinstance(space, dict):
         return {k: (v.to_dict() if isinstance(v, ParamSpec) else v) for k, v in space.items()}
     return space

@@ -22,7 +22,7 @@ True
 
 from __future__ import annotations
 
-from aimass_lab.specs._base import Spec, one_of
+from aimass_lab.specs._base import Spec, one_of, read_yaml
 from aimass_lab.specs._catalog import (
     BUILTINS,
     CORE_SOURCES,
@@ -129,6 +129,7 @@ __all__ = [
     "add_runtime_source",
     "coerce_hparams",
     "one_of",
+    "read_yaml",
     "parse_method",
     "parse_ref",
     "plugin_sources",

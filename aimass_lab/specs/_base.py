@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aimass_lab.errors import SpecError, accepted
 
-__all__ = ["Spec", "one_of"]
+__all__ = ["Spec", "one_of", "read_yaml"]
 
 S = TypeVar("S", bound="Spec")
 V = TypeVar("V")
@@ -76,6 +76,26 @@ def _spec_error(cls: type[BaseModel], exc: ValidationError) -> SpecError:
     return SpecError(cls.__name__, errors)
 
 
+def read_yaml(
+    source: str | os.PathLike[str], spec: str, field: str = "", what: str = "config file"
+) -> Any:
+    """The document of YAML (or JSON) text, or of the file at a path (a one-line text ending
+    in ``.yaml``, ``.yml`` or ``.json``); a ``SpecError`` of ``spec`` naming ``field`` when the
+    file is missing or the text malformed."""
+    text = str(source)
+    if isinstance(source, os.PathLike) or (
+        "\n" not in text and text.endswith((".yaml", ".yml", ".json"))
+    ):
+        path = Path(source)
+        if not path.is_file():
+            raise SpecError(spec, [{"field": field, "message": f"{what} not found: {path}"}])
+        text = path.read_text(encoding="utf-8")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(spec, [{"field": field, "message": f"malformed YAML: {exc}"}]) from None
+
+
 class Spec(BaseModel):
     """Base of every spec: strict fields, clear errors, JSON and YAML round trips."""
 
@@ -119,23 +139,7 @@ class Spec(BaseModel):
     @classmethod
     def from_yaml(cls: type[S], source: str | os.PathLike[str]) -> S:
         """Validate YAML text, or the YAML file at a path."""
-        text = str(source)
-        if isinstance(source, os.PathLike) or (
-            "\n" not in text and text.endswith((".yaml", ".yml", ".json"))
-        ):
-            path = Path(source)
-            if not path.is_file():
-                raise SpecError(
-                    cls.__name__, [{"field": "", "message": f"config file not found: {path}"}]
-                )
-            text = path.read_text(encoding="utf-8")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SpecError(
-                cls.__name__, [{"field": "", "message": f"malformed YAML: {exc}"}]
-            ) from None
-        return cls.from_dict(data or {})
+        return cls.from_dict(read_yaml(source, cls.__name__) or {})
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of JSON types."""
