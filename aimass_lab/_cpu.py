@@ -164,17 +164,20 @@ def int8_settings(isa: str) -> dict[str, Any]:
     return {"isa": isa, "reduce_range": False, "why": f"{isa}: {why}; full 8-bit weights"}
 
 
-def int8_mismatch(config: dict[str, Any], serving_isa: str) -> str | None:
+def int8_mismatch(config: dict[str, Any], serving_isa: str | None = None) -> str | None:
     """A warning when an int8 model was quantised for a CPU whose settings do not hold here.
 
     ``config`` is a model version's config; its ``compression.int8`` entry (written by
     quantisation) names the instruction set it was quantised for and ``reduce_range``.
-    Returns ``None`` when the model is not int8, or when its settings are safe on
-    ``serving_isa``.
+    ``serving_isa`` defaults to this machine's (:func:`detect_isa`), read only for an int8
+    model, so a float model loads whatever ``AIMASS_CPU_ISA`` says. Returns ``None`` when
+    the model is not int8, or when its settings are safe on ``serving_isa``.
     """
     int8 = (config.get("compression") or {}).get("int8")
     if not isinstance(int8, dict):
         return None
+    if serving_isa is None:
+        serving_isa = detect_isa()
     target = str(int8.get("isa", "unknown"))
     if saturates(serving_isa) and not int8.get("reduce_range", False):
         return (

@@ -108,6 +108,17 @@ def test_serving_elsewhere_warns_when_it_matters() -> None:
     assert other is not None and "its settings are safe here" in other
 
 
+def test_the_serving_cpu_is_read_only_for_int8_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A float model loads whatever AIMASS_CPU_ISA says; an int8 one is checked against it."""
+    monkeypatch.setenv("AIMASS_CPU_ISA", "avx3")  # not an instruction set
+    assert int8_mismatch({"task": "regression"}) is None
+    vnni = {"compression": {"int8": {"isa": "avx512-vnni", "reduce_range": False}}}
+    with pytest.raises(AimassError, match="AIMASS_CPU_ISA='avx3' is not an instruction set"):
+        int8_mismatch(vnni)
+    monkeypatch.setenv("AIMASS_CPU_ISA", "avx2")
+    assert "target_cpu=avx2" in (int8_mismatch(vnni) or "")
+
+
 # ------------------------------------------------------------ accuracy with non-VNNI settings
 @pytest.fixture(scope="module")
 def regression(tmp_path_factory: pytest.TempPathFactory) -> Any:

@@ -114,12 +114,12 @@ def _replaced(model: ServedModel, label: str, replace: bool) -> ServedVersion | 
 
 
 async def _start(app: ServeApp, v: ServedVersion, mv: ModelVersion, workers: int) -> None:
-    from aimass_lab._cpu import detect_isa, int8_mismatch
+    from aimass_lab._cpu import int8_mismatch
     from aimass_lab.serve.server._engine import prepare
 
     cfg = app.config
     spec = await asyncio.to_thread(prepare, mv, v.engine, cfg.device)
-    warning = int8_mismatch(spec["config"], detect_isa())
+    warning = int8_mismatch(spec["config"])  # quantised for another CPU than this one?
     if warning:
         log(f"warning: {mv.ref} as {v.model!r}: {warning}")
     await v.start(spec, workers, cfg.threads, app.metrics)
