@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aimass_lab.errors import AimassError
 
@@ -171,34 +171,81 @@ def _convert(var: Variable, raw: str) -> Any:
     return text or var.default
 
 
-@dataclass(frozen=True)
 class Settings:
-    """The values of :data:`VARIABLES` (``None`` where a variable is unset and has no default)."""
+    """The values of :data:`VARIABLES` (``None`` where a variable is unset and has no default).
 
-    home: str | None
-    db_url: str | None
-    heartbeat_interval: float
-    heartbeat_timeout: float
-    rich_display: bool
-    cpu_isa: str | None
-    lab_base_url: str | None
-    deploy_timeout: float
-    serve_http: str
-    serve_loop: str
-    serve_worker_start_s: float
-    serve_inline_max_ms: float
-    serve_linger_fraction: float
-    serve_test_delay_s: float
+    Each value is converted when it is asked for, so a malformed variable is an error where
+    it is used, not in every reader of any other variable.
+    """
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def _value(self, field: str) -> Any:
+        var = _BY_FIELD[field]
+        raw = self._environ.get(var.env)
+        return var.default if raw is None or raw.strip() == "" else _convert(var, raw)
+
+    @property
+    def home(self) -> str | None:
+        return cast("str | None", self._value("home"))
+
+    @property
+    def db_url(self) -> str | None:
+        return cast("str | None", self._value("db_url"))
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return cast("float", self._value("heartbeat_interval"))
+
+    @property
+    def heartbeat_timeout(self) -> float:
+        return cast("float", self._value("heartbeat_timeout"))
+
+    @property
+    def rich_display(self) -> bool:
+        return cast("bool", self._value("rich_display"))
+
+    @property
+    def cpu_isa(self) -> str | None:
+        return cast("str | None", self._value("cpu_isa"))
+
+    @property
+    def lab_base_url(self) -> str | None:
+        return cast("str | None", self._value("lab_base_url"))
+
+    @property
+    def deploy_timeout(self) -> float:
+        return cast("float", self._value("deploy_timeout"))
+
+    @property
+    def serve_http(self) -> str:
+        return cast("str", self._value("serve_http"))
+
+    @property
+    def serve_loop(self) -> str:
+        return cast("str", self._value("serve_loop"))
+
+    @property
+    def serve_worker_start_s(self) -> float:
+        return cast("float", self._value("serve_worker_start_s"))
+
+    @property
+    def serve_inline_max_ms(self) -> float:
+        return cast("float", self._value("serve_inline_max_ms"))
+
+    @property
+    def serve_linger_fraction(self) -> float:
+        return cast("float", self._value("serve_linger_fraction"))
+
+    @property
+    def serve_test_delay_s(self) -> float:
+        return cast("float", self._value("serve_test_delay_s"))
 
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """The settings from ``environ`` (default: this process's environment), read now."""
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for var in VARIABLES:
-        raw = env.get(var.env)
-        values[var.field] = var.default if raw is None or raw.strip() == "" else _convert(var, raw)
-    return Settings(**values)
+    """The settings of ``environ`` (default: this process's environment), read when asked."""
+    return Settings(os.environ if environ is None else environ)
 
 
 def env_name(field: str) -> str:

@@ -10,7 +10,8 @@ import click
 
 from aimass_lab.cli._root import cli
 from aimass_lab.errors import AimassError
-from aimass_lab.serve.server import DEFAULT_PORT
+from aimass_lab.serve.server import DEFAULT_PORT, ISOLATIONS
+from aimass_lab.specs import DEPLOY_ENGINES
 
 __all__ = ["serve_command", "serve_main"]
 
@@ -44,7 +45,7 @@ __all__ = ["serve_command", "serve_main"]
 )
 @click.option(
     "--isolation",
-    type=click.Choice(["auto", "thread", "process"]),
+    type=click.Choice(ISOLATIONS),
     default="auto",
     show_default=True,
     help="Where replicas run: auto (1 in-process, 2+ processes), thread, process.",
@@ -100,7 +101,7 @@ __all__ = ["serve_command", "serve_main"]
 )
 @click.option(
     "--engine",
-    type=click.Choice(["auto", "onnxruntime", "torch"]),
+    type=click.Choice(DEPLOY_ENGINES),
     default="auto",
     show_default=True,
 )
