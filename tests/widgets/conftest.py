@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from widgets_helpers import poll_until
+from widgets_helpers import poll_until, stop_polling
 
 from aimass_lab.workspace import Workspace
 
@@ -31,18 +31,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     events["error_after_click"] = panel.last_error
     events["polling_after_click"] = panel.polling
     events["jobs_after_click"] = ws.jobs.list(kind="train")
-    panel.stop_polling()
+    stop_polling(panel)
     events["train_disabled_while_active"] = panel.train_button.disabled
     events["cancel_enabled_while_active"] = not panel.cancel_button.disabled
     assert panel.run is not None, panel.status.value
     panel.cancel_button.click()
-    panel.stop_polling()
+    stop_polling(panel)
     poll_until(panel.refresh)
     events["state_after_cancel"] = panel.run.status
     events["status_after_cancel"] = panel.status.value
     events["resume_enabled_after_cancel"] = not panel.resume_button.disabled
     panel.resume_button.click()
-    panel.stop_polling()
+    stop_polling(panel)
     poll_until(panel.refresh)
     run = panel.run
     assert run.status == "succeeded", run.logs(tail=30)
