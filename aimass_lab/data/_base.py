@@ -16,10 +16,13 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from aimass_lab.data._preprocess import Preprocessor
+    from aimass_lab.data._report import DataReport
+    from aimass_lab.data._samples import Samples
     from aimass_lab.specs import DataSpec
     from aimass_lab.workspace import Workspace
 
-__all__ = ["RawData", "Source"]
+__all__ = ["LazyData", "RawData", "Source"]
 
 
 @dataclass
@@ -58,6 +61,62 @@ class RawData:
     target_name: str | None = None
 
 
+class LazyData(abc.ABC):
+    """What a source that reads on demand returns: the labels now, the features later.
+
+    Image folders, large tables and text return one of these instead of :class:`RawData`.
+    The data stage checks the labels, infers the task, splits the row indices (stratified)
+    exactly as for :class:`RawData`, then asks for the parts: each a
+    :class:`~aimass_lab.data._samples.Samples` that reads its rows on demand.
+
+    Attributes
+    ----------
+    y : pandas.Series
+        One target per row (a class label or a number), read up front.
+    classes, task, target_name
+        As for :class:`RawData`.
+    """
+
+    y: pd.Series
+    classes: Sequence[Any] | None = None
+    task: str | None = None
+    target_name: str | None = None
+
+    @abc.abstractmethod
+    def content_digest(self) -> str:
+        """sha256 (hex) of the content, computed in one bounded-memory pass (and cached)."""
+
+    @abc.abstractmethod
+    def build_parts(
+        self, spec: DataSpec, indices: dict[str, np.ndarray], labels: np.ndarray, task: str
+    ) -> tuple[dict[str, Samples], Preprocessor]:
+        """The ``train``/``val``/``test`` parts and the preprocessor fitted on training rows.
+
+        Parameters
+        ----------
+        spec
+            The data spec.
+        indices
+            Row positions of each part.
+        labels
+            Model-ready labels of every row (class indices or float targets).
+        task
+            ``"classification"`` or ``"regression"``.
+        """
+
+    @abc.abstractmethod
+    def report(
+        self,
+        *,
+        name: str,
+        task: str,
+        target: str,
+        classes: list[Any] | None,
+        indices: dict[str, np.ndarray],
+    ) -> DataReport:
+        """The data report, exact where one pass can be and on a stated sample otherwise."""
+
+
 class Source(abc.ABC):
     """Reads one kind of data and returns :class:`RawData`.
 
@@ -81,8 +140,8 @@ class Source(abc.ABC):
     name: ClassVar[str] = ""
 
     @abc.abstractmethod
-    def load(self, spec: DataSpec, workspace: Workspace | None) -> RawData:
-        """Read the raw data described by ``spec``.
+    def load(self, spec: DataSpec, workspace: Workspace | None) -> RawData | LazyData:
+        """Read the raw data described by ``spec`` (or, for data read on demand, its index).
 
         Parameters
         ----------
@@ -95,8 +154,9 @@ class Source(abc.ABC):
 
         Returns
         -------
-        RawData
-            The raw table, or features and targets.
+        RawData or LazyData
+            The raw table, or features and targets; or the labels and a way to read the
+            features on demand.
 
         Raises
         ------

@@ -5,46 +5,39 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 from typing_extensions import override
 
 from aimass_lab.data._augment import augment_batch
+from aimass_lab.data._samples import auto_workers
 
 if TYPE_CHECKING:
+    from aimass_lab.data._samples import Samples
     from aimass_lab.specs import DataSpec
 
 __all__ = ["DataModule", "SplitArrays"]
 
 
 class SplitArrays(Protocol):
-    """What the DataModule reads of a :class:`~aimass_lab.data.Dataset` (its split arrays)."""
+    """What the DataModule reads of a :class:`~aimass_lab.data.Dataset` (its parts)."""
 
     name: str
     spec: DataSpec
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-
-
-def _tensors(X: np.ndarray, y: np.ndarray) -> TensorDataset:
-    return TensorDataset(
-        torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))
-    )
+    parts: dict[str, Samples]
 
 
 class DataModule(pl.LightningDataModule):
     """Train, validation, test and predict loaders over a loaded dataset.
 
-    Batches are ``(x, y)``: ``x`` is ``float32`` ``(B, F)`` or ``(B, C, H, W)``, ``y`` is
+    Batches are ``(x, y)``: ``x`` is ``float32`` ``(B, F)`` or ``(B, C, H, W)`` (``int64``
+    token ids ``(B, L)`` for text, padded to the longest text of the batch), ``y`` is
     ``int64`` class indices (classification) or ``float32`` targets (regression). The
-    training loader shuffles with a generator seeded by ``seed``. When the dataset's spec
-    asks for augmentation, training batches (only) are augmented on their device after the
-    transfer, with a seeded generator.
+    training loader shuffles with a generator seeded by ``seed``. Features are read from
+    each part's :class:`~aimass_lab.data._samples.Samples`: in-memory arrays in the
+    training process, files (images, streamed tables, text) in ``DataLoader`` workers as
+    ``spec.loader`` says. When the spec asks for augmentation, training batches (only) are
+    augmented on their device after the transfer, with a seeded generator.
 
     Parameters
     ----------
@@ -55,11 +48,15 @@ class DataModule(pl.LightningDataModule):
     seed
         Seed of the shuffle and of the augmentation.
     num_workers
-        Worker processes of each ``DataLoader``.
+        Worker processes of each ``DataLoader`` (default: ``dataset.spec.loader``).
     """
 
     def __init__(
-        self, dataset: SplitArrays, batch_size: int = 64, seed: int = 0, num_workers: int = 0
+        self,
+        dataset: SplitArrays,
+        batch_size: int = 64,
+        seed: int = 0,
+        num_workers: int | None = None,
     ) -> None:
         super().__init__()
         if int(batch_size) < 1:
@@ -72,31 +69,48 @@ class DataModule(pl.LightningDataModule):
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.seed = int(seed)
-        self.num_workers = int(num_workers)
+        self.loader = dataset.spec.loader
+        self.num_workers = num_workers
         self.augment = dataset.spec.augment
-        self._parts: dict[str, TensorDataset] = {}
         self._generators: dict[str, torch.Generator] = {}
 
-    @override
-    def setup(self, stage: str | None = None) -> None:
-        if not self._parts:
-            d = self.dataset
-            self._parts = {
-                "train": _tensors(d.X_train, d.y_train),
-                "val": _tensors(d.X_val, d.y_val),
-                "test": _tensors(d.X_test, d.y_test),
-            }
+    def workers(self, part: str) -> int:
+        """The worker processes that read ``part``."""
+        if self.num_workers is not None:
+            return int(self.num_workers)
+        if self.loader.num_workers != "auto":
+            return int(self.loader.num_workers)
+        return 0 if self.dataset.parts[part].in_memory else auto_workers()
 
     def _loader(self, part: str, shuffle: bool = False) -> DataLoader[Any]:
-        self.setup()
+        samples = self.dataset.parts[part]
+        workers = self.workers(part)
+        pin = self.loader.pin_memory
+        options: dict[str, Any] = {
+            "num_workers": workers,
+            "pin_memory": torch.cuda.is_available() if pin == "auto" else bool(pin),
+        }
+        if workers > 0:
+            options["persistent_workers"] = self.loader.persistent_workers
+            options["prefetch_factor"] = self.loader.prefetch_factor
+        dataset = samples.torch_dataset(batch_size=self.batch_size, shuffle=shuffle, seed=self.seed)
+        if samples.streamed:
+            return DataLoader(dataset, batch_size=None, **options)
+        batch_sampler = samples.batch_sampler(
+            batch_size=self.batch_size, shuffle=shuffle, seed=self.seed
+        )
+        if batch_sampler is not None:
+            return DataLoader(
+                dataset, batch_sampler=batch_sampler, collate_fn=samples.collate_fn(), **options
+            )
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         return DataLoader(
-            self._parts[part],
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
             generator=generator,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            collate_fn=samples.collate_fn(),
+            **options,
         )
 
     @override
@@ -136,5 +150,5 @@ class DataModule(pl.LightningDataModule):
     def __repr__(self) -> str:
         return (
             f"DataModule({self.dataset.name!r}, batch_size={self.batch_size}, seed={self.seed}, "
-            f"num_workers={self.num_workers}, augment={self.augment.active})"
+            f"num_workers={self.workers('train')}, augment={self.augment.active})"
         )

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aimass_lab.data._samples import ArraySamples
+
 if TYPE_CHECKING:
-    import pandas as pd
 
     from aimass_lab.data._datamodule import DataModule
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._report import DataReport
+    from aimass_lab.data._samples import Samples
     from aimass_lab.specs import DataSpec
     from aimass_lab.workspace import Workspace
 
@@ -37,9 +40,16 @@ class Dataset:
         empty for images.
     fingerprint : str
         sha256 (hex) of the raw content and the split and preprocessing settings.
-    X_train, y_train, X_val, y_val, X_test, y_test : numpy.ndarray
-        ``float32`` features ``(N, F)`` or ``(N, C, H, W)``; ``int64`` class indices or
-        ``float32`` regression targets.
+    parts : dict
+        ``"train"``, ``"val"`` and ``"test"``: each a :class:`~aimass_lab.data._samples.Samples`
+        with the part's labels, whose features are read on demand (:meth:`take`,
+        :meth:`datamodule`).
+    y_train, y_val, y_test : numpy.ndarray
+        ``int64`` class indices or ``float32`` regression targets (always in memory).
+    X_train, X_val, X_test : numpy.ndarray
+        ``float32`` features ``(N, F)`` or ``(N, C, H, W)`` of a dataset held in memory
+        (small tables and images); a streamed dataset (image files, large tables, text)
+        raises :class:`~aimass_lab.errors.DataError` and is read with :meth:`take`.
     indices : dict
         Row indices of each part in the raw data (``"train"``, ``"val"``, ``"test"``).
     preprocessor : Preprocessor
@@ -67,43 +77,114 @@ class Dataset:
         task: str,
         classes: list[Any] | None,
         target: str,
-        X_train: np.ndarray,
-        y_train: np.ndarray,
-        X_val: np.ndarray,
-        y_val: np.ndarray,
-        X_test: np.ndarray,
-        y_test: np.ndarray,
+        parts: dict[str, Samples],
         indices: dict[str, np.ndarray],
         preprocessor: Preprocessor,
         fingerprint: str,
-        raw_X: pd.DataFrame | np.ndarray,
-        raw_y: pd.Series,
         stratified: bool,
         registered: bool = False,
+        report: Callable[[], DataReport] | None = None,
     ) -> None:
         self.spec = spec
         self.name = name
         self.task = task
         self.classes = classes
         self.target = target
-        self.X_train, self.y_train = X_train, y_train
-        self.X_val, self.y_val = X_val, y_val
-        self.X_test, self.y_test = X_test, y_test
+        self.parts = parts
         self.indices = indices
         self.preprocessor = preprocessor
         self.fingerprint = fingerprint
         self.stratified = stratified
         self.registered = registered
         self.workspace: Workspace | None = None
-        self._raw_X = raw_X
-        self._raw_y = raw_y
+        self._compute_report = report
         self._report: DataReport | None = None
+
+    # -- the parts ------------------------------------------------------------------------------
+    def _features(self, part: str) -> np.ndarray:
+        samples = self.parts[part]
+        if isinstance(samples, ArraySamples):
+            return samples.X
+        from aimass_lab.errors import DataError
+
+        raise DataError(
+            f"dataset {self.name!r} is read from files on demand ({samples!r}), so it has no "
+            f"X_{part} array; use dataset.take({part!r}, n) for n model-ready rows, or "
+            "dataset.datamodule() to train"
+        )
+
+    @property
+    def X_train(self) -> np.ndarray:
+        """The training features (in-memory datasets only)."""
+        return self._features("train")
+
+    @property
+    def X_val(self) -> np.ndarray:
+        """The validation features (in-memory datasets only)."""
+        return self._features("val")
+
+    @property
+    def X_test(self) -> np.ndarray:
+        """The test features (in-memory datasets only)."""
+        return self._features("test")
+
+    @property
+    def y_train(self) -> np.ndarray:
+        """The training labels."""
+        return self.parts["train"].labels
+
+    @property
+    def y_val(self) -> np.ndarray:
+        """The validation labels."""
+        return self.parts["val"].labels
+
+    @property
+    def y_test(self) -> np.ndarray:
+        """The test labels."""
+        return self.parts["test"].labels
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the features are held in memory (else they are read on demand)."""
+        return all(p.in_memory for p in self.parts.values())
+
+    def take(
+        self, part: str = "test", n: int | None = 64, start: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Model-ready features and labels of ``n`` rows of a part, read on demand.
+
+        Parameters
+        ----------
+        part
+            ``"train"``, ``"val"`` or ``"test"``.
+        n
+            How many rows (``None``: all of them; keep it bounded for large data).
+        start
+            The first row, in the part's order.
+
+        Returns
+        -------
+        tuple
+            ``(X, y)`` as the model takes them (``X`` preprocessed).
+
+        Examples
+        --------
+        >>> from aimass_lab import datasets
+        >>> X, y = datasets.load("iris").take("test", 5)
+        >>> X.shape, y.shape
+        ((5, 4), (5,))
+        """
+        if part not in self.parts:
+            from aimass_lab.errors import DataError
+
+            raise DataError(f"unknown part {part!r}; accepted: 'train', 'val', 'test'")
+        return self.parts[part].take(n, start)
 
     # -- shape of the problem -----------------------------------------------------------------
     @property
     def input_kind(self) -> str:
-        """``"tabular"`` or ``"image"``."""
-        return "image" if self.preprocessor.kind == "image" else "tabular"
+        """``"tabular"``, ``"image"`` or ``"text"``."""
+        return self.preprocessor.kind
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -148,7 +229,9 @@ class Dataset:
         return len(self.y_train) + len(self.y_val) + len(self.y_test)
 
     # -- training ---------------------------------------------------------------------------
-    def datamodule(self, batch_size: int = 64, seed: int = 0, num_workers: int = 0) -> DataModule:
+    def datamodule(
+        self, batch_size: int = 64, seed: int = 0, num_workers: int | None = None
+    ) -> DataModule:
         """A Lightning ``LightningDataModule`` over the three parts.
 
         Parameters
@@ -158,7 +241,8 @@ class Dataset:
         seed
             Seed of the training shuffle and of the augmentation.
         num_workers
-            ``DataLoader`` worker processes.
+            ``DataLoader`` worker processes (default: ``spec.loader.num_workers``: none for
+            data in memory, a few for files).
 
         Returns
         -------
@@ -173,16 +257,11 @@ class Dataset:
     def report(self) -> DataReport:
         """Checks of the raw data (schema, missing values, balance, duplicates, leakage)."""
         if self._report is None:
-            from aimass_lab.data._report import compute_report
+            if self._compute_report is None:
+                from aimass_lab.errors import DataError
 
-            self._report = compute_report(
-                self._raw_X,
-                self._raw_y,
-                name=self.name,
-                task=self.task,
-                target=self.target,
-                class_order=self.classes,
-            )
+                raise DataError(f"dataset {self.name!r} was built without a report")
+            self._report = self._compute_report()
         return self._report
 
     def info(self) -> dict[str, Any]:
@@ -199,6 +278,7 @@ class Dataset:
             "classes": self.classes,
             "feature_names": self.feature_names,
             "sizes": self.sizes,
+            "in_memory": self.in_memory,
             "stratified": self.stratified,
             "target_stats": self.target_stats,
             "fingerprint": self.fingerprint,

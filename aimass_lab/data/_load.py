@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from aimass_lab.data._base import RawData
+from aimass_lab.data._base import LazyData, RawData
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._plugins import get_source
 from aimass_lab.data._preprocess import Preprocessor, category_key
 from aimass_lab.data._resolve import resolve_named, resolve_spec
+from aimass_lab.data._samples import ArraySamples
 from aimass_lab.data._split import split_indices
 from aimass_lab.errors import DataError, accepted
 from aimass_lab.specs import DataSpec
@@ -77,12 +78,15 @@ def load(
     source = get_source(spec.source)
     ws = None if workspace is None else resolve_workspace(workspace)
     raw = source.load(spec, ws)
-    if not isinstance(raw, RawData):
+    if isinstance(raw, LazyData):
+        dataset = build_lazy_dataset(spec, raw, name=name, registered=registered)
+    elif isinstance(raw, RawData):
+        dataset = build_dataset(spec, raw, name=name, registered=registered)
+    else:
         raise DataError(
             f"the source {spec.source!r} returned {type(raw).__name__}; a Source.load must return "
-            "aimass_lab.data.RawData"
+            "aimass_lab.data.RawData (or LazyData for data read on demand)"
         )
-    dataset = build_dataset(spec, raw, name=name, registered=registered)
     dataset.workspace = ws
     return dataset
 
@@ -244,7 +248,81 @@ def fingerprint_of(
     """sha256 (hex) of the raw content and the settings that shape the arrays."""
     digest = hashlib.sha256(_FINGERPRINT_VERSION.encode() + b"\n")
     _hash_content(digest, X, y)
-    settings = {
+    digest.update(json.dumps(_settings(spec, task, classes), sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _labels(
+    spec: DataSpec, y: pd.Series, target: str, given_classes: Any, given_task: str | None
+) -> tuple[str, list[Any] | None, np.ndarray]:
+    """The task, the class order and the model-ready labels (class indices or floats)."""
+    _check_target(y, target)
+    task = spec.task or given_task or infer_task(y)
+    if task not in ("classification", "regression"):
+        raise DataError(
+            f"unknown task {task!r} from {_where(spec)}; accepted: 'classification', 'regression'"
+        )
+    classes: list[Any] | None = None
+    if task == "classification":
+        classes = _class_order(y, given_classes)
+        lookup = {category_key(c): i for i, c in enumerate(classes)}
+        codes = y.map(lambda v: lookup.get(category_key(v), -1)).to_numpy(dtype=np.int64)
+        if (codes < 0).any():
+            unknown = sorted({category_key(v) for v, c in zip(y, codes, strict=True) if c < 0})
+            raise DataError(
+                f"target values {accepted(unknown[:5])} are not among the classes {accepted(classes)}"
+            )
+        return task, classes, codes
+    if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+        example = y.iloc[0]
+        raise DataError(
+            f"target column {target!r} holds non-numbers (dtype {y.dtype}, e.g. {example!r}); "
+            "a regression target must be numeric. Use task='classification' to predict labels"
+        )
+    return task, None, y.to_numpy(dtype=np.float32)
+
+
+def build_lazy_dataset(
+    spec: DataSpec, raw: LazyData, *, name: str | None = None, registered: bool = False
+) -> Dataset:
+    """Check the labels, split the rows and build parts read on demand (see :class:`LazyData`)."""
+    target = spec.target or raw.target_name or "target"
+    y = raw.y.reset_index(drop=True).rename(target)
+    if len(y) == 0:
+        raise DataError(f"the data is empty: {_where(spec)} gave 0 rows")
+    task, classes, y_all = _labels(spec, y, target, raw.classes, raw.task)
+    stratify = y_all if task == "classification" and spec.split.stratify else None
+    train, val, test, stratified = split_indices(len(y_all), stratify, spec.split)
+    indices = {"train": train, "val": val, "test": test}
+    parts, pre = raw.build_parts(spec, indices, y_all, task)
+    effective = spec if spec.task == task else spec.model_copy(update={"task": task})
+    label = name or _default_name(spec)
+    digest = hashlib.sha256(_FINGERPRINT_VERSION.encode() + b"\n")
+    digest.update(raw.content_digest().encode())
+    digest.update(json.dumps(_settings(spec, task, classes), sort_keys=True, default=str).encode())
+
+    def _report() -> DataReport:
+        return raw.report(name=label, task=task, target=target, classes=classes, indices=indices)
+
+    return Dataset(
+        spec=effective,
+        name=label,
+        task=task,
+        classes=classes,
+        target=target,
+        parts=parts,
+        indices=indices,
+        preprocessor=pre,
+        fingerprint=digest.hexdigest(),
+        stratified=stratified,
+        registered=registered,
+        report=_report,
+    )
+
+
+def _settings(spec: DataSpec, task: str, classes: list[Any] | None) -> dict[str, Any]:
+    """The settings that shape the model-ready data (part of the fingerprint)."""
+    settings: dict[str, Any] = {
         "task": task,
         "classes": classes,
         "split": spec.split.to_dict(),
@@ -252,8 +330,11 @@ def fingerprint_of(
         "as_images": spec.as_images,
         "image_size": spec.image_size,
     }
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+    if spec.text is not None:
+        settings.update(text=spec.text, tokenizer=spec.tokenizer.to_dict())
+    if spec.on_bad_record != "error":
+        settings["on_bad_record"] = spec.on_bad_record
+    return settings
 
 
 def build_dataset(
@@ -273,33 +354,8 @@ def build_dataset(
         Whether it is the registered dataset ``name`` as recorded.
     """
     X, y, target = _table(spec, raw)
-    _check_target(y, target)
-    task = spec.task or raw.task or infer_task(y)
-    if task not in ("classification", "regression"):
-        raise DataError(
-            f"unknown task {task!r} from {_where(spec)}; accepted: 'classification', 'regression'"
-        )
+    task, classes, y_all = _labels(spec, y, target, raw.classes, raw.task)
     image = not isinstance(X, pd.DataFrame)
-
-    classes: list[Any] | None = None
-    if task == "classification":
-        classes = _class_order(y, raw.classes)
-        lookup = {category_key(c): i for i, c in enumerate(classes)}
-        codes = y.map(lambda v: lookup.get(category_key(v), -1)).to_numpy(dtype=np.int64)
-        if (codes < 0).any():
-            unknown = sorted({category_key(v) for v, c in zip(y, codes, strict=True) if c < 0})
-            raise DataError(
-                f"target values {accepted(unknown[:5])} are not among the classes {accepted(classes)}"
-            )
-        y_all = codes
-    else:
-        if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
-            example = y.iloc[0]
-            raise DataError(
-                f"target column {target!r} holds non-numbers (dtype {y.dtype}, e.g. {example!r}); "
-                "a regression target must be numeric. Use task='classification' to predict labels"
-            )
-        y_all = y.to_numpy(dtype=np.float32)
 
     if (spec.augment.flip or spec.augment.crop) and not image:
         raise DataError(
@@ -328,25 +384,31 @@ def build_dataset(
         ]
 
     effective = spec if spec.task == task else spec.model_copy(update={"task": task})
+    label = name or _default_name(spec)
+
+    def _report() -> DataReport:
+        from aimass_lab.data._report import compute_report
+
+        return compute_report(X, y, name=label, task=task, target=target, class_order=classes)
+
     return Dataset(
         spec=effective,
-        name=name or _default_name(spec),
+        name=label,
         task=task,
         classes=classes,
         target=target,
-        X_train=parts[0],
-        y_train=y_all[train],
-        X_val=parts[1],
-        y_val=y_all[val],
-        X_test=parts[2],
-        y_test=y_all[test],
+        parts={
+            part: ArraySamples(features, y_all[idx])
+            for part, features, idx in zip(
+                ("train", "val", "test"), parts, (train, val, test), strict=True
+            )
+        },
         indices={"train": train, "val": val, "test": test},
         preprocessor=pre,
         fingerprint=fingerprint_of(X, y, spec, task, classes),
-        raw_X=X,
-        raw_y=y,
         stratified=stratified,
         registered=registered,
+        report=_report,
     )
 
 

@@ -22,6 +22,8 @@ _CORE: dict[str, str] = {
     "builtin": "aimass_lab.data._builtin:BuiltinSource",
     "csv": "aimass_lab.data._files:CSVSource",
     "parquet": "aimass_lab.data._files:ParquetSource",
+    "jsonl": "aimass_lab.data._tables:JSONLinesSource",
+    "hf": "aimass_lab.data._tables:HFDatasetSource",
     "dataframe": "aimass_lab.data._memory:DataFrameSource",
     "numpy": "aimass_lab.data._memory:NumpySource",
     "image_folder": "aimass_lab.data._images:ImageFolderSource",

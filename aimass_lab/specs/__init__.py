@@ -69,7 +69,14 @@ from aimass_lab.specs._compress import (
     QuantizeSpec,
     parse_method,
 )
-from aimass_lab.specs._data import AugmentSpec, DataSpec, PreprocessSpec, SplitSpec
+from aimass_lab.specs._data import (
+    AugmentSpec,
+    DataSpec,
+    LoaderSpec,
+    PreprocessSpec,
+    SplitSpec,
+    TokenizerSpec,
+)
 from aimass_lab.specs._deploy import BatchingSpec, DeploySpec
 from aimass_lab.specs._model import ModelSpec
 from aimass_lab.specs._refs import LATEST, NAME_RULE, parse_ref, validate_alias, validate_name
@@ -90,6 +97,7 @@ __all__ = [
     "DEPLOY_ENGINES",
     "DISTRIBUTIONS",
     "DataSpec",
+    "LoaderSpec",
     "DeployEngine",
     "DeploySpec",
     "DistillSpec",
@@ -123,6 +131,7 @@ __all__ = [
     "SearchSpec",
     "Spec",
     "SplitSpec",
+    "TokenizerSpec",
     "Strategy",
     "TRAIN_HPARAMS",
     "TrainSpec",

@@ -70,6 +70,8 @@ CORE_SOURCES: tuple[str, ...] = (
     "builtin",
     "csv",
     "parquet",
+    "jsonl",
+    "hf",
     "dataframe",
     "numpy",
     "image_folder",

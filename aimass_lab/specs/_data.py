@@ -12,7 +12,14 @@ from aimass_lab.errors import DataError, accepted
 from aimass_lab.specs._base import Spec, one_of
 from aimass_lab.specs._catalog import BUILTINS, source_names
 
-__all__ = ["AugmentSpec", "DataSpec", "PreprocessSpec", "SplitSpec"]
+__all__ = [
+    "AugmentSpec",
+    "DataSpec",
+    "LoaderSpec",
+    "PreprocessSpec",
+    "SplitSpec",
+    "TokenizerSpec",
+]
 
 
 class SplitSpec(Spec):
@@ -118,7 +125,62 @@ class AugmentSpec(Spec):
         return self.flip or self.crop > 0 or self.noise > 0
 
 
-_TABLE_SOURCES = ("csv", "parquet", "dataframe", "sql")
+class LoaderSpec(Spec):
+    """How the ``DataLoader`` reads samples: worker processes, pinned memory, prefetch.
+
+    ``"auto"`` picks what suits the data: in-memory tables are read in the training process
+    (0 workers), files (images, streamed tables, text) by ``min(4, CPUs - 1)`` workers;
+    memory is pinned when CUDA is present.
+    """
+
+    num_workers: int | Literal["auto"] = Field(
+        "auto", description="DataLoader worker processes ('auto': 0 in memory, else min(4, CPUs-1))"
+    )
+    pin_memory: bool | Literal["auto"] = Field(
+        "auto",
+        description="page-locked batches for a faster GPU copy ('auto': when CUDA is present)",
+    )
+    prefetch_factor: int = Field(2, ge=1, le=64, description="batches each worker reads ahead")
+    persistent_workers: bool = Field(True, description="keep workers alive between epochs")
+    batch_rows: int = Field(
+        65_536, ge=256, le=10_000_000, description="rows per Arrow record batch (streamed tables)"
+    )
+
+    @field_validator("num_workers")
+    @classmethod
+    def _workers(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value <= 256:
+            raise ValueError(f"num_workers must be 'auto' or 0 to 256; got {value}")
+        return value
+
+
+class TokenizerSpec(Spec):
+    """How text becomes token ids: a local tokenizer folder, or one trained on the training part.
+
+    ``path`` names a folder holding ``tokenizer.json`` (a Hugging Face fast tokenizer, as
+    ``save_pretrained`` writes it); without it a ``kind`` tokenizer with ``vocab_size``
+    entries is trained on the training part's text. Texts are truncated to ``max_length``
+    tokens and padded per batch to the longest in it.
+    """
+
+    path: str | None = Field(None, description="local folder with tokenizer.json (no download)")
+    kind: Literal["wordpiece", "bpe"] = Field(
+        "wordpiece", description="the tokenizer trained when path is not given"
+    )
+    vocab_size: int = Field(
+        8000, ge=32, le=1_000_000, description="vocabulary of a trained tokenizer"
+    )
+    min_frequency: int = Field(2, ge=1, description="rarest token a trained tokenizer keeps")
+    lowercase: bool = Field(
+        True, description="lower-case text before training (trained tokenizers)"
+    )
+    max_length: int = Field(128, ge=2, le=65_536, description="tokens kept per text (truncation)")
+    bucket_by_length: bool = Field(
+        False, description="batch texts of similar length together (less padding)"
+    )
+
+
+_TABLE_SOURCES = ("csv", "parquet", "jsonl", "hf", "dataframe", "sql")
 
 
 class DataSpec(Spec):
@@ -134,17 +196,22 @@ class DataSpec(Spec):
 
     source: str = Field(
         "builtin",
-        description="builtin, csv, parquet, dataframe, numpy, image_folder, sql, or a plugin",
+        description="builtin, csv, parquet, jsonl, hf, dataframe, numpy, image_folder, sql, "
+        "or a plugin",
     )
     name: str | None = Field(None, description="the built-in dataset's name")
     path: str | None = Field(
-        None, description="file or folder (csv, parquet, image_folder) or sha256:… artifact"
+        None,
+        description="file or folder (csv, parquet, jsonl, hf, image_folder) or sha256:… artifact",
     )
     url: str | None = Field(None, description="SQLAlchemy URL (sql)")
     query: str | None = Field(None, description="SELECT statement (sql)")
     target: str | None = Field(None, description="the target column (tabular sources)")
     features: list[str] | None = Field(
         None, description="feature columns (default: all but the target)"
+    )
+    text: str | None = Field(
+        None, description="the text column: text classification/regression (tokenized)"
     )
     task: Literal["classification", "regression"] | None = Field(
         None, description="inferred when None"
@@ -153,12 +220,22 @@ class DataSpec(Spec):
     image_size: int | None = Field(
         None, ge=4, le=1024, description="resize images to this square size"
     )
+    streaming: bool | Literal["auto"] = Field(
+        "auto",
+        description="read tables in Arrow record batches instead of memory ('auto': when large)",
+    )
+    on_bad_record: Literal["error", "skip"] = Field(
+        "error",
+        description="an unreadable image or text row: stop with an error, or skip and count it",
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="source options (generator sizes, plugin options)"
     )
     split: SplitSpec = Field(default_factory=SplitSpec)
     preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
+    loader: LoaderSpec = Field(default_factory=LoaderSpec)
 
     @field_validator("source")
     @classmethod
@@ -179,7 +256,10 @@ class DataSpec(Spec):
                 )
             if self.as_images and self.name != "digits":
                 raise ValueError("as_images is available for 'digits' only")
-        elif src in ("csv", "parquet", "image_folder", "dataframe", "numpy") and not self.path:
+        elif (
+            src in ("csv", "parquet", "jsonl", "hf", "image_folder", "dataframe", "numpy")
+            and not self.path
+        ):
             raise ValueError(f"source {src!r} needs a path")
         elif src == "sql" and not (self.url and self.query):
             raise ValueError(
@@ -187,6 +267,16 @@ class DataSpec(Spec):
             )
         if src in _TABLE_SOURCES and not self.target:
             raise ValueError(f"source {src!r} needs target: the name of the column to predict")
+        if self.text is not None:
+            if src not in _TABLE_SOURCES:
+                raise ValueError(
+                    f"text names a column of a table; source {src!r} is not one "
+                    f"(accepted: {', '.join(_TABLE_SOURCES)})"
+                )
+            if self.text == self.target:
+                raise ValueError(f"text and target are the same column {self.text!r}")
+            if self.features:
+                raise ValueError("give either text (one text column) or features, not both")
         return self
 
     @property

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from aimass_lab import datasets
-from aimass_lab.data import Preprocessor, load
+from aimass_lab.data import Preprocessor, get_source, load
 from aimass_lab.errors import DataError
 
 
@@ -17,7 +17,7 @@ def test_standardization_uses_train_only() -> None:
     ds = load("wine", split={"val": 0.2, "test": 0.2, "seed": 0})
     assert np.allclose(ds.X_train.mean(axis=0), 0, atol=1e-5)
     assert np.allclose(ds.X_train.std(axis=0), 1, atol=1e-3)
-    raw = ds._raw_X
+    raw = get_source("builtin").load(ds.spec, None).X
     assert isinstance(raw, pd.DataFrame)
     state = ds.preprocessor.state_dict()
     train_mean = raw.iloc[ds.indices["train"]].mean()
@@ -110,7 +110,7 @@ def test_image_state_round_trip() -> None:
     state = json.loads(json.dumps(ds.preprocessor.state_dict()))
     assert state["kind"] == "image" and state["input_shape"] == [1, 8, 8]
     pre = Preprocessor.from_state(state)
-    raw = np.asarray(ds._raw_X)[ds.indices["test"]]
+    raw = np.asarray(get_source("builtin").load(ds.spec, None).X)[ds.indices["test"]]
     assert np.allclose(pre.transform(raw), ds.X_test, atol=1e-6)
     assert pre.transform(raw[0]).shape == (1, 1, 8, 8)
     with pytest.raises(
