@@ -8,6 +8,7 @@ normalisation happen per sample in ``DataLoader`` worker processes (:class:`Imag
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,7 +210,8 @@ class ImageFiles(LazyData):
         self, spec: DataSpec, indices: dict[str, np.ndarray], labels: np.ndarray, task: str
     ) -> tuple[dict[str, Samples], Preprocessor]:
         size = self.image_size
-        paths = np.asarray([str(self.root / name).encode() for name in self.files], dtype=bytes)
+        base = f"{self.root}{os.sep}"
+        paths = np.asarray([os.fsencode(base + name) for name in self.files], dtype=bytes)
         train = indices["train"]
         rng = np.random.default_rng(spec.split.seed)
         chosen = np.sort(rng.choice(train, size=min(FIT_SAMPLE, len(train)), replace=False))
@@ -336,8 +338,14 @@ class ImageFolderSource(Source):
     def load(self, spec: DataSpec, workspace: Workspace | None) -> ImageFiles:
         """List and scan the images under ``spec.path`` (no pixel is decoded)."""
         root = Path(spec.path or "").expanduser().resolve()
-        files, labels, classes = _list_files(root)
-        infos = scan_images([str(root / name) for name in files], desc=f"scan {root.name}")
+        listed, labels, classes = _list_files(root)
+        base = f"{root}{os.sep}"
+        files = [name for name, _, _ in listed]
+        infos = scan_images(
+            [base + name for name in files],
+            stats=[(size, mtime) for _, size, mtime in listed],
+            desc=f"scan {root.name}",
+        )
         bad = [(files[i], info.error) for i, info in enumerate(infos) if info.error]
         if bad and spec.on_bad_record == "error":
             shown = "; ".join(f"{root / file}: {why}" for file, why in bad[:SHOWN_BAD])
@@ -366,8 +374,22 @@ class ImageFolderSource(Source):
         )
 
 
-def _list_files(root: Path) -> tuple[list[str], np.ndarray, list[str]]:
-    """The image files under ``root`` (relative, sorted by class then name) and their labels."""
+def _walk(folder: str, prefix: str, out: list[tuple[str, int, int]]) -> None:
+    """Append ``(relative path, size, mtime_ns)`` of the image files under ``folder``."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                _walk(entry.path, f"{prefix}{entry.name}/", out)
+            elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file():
+                st = entry.stat()
+                out.append((prefix + entry.name, st.st_size, st.st_mtime_ns))
+
+
+def _list_files(root: Path) -> tuple[list[tuple[str, int, int]], np.ndarray, list[str]]:
+    """The image files under ``root`` (relative, sorted by class then name, with their size and
+    mtime) and their labels."""
     if not root.is_dir():
         raise DataError(
             f"image folder not found: {root}; give a folder with one subfolder per class"
@@ -378,18 +400,15 @@ def _list_files(root: Path) -> tuple[list[str], np.ndarray, list[str]]:
             f"image folder {root} has no class subfolders; put the images of each class in a "
             f"subfolder named after the class, e.g. {root / 'cat' / '1.png'} and {root / 'dog' / '2.png'}"
         )
-    files: list[str] = []
+    files: list[tuple[str, int, int]] = []
     labels: list[int] = []
     empty: list[str] = []
     for index, folder in enumerate(class_dirs):
-        found = sorted(
-            str(p.relative_to(root))
-            for p in folder.rglob("*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-        )
+        found: list[tuple[str, int, int]] = []
+        _walk(str(folder), f"{folder.name}/", found)
         if not found:
             empty.append(folder.name)
-        files.extend(found)
+        files.extend(sorted(found))
         labels.extend([index] * len(found))
     if empty:
         raise DataError(

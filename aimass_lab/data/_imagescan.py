@@ -79,13 +79,28 @@ def _read(path: str) -> FileInfo:
         return FileInfo(digest, "", 0, 0, f"corrupt image ({exc})")
 
 
-def scan_images(paths: Sequence[str], *, desc: str = "scan images") -> list[FileInfo]:
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
+
+
+def scan_images(
+    paths: Sequence[str],
+    *,
+    stats: Sequence[tuple[int, int]] | None = None,
+    desc: str = "scan images",
+) -> list[FileInfo]:
     """Hash and read the header of every file (cached by path, size and mtime).
 
     Parameters
     ----------
     paths
         Absolute file paths.
+    stats
+        ``(size, mtime_ns)`` of each path when the caller has them already (else ``os.stat``).
     desc
         What progress lines call the pass.
 
@@ -94,18 +109,13 @@ def scan_images(paths: Sequence[str], *, desc: str = "scan images") -> list[File
     list of FileInfo
         One per path, in order.
     """
-    stats: list[tuple[int, int]] = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-            stats.append((st.st_size, st.st_mtime_ns))
-        except OSError:
-            stats.append((-1, -1))
+    if stats is None:
+        stats = [_stat(path) for path in paths]
     conn = _connect()
     cached: dict[str, tuple[int, int, FileInfo]] = {}
     if conn is not None and paths:
         wanted = set(paths)
-        prefix = os.path.commonpath(paths)
+        prefix = os.path.commonpath([paths[0], paths[-1]])
         for row in conn.execute(
             "SELECT path, size, mtime_ns, sha256, mode, width, height, error FROM image_files "
             "WHERE path >= ? AND path < ?",
