@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from aimass_lab.data._base import LazyData, Source
-from aimass_lab.data._imagescan import FileInfo, scan_images
+from aimass_lab.data._imagescan import Scan, scan_images
 from aimass_lab.data._preprocess import Preprocessor
 from aimass_lab.data._samples import Samples
 from aimass_lab.errors import DataError
@@ -177,10 +177,10 @@ class ImageFiles(LazyData):
     def __init__(
         self,
         root: Path,
-        files: list[str],
+        files: np.ndarray,
         labels: np.ndarray,
         classes: list[str],
-        infos: list[FileInfo],
+        scan: Scan,
         bad: list[tuple[str, str]],
         *,
         skip_bad: bool,
@@ -188,30 +188,30 @@ class ImageFiles(LazyData):
     ) -> None:
         self.root = root
         self.image_size = image_size
-        self.files = files
+        self.files = files  # relative names, bytes (dtype "S")
         self.codes = labels
         self.class_names = classes
         self.classes = classes
         self.task = "classification"
         self.target_name = "label"
         self.y = pd.Series(np.asarray(classes, dtype=object)[labels], name="label")
-        self.infos = infos
+        self.scan = scan
         self.bad = bad
         self.skip_bad = skip_bad
-        self.gray = all(info.mode in _GRAY_MODES for info in infos)
+        self.gray = all(m.decode() in _GRAY_MODES for m in np.unique(scan.mode))
 
     def content_digest(self) -> str:
         digest = hashlib.sha256(b"image-folder-1\n")
-        for name, code, info in zip(self.files, self.codes, self.infos, strict=True):
-            digest.update(f"{name}\t{self.class_names[code]}\t{info.sha256}\n".encode())
+        names = [name.encode() for name in self.class_names]
+        for name, code, sha in zip(self.files, self.codes, self.scan.sha256, strict=True):
+            digest.update(b"%s\t%s\t%s\n" % (name, names[code], sha))
         return digest.hexdigest()
 
     def build_parts(
         self, spec: DataSpec, indices: dict[str, np.ndarray], labels: np.ndarray, task: str
     ) -> tuple[dict[str, Samples], Preprocessor]:
         size = self.image_size
-        base = f"{self.root}{os.sep}"
-        paths = np.asarray([os.fsencode(base + name) for name in self.files], dtype=bytes)
+        paths = np.char.add(os.fsencode(f"{self.root}{os.sep}"), self.files)
         train = indices["train"]
         rng = np.random.default_rng(spec.split.seed)
         chosen = np.sort(rng.choice(train, size=min(FIT_SAMPLE, len(train)), replace=False))
@@ -264,8 +264,8 @@ class ImageFiles(LazyData):
 
         warnings: list[dict[str, Any]] = []
         balance = class_balance(self.y, classes, warnings)
-        hashes = [info.sha256 for info in self.infos]
-        distinct = len(set(hashes))
+        hashes = self.scan.sha256
+        distinct = len(np.unique(hashes))
         duplicates = len(hashes) - distinct
         if duplicates:
             warnings.append(
@@ -285,8 +285,12 @@ class ImageFiles(LazyData):
                     "message": f"{len(self.bad)} unreadable file(s) skipped, e.g. {self.bad[0][0]}",
                 }
             )
-        sizes = Counter(f"{info.width}x{info.height}" for info in self.infos)
-        modes = Counter(info.mode for info in self.infos)
+        pairs, pair_counts = np.unique(
+            np.stack([self.scan.width, self.scan.height], axis=1), axis=0, return_counts=True
+        )
+        sizes = Counter({f"{w}x{h}": int(c) for (w, h), c in zip(pairs, pair_counts, strict=True)})
+        mode_names, mode_counts = np.unique(self.scan.mode, return_counts=True)
+        modes = Counter({m.decode(): int(c) for m, c in zip(mode_names, mode_counts, strict=True)})
         channels = 1 if self.gray else 3
         return DataReport(
             name=name,
@@ -340,13 +344,14 @@ class ImageFolderSource(Source):
         root = Path(spec.path or "").expanduser().resolve()
         listed, labels, classes = _list_files(root)
         base = f"{root}{os.sep}"
-        files = [name for name, _, _ in listed]
-        infos = scan_images(
-            [base + name for name in files],
+        scan = scan_images(
+            [base + name for name, _, _ in listed],
             stats=[(size, mtime) for _, size, mtime in listed],
             desc=f"scan {root.name}",
         )
-        bad = [(files[i], info.error) for i, info in enumerate(infos) if info.error]
+        files = np.asarray([os.fsencode(name) for name, _, _ in listed], dtype=bytes)
+        del listed
+        bad = [(files[i].decode(), why) for i, why in sorted(scan.errors.items())]
         if bad and spec.on_bad_record == "error":
             shown = "; ".join(f"{root / file}: {why}" for file, why in bad[:SHOWN_BAD])
             more = f" (and {len(bad) - SHOWN_BAD} more)" if len(bad) > SHOWN_BAD else ""
@@ -354,7 +359,7 @@ class ImageFolderSource(Source):
                 f"{len(bad)} unreadable image file(s) in {root}{more}: {shown}. Remove or fix "
                 "them, or set on_bad_record='skip' to skip them and count them in the report"
             )
-        keep = [i for i, info in enumerate(infos) if not info.error]
+        keep = np.asarray([i for i in range(len(files)) if i not in scan.errors], dtype=np.int64)
         kept_labels = labels[keep]
         emptied = sorted(set(range(len(classes))) - set(kept_labels.tolist()))
         if emptied:
@@ -364,10 +369,10 @@ class ImageFolderSource(Source):
             )
         return ImageFiles(
             root,
-            [files[i] for i in keep],
+            files[keep],
             kept_labels,
             classes,
-            [infos[i] for i in keep],
+            scan.take(keep),
             [(str(root / file), str(why)) for file, why in bad],
             skip_bad=spec.on_bad_record == "skip",
             image_size=spec.image_size or DEFAULT_IMAGE_SIZE,

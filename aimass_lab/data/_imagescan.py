@@ -17,10 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from aimass_lab.data._progress import Progress
 from aimass_lab.settings import settings
 
-__all__ = ["FileInfo", "scan_images"]
+__all__ = ["FileInfo", "Scan", "scan_images"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS image_files (
@@ -87,12 +89,84 @@ def _stat(path: str) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
+@dataclass
+class Scan:
+    """What one scan found, one row per file, in compact arrays (no object per file).
+
+    Attributes
+    ----------
+    sha256 : numpy.ndarray
+        Hex digests (``S64``).
+    mode : numpy.ndarray
+        Pillow modes (``S8``, e.g. ``b"RGB"``).
+    width, height : numpy.ndarray
+        ``int32`` sizes from the header.
+    errors : dict
+        ``{row: why}`` for the files that cannot be read.
+    """
+
+    sha256: np.ndarray
+    mode: np.ndarray
+    width: np.ndarray
+    height: np.ndarray
+    errors: dict[int, str]
+
+    @classmethod
+    def empty(cls, n: int) -> Scan:
+        return cls(
+            np.zeros(n, "S64"), np.zeros(n, "S8"), np.zeros(n, np.int32), np.zeros(n, np.int32), {}
+        )
+
+    def put(self, i: int, info: FileInfo) -> None:
+        self.sha256[i] = info.sha256
+        self.mode[i] = info.mode
+        self.width[i] = info.width
+        self.height[i] = info.height
+        if info.error:
+            self.errors[i] = info.error
+
+    def take(self, rows: np.ndarray) -> Scan:
+        """The rows ``rows`` (in that order); their errors are dropped."""
+        return Scan(self.sha256[rows], self.mode[rows], self.width[rows], self.height[rows], {})
+
+
+def _cached(
+    conn: sqlite3.Connection, paths: Sequence[str], stats: Sequence[tuple[int, int]], scan: Scan
+) -> np.ndarray:
+    """Fill ``scan`` from the cache where (size, mtime) still match; the rows found."""
+    found = np.zeros(len(paths), dtype=bool)
+    index = {path: i for i, path in enumerate(paths)}
+    prefix = os.path.commonpath([paths[0], paths[-1]])
+    for row in conn.execute(
+        "SELECT path, size, mtime_ns, sha256, mode, width, height, error FROM image_files "
+        "WHERE path >= ? AND path < ?",
+        (prefix, prefix + "\U0010ffff"),
+    ):
+        i = index.get(row[0])
+        if i is not None and (row[1], row[2]) == stats[i]:
+            scan.put(i, FileInfo(row[3], row[4], row[5], row[6], row[7]))
+            found[i] = True
+    return found
+
+
+def _store(conn: sqlite3.Connection | None, rows: list[tuple[object, ...]]) -> None:
+    if conn is None or not rows:
+        return
+    try:
+        with conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO image_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+    except sqlite3.Error:
+        pass  # a read-only or busy cache costs speed, not correctness
+
+
 def scan_images(
     paths: Sequence[str],
     *,
     stats: Sequence[tuple[int, int]] | None = None,
     desc: str = "scan images",
-) -> list[FileInfo]:
+) -> Scan:
     """Hash and read the header of every file (cached by path, size and mtime).
 
     Parameters
@@ -106,62 +180,30 @@ def scan_images(
 
     Returns
     -------
-    list of FileInfo
-        One per path, in order.
+    Scan
+        One row per path, in order.
     """
     if stats is None:
         stats = [_stat(path) for path in paths]
+    scan = Scan.empty(len(paths))
     conn = _connect()
-    cached: dict[str, tuple[int, int, FileInfo]] = {}
+    found = np.zeros(len(paths), dtype=bool)
     if conn is not None and paths:
-        wanted = set(paths)
-        prefix = os.path.commonpath([paths[0], paths[-1]])
-        for row in conn.execute(
-            "SELECT path, size, mtime_ns, sha256, mode, width, height, error FROM image_files "
-            "WHERE path >= ? AND path < ?",
-            (prefix, prefix + "\U0010ffff"),
-        ):
-            if row[0] in wanted:
-                cached[row[0]] = (row[1], row[2], FileInfo(row[3], row[4], row[5], row[6], row[7]))
-    found: list[FileInfo | None] = [None] * len(paths)
-    missing: list[int] = []
-    for i, (path, stat) in enumerate(zip(paths, stats, strict=True)):
-        hit = cached.get(path)
-        if hit is not None and (hit[0], hit[1]) == stat:
-            found[i] = hit[2]
-        else:
-            missing.append(i)
+        found = _cached(conn, paths, stats, scan)
+    missing = np.flatnonzero(~found).tolist()
     if missing:
         workers = max(2, min(8, (os.cpu_count() or 2) * 2))
         with Progress(len(missing), desc, unit="file") as bar, ThreadPoolExecutor(workers) as pool:
             for start in range(0, len(missing), _CHUNK):
                 chunk = missing[start : start + _CHUNK]
-                infos = list(pool.map(_read, [paths[i] for i in chunk]))
-                rows = []
-                for i, info in zip(chunk, infos, strict=True):
-                    found[i] = info
+                rows: list[tuple[object, ...]] = []
+                for i, info in zip(chunk, pool.map(_read, [paths[i] for i in chunk]), strict=True):
+                    scan.put(i, info)
                     if stats[i][0] >= 0:
-                        rows.append(
-                            (
-                                paths[i],
-                                *stats[i],
-                                info.sha256,
-                                info.mode,
-                                info.width,
-                                info.height,
-                                info.error,
-                            )
-                        )
-                if conn is not None and rows:
-                    try:
-                        with conn:
-                            conn.executemany(
-                                "INSERT OR REPLACE INTO image_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                rows,
-                            )
-                    except sqlite3.Error:
-                        pass  # a read-only or busy cache costs speed, not correctness
+                        rows.append((paths[i], *stats[i], info.sha256, info.mode, info.width,
+                                     info.height, info.error))  # fmt: skip
+                _store(conn, rows)
                 bar.update(len(chunk))
     if conn is not None:
         conn.close()
-    return [info for info in found if info is not None]
+    return scan
