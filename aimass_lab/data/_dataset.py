@@ -11,7 +11,6 @@ import numpy as np
 from aimass_lab.data._samples import ArraySamples
 
 if TYPE_CHECKING:
-
     from aimass_lab.data._datamodule import DataModule
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._report import DataReport

@@ -50,7 +50,24 @@ class DataReport:
         Features with a single value.
     warnings
         One dict per finding: ``kind`` (``"leakage"``, ``"imbalance"``, ``"missing"``,
-        ``"duplicates"``, ``"constant"``), ``message`` and, where it applies, ``column``.
+        ``"duplicates"``, ``"constant"``, ``"split_leakage"``, ``"skipped"``), ``message``
+        and, where it applies, ``column``.
+    rows_read
+        Rows read by a streamed report's one pass (``None``: the table was in memory).
+    sample_rows
+        When some checks ran on a random sample (large tables): its size; ``sampled`` names
+        those checks. Everything else is exact.
+    sampled
+        The fields computed on the sample (e.g. ``"schema.unique"``, ``"constant_columns"``,
+        ``"leakage"``).
+    split_overlap
+        Rows of a part whose content (features and target, by a 64-bit hash per row) is
+        also in another part: ``{"train/val": k, "train/test": k, "val/test": k}``.
+    text_lengths
+        Per text column: ``min``, ``max``, ``mean`` length (characters) and ``histogram``
+        (``{"<=N": rows}`` in powers of two).
+    skipped, skipped_rows
+        Rows left out for a missing target (``on_bad_record="skip"``) and the first ones.
     """
 
     name: str
@@ -64,6 +81,13 @@ class DataReport:
     duplicates: int = 0
     constant_columns: list[str] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    rows_read: int | None = None
+    sample_rows: int | None = None
+    sampled: list[str] = field(default_factory=list)
+    split_overlap: dict[str, int] | None = None
+    text_lengths: dict[str, dict[str, Any]] | None = None
+    skipped: int = 0
+    skipped_rows: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,6 +112,11 @@ class DataReport:
             lines.append(
                 "  classes: " + ", ".join(f"{k}={v}" for k, v in self.class_balance.items())
             )
+        if self.sample_rows is not None:
+            lines.append(
+                f"  ({', '.join(self.sampled)} on a random sample of {self.sample_rows} rows; "
+                "the rest is exact)"
+            )
         lines.extend(f"  ! {w['kind']}: {w['message']}" for w in self.warnings)
         return "\n".join(lines)
 
@@ -109,6 +138,11 @@ class DataReport:
                 "<p><b>classes</b>: "
                 + ", ".join(f"{e(str(k))}={v}" for k, v in self.class_balance.items())
                 + "</p>"
+            )
+        if self.sample_rows is not None:
+            balance += (
+                f"<p><i>{e(', '.join(self.sampled))} on a random sample of {self.sample_rows} "
+                "rows; the rest is exact</i></p>"
             )
         warnings = ""
         if self.warnings:
