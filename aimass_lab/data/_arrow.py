@@ -2,8 +2,10 @@
 
 An :class:`ArrowTable` is a list of files and of *units* (a Parquet row group, or a slice of
 an Arrow IPC file such as a Hugging Face ``save_to_disk`` folder holds), read one record
-batch at a time with the columns asked for. Files are memory-mapped; nothing holds more
-than a record batch of rows. CSV and JSON Lines files are converted once, streaming, into a
+batch at a time with the columns asked for. Arrow IPC files are memory-mapped (zero copy);
+Parquet pages are compressed and decoded anyway, so they are read with buffered reads, one
+row group's column chunks at a time (a memory map would only add the file's pages to the
+resident memory). Nothing holds more than a record batch of rows. CSV and JSON Lines files are converted once, streaming, into a
 Parquet file in the workspace cache (:func:`parquet_cache`) and read from there.
 """
 
@@ -122,7 +124,7 @@ class ArrowTable:
         if file not in self._handles:
             path = str(self.files[file])
             if self.kind == "parquet":
-                self._handles[file] = pq.ParquetFile(path, memory_map=True)
+                self._handles[file] = pq.ParquetFile(path)
             else:
                 self._handles[file] = read_ipc(Path(path))
         return self._handles[file]
@@ -241,14 +243,14 @@ def parquet_files(path: str) -> list[Path]:
     )
 
 
-def _schema_difference(a: pa.Schema, b: pa.Schema) -> str:
+def _schema_difference(a: pa.Schema, b: pa.Schema, first: str, second: str) -> str:
     names_a, names_b = set(a.names), set(b.names)
-    parts = [f"column {n!r} only in the first" for n in sorted(names_a - names_b)]
-    parts += [f"column {n!r} only in the second" for n in sorted(names_b - names_a)]
+    parts = [f"column {n!r} only in {first}" for n in sorted(names_a - names_b)]
+    parts += [f"column {n!r} only in {second}" for n in sorted(names_b - names_a)]
     for n in a.names:
         if n in names_b and a.field(n).type != b.field(n).type:
             parts.append(
-                f"column {n!r} is {a.field(n).type} in the first, {b.field(n).type} in the second"
+                f"column {n!r} is {a.field(n).type} in {first}, {b.field(n).type} in {second}"
             )
     return "; ".join(parts) or "the column order differs"
 
@@ -270,7 +272,7 @@ def open_parquet(
     start = 0
     for i, file in enumerate(files):
         try:
-            meta = pq.ParquetFile(str(file), memory_map=True)
+            meta = pq.ParquetFile(str(file))
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"cannot read the Parquet file {file}: {exc}") from None
         file_schema = meta.schema_arrow
@@ -279,7 +281,8 @@ def open_parquet(
         elif not schema.equals(file_schema, check_metadata=False):
             raise DataError(
                 f"the Parquet parts {files[0]} and {file} have different schemas: "
-                f"{_schema_difference(schema, file_schema)}; every part must have the same "
+                f"{_schema_difference(schema, file_schema, files[0].name, file.name)}; every part "
+                "must have the same "
                 "columns and types"
             )
         for g in range(meta.num_row_groups):

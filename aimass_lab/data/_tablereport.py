@@ -86,6 +86,80 @@ def _overlaps(hashes: np.ndarray, parts: dict[str, np.ndarray]) -> dict[str, int
     return out
 
 
+def _one_pass(
+    table: ArrowTable,
+    features: list[str],
+    target: str,
+    kept: np.ndarray,
+    *,
+    name: str,
+    batch_rows: int,
+    seed: int,
+) -> tuple[dict[str, int], dict[str, _Lengths], np.ndarray, pd.DataFrame, np.ndarray]:
+    """Null counts, text lengths and row hashes of every row, and the sample, in one pass."""
+    columns = [*features, target]
+    n_table = table.num_rows
+    strings = [
+        c
+        for c in features
+        if pa.types.is_string(table.schema.field(c).type)
+        or pa.types.is_large_string(table.schema.field(c).type)
+    ]
+    lengths = {c: _Lengths() for c in strings}
+    missing = dict.fromkeys(columns, 0)
+    hashes = np.zeros(n_table, dtype=np.uint64)
+    rng = np.random.default_rng(seed)
+    sample_pos = np.sort(rng.choice(len(kept), min(SAMPLE_ROWS, len(kept)), replace=False))
+    sample_rows = kept[sample_pos]
+    pieces: list[pd.DataFrame] = []
+    with Progress(n_table, f"report {name}", "rows") as bar:
+        for start, batch in table.iter_batches(columns, batch_rows):
+            n = batch.num_rows
+            for c in columns:
+                missing[c] += batch.column(c).null_count
+            for c in strings:
+                lengths[c].add(batch.column(c))
+            frame = batch.to_pandas()
+            hashes[start : start + n] = _row_hashes(frame)
+            lo, hi = np.searchsorted(sample_rows, [start, start + n])
+            if lo < hi:
+                pieces.append(frame.iloc[sample_rows[lo:hi] - start][features])
+            bar.update(n)
+    sample = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=features)
+    return missing, lengths, hashes, sample, sample_pos
+
+
+def _content_checks(
+    hashes: np.ndarray,
+    kept: np.ndarray,
+    parts: dict[str, np.ndarray],
+    warnings: list[dict[str, Any]],
+) -> tuple[int, dict[str, int]]:
+    """Duplicate rows and rows shared between parts, by row hash; warnings for them."""
+    kept_hashes = hashes[kept]
+    ordered = np.sort(kept_hashes)
+    duplicates = int((ordered[1:] == ordered[:-1]).sum())
+    if duplicates:
+        warnings.append(
+            {
+                "kind": "duplicates",
+                "message": f"{duplicates} duplicate row(s); duplicates across train and test inflate test scores",
+            }
+        )
+    overlap = _overlaps(hashes, parts)
+    shared = {k: v for k, v in overlap.items() if v}
+    if shared:
+        warnings.append(
+            {
+                "kind": "split_leakage",
+                "message": "rows of one part repeat rows of another ("
+                + ", ".join(f"{k}: {v}" for k, v in shared.items())
+                + "); scores on the later part are inflated. Drop duplicate rows before splitting",
+            }
+        )
+    return duplicates, overlap
+
+
 def table_report(
     table: ArrowTable,
     *,
@@ -121,35 +195,9 @@ def table_report(
     skipped, skipped_rows
         Rows skipped for a missing target, and the first of them.
     """
-    columns = [*features, target]
-    n_table = table.num_rows
-    strings = [
-        c
-        for c in features
-        if pa.types.is_string(table.schema.field(c).type)
-        or pa.types.is_large_string(table.schema.field(c).type)
-    ]
-    lengths = {c: _Lengths() for c in strings}
-    missing = dict.fromkeys(columns, 0)
-    hashes = np.zeros(n_table, dtype=np.uint64)
-    rng = np.random.default_rng(seed)
-    sample_pos = np.sort(rng.choice(len(kept), min(SAMPLE_ROWS, len(kept)), replace=False))
-    sample_rows = kept[sample_pos]
-    pieces = []
-    with Progress(n_table, f"report {name}", "rows") as bar:
-        for start, batch in table.iter_batches(columns, batch_rows):
-            n = batch.num_rows
-            for c in columns:
-                missing[c] += batch.column(c).null_count
-            for c in strings:
-                lengths[c].add(batch.column(c))
-            frame = batch.to_pandas()
-            hashes[start : start + n] = _row_hashes(frame)
-            lo, hi = np.searchsorted(sample_rows, [start, start + n])
-            if lo < hi:
-                pieces.append(frame.iloc[sample_rows[lo:hi] - start][features])
-            bar.update(n)
-    sample = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=features)
+    missing, lengths, hashes, sample, sample_pos = _one_pass(
+        table, features, target, kept, name=name, batch_rows=batch_rows, seed=seed
+    )
     base = compute_report(
         sample,
         y.iloc[sample_pos].reset_index(drop=True),
@@ -179,27 +227,7 @@ def table_report(
             }
         )
     class_balance = _class_balance(y, classes, warnings) if task == "classification" else None
-    kept_hashes = hashes[kept]
-    ordered = np.sort(kept_hashes)
-    duplicates = int((ordered[1:] == ordered[:-1]).sum())
-    if duplicates:
-        warnings.append(
-            {
-                "kind": "duplicates",
-                "message": f"{duplicates} duplicate row(s); duplicates across train and test inflate test scores",
-            }
-        )
-    overlap = _overlaps(hashes, parts)
-    shared = {k: v for k, v in overlap.items() if v}
-    if shared:
-        warnings.append(
-            {
-                "kind": "split_leakage",
-                "message": "rows of one part repeat rows of another ("
-                + ", ".join(f"{k}: {v}" for k, v in shared.items())
-                + "); scores on the later part are inflated. Drop duplicate rows before splitting",
-            }
-        )
+    duplicates, overlap = _content_checks(hashes, kept, parts, warnings)
     if skipped:
         shown = ", ".join(str(r) for r in (skipped_rows or []))
         warnings.append(
@@ -221,11 +249,11 @@ def table_report(
         duplicates=duplicates,
         constant_columns=base.constant_columns,
         warnings=warnings,
-        rows_read=n_table,
+        rows_read=table.num_rows,
         sample_rows=len(sample) if partial else None,
         sampled=["schema.unique", "constant_columns", "leakage"] if partial else [],
         split_overlap=overlap,
-        text_lengths={c: lengths[c].to_dict() for c in strings} or None,
+        text_lengths={c: v.to_dict() for c, v in lengths.items()} or None,
         skipped=skipped,
         skipped_rows=list(skipped_rows or []),
     )

@@ -10,9 +10,10 @@ Hugging Face ``datasets`` folders):
   ``AIMASS_DATA_IN_MEMORY_MB`` (default 256 MB) as float64: rows x columns x 8 bytes from
   the Parquet or Arrow metadata, the file size for CSV and JSON Lines.
 
-A streamed table's preprocessing is fitted on a seeded random sample of at most
-:data:`FIT_SAMPLE_ROWS` training rows (all of them when there are fewer) and applied to each
-record batch. CSV and JSON Lines files are converted once, streaming, into a Parquet file in
+A streamed table's preprocessing is fitted on a seeded random sample of the training rows
+(all of them when there are fewer): at most :data:`FIT_SAMPLE_ROWS` (100,000) rows and at
+most :data:`FIT_SAMPLE_BYTES` (32 MB) of raw values as float64 (rows x features x 8 bytes,
+so 40,000 rows of 100 features), then applied to each record batch. CSV and JSON Lines files are converted once, streaming, into a Parquet file in
 the workspace cache (keyed by path, size and mtime) and read from there.
 """
 
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from aimass_lab.workspace import Workspace
 
 __all__ = [
+    "FIT_SAMPLE_BYTES",
     "FIT_SAMPLE_ROWS",
     "ArrowLazyData",
     "HFDatasetSource",
@@ -58,6 +60,8 @@ __all__ = [
 
 #: Training rows (at most) the preprocessing of a streamed table is fitted on.
 FIT_SAMPLE_ROWS = 100_000
+#: ... and at most this many bytes of them as float64 (rows x features x 8).
+FIT_SAMPLE_BYTES = 32 << 20
 
 
 def streams(spec: DataSpec, nbytes: float) -> bool:
@@ -190,10 +194,11 @@ class ArrowLazyData(LazyData):
 
     def fit_sample(self, train: np.ndarray, seed: int) -> np.ndarray:
         """The training rows (table positions, ascending) the preprocessing is fitted on."""
-        if len(train) <= FIT_SAMPLE_ROWS:
+        size = min(FIT_SAMPLE_ROWS, max(1_000, FIT_SAMPLE_BYTES // (8 * len(self.features))))
+        if len(train) <= size:
             return train
         rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(train, FIT_SAMPLE_ROWS, replace=False))
+        return np.sort(rng.choice(train, size, replace=False))
 
     def build_parts(
         self, spec: DataSpec, indices: dict[str, np.ndarray], labels: np.ndarray, task: str

@@ -45,6 +45,50 @@ def reader_position(
     return int(rank or 0), int(world_size), int(worker), int(workers)
 
 
+class NumericTransform:
+    """The preprocessor's ``transform`` for record batches of numeric columns, in NumPy.
+
+    The same arithmetic as :meth:`Preprocessor.transform` (fill, then ``(x - mean) / scale``
+    in float64, then float32) without building a DataFrame: a table of many numeric
+    columns streams several times faster. :meth:`make` gives ``None`` when a column is
+    one-hot encoded or not a number (the preprocessor itself is used then).
+    """
+
+    def __init__(
+        self, columns: list[str], fill: np.ndarray, mean: np.ndarray, scale: np.ndarray
+    ) -> None:
+        self.columns, self.fill, self.mean, self.scale = columns, fill, mean, scale
+
+    @classmethod
+    def make(cls, pre: Preprocessor, schema: pa.Schema) -> NumericTransform | None:
+        if pre.kind != "tabular" or pre.categories_ or not isinstance(pre.mean_, dict):
+            return None
+        assert isinstance(pre.scale_, dict)
+        for c in pre.columns_:
+            kind = schema.field(c).type
+            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+                return None
+        cols = list(pre.columns_)
+        return cls(
+            cols,
+            np.array([float(pre.fill_[c]) for c in cols]),
+            np.array([pre.mean_[c] for c in cols]),
+            np.array([pre.scale_[c] for c in cols]),
+        )
+
+    def __call__(self, batch: pa.RecordBatch, impute: str) -> np.ndarray | None:
+        out = np.empty((batch.num_rows, len(self.columns)), dtype=np.float32)
+        for j, name in enumerate(self.columns):
+            column = batch.column(name)
+            if column.null_count:
+                if impute == "none":
+                    return None  # the preprocessor raises its error
+                column = column.cast(pa.float64()).fill_null(self.fill[j])
+            values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            out[:, j] = ((values - self.mean[j]) / self.scale[j]).astype(np.float32)
+        return out
+
+
 class TableStream(IterableDataset[Batch]):
     """Batches ``(x float32 (B, F), y)`` of one table part, read in record batches.
 
@@ -95,6 +139,15 @@ class TableStream(IterableDataset[Batch]):
         self.buffer_rows = int(buffer_rows or 2 * self.batch_rows)
         self.counts = unit_counts(table.units, rows)
         self.epoch = 0
+        self.numeric = NumericTransform.make(preprocessor, table.schema)
+
+    def transform(self, batch: pa.RecordBatch) -> np.ndarray:
+        """Preprocess a record batch (NumPy for numeric tables, else the preprocessor)."""
+        if self.numeric is not None:
+            x = self.numeric(batch, self.preprocessor.impute)
+            if x is not None:
+                return x
+        return self.preprocessor.transform(batch.to_pandas())
 
     def plan(self, epoch: int, readers: int) -> list[list[int]]:
         """The units of each reader in ``epoch`` (see :func:`shard_plan`)."""
@@ -124,7 +177,7 @@ class TableStream(IterableDataset[Batch]):
                 continue
             if hi - lo < batch.num_rows:
                 batch = batch.take(pa.array(self.rows[lo:hi] - start))
-            yield self.preprocessor.transform(batch.to_pandas()), self.labels[lo:hi]
+            yield self.transform(batch), self.labels[lo:hi]
 
     def _blocks(self, units: Sequence[Unit], pad: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield from self._read(units)
