@@ -15,6 +15,7 @@ import glob
 import hashlib
 import heapq
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,7 @@ class ArrowTable:
         self.content = list(content)
         self.what = what
         self._handles: dict[int, Any] = {}
+        self._pid = os.getpid()
 
     @property
     def num_rows(self) -> int:
@@ -121,6 +123,8 @@ class ArrowTable:
 
     # -- reading ---------------------------------------------------------------------------
     def _handle(self, file: int) -> Any:
+        if self._pid != os.getpid():  # a forked loader worker opens the files itself
+            self._handles, self._pid = {}, os.getpid()
         if file not in self._handles:
             path = str(self.files[file])
             if self.kind == "parquet":

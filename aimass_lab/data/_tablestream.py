@@ -77,16 +77,17 @@ class NumericTransform:
         )
 
     def __call__(self, batch: pa.RecordBatch, impute: str) -> np.ndarray | None:
-        out = np.empty((batch.num_rows, len(self.columns)), dtype=np.float32)
+        raw = np.empty((batch.num_rows, len(self.columns)), dtype=np.float64)
         for j, name in enumerate(self.columns):
             column = batch.column(name)
             if column.null_count:
                 if impute == "none":
                     return None  # the preprocessor raises its error
                 column = column.cast(pa.float64()).fill_null(self.fill[j])
-            values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-            out[:, j] = ((values - self.mean[j]) / self.scale[j]).astype(np.float32)
-        return out
+            raw[:, j] = column.to_numpy(zero_copy_only=False)
+        raw -= self.mean
+        raw /= self.scale
+        return raw.astype(np.float32)
 
 
 class TableStream(IterableDataset[Batch]):

@@ -223,6 +223,56 @@ def test_sharding_reads_every_row_once_over_ranks_and_workers(tmp_path: Path) ->
     assert counts[0] == counts[1] and set(reads) == {float(i) for i in ds.indices["train"]}
 
 
+_RANK = """
+import json, sys
+import torch.distributed as dist
+rank, store, spec, out = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+from aimass_lab.data import load
+loader = load(spec).datamodule(batch_size=16, num_workers=2).train_dataloader()
+ids = [v for x, _ in loader for v in x[:, 0].tolist()]
+open(out, "w").write(json.dumps(ids))
+dist.destroy_process_group()
+"""
+
+
+def test_two_gloo_ranks_read_disjoint_shards(tmp_path: Path) -> None:
+    """Real torch.distributed (gloo, 2 processes, 2 loader workers each): no seam."""
+    _frame(400).to_parquet(tmp_path / "t.parquet", row_group_size=50)
+    spec = _spec(
+        "parquet",
+        str(tmp_path / "t.parquet"),
+        streaming=True,
+        preprocess={"standardize": False},
+        split={"val": 0.0, "test": 0.0},
+    )
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _RANK,
+                str(rank),
+                str(tmp_path / "store"),
+                json.dumps(spec),
+                str(tmp_path / f"rank{rank}.json"),
+            ],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+    reads = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert len(reads[0]) == len(reads[1]) == 200
+    assert not set(reads[0]) & set(reads[1])
+    assert Counter(reads[0] + reads[1]) == Counter(float(i) for i in range(400))
+
+
 def test_the_streamed_report_is_exact_where_one_pass_can_be(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
