@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from aimass_lab.data._base import LazyData, RawData, Source
-from aimass_lab.data._tables import lazy_table, memory_or_stream, open_table, streams
+from aimass_lab.data._tables import (
+    ArrowLazyData,
+    lazy_table,
+    memory_or_stream,
+    open_table,
+    streams,
+)
 from aimass_lab.errors import DataError
 
 if TYPE_CHECKING:
@@ -67,7 +73,7 @@ class ParquetSource(Source):
         """Read ``spec.path``."""
         table, _ = open_table(spec, workspace)
         if spec.text is None and streams(spec, table.num_rows * len(table.column_names) * 8):
-            return lazy_table(spec, workspace)
+            return ArrowLazyData(spec, table, {}, workspace)
         frames = [
             read_parquet(file, what=f"the Parquet file {file}", **spec.options)
             for file in table.files

@@ -147,6 +147,22 @@ def test_csv_is_converted_once_into_a_cached_parquet(tmp_path: Path) -> None:
     assert not list((cache_dir() / "tables").glob(".*.tmp"))
 
 
+def test_csv_types_inferred_from_the_first_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aimass_lab.data import _arrow
+
+    monkeypatch.setattr(_arrow, "INFER_BLOCK_BYTES", 1024)
+    frame = _frame(400).assign(code=lambda f: f["id"].astype(int).astype(str))
+    frame.loc[390, "code"] = "x390"  # text after the first block of numbers
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    spec = _spec("csv", str(tmp_path / "t.csv"), streaming=True)
+    with pytest.raises(DataError, match=r"t.csv \(streamed, after about \d+ rows\).*column_types"):
+        load(spec)
+    ds = load({**spec, "options": {"column_types": {"code": "string"}}})
+    assert len(ds) == 400 and "code=1" in ds.feature_names  # read as text
+
+
 def test_parquet_parts_with_different_schemas(tmp_path: Path) -> None:
     folder = tmp_path / "parts"
     folder.mkdir()
