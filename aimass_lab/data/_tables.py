@@ -80,6 +80,15 @@ def _file(path: str | None, kind: str) -> Path:
     return file
 
 
+def named_classes(codes: pd.Series, names: list[str]) -> pd.Series:
+    """ClassLabel indices as their names (missing stays missing), vectorised."""
+    values = codes.to_numpy(dtype=np.float64, na_value=np.nan)
+    present = ~np.isnan(values)
+    out = np.full(len(values), None, dtype=object)
+    out[present] = np.asarray(names, dtype=object)[values[present].astype(np.int64)]
+    return pd.Series(out, name=codes.name)
+
+
 def open_table(
     spec: DataSpec, workspace: Workspace | None
 ) -> tuple[ArrowTable, dict[str, list[str]]]:
@@ -167,7 +176,7 @@ class ArrowLazyData(LazyData):
         names = (class_names or {}).get(target)
         if names is not None:
             self.classes = names
-            y = y.map(lambda v: None if pd.isna(v) else names[int(v)])
+            y = named_classes(y, names)
         self.kept = np.arange(len(y), dtype=np.int64)
         self.skipped = 0
         self.skipped_rows: list[int] = []
@@ -315,7 +324,5 @@ class HFDatasetSource(Source):
 
         frame = pa.concat_tables([read_ipc(f) for f in table.files]).to_pandas()
         for column, classes in names.items():
-            frame[column] = frame[column].map(
-                lambda v, c=classes: None if pd.isna(v) else c[int(v)]
-            )
+            frame[column] = named_classes(frame[column], classes)
         return memory_or_stream(spec, workspace, frame)
