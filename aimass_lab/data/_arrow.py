@@ -6,7 +6,7 @@ batch at a time with the columns asked for. Arrow IPC files are memory-mapped (z
 Parquet pages are compressed and decoded anyway, so they are read with buffered reads, one
 row group's column chunks at a time (a memory map would only add the file's pages to the
 resident memory). Nothing holds more than a record batch of rows. CSV and JSON Lines files are converted once, streaming, into a
-Parquet file in the workspace cache (:func:`parquet_cache`) and read from there.
+Parquet file in the cache folder (:func:`parquet_cache`) and read from there.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from aimass_lab.errors import DataError, accepted
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from aimass_lab.workspace import Workspace
 
 __all__ = [
     "ArrowTable",
@@ -338,12 +336,11 @@ def parquet_cache(
     source: Path,
     kind: str,
     options: dict[str, Any],
-    workspace: Workspace | None,
     batch_rows: int,
 ) -> Path:
     """The Parquet copy of a CSV or JSON Lines file, made once (streaming) and cached.
 
-    The cache file lives in ``<workspace>/cache/tables/`` under a name made from the file's
+    The cache file lives in ``tables/`` under ``AIMASS_CACHE_DIR`` with a name made from the file's
     path, size, modification time (ns) and the reader options; it is written atomically, in
     row groups of ``batch_rows`` rows. Column types are inferred from the first
     ``INFER_BLOCK_BYTES`` of text (``options["column_types"]`` fixes them).
@@ -352,9 +349,7 @@ def parquet_cache(
     import pyarrow.json as pajson
 
     key = json.dumps([_CACHE_VERSION, kind, *file_key(source), options, batch_rows], default=str)
-    target = (
-        cache_dir(workspace) / "tables" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.parquet"
-    )
+    target = cache_dir() / "tables" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.parquet"
     if target.is_file():
         return target
     reader_options = _read_options(kind, options)

@@ -11,6 +11,8 @@ import numpy as np
 from aimass_lab.data._samples import ArraySamples
 
 if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
     from aimass_lab.data._datamodule import DataModule
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._report import DataReport
@@ -256,6 +258,49 @@ class Dataset:
         from aimass_lab.data._datamodule import DataModule
 
         return DataModule(self, batch_size=batch_size, seed=seed, num_workers=num_workers)
+
+    def dataloader(
+        self,
+        part: str = "train",
+        batch_size: int = 64,
+        *,
+        shuffle: bool | None = None,
+        seed: int = 0,
+        num_workers: int | None = None,
+    ) -> DataLoader[Any]:
+        """A plain PyTorch ``DataLoader`` of one part (no Lightning needed).
+
+        Parameters
+        ----------
+        part
+            ``"train"``, ``"val"`` or ``"test"``.
+        batch_size
+            Rows per batch.
+        shuffle
+            Shuffle each epoch (default: for ``"train"`` only), seeded by ``seed``.
+        num_workers
+            Worker processes (default: ``spec.loader.num_workers``).
+
+        Returns
+        -------
+        torch.utils.data.DataLoader
+            Batches ``(x, y)`` as :meth:`datamodule` gives them (without augmentation, which
+            the DataModule applies on the device).
+        """
+        from aimass_lab.data._loaders import make_loader
+
+        if part not in self.parts:
+            from aimass_lab.errors import DataError
+
+            raise DataError(f"unknown part {part!r}; accepted: 'train', 'val', 'test'")
+        return make_loader(
+            self.parts[part],
+            self.spec.loader,
+            batch_size=batch_size,
+            shuffle=part == "train" if shuffle is None else shuffle,
+            seed=seed,
+            num_workers=num_workers,
+        )
 
     # -- checks and summaries -------------------------------------------------------------------
     def report(self) -> DataReport:

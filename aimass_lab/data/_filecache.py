@@ -2,8 +2,9 @@
 
 A data set's fingerprint hashes its files' bytes; a 100,000-image folder or a 2 GB Parquet
 file should not be read again at every load. The digests are kept in a small SQLite table
-(``<workspace>/cache/files.sqlite``): a file whose path, size and modification time
-(nanoseconds) are unchanged keeps its digest; any change hashes it again.
+(``digests`` in ``files.sqlite`` under ``AIMASS_CACHE_DIR``, beside the image-folder scan's
+table): a file whose absolute path, size and modification time (nanoseconds) are unchanged
+keeps its digest; any change hashes it again.
 
 Examples
 --------
@@ -19,13 +20,10 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aimass_lab._io import sha256_file
 from aimass_lab.settings import settings
-
-if TYPE_CHECKING:
-    from aimass_lab.workspace import Workspace
 
 __all__ = ["cache_dir", "cached_digest", "cached_digests", "file_key"]
 
@@ -38,19 +36,12 @@ _SCHEMA = (
 _COMMIT_EVERY = 500
 
 
-def cache_dir(workspace: Workspace | None = None) -> Path:
-    """The folder of derived, re-creatable files: ``<workspace>/cache``.
+def cache_dir() -> Path:
+    """The folder of caches kept by (path, size, mtime): ``AIMASS_CACHE_DIR``.
 
-    Without a workspace: ``$AIMASS_HOME/cache``, else ``./aimass-workspace/cache`` (the
-    default workspace's folder), without opening the workspace's store.
+    Default ``~/.cache/aimass-lab`` (or ``$XDG_CACHE_HOME/aimass-lab``); created on demand.
     """
-    if workspace is not None:
-        root = Path(workspace.path)
-    else:
-        from aimass_lab.workspace import DEFAULT_DIRNAME
-
-        root = Path(settings().home or DEFAULT_DIRNAME).expanduser().resolve()
-    folder = root / "cache"
+    folder = Path(settings().cache_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -63,8 +54,8 @@ def file_key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
 
 
 @contextlib.contextmanager
-def _connect(workspace: Workspace | None) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(cache_dir(workspace) / "files.sqlite", timeout=30.0)
+def _connect() -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(cache_dir() / "files.sqlite", timeout=30.0)
     try:
         with contextlib.suppress(sqlite3.OperationalError):  # e.g. a file system without locks
             conn.execute("PRAGMA journal_mode=WAL")
@@ -88,28 +79,25 @@ def _store(conn: sqlite3.Connection, key: tuple[str, int, int], digest: str) -> 
     )
 
 
-def cached_digest(path: str | os.PathLike[str], *, workspace: Workspace | None = None) -> str:
+def cached_digest(path: str | os.PathLike[str]) -> str:
     """sha256 (hex) of a file's bytes, from the cache when the file is unchanged.
 
     Parameters
     ----------
     path
         The file.
-    workspace
-        Whose cache to use (default: the default workspace's folder, see :func:`cache_dir`).
 
     Raises
     ------
     FileNotFoundError
         When the file does not exist.
     """
-    return cached_digests([path], workspace=workspace)[0]
+    return cached_digests([path])[0]
 
 
 def cached_digests(
     paths: Sequence[str | os.PathLike[str]],
     *,
-    workspace: Workspace | None = None,
     desc: str | None = None,
 ) -> list[str]:
     """sha256 (hex) of many files, in order; only new or changed files are read.
@@ -118,15 +106,13 @@ def cached_digests(
     ----------
     paths
         The files.
-    workspace
-        Whose cache to use (see :func:`cached_digest`).
     desc
         When given, the hashing of files not in the cache reports progress under this name
         (:func:`aimass_lab.data._progress.progress`).
     """
     keys = [file_key(p) for p in paths]
     out: list[str | None] = [None] * len(keys)
-    with _connect(workspace) as conn:
+    with _connect() as conn:
         todo = []
         for i, key in enumerate(keys):
             out[i] = _lookup(conn, key)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataReport", "compute_report"]
+__all__ = ["DataReport", "class_balance", "compute_report", "leakage_warning"]
 
 #: A class is "strongly" imbalanced when the rarest has fewer rows than this share of the commonest.
 IMBALANCE_RATIO = 0.1
@@ -50,24 +50,20 @@ class DataReport:
         Features with a single value.
     warnings
         One dict per finding: ``kind`` (``"leakage"``, ``"imbalance"``, ``"missing"``,
-        ``"duplicates"``, ``"constant"``, ``"split_leakage"``, ``"skipped"``), ``message``
-        and, where it applies, ``column``.
-    rows_read
-        Rows read by a streamed report's one pass (``None``: the table was in memory).
-    sample_rows
-        When some checks ran on a random sample (large tables): its size; ``sampled`` names
-        those checks. Everything else is exact.
-    sampled
-        The fields computed on the sample (e.g. ``"schema.unique"``, ``"constant_columns"``,
-        ``"leakage"``).
-    split_overlap
-        Rows of a part whose content (features and target, by a 64-bit hash per row) is
-        also in another part: ``{"train/val": k, "train/test": k, "val/test": k}``.
-    text_lengths
-        Per text column: ``min``, ``max``, ``mean`` length (characters) and ``histogram``
-        (``{"<=N": rows}`` in powers of two).
-    skipped, skipped_rows
-        Rows left out for a missing target (``on_bad_record="skip"``) and the first ones.
+        ``"duplicates"``, ``"constant"``, ``"bad_records"``), ``message`` and, where it
+        applies, ``column``.
+    bad_records
+        Records that could not be read (unreadable images, undecodable text) and were
+        skipped (``on_bad_record="skip"``).
+    bad_examples
+        The first of them (file or row), at most 10.
+    leaked
+        Validation and test rows whose content (by hash) is also in the training part.
+    distributions
+        Value counts of what the data is made of: ``image_size`` (``"WxH"``), ``image_mode``,
+        ``text_length`` (histogram of tokens or characters), as the source knows them.
+    sample
+        ``None`` when every number is exact; else what was computed on a random sample.
     """
 
     name: str
@@ -81,13 +77,11 @@ class DataReport:
     duplicates: int = 0
     constant_columns: list[str] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
-    rows_read: int | None = None
-    sample_rows: int | None = None
-    sampled: list[str] = field(default_factory=list)
-    split_overlap: dict[str, int] | None = None
-    text_lengths: dict[str, dict[str, Any]] | None = None
-    skipped: int = 0
-    skipped_rows: list[int] = field(default_factory=list)
+    bad_records: int = 0
+    bad_examples: list[str] = field(default_factory=list)
+    leaked: int = 0
+    distributions: dict[str, dict[str, int]] = field(default_factory=dict)
+    sample: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -112,11 +106,6 @@ class DataReport:
             lines.append(
                 "  classes: " + ", ".join(f"{k}={v}" for k, v in self.class_balance.items())
             )
-        if self.sample_rows is not None:
-            lines.append(
-                f"  ({', '.join(self.sampled)} on a random sample of {self.sample_rows} rows; "
-                "the rest is exact)"
-            )
         lines.extend(f"  ! {w['kind']}: {w['message']}" for w in self.warnings)
         return "\n".join(lines)
 
@@ -138,11 +127,6 @@ class DataReport:
                 "<p><b>classes</b>: "
                 + ", ".join(f"{e(str(k))}={v}" for k, v in self.class_balance.items())
                 + "</p>"
-            )
-        if self.sample_rows is not None:
-            balance += (
-                f"<p><i>{e(', '.join(self.sampled))} on a random sample of {self.sample_rows} "
-                "rows; the rest is exact</i></p>"
             )
         warnings = ""
         if self.warnings:
@@ -239,7 +223,7 @@ def compute_report(
         found = _check_array(np.asarray(X))
     n_features, schema, missing, duplicates, constant, warnings = found
     schema.append(target_row)
-    class_balance = _class_balance(y, class_order, warnings) if classification else None
+    balance = class_balance(y, class_order, warnings) if classification else None
     if duplicates:
         warnings.append(
             {
@@ -263,7 +247,7 @@ def compute_report(
         n_features=n_features,
         schema=schema,
         missing=missing,
-        class_balance=class_balance,
+        class_balance=balance,
         duplicates=duplicates,
         constant_columns=constant,
         warnings=warnings,
@@ -339,14 +323,23 @@ def _check_array(arr: np.ndarray) -> _Found:
     return n_features, schema, missing, duplicates, [], warnings
 
 
-def _class_balance(
+def leakage_warning(leaked: int, what: str = "row") -> dict[str, Any]:
+    """The warning for validation/test rows whose content is also in the training part."""
+    return {
+        "kind": "leakage",
+        "message": f"{leaked} validation/test {what}(s) have the same content as a training "
+        f"{what}; they inflate validation and test scores. Remove the duplicates before splitting",
+    }
+
+
+def class_balance(
     y: pd.Series, class_order: list[Any] | None, warnings: list[dict[str, Any]]
 ) -> dict[str, int]:
     """Rows per class (in the dataset's class order); warns of a strong imbalance."""
     counts = y.value_counts(dropna=True)
     order = class_order if class_order is not None else sorted(counts.index, key=str)
-    class_balance = {str(k): int(counts.get(k, 0)) for k in order}
-    present = {k: v for k, v in class_balance.items() if v > 0}
+    balance = {str(k): int(counts.get(k, 0)) for k in order}
+    present = {k: v for k, v in balance.items() if v > 0}
     if len(present) > 1:
         rare = min(present, key=lambda k: present[k])
         common = max(present, key=lambda k: present[k])
@@ -360,4 +353,4 @@ def _class_balance(
                     "stratified, consider class weights or resampling and watch per-class metrics",
                 }
             )
-    return class_balance
+    return balance

@@ -1,11 +1,12 @@
 """The data report of a streamed table, in one pass over its record batches, bounded memory.
 
 Exact: the row count, missing values per column (Arrow null counts), class balance (the
-labels are in memory already), duplicate rows and rows shared between the splits (by a
-64-bit hash of each row's features and target: 8 bytes of memory per row), and the text
-length distribution of string columns. On a seeded random sample of :data:`SAMPLE_ROWS`
-rows (stated in the report): distinct values per column, constant columns and the
-feature-leaks-the-target checks, which need whole columns at once.
+labels are in memory already), duplicate rows and validation/test rows whose content is in
+the training part (``leaked``; by a 64-bit hash of each row's features and target: 8 bytes
+of memory per row), and the text length distribution of string columns
+(``distributions["text_length:<column>"]``, characters). On a seeded random sample of
+:data:`SAMPLE_ROWS` rows (said in ``report.sample``): distinct values per column, constant
+columns and the feature-leaks-the-target checks, which need whole columns at once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aimass_lab.data._progress import Progress
-from aimass_lab.data._report import DataReport, _class_balance, compute_report
+from aimass_lab.data._report import DataReport, class_balance, compute_report, leakage_warning
 
 if TYPE_CHECKING:
     from aimass_lab.data._arrow import ArrowTable
@@ -27,7 +28,6 @@ __all__ = ["SAMPLE_ROWS", "table_report"]
 
 #: Rows of the random sample the column-wise checks of a streamed report run on.
 SAMPLE_ROWS = 50_000
-_PAIRS = (("train", "val"), ("train", "test"), ("val", "test"))
 _EDGES = np.array([0, *[2**k for k in range(0, 21)], np.iinfo(np.int64).max])
 
 
@@ -43,47 +43,26 @@ class _Lengths:
 
     def __init__(self) -> None:
         self.counts = np.zeros(len(_EDGES) - 1, dtype=np.int64)
-        self.total = 0
-        self.n = 0
-        self.low: int | None = None
-        self.high: int | None = None
 
     def add(self, column: pa.Array) -> None:
         lengths = pc.utf8_length(column).drop_null().to_numpy(zero_copy_only=False)
         if not len(lengths):
             return
         self.counts += np.histogram(lengths, bins=_EDGES)[0]
-        self.total += int(lengths.sum())
-        self.n += len(lengths)
-        low, high = int(lengths.min()), int(lengths.max())
-        self.low = low if self.low is None else min(self.low, low)
-        self.high = high if self.high is None else max(self.high, high)
 
-    def to_dict(self) -> dict[str, Any]:
-        histogram = {
-            f"<={int(_EDGES[i + 1] - 1) if i else 0}": int(c)
-            for i, c in enumerate(self.counts)
-            if c
-        }
-        return {
-            "min": self.low,
-            "max": self.high,
-            "mean": round(self.total / self.n, 2) if self.n else None,
-            "histogram": histogram,
-        }
+    def histogram(self) -> dict[str, int]:
+        """Rows per length bucket (``"<=N"`` characters, powers of two)."""
+        return {f"<={int(_EDGES[i + 1] - 1)}": int(c) for i, c in enumerate(self.counts) if c}
 
 
-def _overlaps(hashes: np.ndarray, parts: dict[str, np.ndarray]) -> dict[str, int]:
-    out = {}
-    for a, b in _PAIRS:
-        if len(parts.get(a, ())) and len(parts.get(b, ())):
-            known = np.sort(hashes[parts[a]])
-            probe = hashes[parts[b]]
-            at = np.minimum(np.searchsorted(known, probe), len(known) - 1)
-            out[f"{a}/{b}"] = int((known[at] == probe).sum())
-        else:
-            out[f"{a}/{b}"] = 0
-    return out
+def _leaked(hashes: np.ndarray, parts: dict[str, np.ndarray]) -> int:
+    """Validation and test rows whose content (hash) is also in the training part."""
+    train = np.sort(hashes[parts.get("train", np.zeros(0, dtype=np.int64))])
+    if not len(train):
+        return 0
+    probe = np.concatenate([hashes[parts[p]] for p in ("val", "test") if p in parts] or [train[:0]])
+    at = np.minimum(np.searchsorted(train, probe), len(train) - 1)
+    return int((train[at] == probe).sum())
 
 
 def _one_pass(
@@ -134,7 +113,7 @@ def _content_checks(
     kept: np.ndarray,
     parts: dict[str, np.ndarray],
     warnings: list[dict[str, Any]],
-) -> tuple[int, dict[str, int]]:
+) -> tuple[int, int]:
     """Duplicate rows and rows shared between parts, by row hash; warnings for them."""
     kept_hashes = hashes[kept]
     ordered = np.sort(kept_hashes)
@@ -146,18 +125,10 @@ def _content_checks(
                 "message": f"{duplicates} duplicate row(s); duplicates across train and test inflate test scores",
             }
         )
-    overlap = _overlaps(hashes, parts)
-    shared = {k: v for k, v in overlap.items() if v}
-    if shared:
-        warnings.append(
-            {
-                "kind": "split_leakage",
-                "message": "rows of one part repeat rows of another ("
-                + ", ".join(f"{k}: {v}" for k, v in shared.items())
-                + "); scores on the later part are inflated. Drop duplicate rows before splitting",
-            }
-        )
-    return duplicates, overlap
+    leaked = _leaked(hashes, parts)
+    if leaked:
+        warnings.append(leakage_warning(leaked, "row"))
+    return duplicates, leaked
 
 
 def table_report(
@@ -191,7 +162,7 @@ def table_report(
     name, task, classes
         As for :func:`~aimass_lab.data._report.compute_report`.
     parts
-        Table rows of each part (for the leakage between splits).
+        Table rows of each part (for the rows shared between the parts).
     skipped, skipped_rows
         Rows skipped for a missing target, and the first of them.
     """
@@ -207,8 +178,7 @@ def table_report(
         class_order=classes,
     )
     warnings = [w for w in base.warnings if w["kind"] in ("leakage", "constant")]
-    partial = len(sample) < len(kept)
-    if partial:
+    if len(sample) < len(kept):
         for w in warnings:
             w["message"] += f" (on a random sample of {len(sample)} rows)"
     for row in base.schema:
@@ -226,16 +196,22 @@ def table_report(
                 "preprocess.impute (default 'mean')",
             }
         )
-    class_balance = _class_balance(y, classes, warnings) if task == "classification" else None
-    duplicates, overlap = _content_checks(hashes, kept, parts, warnings)
+    balance = class_balance(y, classes, warnings) if task == "classification" else None
+    duplicates, leaked = _content_checks(hashes, kept, parts, warnings)
+    examples = [f"row {r}: the target {target!r} is missing" for r in skipped_rows or []]
     if skipped:
-        shown = ", ".join(str(r) for r in (skipped_rows or []))
         warnings.append(
             {
-                "kind": "skipped",
-                "message": f"{skipped} row(s) without a target were skipped (on_bad_record='skip'; "
-                f"first rows: {shown})",
+                "kind": "bad_records",
+                "message": f"{skipped} row(s) without a target skipped (on_bad_record='skip'), "
+                f"e.g. {examples[0] if examples else 'row ?'}",
             }
+        )
+    sampled = None
+    if len(sample) < len(kept):
+        sampled = (
+            "distinct values (schema 'unique'), constant columns and feature leakage on a "
+            f"random sample of {len(sample):,} of {len(kept):,} rows; the rest is exact"
         )
     return DataReport(
         name=name,
@@ -245,15 +221,13 @@ def table_report(
         n_features=len(features),
         schema=base.schema,
         missing=n_missing,
-        class_balance=class_balance,
+        class_balance=balance,
         duplicates=duplicates,
         constant_columns=base.constant_columns,
         warnings=warnings,
-        rows_read=table.num_rows,
-        sample_rows=len(sample) if partial else None,
-        sampled=["schema.unique", "constant_columns", "leakage"] if partial else [],
-        split_overlap=overlap,
-        text_lengths={c: v.to_dict() for c, v in lengths.items()} or None,
-        skipped=skipped,
-        skipped_rows=list(skipped_rows or []),
+        bad_records=skipped,
+        bad_examples=examples,
+        leaked=leaked,
+        distributions={f"text_length:{c}": v.histogram() for c, v in lengths.items()},
+        sample=sampled,
     )

@@ -14,7 +14,7 @@ A streamed table's preprocessing is fitted on a seeded random sample of the trai
 (all of them when there are fewer): at most :data:`FIT_SAMPLE_ROWS` (100,000) rows and at
 most :data:`FIT_SAMPLE_BYTES` (32 MB) of raw values as float64 (rows x features x 8 bytes,
 so 40,000 rows of 100 features), then applied to each record batch. CSV and JSON Lines files are converted once, streaming, into a Parquet file in
-the workspace cache (keyed by path, size and mtime) and read from there.
+``AIMASS_CACHE_DIR`` (keyed by path, size and mtime) and read from there.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def open_table(
     if spec.source in ("csv", "jsonl"):
         kind = "CSV" if spec.source == "csv" else "JSON Lines"
         source = _file(spec.path, kind)
-        cached = parquet_cache(source, spec.source, dict(spec.options), workspace, batch_rows)
+        cached = parquet_cache(source, spec.source, dict(spec.options), batch_rows)
         table = open_parquet(str(cached), content=[source], what=f"the {kind} file {source}")
         return table, {}
     raise DataError(
@@ -174,6 +174,7 @@ class ArrowLazyData(LazyData):
         self.target = target
         y = to_series(table.column(target), target)
         names = (class_names or {}).get(target)
+        self.names = names
         if names is not None:
             self.classes = names
             y = named_classes(y, names)
@@ -194,7 +195,7 @@ class ArrowLazyData(LazyData):
         digest = hashlib.sha256(b"aimass-arrow-table-1\n")
         for file, sha in zip(
             self.table.content,
-            cached_digests(self.table.content, workspace=self.workspace),
+            cached_digests(self.table.content, desc="fingerprint"),
             strict=True,
         ):
             digest.update(f"{Path(file).name}:{sha}\n".encode())
@@ -226,6 +227,7 @@ class ArrowLazyData(LazyData):
                 target=self.target,
                 batch_rows=self.batch_rows,
                 skipped=self.skipped,
+                names=self.names,
             )
             for part in ("train", "val", "test")
         }

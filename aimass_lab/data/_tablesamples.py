@@ -53,6 +53,8 @@ class StreamedTableSamples(Samples):
         Rows per Arrow record batch (``spec.loader.batch_rows``).
     skipped
         Rows of the table skipped for a missing target (``on_bad_record="skip"``).
+    names
+        The class names of a target stored as class indices (Hugging Face ClassLabel).
     """
 
     kind = "table"
@@ -70,6 +72,7 @@ class StreamedTableSamples(Samples):
         target: str,
         batch_rows: int,
         skipped: int = 0,
+        names: list[str] | None = None,
     ) -> None:
         super().__init__(labels)
         self.table = table
@@ -79,6 +82,7 @@ class StreamedTableSamples(Samples):
         self.target = target
         self.batch_rows = int(batch_rows)
         self.skipped = int(skipped)
+        self.names = names
 
     def _span(self, n: int | None, start: int) -> slice:
         start = max(0, int(start))
@@ -95,16 +99,20 @@ class StreamedTableSamples(Samples):
         """Raw rows ``start`` to ``start + n`` of the part, as JSON-able dicts.
 
         Each dict holds the row's columns (features and target, unprocessed), ``"index"``
-        (its row in the table) and ``"label"`` (the model-ready label).
+        (its row in the table) and ``"label"`` (the raw target: the class label, or the
+        number for regression).
         """
         span = self._span(n, start)
         rows = self.rows[span]
         columns = [*self.columns, self.target]
         table = self.table.read_rows(rows, columns, self.batch_rows)
         out = []
-        for row, label, record in zip(rows, self.labels[span], table.to_pylist(), strict=True):
+        for row, record in zip(rows, table.to_pylist(), strict=True):
             item = {str(k): _jsonable(v) for k, v in record.items()}
-            item.update(index=int(row), label=_jsonable(label))
+            label = item[self.target]
+            if self.names is not None and label is not None:  # a ClassLabel index
+                label = self.names[int(label)]
+            item.update(index=int(row), label=label)
             out.append(item)
         return out
 
