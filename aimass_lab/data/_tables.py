@@ -178,7 +178,7 @@ class ArrowLazyData(LazyData):
         if names is not None:
             self.classes = names
             y = named_classes(y, names)
-        self.kept = np.arange(len(y), dtype=np.int64)
+        self.kept: np.ndarray | None = None  # table rows of the dataset's rows (None: all)
         self.skipped = 0
         self.skipped_rows: list[int] = []
         if spec.on_bad_record == "skip":
@@ -202,6 +202,10 @@ class ArrowLazyData(LazyData):
         digest.update(f"features:{self.features}\ntarget:{self.target_name}\n".encode())
         return digest.hexdigest()
 
+    def table_rows(self, positions: np.ndarray) -> np.ndarray:
+        """The table rows of dataset rows ``positions`` (they differ when rows were skipped)."""
+        return positions if self.kept is None else self.kept[positions]
+
     def fit_sample(self, train: np.ndarray, seed: int) -> np.ndarray:
         """The training rows (table positions, ascending) the preprocessing is fitted on."""
         size = min(FIT_SAMPLE_ROWS, max(1_000, FIT_SAMPLE_BYTES // (8 * len(self.features))))
@@ -213,10 +217,13 @@ class ArrowLazyData(LazyData):
     def build_parts(
         self, spec: DataSpec, indices: dict[str, np.ndarray], labels: np.ndarray, task: str
     ) -> tuple[dict[str, Samples], Preprocessor]:
-        rows = {part: self.kept[idx] for part, idx in indices.items()}
+        rows = {part: self.table_rows(idx) for part, idx in indices.items()}
         pre = Preprocessor.from_spec(spec.preprocess, kind="tabular")
         sample = self.fit_sample(rows["train"], spec.split.seed)
         pre.fit(self.table.read_rows(sample, self.features, self.batch_rows).to_pandas())
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()  # the decoded row groups of the sample pass
         parts: dict[str, Samples] = {
             part: StreamedTableSamples(
                 labels[indices[part]],
@@ -249,11 +256,11 @@ class ArrowLazyData(LazyData):
             features=self.features,
             target=self.target,
             y=self.y,
-            kept=self.kept,
+            kept=self.table_rows(np.arange(len(self.y), dtype=np.int64)),
             name=name,
             task=task,
             classes=classes,
-            parts={part: self.kept[idx] for part, idx in indices.items()},
+            parts={part: self.table_rows(idx) for part, idx in indices.items()},
             skipped=self.skipped,
             skipped_rows=self.skipped_rows,
             batch_rows=self.batch_rows,
