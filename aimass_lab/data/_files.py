@@ -64,7 +64,7 @@ class ParquetSource(Source):
     In memory, read with :func:`pandas.read_parquet` (``spec.options`` are passed to it,
     e.g. ``{"columns": [...]}``); streamed (``spec.streaming``; ``"auto"``: when rows x
     columns x 8 bytes exceed ``AIMASS_DATA_IN_MEMORY_MB``), read by row group and record
-    batch, memory-mapped. The parts of a folder must share one schema.
+    batch. The parts of a folder must share one schema.
     """
 
     name = "parquet"
