@@ -140,6 +140,13 @@ VARIABLES: tuple[Variable, ...] = (
         read="when the server starts",
     ),
     Variable(
+        "data_in_memory_mb",
+        "AIMASS_DATA_IN_MEMORY_MB",
+        256.0,
+        "float",
+        "Tables larger than this (MB, rows x columns x 8 bytes) are streamed when `streaming='auto'`.",
+    ),
+    Variable(
         "serve_test_delay_s",
         "AIMASS_SERVE_TEST_DELAY_S",
         0.0,
@@ -255,6 +262,10 @@ class Settings:
     @property
     def serve_linger_fraction(self) -> float:
         return cast("float", self._value("serve_linger_fraction"))
+
+    @property
+    def data_in_memory_mb(self) -> float:
+        return cast("float", self._value("data_in_memory_mb"))
 
     @property
     def serve_test_delay_s(self) -> float:

@@ -145,6 +145,11 @@ class Dataset:
         return self.parts["test"].labels
 
     @property
+    def skipped_records(self) -> int:
+        """Records left out as unreadable (``spec.on_bad_record="skip"``), e.g. no target."""
+        return max((int(getattr(p, "skipped", 0)) for p in self.parts.values()), default=0)
+
+    @property
     def in_memory(self) -> bool:
         """Whether the features are held in memory (else they are read on demand)."""
         return all(p.in_memory for p in self.parts.values())
@@ -323,6 +328,7 @@ class Dataset:
             "feature_names": self.feature_names,
             "sizes": self.sizes,
             "in_memory": self.in_memory,
+            "skipped_records": self.skipped_records,
             "stratified": self.stratified,
             "target_stats": self.target_stats,
             "fingerprint": self.fingerprint,
@@ -334,9 +340,10 @@ class Dataset:
         sizes = self.sizes
         kind = f"{self.input_kind} {self.input_shape}"
         target = f"{self.num_classes} classes" if self.task == "classification" else "regression"
+        skipped = f", {self.skipped_records} bad records skipped" if self.skipped_records else ""
         return (
             f"{kind} -> {target}, train/val/test={sizes['train']}/{sizes['val']}/{sizes['test']}, "
-            f"fingerprint={self.fingerprint[:12]}"
+            f"fingerprint={self.fingerprint[:12]}{skipped}"
         )
 
     def __repr__(self) -> str:

@@ -268,7 +268,10 @@ def _labels(
     if task == "classification":
         classes = _class_order(y, given_classes)
         lookup = {category_key(c): i for i, c in enumerate(classes)}
-        codes = y.map(lambda v: lookup.get(category_key(v), -1)).to_numpy(dtype=np.int64)
+        # one lookup per distinct value, not per row (millions of rows, a few classes)
+        inverse, distinct = pd.factorize(y, use_na_sentinel=False)
+        mapped = np.array([lookup.get(category_key(v), -1) for v in distinct], dtype=np.int64)
+        codes = mapped[inverse]
         if (codes < 0).any():
             unknown = sorted({category_key(v) for v, c in zip(y, codes, strict=True) if c < 0})
             raise DataError(
