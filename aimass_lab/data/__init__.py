@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aimass_lab.data._dataset import Dataset
     from aimass_lab.data._load import infer_task, load, report
     from aimass_lab.data._plugins import get_source, register_source, unregister_source
+    from aimass_lab.data._progress import set_progress
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._records import check_name as check_dataset_name
     from aimass_lab.data._records import registered_names
@@ -73,6 +74,7 @@ __all__ = [
     "remove",
     "report",
     "resolve_spec",
+    "set_progress",
     "unregister_source",
 ]
 
@@ -103,6 +105,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "remove": ("aimass_lab.data._registry", "remove"),
     "report": ("aimass_lab.data._load", "report"),
     "resolve_spec": ("aimass_lab.data._resolve", "resolve_spec"),
+    "set_progress": ("aimass_lab.data._progress", "set_progress"),
     "unregister_source": ("aimass_lab.data._plugins", "unregister_source"),
 }
 
