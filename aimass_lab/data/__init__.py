@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from aimass_lab.data._dataset import Dataset
     from aimass_lab.data._load import infer_task, load, report
     from aimass_lab.data._plugins import get_source, register_source, unregister_source
-    from aimass_lab.data._progress import set_progress
     from aimass_lab.data._preprocess import Preprocessor
+    from aimass_lab.data._progress import set_progress
     from aimass_lab.data._records import check_name as check_dataset_name
     from aimass_lab.data._records import registered_names
     from aimass_lab.data._registry import (

@@ -11,7 +11,6 @@ import numpy as np
 from aimass_lab.data._samples import ArraySamples
 
 if TYPE_CHECKING:
-
     from aimass_lab.data._datamodule import DataModule
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._report import DataReport
@@ -222,9 +221,7 @@ class Dataset:
             raise DataError(f"unknown part {part!r}; accepted: 'train', 'val', 'test'")
         total = len(self.parts[part])
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PREVIEW_ROWS:
-            raise DataError(
-                f"a page of samples holds 1 to {MAX_PREVIEW_ROWS} rows; got n={n!r}"
-            )
+            raise DataError(f"a page of samples holds 1 to {MAX_PREVIEW_ROWS} rows; got n={n!r}")
         last = max(total - 1, 0)
         if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= last:
             raise DataError(

@@ -57,7 +57,9 @@ def test_table_page_shows_raw_cells_and_class_labels(mixed_frame: pd.DataFrame) 
     assert len(last["rows"]) == 1
 
 
-def test_image_page_gives_thumbnails(tmp_path: Path, make_image_folder: Callable[..., Path]) -> None:
+def test_image_page_gives_thumbnails(
+    tmp_path: Path, make_image_folder: Callable[..., Path]
+) -> None:
     root = make_image_folder(tmp_path / "imgs", size=80)
     ds = datasets.load({"source": "image_folder", "path": str(root), "image_size": 80})
     page = ds.preview("train", n=MAX_PREVIEW_ROWS)
