@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._progress import set_progress
     from aimass_lab.data._records import check_name as check_dataset_name
-    from aimass_lab.data._records import registered_names
+    from aimass_lab.data._records import registered_names, registered_row
     from aimass_lab.data._registry import (
         add,
         from_csv,
@@ -71,6 +71,7 @@ __all__ = [
     "load",
     "register_source",
     "registered_names",
+    "registered_row",
     "remove",
     "report",
     "resolve_spec",
@@ -88,6 +89,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "add": ("aimass_lab.data._registry", "add"),
     "check_dataset_name": ("aimass_lab.data._records", "check_name"),
     "registered_names": ("aimass_lab.data._records", "registered_names"),
+    "registered_row": ("aimass_lab.data._records", "registered_row"),
     "augment_batch": ("aimass_lab.data._augment", "augment_batch"),
     "from_csv": ("aimass_lab.data._registry", "from_csv"),
     "from_dataframe": ("aimass_lab.data._registry", "from_dataframe"),
