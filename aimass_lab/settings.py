@@ -70,6 +70,14 @@ VARIABLES: tuple[Variable, ...] = (
         "`0` shows the plain HTML of handles (runs, studies, ...) even in a kernel.",
     ),
     Variable(
+        "cache_dir",
+        "AIMASS_CACHE_DIR",
+        None,
+        "str",
+        "Folder of caches kept by (path, size, mtime): file fingerprints, image headers "
+        "(default `~/.cache/aimass-lab`, or `$XDG_CACHE_HOME/aimass-lab`).",
+    ),
+    Variable(
         "cpu_isa",
         "AIMASS_CPU_ISA",
         None,
@@ -205,6 +213,16 @@ class Settings:
     @property
     def rich_display(self) -> bool:
         return cast("bool", self._value("rich_display"))
+
+    @property
+    def cache_dir(self) -> str:
+        value = cast("str | None", self._value("cache_dir"))
+        if value:
+            return value
+        base = self._environ.get("XDG_CACHE_HOME") or os.path.join(
+            os.path.expanduser("~"), ".cache"
+        )
+        return os.path.join(base, "aimass-lab")
 
     @property
     def cpu_isa(self) -> str | None:

@@ -163,10 +163,16 @@ def datasets_samples(
         return
     if page["kind"] == "image":
         flat = [
-            {"index": r["index"], "label": r["label"], "path": r.get("path", "(in memory)")}
+            {
+                "index": r["index"],
+                "label": r["label"],
+                "path": r.get("path", "(in memory)"),
+                "error": r.get("error"),
+            }
             for r in rows
         ]
-        table(flat, ["index", "label", "path"])
+        errors = ["error"] if any(r.get("error") for r in rows) else []
+        table(flat, ["index", "label", "path", *errors])
         return
     columns: list[str] = []
     for row in rows:

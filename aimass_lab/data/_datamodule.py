@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 from typing_extensions import override
 
 from aimass_lab.data._augment import augment_batch
-from aimass_lab.data._samples import auto_workers
+from aimass_lab.data._loaders import make_loader, workers_for
 
 if TYPE_CHECKING:
     from aimass_lab.data._samples import Samples
@@ -76,41 +76,16 @@ class DataModule(pl.LightningDataModule):
 
     def workers(self, part: str) -> int:
         """The worker processes that read ``part``."""
-        if self.num_workers is not None:
-            return int(self.num_workers)
-        if self.loader.num_workers != "auto":
-            return int(self.loader.num_workers)
-        return 0 if self.dataset.parts[part].in_memory else auto_workers()
+        return workers_for(self.dataset.parts[part], self.loader, self.num_workers)
 
     def _loader(self, part: str, shuffle: bool = False) -> DataLoader[Any]:
-        samples = self.dataset.parts[part]
-        workers = self.workers(part)
-        pin = self.loader.pin_memory
-        options: dict[str, Any] = {
-            "num_workers": workers,
-            "pin_memory": torch.cuda.is_available() if pin == "auto" else bool(pin),
-        }
-        if workers > 0:
-            options["persistent_workers"] = self.loader.persistent_workers
-            options["prefetch_factor"] = self.loader.prefetch_factor
-        dataset = samples.torch_dataset(batch_size=self.batch_size, shuffle=shuffle, seed=self.seed)
-        if samples.streamed:
-            return DataLoader(dataset, batch_size=None, **options)
-        batch_sampler = samples.batch_sampler(
-            batch_size=self.batch_size, shuffle=shuffle, seed=self.seed
-        )
-        if batch_sampler is not None:
-            return DataLoader(
-                dataset, batch_sampler=batch_sampler, collate_fn=samples.collate_fn(), **options
-            )
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            dataset,
+        return make_loader(
+            self.dataset.parts[part],
+            self.loader,
             batch_size=self.batch_size,
             shuffle=shuffle,
-            generator=generator,
-            collate_fn=samples.collate_fn(),
-            **options,
+            seed=self.seed,
+            num_workers=self.num_workers,
         )
 
     @override

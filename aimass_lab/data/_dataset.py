@@ -11,6 +11,8 @@ import numpy as np
 from aimass_lab.data._samples import ArraySamples
 
 if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
     from aimass_lab.data._datamodule import DataModule
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._report import DataReport
@@ -198,9 +200,9 @@ class Dataset:
         dict
             ``{"part", "start", "total", "kind", "rows"}``: ``kind`` is ``"image"``,
             ``"tabular"`` or ``"text"``; each row has ``"index"`` (its position in the part),
-            ``"label"`` (the class label, or the target value) and ``"image"`` (a PNG
-            ``data:`` URI, with ``"path"`` for image files), ``"text"`` or ``"values"``
-            (``{column: value}``).
+            ``"label"`` (the class label, or the target value) and ``"thumbnail"`` (a PNG
+            ``data:`` URI, with ``"path"`` for image files; ``"error"`` instead for a file
+            that cannot be read), ``"text"`` or ``"values"`` (``{column: value}``).
 
         Raises
         ------
@@ -228,12 +230,12 @@ class Dataset:
                 f"start={start!r} is out of range for part {part!r} of dataset {self.name!r}, "
                 f"which has {total} rows; accepted: 0 to {last}"
             )
-        rows = self.parts[part].preview(min(n, total - start), start) if total else []
-        if self.task == "classification" and self.classes is not None:
-            for row in rows:
-                label = row.get("label")
-                if isinstance(label, int) and 0 <= label < len(self.classes):
-                    row["label"] = self.classes[label]
+        samples = self.parts[part]
+        rows = samples.preview(min(n, total - start), start) if total else []
+        classes = self.classes if self.task == "classification" else None
+        for row in rows:  # the label from the part's labels, whatever the part put there
+            value = samples.labels[int(row["index"])]
+            row["label"] = classes[int(value)] if classes is not None else float(value)
         return {"part": part, "start": start, "total": total, "kind": self.input_kind, "rows": rows}
 
     # -- shape of the problem -----------------------------------------------------------------
@@ -308,6 +310,49 @@ class Dataset:
         from aimass_lab.data._datamodule import DataModule
 
         return DataModule(self, batch_size=batch_size, seed=seed, num_workers=num_workers)
+
+    def dataloader(
+        self,
+        part: str = "train",
+        batch_size: int = 64,
+        *,
+        shuffle: bool | None = None,
+        seed: int = 0,
+        num_workers: int | None = None,
+    ) -> DataLoader[Any]:
+        """A plain PyTorch ``DataLoader`` of one part (no Lightning needed).
+
+        Parameters
+        ----------
+        part
+            ``"train"``, ``"val"`` or ``"test"``.
+        batch_size
+            Rows per batch.
+        shuffle
+            Shuffle each epoch (default: for ``"train"`` only), seeded by ``seed``.
+        num_workers
+            Worker processes (default: ``spec.loader.num_workers``).
+
+        Returns
+        -------
+        torch.utils.data.DataLoader
+            Batches ``(x, y)`` as :meth:`datamodule` gives them (without augmentation, which
+            the DataModule applies on the device).
+        """
+        from aimass_lab.data._loaders import make_loader
+
+        if part not in self.parts:
+            from aimass_lab.errors import DataError
+
+            raise DataError(f"unknown part {part!r}; accepted: 'train', 'val', 'test'")
+        return make_loader(
+            self.parts[part],
+            self.spec.loader,
+            batch_size=batch_size,
+            shuffle=part == "train" if shuffle is None else shuffle,
+            seed=seed,
+            num_workers=num_workers,
+        )
 
     # -- checks and summaries -------------------------------------------------------------------
     def report(self) -> DataReport:

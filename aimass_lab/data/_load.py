@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from aimass_lab.data._base import LazyData, RawData
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._plugins import get_source
 from aimass_lab.data._preprocess import Preprocessor, category_key
+from aimass_lab.data._report import compute_report
 from aimass_lab.data._resolve import resolve_named, resolve_spec
 from aimass_lab.data._samples import ArraySamples
 from aimass_lab.data._split import split_indices
@@ -301,9 +303,6 @@ def build_lazy_dataset(
     digest.update(raw.content_digest().encode())
     digest.update(json.dumps(_settings(spec, task, classes), sort_keys=True, default=str).encode())
 
-    def _report() -> DataReport:
-        return raw.report(name=label, task=task, target=target, classes=classes, indices=indices)
-
     return Dataset(
         spec=effective,
         name=label,
@@ -316,7 +315,9 @@ def build_lazy_dataset(
         fingerprint=digest.hexdigest(),
         stratified=stratified,
         registered=registered,
-        report=_report,
+        report=partial(
+            raw.report, name=label, task=task, target=target, classes=classes, indices=indices
+        ),
     )
 
 
@@ -388,11 +389,6 @@ def build_dataset(
     effective = spec if spec.task == task else spec.model_copy(update={"task": task})
     label = name or _default_name(spec)
 
-    def _report() -> DataReport:
-        from aimass_lab.data._report import compute_report
-
-        return compute_report(X, y, name=label, task=task, target=target, class_order=classes)
-
     return Dataset(
         spec=effective,
         name=label,
@@ -410,7 +406,9 @@ def build_dataset(
         fingerprint=fingerprint_of(X, y, spec, task, classes),
         stratified=stratified,
         registered=registered,
-        report=_report,
+        report=partial(
+            compute_report, X, y, name=label, task=task, target=target, class_order=classes
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataReport", "compute_report"]
+__all__ = ["DataReport", "class_balance", "compute_report", "leakage_warning"]
 
 #: A class is "strongly" imbalanced when the rarest has fewer rows than this share of the commonest.
 IMBALANCE_RATIO = 0.1
@@ -50,7 +50,20 @@ class DataReport:
         Features with a single value.
     warnings
         One dict per finding: ``kind`` (``"leakage"``, ``"imbalance"``, ``"missing"``,
-        ``"duplicates"``, ``"constant"``), ``message`` and, where it applies, ``column``.
+        ``"duplicates"``, ``"constant"``, ``"bad_records"``), ``message`` and, where it
+        applies, ``column``.
+    bad_records
+        Records that could not be read (unreadable images, undecodable text) and were
+        skipped (``on_bad_record="skip"``).
+    bad_examples
+        The first of them (file or row), at most 10.
+    leaked
+        Validation and test rows whose content (by hash) is also in the training part.
+    distributions
+        Value counts of what the data is made of: ``image_size`` (``"WxH"``), ``image_mode``,
+        ``text_length`` (histogram of tokens or characters), as the source knows them.
+    sample
+        ``None`` when every number is exact; else what was computed on a random sample.
     """
 
     name: str
@@ -64,6 +77,11 @@ class DataReport:
     duplicates: int = 0
     constant_columns: list[str] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    bad_records: int = 0
+    bad_examples: list[str] = field(default_factory=list)
+    leaked: int = 0
+    distributions: dict[str, dict[str, int]] = field(default_factory=dict)
+    sample: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -205,7 +223,7 @@ def compute_report(
         found = _check_array(np.asarray(X))
     n_features, schema, missing, duplicates, constant, warnings = found
     schema.append(target_row)
-    class_balance = _class_balance(y, class_order, warnings) if classification else None
+    balance = class_balance(y, class_order, warnings) if classification else None
     if duplicates:
         warnings.append(
             {
@@ -229,7 +247,7 @@ def compute_report(
         n_features=n_features,
         schema=schema,
         missing=missing,
-        class_balance=class_balance,
+        class_balance=balance,
         duplicates=duplicates,
         constant_columns=constant,
         warnings=warnings,
@@ -305,14 +323,23 @@ def _check_array(arr: np.ndarray) -> _Found:
     return n_features, schema, missing, duplicates, [], warnings
 
 
-def _class_balance(
+def leakage_warning(leaked: int, what: str = "row") -> dict[str, Any]:
+    """The warning for validation/test rows whose content is also in the training part."""
+    return {
+        "kind": "leakage",
+        "message": f"{leaked} validation/test {what}(s) have the same content as a training "
+        f"{what}; they inflate validation and test scores. Remove the duplicates before splitting",
+    }
+
+
+def class_balance(
     y: pd.Series, class_order: list[Any] | None, warnings: list[dict[str, Any]]
 ) -> dict[str, int]:
     """Rows per class (in the dataset's class order); warns of a strong imbalance."""
     counts = y.value_counts(dropna=True)
     order = class_order if class_order is not None else sorted(counts.index, key=str)
-    class_balance = {str(k): int(counts.get(k, 0)) for k in order}
-    present = {k: v for k, v in class_balance.items() if v > 0}
+    balance = {str(k): int(counts.get(k, 0)) for k in order}
+    present = {k: v for k, v in balance.items() if v > 0}
     if len(present) > 1:
         rare = min(present, key=lambda k: present[k])
         common = max(present, key=lambda k: present[k])
@@ -326,4 +353,4 @@ def _class_balance(
                     "stratified, consider class weights or resampling and watch per-class metrics",
                 }
             )
-    return class_balance
+    return balance

@@ -108,10 +108,10 @@ class Samples(abc.ABC):
         -------
         list of dict
             One JSON-able dict per row: ``"index"`` (the row's position in the part),
-            ``"label"`` (the value in :attr:`labels`: a class index or a number; the dataset
-            turns class indices into class labels), then ``"image"`` (a PNG
-            ``data:`` URI thumbnail, with ``"path"`` where the image is a file), ``"text"``,
-            or ``"values"`` (``{column: value}``).
+            ``"label"`` (:meth:`Dataset.preview` sets it again from :attr:`labels`: the
+            class label or the target), then ``"thumbnail"`` (a PNG ``data:`` URI, with
+            ``"path"`` where the image is a file, or ``"error"`` where it cannot be read),
+            ``"text"``, or ``"values"`` (``{column: value}``).
         """
         X, y = self.take(n, start)
         rows = []
@@ -122,7 +122,7 @@ class Samples(abc.ABC):
                 from aimass_lab.data._thumbs import thumbnail_uri
 
                 low, high = float(x.min()), float(x.max())
-                row["image"] = thumbnail_uri((x - low) / (high - low) if high > low else x * 0)
+                row["thumbnail"] = thumbnail_uri((x - low) / (high - low) if high > low else x * 0)
             elif np.issubdtype(x.dtype, np.integer):
                 row["values"] = {"tokens": " ".join(str(int(t)) for t in x[:64])}
             else:
@@ -200,7 +200,7 @@ class ArraySamples(Samples):
                     {
                         "index": start + i,
                         "label": jsonable_cell(label),
-                        "image": thumbnail_uri(self.raw[pos]),
+                        "thumbnail": thumbnail_uri(self.raw[pos]),
                     }
                 )
             return rows

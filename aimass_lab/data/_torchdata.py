@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import default_collate
 
-__all__ = ["ArrayDataset", "collate_batched", "collate_skipping"]
+__all__ = ["ArrayDataset", "SampleDataset", "collate_batched", "collate_skipping"]
 
 
 class ArrayDataset(TorchDataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -58,3 +58,23 @@ def collate_skipping(batch: list[Any]) -> Any:
             "look at the data report (dataset.report()) for the files or rows"
         )
     return default_collate(kept)
+
+
+class SampleDataset(TorchDataset[Any]):
+    """Map-style dataset over a part whose ``decode(i)`` reads one sample (e.g. an image file).
+
+    ``__getitem__`` gives ``(features, label)`` tensors, or ``None`` for a bad record the part
+    skips (its collate, :func:`collate_skipping`, drops those).
+    """
+
+    def __init__(self, samples: Any) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        features = self.samples.decode(index)
+        if features is None:
+            return None
+        return torch.from_numpy(features), torch.as_tensor(self.samples.labels[index])

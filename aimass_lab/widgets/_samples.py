@@ -33,14 +33,23 @@ def _cell(value: Any, limit: int = 60) -> str:
 
 def _thumbs_html(rows: list[dict[str, Any]]) -> str:
     figures = []
+    box = "width:64px;height:64px;background:#eceff1"
     for row in rows:
         title = f"#{row['index']}" + (f" {row['path']}" if row.get("path") else "")
+        if row.get("error"):  # a file that cannot be read: its message instead of a picture
+            title += f": {row['error']}"
+            picture = (
+                f"<div class='aimass-sample-error' style='{box};color:#c62828;font-size:24px;"
+                "line-height:64px'>&#9888;</div>"
+            )
+        else:
+            picture = (
+                f"<img src='{esc(row.get('thumbnail', ''))}' alt='{esc(row.get('label'))}' "
+                f"style='{box};object-fit:contain;image-rendering:pixelated'>"
+            )
         figures.append(
             f"<figure class='aimass-sample' title='{esc(title)}' style='margin:0;width:72px;"
-            "text-align:center'>"
-            f"<img src='{esc(row.get('image', ''))}' alt='{esc(row.get('label'))}' "
-            "style='width:64px;height:64px;object-fit:contain;image-rendering:pixelated;"
-            "background:#eceff1'>"
+            f"text-align:center'>{picture}"
             f"<figcaption style='font-size:11px;overflow:hidden;text-overflow:ellipsis;"
             f"white-space:nowrap'>{_cell(row.get('label'), 14)}</figcaption></figure>"
         )
@@ -88,7 +97,7 @@ def samples_html(page: dict[str, Any]) -> str:
     rows = page.get("rows") or []
     if not rows:
         return f"<i>the {esc(page.get('part', ''))} part is empty</i>"
-    if page.get("kind") == "image" and all("image" in r for r in rows):
+    if page.get("kind") == "image":
         return _thumbs_html(rows)
     return _rows_html(rows)
 

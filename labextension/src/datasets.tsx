@@ -148,9 +148,16 @@ function Thumbnails(props: { rows: ISampleRow[] }): JSX.Element {
         <figure
           key={row.index}
           className="jp-AimassThumb"
-          title={`#${row.index}${row.path ? ` ${row.path}` : ''}: ${label(row.label)}`}
+          title={`#${row.index}${row.path ? ` ${row.path}` : ''}: ${row.error ?? label(row.label)}`}
+          data-error={row.error ? 'true' : undefined}
         >
-          <img src={row.image} alt={label(row.label)} />
+          {row.error ? (
+            <span className="jp-AimassThumb-error" aria-label={row.error}>
+              ⚠
+            </span>
+          ) : (
+            <img src={row.thumbnail} alt={label(row.label)} />
+          )}
           <figcaption>{label(row.label)}</figcaption>
         </figure>
       ))}

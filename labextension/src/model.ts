@@ -64,8 +64,9 @@ export interface IDataset {
 export interface ISampleRow {
   index: number;
   label: unknown;
-  image?: string;
+  thumbnail?: string;
   path?: string;
+  error?: string;
   text?: string;
   values?: Record<string, unknown>;
 }

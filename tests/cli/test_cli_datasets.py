@@ -44,7 +44,7 @@ def test_samples_prints_a_page_of_images_and_of_a_table(tmp_path: Path) -> None:
         aimass(ws, "datasets", "samples", "pets", "--part", "test", "--json", check=True).stdout
     )
     assert page["part"] == "test" and page["kind"] == "image"
-    assert page["rows"][0]["image"].startswith("data:image/png;base64,")
+    assert page["rows"][0]["thumbnail"].startswith("data:image/png;base64,")
 
     out = aimass(ws, "datasets", "samples", "iris", "--start", "2", "--limit", "2", check=True)
     lines = out.stdout.splitlines()

@@ -66,7 +66,7 @@ def test_image_page_gives_thumbnails(
     assert page["kind"] == "image" and len(page["rows"]) == page["total"] == len(ds.y_train)
     for row in page["rows"]:
         assert row["label"] in ("dark", "light")
-        img = _png(row["image"])
+        img = _png(row["thumbnail"])
         assert img.size == (64, 64) and img.mode == "RGB"
         # the raw image, not the normalised one: 'light' images are bright
         mean = float(np.asarray(img, dtype=np.float32).mean())

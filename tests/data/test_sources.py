@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from aimass_lab import datasets
 from aimass_lab.data import RawData, Source, load, register_source, unregister_source
@@ -58,12 +59,28 @@ def test_image_folder_rgb(tmp_path: Path, make_image_folder: Callable[..., Path]
     ds = datasets.from_images(root, image_size=16, split={"val": 0.25, "test": 0.25})
     assert ds.input_kind == "image" and ds.input_shape == (3, 16, 16)
     assert ds.classes == ["dark", "light"] and len(ds) == 12
-    raw = ds._raw_X
-    assert isinstance(raw, np.ndarray) and raw.shape == (12, 3, 16, 16)
-    assert raw.min() >= 0.0 and raw.max() <= 1.0
+    assert not ds.in_memory
+    with pytest.raises(DataError, match=r"read from files on demand .* use dataset.take"):
+        _ = ds.X_train
+    # the pixels, read on demand, are the files' pixels resized and normalised
+    state = ds.preprocessor.state_dict()
+    X, y = ds.take("train", None)
+    assert X.shape == (len(ds.y_train), 3, 16, 16) and X.dtype == np.float32
+    assert np.array_equal(y, ds.y_train)
+    raw = X * state["std"] + state["mean"]
+    assert raw.min() >= -1e-5 and raw.max() <= 1.0 + 1e-5
+    first = ds.parts["train"].paths[0].decode()
+    expected = np.asarray(
+        Image.open(first).convert("RGB").resize((16, 16), Image.Resampling.BILINEAR)
+    )
+    assert np.allclose(raw[0], expected.transpose(2, 0, 1) / 255.0, atol=1e-5)
     # light images are brighter than dark ones
-    labels = np.asarray(ds._raw_y)
-    assert raw[labels == "light"].mean() > raw[labels == "dark"].mean()
+    light = ds.classes.index("light")
+    assert raw[y == light].mean() > raw[y != light].mean()
+    # every row of every part is read once by a DataLoader (workers decode the files)
+    dm = ds.datamodule(batch_size=4, num_workers=1)
+    seen = sum(len(batch[1]) for batch in dm.train_dataloader())
+    assert seen == ds.sizes["train"]
 
 
 def test_image_folder_keeps_grayscale_and_default_size(

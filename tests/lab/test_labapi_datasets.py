@@ -28,7 +28,7 @@ async def test_a_page_of_image_thumbnails_and_the_report(
     assert page["total"] >= 10 and [r["index"] for r in page["rows"]] == [0, 1, 2, 3, 4]
     for row in page["rows"]:
         assert row["label"] in ("cat", "dog")
-        assert row["image"].startswith("data:image/png;base64,")
+        assert row["thumbnail"].startswith("data:image/png;base64,")
     last = await api_json(
         jp_fetch, "datasets", "pets", "samples", params={"start": str(page["total"] - 1)}
     )

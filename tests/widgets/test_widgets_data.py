@@ -139,3 +139,19 @@ def test_bad_input_shows_its_message_in_the_panel(ws: Workspace, tmp_path: Path,
     assert panel.load() is None
     assert panel.last_error is not None and message in panel.last_error, panel.last_error
     assert "Traceback" not in panel.status.value
+
+
+def test_an_image_that_breaks_after_loading_shows_a_warning_in_its_place(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    root = write_image_folder(tmp_path / "pets", per_class=4)
+    dataset = data.load({"source": "image_folder", "path": str(root)})
+    first = dataset.preview("train", n=1)["rows"][0]
+    assert "path" in first, first  # read on demand: the page names the files
+    (root / first["path"]).write_bytes(b"truncated")
+    panel = DataPanel(dataset, workspace=ws)
+    html = panel.samples.view.value
+    assert html.count("aimass-sample-error") == 1 and "cannot read the image" in html
+    assert html.count("<img ") == len(dataset.y_train) - 1
