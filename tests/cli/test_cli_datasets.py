@@ -76,7 +76,7 @@ def test_bad_data_gives_one_clear_line(tmp_path: Path) -> None:
     pd.DataFrame({"a": np.arange(20), "cost": np.arange(20.0)}).to_csv(csv, index=False)
     cases = [
         (("--source", "image_folder", "--path", str(empty)), "class folder(s) 'bird'"),
-        (("--source", "image_folder", "--path", str(broken)), "cannot read the image"),
+        (("--source", "image_folder", "--path", str(broken)), "bad.png"),
         (("--path", str(csv), "--target", "price"), "target column 'price' not found"),
     ]
     for args, message in cases:
