@@ -97,8 +97,9 @@ def _accuracy(network: Any, dataset: Any) -> float:
     import torch
 
     with torch.no_grad():
-        logits = network(torch.as_tensor(dataset.X_test))
-    return float((logits.argmax(dim=1).numpy() == np.asarray(dataset.y_test)).mean())
+        X, y = dataset.take("test", None)  # digits: in memory
+        logits = network(torch.as_tensor(X))
+    return float((logits.argmax(dim=1).numpy() == np.asarray(y)).mean())
 
 
 def _search_step(workspace: Any) -> dict[str, Any]:
@@ -169,7 +170,7 @@ def _deploy_step(
 
     dep = deploy(ref, name=name, workspace=workspace)
     try:
-        x = np.asarray(dataset.X_test, dtype=np.float32)
+        x = np.asarray(dataset.take("test", None)[0], dtype=np.float32)
         chunks = [x[i : i + 32] for i in range(0, len(x), 32)]  # the server's batch limit
         answers = [dep.predict(chunk, preprocessed=True) for chunk in chunks]  # JSON route
         predicted = np.concatenate([np.asarray(a["predictions"]) for a in answers])

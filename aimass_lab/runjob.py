@@ -15,9 +15,18 @@ import aimass_lab.compress
 import aimass_lab.search
 import aimass_lab.serve
 import aimass_lab.train  # noqa: F401  (each stage registers its job kind on import)
+from aimass_lab.data import set_progress
 from aimass_lab.workspace import run_job_process
 
-__all__ = ["run_job_process"]
+__all__ = ["main", "run_job_process"]
+
+
+def main() -> int:
+    """Run the job of ``sys.argv``; long data passes report progress as plain lines, which
+    land in the job's log."""
+    set_progress("lines")
+    return run_job_process()
+
 
 if __name__ == "__main__":
-    sys.exit(run_job_process())
+    sys.exit(main())

@@ -115,3 +115,21 @@ def train_digits(
     cpu_trainer(epochs).fit(module, datamodule=dataset.datamodule(batch_size=64))
     write_model(folder, network, spec, dataset, {"val_acc": 0.0}, "test-run")
     return registry.register(folder, name, workspace=ws)
+
+
+def write_image_folder(
+    root: Path, *, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 3, size: int = 16
+) -> Path:
+    """A real image folder: ``root/<class>/<i>.png``, one colour per class (dark to light)."""
+    import numpy as np
+    from PIL import Image
+
+    for k, cls in enumerate(classes):
+        folder = root / cls
+        folder.mkdir(parents=True, exist_ok=True)
+        level = 40 + 180 * k // max(len(classes) - 1, 1)
+        for i in range(per_class):
+            pixels = np.full((size, size, 3), level, dtype=np.uint8)
+            pixels[: size // 2, :, k % 3] = 255 - 10 * i
+            Image.fromarray(pixels, mode="RGB").save(folder / f"{i}.png")
+    return root

@@ -253,9 +253,8 @@ def _run_steps(
     """Measure the baseline, then apply, export, check, measure and register each step."""
     name = spec.name or mv.name
     config = mv.config
-    x_parity = np.asarray(
-        dataset.X_test[:PARITY_ROWS] if len(dataset.X_test) else dataset.X_val[:PARITY_ROWS]
-    )
+    part = "test" if len(dataset.y_test) else "val"
+    x_parity = np.asarray(dataset.take(part, PARITY_ROWS)[0])
 
     with tempfile.TemporaryDirectory(prefix="aimass-compress-") as tmp_name:
         tmp = Path(tmp_name)
@@ -358,7 +357,7 @@ def export_onnx(
     dataset = _load_data(data, config, mv.ref, ws)
     spec = CompressSpec(methods=["prune:0.5"], parity_atol=atol)  # only the tolerances are used
     candidate = baseline(mv)
-    x_parity = np.asarray(dataset.X_test[:PARITY_ROWS])
+    x_parity = np.asarray(dataset.take("test", PARITY_ROWS)[0])
     with tempfile.TemporaryDirectory(prefix="aimass-export-") as tmp_name:
         folder = Path(tmp_name) / "model"
         _, info = export_checked(candidate, folder, x_parity, spec, f"the export of {mv.ref}")

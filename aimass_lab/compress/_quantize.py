@@ -149,7 +149,9 @@ class Quantize(CompressionMethod):
                 weight_type=QuantType.QInt8,
             )
             return
-        source = ctx.calibration if ctx.calibration is not None else ctx.dataset.X_train
+        source = ctx.calibration
+        if source is None:  # the first rows of the training part: all the batches use
+            source, _ = ctx.dataset.take("train", spec.calibration_batches * spec.batch_size)
         batches = calibration_batches(
             source,
             shape,

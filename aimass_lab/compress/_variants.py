@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from aimass_lab.workspace import Workspace
 
 ONNX_FILE = "model.onnx"
+#: Test rows measured for data read on demand (data in memory is measured whole).
+MEASURE_ROWS = 10_000
 
 __all__ = [
     "ONNX_FILE",
@@ -149,12 +151,14 @@ def measure(
 ) -> dict[str, Any]:
     from aimass_lab.compress._measure import measure
 
+    # the whole test part when it is in memory, else its first MEASURE_ROWS rows
+    x_test, y_test = dataset.take("test", None if dataset.in_memory else MEASURE_ROWS)
     row = measure(
         onnx_path=onnx_path,
         network=candidate.network,
         config=candidate.config,
-        x_test=dataset.X_test,
-        y_test=dataset.y_test,
+        x_test=x_test,
+        y_test=y_test,
         bench=bench,
     )
     row["parity_max_abs_diff"] = parity.get("max_abs_diff")

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from aimass_lab.data._load import infer_task, load, report
     from aimass_lab.data._plugins import get_source, register_source, unregister_source
     from aimass_lab.data._preprocess import Preprocessor
+    from aimass_lab.data._progress import set_progress
     from aimass_lab.data._records import check_name as check_dataset_name
-    from aimass_lab.data._records import registered_names
+    from aimass_lab.data._records import registered_names, registered_row
     from aimass_lab.data._registry import (
         add,
         from_csv,
@@ -70,9 +71,11 @@ __all__ = [
     "load",
     "register_source",
     "registered_names",
+    "registered_row",
     "remove",
     "report",
     "resolve_spec",
+    "set_progress",
     "unregister_source",
 ]
 
@@ -86,6 +89,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "add": ("aimass_lab.data._registry", "add"),
     "check_dataset_name": ("aimass_lab.data._records", "check_name"),
     "registered_names": ("aimass_lab.data._records", "registered_names"),
+    "registered_row": ("aimass_lab.data._records", "registered_row"),
     "augment_batch": ("aimass_lab.data._augment", "augment_batch"),
     "from_csv": ("aimass_lab.data._registry", "from_csv"),
     "from_dataframe": ("aimass_lab.data._registry", "from_dataframe"),
@@ -103,6 +107,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "remove": ("aimass_lab.data._registry", "remove"),
     "report": ("aimass_lab.data._load", "report"),
     "resolve_spec": ("aimass_lab.data._resolve", "resolve_spec"),
+    "set_progress": ("aimass_lab.data._progress", "set_progress"),
     "unregister_source": ("aimass_lab.data._plugins", "unregister_source"),
 }
 

@@ -186,6 +186,63 @@ class Dataset:
             raise DataError(f"unknown part {part!r}; accepted: 'train', 'val', 'test'")
         return self.parts[part].take(n, start)
 
+    def preview(self, part: str = "train", start: int = 0, n: int = 12) -> dict[str, Any]:
+        """A page of raw samples of a part, to look at (what the front doors show).
+
+        Only the page's rows are read: for data read on demand the rest stays on disk.
+
+        Parameters
+        ----------
+        part
+            ``"train"``, ``"val"`` or ``"test"``.
+        start
+            The first row, in the part's order (``0 <= start < total``; 0 for an empty part).
+        n
+            How many rows, 1 to 100 (fewer at the end of the part).
+
+        Returns
+        -------
+        dict
+            ``{"part", "start", "total", "kind", "rows"}``: ``kind`` is ``"image"``,
+            ``"tabular"`` or ``"text"``; each row has ``"index"`` (its position in the part),
+            ``"label"`` (the class label, or the target value) and ``"thumbnail"`` (a PNG
+            ``data:`` URI, with ``"path"`` for image files; ``"error"`` instead for a file
+            that cannot be read), ``"text"`` or ``"values"`` (``{column: value}``).
+
+        Raises
+        ------
+        DataError
+            For an unknown part, or ``start``/``n`` out of range (the message gives the range).
+
+        Examples
+        --------
+        >>> from aimass_lab import datasets
+        >>> page = datasets.load("iris").preview("train", n=2)
+        >>> page["kind"], page["total"], len(page["rows"]), sorted(page["rows"][0])
+        ('tabular', 104, 2, ['index', 'label', 'values'])
+        """
+        from aimass_lab.data._samples import MAX_PREVIEW_ROWS
+        from aimass_lab.errors import DataError
+
+        if part not in self.parts:
+            raise DataError(f"unknown part {part!r}; accepted: 'train', 'val', 'test'")
+        total = len(self.parts[part])
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PREVIEW_ROWS:
+            raise DataError(f"a page of samples holds 1 to {MAX_PREVIEW_ROWS} rows; got n={n!r}")
+        last = max(total - 1, 0)
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= last:
+            raise DataError(
+                f"start={start!r} is out of range for part {part!r} of dataset {self.name!r}, "
+                f"which has {total} rows; accepted: 0 to {last}"
+            )
+        samples = self.parts[part]
+        rows = samples.preview(min(n, total - start), start) if total else []
+        classes = self.classes if self.task == "classification" else None
+        for row in rows:  # the label from the part's labels, whatever the part put there
+            value = samples.labels[int(row["index"])]
+            row["label"] = classes[int(value)] if classes is not None else float(value)
+        return {"part": part, "start": start, "total": total, "kind": self.input_kind, "rows": rows}
+
     # -- shape of the problem -----------------------------------------------------------------
     @property
     def input_kind(self) -> str:

@@ -371,8 +371,10 @@ def build_dataset(
     train, val, test, stratified = split_indices(len(y_all), stratify, spec.split)
 
     pre = Preprocessor.from_spec(spec.preprocess, kind="image" if image else "tabular")
+    raw_rows: pd.DataFrame | np.ndarray = X  # what a page of samples shows (Samples.preview)
     if image:
         images = np.asarray(X, dtype=np.float32)
+        raw_rows = images
         pre.fit(images[train])
         parts = [
             pre.transform(images[idx]) if len(idx) else _empty(images.shape[1:])
@@ -397,7 +399,7 @@ def build_dataset(
         classes=classes,
         target=target,
         parts={
-            part: ArraySamples(features, y_all[idx])
+            part: ArraySamples(features, y_all[idx], raw=raw_rows, raw_index=idx)
             for part, features, idx in zip(
                 ("train", "val", "test"), parts, (train, val, test), strict=True
             )

@@ -14,6 +14,7 @@ from typing import Any
 from jupyter_server.utils import url_path_join
 
 from aimass_lab.lab._base import API_PREFIX, BaseHandler, OpenAPIHandler, VersionHandler
+from aimass_lab.lab._datasets_api import DatasetReportHandler, DatasetSamplesHandler
 from aimass_lab.lab._deploy_api import (
     DeploymentHandler,
     DeploymentMetricsHandler,
@@ -63,6 +64,8 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"models/{_ID.format('ref')}/lineage", ModelLineageHandler),
     ("datasets", DatasetsHandler),
     (f"datasets/{_ID.format('name')}", DatasetHandler),
+    (f"datasets/{_ID.format('name')}/samples", DatasetSamplesHandler),
+    (f"datasets/{_ID.format('name')}/report", DatasetReportHandler),
     ("studies", StudiesHandler),
     (f"studies/{_ID.format('name')}", StudyHandler),
     ("deployments", DeploymentsHandler),

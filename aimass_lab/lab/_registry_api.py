@@ -87,10 +87,12 @@ class DatasetsHandler(BaseHandler):
 class DatasetHandler(BaseHandler):
     @_api
     async def get(self, name: str) -> None:
-        from aimass_lab import data
+        from aimass_lab.lab._datasets_api import dataset_cache
+
+        cache = dataset_cache(self)
 
         def describe() -> dict[str, Any]:
-            dataset = data.load(name, workspace=self.ws)
+            dataset = cache.get(name, self.ws)
             return {"info": dataset.info(), "report": dataset.report().to_dict()}
 
         self.reply(await self.call(describe))

@@ -21,6 +21,9 @@ __all__ = [
 _HEIGHT = 300
 CLASSIFICATION_METRICS = ("acc", "precision", "recall", "f1", "auroc")
 REGRESSION_METRICS = ("mae", "rmse", "r2", "pearson")
+#: Rows of the confusion matrix / predicted-vs-true chart for data read on demand.
+EVAL_ROWS = 2_000
+EVAL_BATCH = 250
 
 
 def empty_figure(title: str = "", height: int = _HEIGHT, **layout: Any) -> go.FigureWidget:
@@ -98,12 +101,20 @@ def evaluate_run(run: Run) -> dict[str, Any]:
 
     network = run.model()
     dataset = data_stage.load(run.spec.data, workspace=run.workspace)
-    X, y = dataset.X_test, dataset.y_test
-    split = "test"
-    if len(y) == 0:
-        X, y, split = dataset.X_val, dataset.y_val, "val"
+    split = "test" if len(dataset.y_test) else "val"
+    if dataset.in_memory:  # the whole part at once
+        batches: Any = [dataset.take(split, None)]
+    else:  # its first EVAL_ROWS rows, read EVAL_BATCH at a time
+        n = min(len(dataset.parts[split]), EVAL_ROWS)
+        batches = (dataset.take(split, min(EVAL_BATCH, n - s), s) for s in range(0, n, EVAL_BATCH))
+    outs, ys = [], []
+    network.eval()
     with torch.inference_mode():
-        out = network.eval()(torch.from_numpy(np.ascontiguousarray(X, np.float32))).numpy()
+        for X, y_part in batches:
+            X = np.ascontiguousarray(X, np.float32 if X.dtype.kind == "f" else None)
+            outs.append(network(torch.from_numpy(X)).numpy())
+            ys.append(y_part)
+    out, y = np.concatenate(outs), np.concatenate(ys)
     if dataset.task == "regression":
         stats = dataset.target_stats or {"mean": 0.0, "std": 1.0}
         pred = out.reshape(len(out), -1)[:, 0] * stats["std"] + stats["mean"]

@@ -23,6 +23,7 @@ from aimass_lab.widgets._base import (
     set_options,
 )
 from aimass_lab.widgets._charts import empty_figure
+from aimass_lab.widgets._samples import SamplesView
 
 if TYPE_CHECKING:
     from aimass_lab.data import Dataset
@@ -59,13 +60,16 @@ def file_source(path: str) -> str:
 
 
 class DataPanel(Panel):
-    """Choose a dataset, load it, read its report and register it.
+    """Choose a dataset, load it, read its report, look at its samples and register it.
 
     Sources: a built-in dataset, one registered in the workspace, a CSV or Parquet file on
     disk, or a file uploaded from the browser (saved in the workspace's ``uploads`` folder).
     The split settings (validation and test fractions, seed, stratification) are part of the
-    spec. Load shows the dataset, its checks (schema, missing values, duplicates, leakage)
-    and the class balance (or the target's distribution for regression).
+    spec. Load shows the dataset, its checks (schema, missing values, duplicates, leakage),
+    the class balance (or the target's distribution for regression) and a page of samples
+    (thumbnails for images, rows for tables and text) with previous/next paging; only that
+    page is read. A bad input (a missing column, an empty class folder, an unreadable file)
+    shows its message in the panel.
 
     Parameters
     ----------
@@ -172,6 +176,7 @@ class DataPanel(Panel):
         self.report_view = widgets.HTML()
         self.balance_chart = empty_figure("class balance", height=260)
         self.balance_chart.add_trace(go.Bar(x=[], y=[], name="rows"))
+        self.samples = SamplesView()
 
     def _layout(self) -> list[widgets.Widget]:
         """The panel's rows: source, task, split, Load, the dataset, Register."""
@@ -187,6 +192,8 @@ class DataPanel(Panel):
             self.status,
             self.summary,
             widgets.HBox([self.report_view, self.balance_chart]),
+            section("samples"),
+            self.samples,
             widgets.HBox([self.register_name.box, self.register_button]),
         ]
 
@@ -361,8 +368,13 @@ class DataPanel(Panel):
         return self._on_load()  # type: ignore[no-any-return]
 
     def show_dataset(self, dataset: Dataset) -> None:
-        """Show a loaded dataset: summary, report and class balance."""
+        """Show a loaded dataset: summary, report, class balance and a page of samples.
+
+        Only the labels, the report and one page of samples are read, so data read on
+        demand (image folders, large tables, text) is never loaded whole.
+        """
         self.dataset = dataset
+        self.samples.show(dataset)
         self.summary.value = dataset._repr_html_()
         report = dataset.report()
         self.report_view.value = report._repr_html_()

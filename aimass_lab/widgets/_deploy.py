@@ -76,7 +76,7 @@ def _example_body(ref: str, workspace: Workspace) -> dict[str, Any]:
         from aimass_lab import data as data_stage
 
         dataset = data_stage.load(config["data_spec"], workspace=workspace)
-        rows = dataset.X_test[:2] if len(dataset.X_test) else dataset.X_val[:2]
+        rows, _ = dataset.take("test" if len(dataset.y_test) else "val", 2)
         return {"inputs": [[round(float(v), 4) for v in row.reshape(-1)] for row in rows]}
     except Exception:
         return {"inputs": [[0.0]]}

@@ -49,7 +49,44 @@ export interface IDeployment {
   spec?: { model?: string; replicas?: number };
 }
 
-export const SECTIONS = ['jobs', 'studies', 'models', 'deployments'] as const;
+/** A dataset of the workspace (`GET datasets`). */
+export interface IDataset {
+  name: string;
+  source: string;
+  task: string | null;
+  description?: string | null;
+  registered: boolean;
+  fingerprint?: string | null;
+  created_at?: string | null;
+}
+
+/** One row of a page of samples (`GET datasets/{name}/samples`). */
+export interface ISampleRow {
+  index: number;
+  label: unknown;
+  thumbnail?: string;
+  path?: string;
+  error?: string;
+  text?: string;
+  values?: Record<string, unknown>;
+}
+
+/** A page of a dataset's samples: only these rows were read on the server. */
+export interface ISamplePage {
+  part: string;
+  start: number;
+  total: number;
+  kind: 'image' | 'tabular' | 'text';
+  rows: ISampleRow[];
+}
+
+export const SECTIONS = [
+  'jobs',
+  'studies',
+  'models',
+  'datasets',
+  'deployments'
+] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** What one sidebar section shows: its items, or why it has none. */
@@ -63,6 +100,7 @@ export interface ISections {
   jobs: ISection<IJob>;
   studies: ISection<IStudy>;
   models: ISection<IModelVersion>;
+  datasets: ISection<IDataset>;
   deployments: ISection<IDeployment>;
 }
 
@@ -70,7 +108,13 @@ const ROUTES: Record<SectionName, string> = {
   jobs: 'jobs?limit=50',
   studies: 'studies',
   models: 'models',
+  datasets: 'datasets',
   deployments: 'deployments'
+};
+
+/** What a section keeps of its route's answer (datasets: the registered ones). */
+const KEEP: Partial<Record<SectionName, (item: unknown) => boolean>> = {
+  datasets: item => (item as IDataset).registered === true
 };
 
 /** Job states in which a job still changes (the sidebar polls faster then). */
@@ -90,6 +134,7 @@ export class AimassModel {
       jobs: { status: 'loading', items: [] },
       studies: { status: 'loading', items: [] },
       models: { status: 'loading', items: [] },
+      datasets: { status: 'loading', items: [] },
       deployments: { status: 'loading', items: [] }
     };
   }
@@ -152,10 +197,12 @@ export class AimassModel {
   private async _fetch(name: SectionName): Promise<void> {
     const previous = this._sections[name];
     try {
-      const items = await requestAPI<unknown[]>(ROUTES[name]);
+      const answer = await requestAPI<unknown[]>(ROUTES[name]);
+      const keep = KEEP[name];
+      const items = Array.isArray(answer) ? answer : [];
       this._sections = {
         ...this._sections,
-        [name]: { status: 'ok', items: Array.isArray(items) ? items : [] }
+        [name]: { status: 'ok', items: keep ? items.filter(keep) : items }
       };
     } catch (error) {
       const section: ISection<unknown> =

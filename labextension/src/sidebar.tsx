@@ -10,6 +10,7 @@ import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { Actions, jobLabel } from './actions';
+import { DatasetRow } from './datasets';
 import {
   formatDuration,
   formatNumber,
@@ -27,7 +28,7 @@ import {
   IStudy
 } from './model';
 
-/** The "AI Mass" sidebar: jobs, studies, models and deployments of the workspace. */
+/** The "AI Mass" sidebar: jobs, studies, models, datasets and deployments of the workspace. */
 export class AimassSidebar extends ReactWidget {
   constructor(
     readonly model: AimassModel,
@@ -37,7 +38,8 @@ export class AimassSidebar extends ReactWidget {
     this.id = 'aimass-sidebar';
     this.addClass('jp-AimassSidebar');
     this.title.icon = aimassIcon;
-    this.title.caption = 'AI Mass: jobs, studies, models, deployments';
+    this.title.caption =
+      'AI Mass: jobs, studies, models, datasets, deployments';
   }
 
   protected onAfterShow(msg: Message): void {
@@ -130,6 +132,16 @@ function SidebarView(props: {
             versions={versions}
             actions={actions}
           />
+        ))}
+      </Section>
+      <Section
+        name="datasets"
+        title="Datasets"
+        section={s.datasets}
+        empty="No registered datasets yet: aimass_lab.datasets.add(name, ...) or aimass datasets add registers one."
+      >
+        {s.datasets.items.map(d => (
+          <DatasetRow key={d.name} dataset={d} />
         ))}
       </Section>
       <Section

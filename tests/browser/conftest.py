@@ -142,6 +142,17 @@ def start_lab_server(base: Path, extra_args: list[str] | None = None) -> LabServ
     # The kernels the server starts run the project's Python (the one running the tests).
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
 
+    # Serve this checkout's build of the extension, whatever the environment links to (a venv
+    # shared by several worktrees links one of them).
+    built = ROOT / "aimass_lab" / "labextension"
+    if (built / "package.json").exists():
+        (base / "labextensions").mkdir(exist_ok=True)
+        (base / "labextensions" / "aimass-lab").symlink_to(built, target_is_directory=True)
+        extra_args = [
+            f"--LabApp.extra_labextensions_path={base / 'labextensions'}",
+            *(extra_args or []),
+        ]
+
     token = secrets.token_hex(16)
     log_path = base / "jupyter.log"
     last_error = ""

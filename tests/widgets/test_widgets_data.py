@@ -1,0 +1,157 @@
+"""The Data panel's page of samples (thumbnails, rows, paging) and its bad-input messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from common_helpers import write_image_folder
+
+from aimass_lab import data
+from aimass_lab.data._samples import Samples
+from aimass_lab.errors import DataError
+from aimass_lab.workspace import Workspace
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path / "ws")
+
+
+class _OnDemand(Samples):
+    """A part that reads features on demand: preview works, take/torch_dataset fail loudly."""
+
+    def __init__(self, inner: Samples) -> None:
+        super().__init__(inner.labels)
+        self.inner = inner
+        self.pages: list[tuple[int, int]] = []
+
+    def take(self, n: int | None = None, start: int = 0) -> Any:
+        raise AssertionError("the front door read model-ready features")
+
+    def torch_dataset(self, *, batch_size: int, shuffle: bool, seed: int) -> Any:
+        raise AssertionError("the front door built a torch dataset")
+
+    def preview(self, n: int = 12, start: int = 0) -> list[dict[str, Any]]:
+        self.pages.append((start, n))
+        return self.inner.preview(n, start)
+
+
+def test_image_folder_shows_thumbnails_pages_and_parts_without_reading_features(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    root = write_image_folder(tmp_path / "pets", per_class=12)
+    data.add("pets", {"source": "image_folder", "path": str(root)}, workspace=ws)
+    dataset = data.load("pets", workspace=ws)
+    dataset.parts = {name: _OnDemand(part) for name, part in dataset.parts.items()}
+    with pytest.raises(DataError):
+        dataset.X_train  # noqa: B018  (what the panel must not touch)
+
+    panel = DataPanel(dataset, workspace=ws)
+    view = panel.samples
+    assert panel.last_error is None, panel.status.value
+    assert view.view.value.count("<img src='data:image/png;base64,") == 12
+    assert "cat" in view.view.value and "rows 1 to 12 of" in view.where.value
+    assert view.prev_button.disabled and not view.next_button.disabled
+    assert sum(panel.balance_chart.data[0].y) == 24  # the report's class balance
+
+    view.next_button.click()
+    total = len(dataset.y_train)
+    assert view.page is not None and view.page["start"] == 12
+    assert view.view.value.count("<img ") == total - 12
+    assert f"rows 13 to {total} of {total}" in view.where.value
+    assert view.next_button.disabled and not view.prev_button.disabled
+    view.part.value = "test"
+    assert view.page["part"] == "test" and view.start == 0
+    assert view.view.value.count("<img ") == len(dataset.y_test)
+    parts = dataset.parts
+    assert isinstance(parts["train"], _OnDemand) and parts["train"].pages == [
+        (0, 12),
+        (12, total - 12),
+    ]
+
+
+def test_table_shows_raw_rows_with_class_labels(ws: Workspace) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    panel = DataPanel(workspace=ws)
+    panel.builtin.value = "iris"
+    panel.load_button.click()
+    html = panel.samples.view.value
+    assert "aimass-rows" in html and "sepal length (cm)" in html
+    assert any(name in html for name in ("setosa", "versicolor", "virginica"))
+
+
+def test_a_page_that_cannot_be_read_shows_its_error_in_the_view(ws: Workspace) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    dataset = data.load("iris")
+
+    class Broken(_OnDemand):
+        def preview(self, n: int = 12, start: int = 0) -> list[dict[str, Any]]:
+            raise DataError("cannot read the image /data/cat/7.png: truncated file")
+
+    dataset.parts = {name: Broken(part) for name, part in dataset.parts.items()}
+    panel = DataPanel(dataset, workspace=ws)
+    assert "cannot read the image /data/cat/7.png" in panel.samples.view.value
+    assert panel.samples.error is not None and panel.samples.next_button.disabled
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
+    """Bad inputs that each have a clear DataError today: ``{case: (spec, message)}``."""
+    empty = write_image_folder(tmp_path / "empty-class")
+    (empty / "bird").mkdir()
+    broken = write_image_folder(tmp_path / "broken")
+    (broken / "dog" / "bad.png").write_bytes(b"not a png at all")
+    csv = tmp_path / "table.csv"
+    pd.DataFrame({"a": np.arange(20), "label": ["x", "y"] * 10}).to_csv(csv, index=False)
+    return {
+        "empty class folder": (
+            {"source": "image_folder", "path": str(empty)},
+            "class folder(s) 'bird'",
+        ),
+        "unreadable image": (
+            {"source": "image_folder", "path": str(broken), "on_bad_record": "error"},
+            "bad.png",
+        ),
+        "missing column": (
+            {"source": "csv", "path": str(csv), "target": "price"},
+            "target column 'price' not found; columns: a, label",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", ["empty class folder", "unreadable image", "missing column"])
+def test_bad_input_shows_its_message_in_the_panel(ws: Workspace, tmp_path: Path, case: str) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    spec, message = _bad_inputs(tmp_path)[case]
+    data.add("ok", {"source": "builtin", "name": "iris"}, workspace=ws)
+    panel = DataPanel(workspace=ws)
+    panel.source.value = "registered"
+    # the registered source with a bad spec: what a user registered before the files changed
+    panel.data_arg = lambda: (spec, {})  # type: ignore[method-assign]
+    assert panel.load() is None
+    assert panel.last_error is not None and message in panel.last_error, panel.last_error
+    assert "Traceback" not in panel.status.value
+
+
+def test_an_image_that_breaks_after_loading_shows_a_warning_in_its_place(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    root = write_image_folder(tmp_path / "pets", per_class=4)
+    dataset = data.load({"source": "image_folder", "path": str(root)})
+    first = dataset.preview("train", n=1)["rows"][0]
+    assert "path" in first, first  # read on demand: the page names the files
+    (root / first["path"]).write_bytes(b"truncated")
+    panel = DataPanel(dataset, workspace=ws)
+    html = panel.samples.view.value
+    assert html.count("aimass-sample-error") == 1 and "cannot read the image" in html
+    assert html.count("<img ") == len(dataset.y_train) - 1
