@@ -66,6 +66,15 @@ def _load_data(data: Any, config: dict[str, Any], ref: str, ws: Workspace) -> Da
                 "it was trained on (a built-in or registered name, a DataSpec or a Dataset)"
             )
     dataset = data_stage.load(data, workspace=ws)
+    stored = config.get("preprocess") or {}
+    if stored.get("kind") == "text" or dataset.input_kind == "text":
+        check = getattr(dataset.preprocessor, "check_matches", None)
+        if check is None:
+            raise DataError(
+                f"model {ref} takes text, dataset {dataset.name!r} is {dataset.input_kind}; "
+                "accepted: the text dataset the model was trained on"
+            )
+        check(stored, f"model {ref}")  # the same tokenizer and max_length
     expected = tuple(int(d) for d in config["input_shape"])
     if tuple(dataset.input_shape) != expected:
         raise DataError(

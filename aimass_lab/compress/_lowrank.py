@@ -12,7 +12,7 @@ from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._fit import count_params, fit
 from aimass_lab.compress._prune import prunable_layers
 from aimass_lab.errors import AimassError
-from aimass_lab.models import build_network
+from aimass_lab.models import build_network, text_options
 from aimass_lab.specs import LowRankSpec, ModelSpec
 
 __all__ = ["LowRank", "LowRankLinear", "LowRankNetwork"]
@@ -50,8 +50,8 @@ class LowRankNetwork(nn.Module):
         The :class:`~aimass_lab.specs.ModelSpec` dict of the original network.
     ranks
         ``{layer path: rank}`` of the factorised layers.
-    input_shape, output_dim
-        As for :func:`~aimass_lab.models.build_network`.
+    input_shape, output_dim, vocab_size, pad_id
+        As for :func:`~aimass_lab.models.build_network` (the last two: text models only).
     """
 
     def __init__(
@@ -60,9 +60,18 @@ class LowRankNetwork(nn.Module):
         ranks: dict[str, int],
         input_shape: tuple[int, ...],
         output_dim: int,
+        vocab_size: int | None = None,
+        pad_id: int | None = None,
     ) -> None:
         super().__init__()
-        self.body = build_network(ModelSpec.from_dict(base), tuple(input_shape), int(output_dim))
+        text: dict[str, Any] = (
+            {"input_kind": "text", "vocab_size": vocab_size, "pad_id": pad_id}
+            if vocab_size is not None
+            else {}
+        )
+        self.body = build_network(
+            ModelSpec.from_dict(base), tuple(input_shape), int(output_dim), **text
+        )
         for path, rank in ranks.items():
             layer = self.body.get_submodule(path)
             if not isinstance(layer, nn.Linear):
@@ -119,7 +128,10 @@ class LowRank(CompressionMethod):
                 "rank * (in + out) < in * out); accepted: a lower rank or energy"
             )
         shape = tuple(int(d) for d in config["input_shape"])
-        network = LowRankNetwork(config["model_spec"], ranks, shape, int(config["output_dim"]))
+        text = {k: v for k, v in text_options(config).items() if k != "input_kind"}
+        network = LowRankNetwork(
+            config["model_spec"], ranks, shape, int(config["output_dim"]), **text
+        )
         # Start from the original weights, then put in the factors.
         network.body.load_state_dict(
             {

@@ -251,8 +251,20 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        """The shape of one preprocessed sample: ``(F,)`` or ``(C, H, W)``."""
+        """The shape of one preprocessed sample: ``(F,)``, ``(C, H, W)`` or ``(max_length,)``."""
         return self.preprocessor.output_shape
+
+    @property
+    def vocab_size(self) -> int | None:
+        """The tokenizer's vocabulary size (text), else ``None``."""
+        size = getattr(self.preprocessor, "vocab_size", None)
+        return None if size is None else int(size)
+
+    @property
+    def pad_id(self) -> int | None:
+        """The id padding tokens have (text), else ``None``."""
+        pad = getattr(self.preprocessor, "pad_id", None)
+        return None if pad is None else int(pad)
 
     @property
     def feature_names(self) -> list[str]:
@@ -379,6 +391,7 @@ class Dataset:
             "target": self.target,
             "input_kind": self.input_kind,
             "input_shape": list(self.input_shape),
+            "vocab_size": self.vocab_size,
             "output_dim": self.output_dim,
             "num_classes": self.num_classes,
             "classes": self.classes,

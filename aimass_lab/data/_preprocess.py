@@ -2,7 +2,8 @@
 
 Tabular data: impute numeric columns (mean, median or most frequent), fill categorical
 columns with their most frequent value, one-hot encode categorical columns, and standardize
-numeric columns. Images: one global mean and standard deviation.
+numeric columns. Images: one global mean and standard deviation. Text: a fitted tokenizer
+(``kind="text"``, :class:`aimass_lab.data._text.TextPreprocessor`).
 
 The state is plain JSON (:meth:`Preprocessor.state_dict`), so a served model can rebuild the
 preprocessor with :meth:`Preprocessor.from_state` and transform raw records without pickle.
@@ -404,6 +405,10 @@ class Preprocessor:
         DataError
             When the state is malformed or from a newer release.
         """
+        if state.get("kind") == "text":  # the tokenizer's state: aimass_lab.data._text
+            from aimass_lab.data._text import TextPreprocessor
+
+            return TextPreprocessor.from_state(state)
         try:
             version = int(state.get("version", 0))
             if version > STATE_VERSION:

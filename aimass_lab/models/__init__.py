@@ -14,6 +14,7 @@ from aimass_lab.specs import FAMILIES, Family
 if TYPE_CHECKING:
     from aimass_lab.models._load import load_network
     from aimass_lab.models._task import TaskModule, metric_names
+    from aimass_lab.models._text import text_options
     from aimass_lab.models._zoo import build_network, check_compatible
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "list_models",
     "load_network",
     "metric_names",
+    "text_options",
 ]
 
 _LAZY = {
@@ -33,6 +35,7 @@ _LAZY = {
     "TaskModule": "aimass_lab.models._task",
     "load_network": "aimass_lab.models._load",
     "metric_names": "aimass_lab.models._task",
+    "text_options": "aimass_lab.models._text",
 }
 
 

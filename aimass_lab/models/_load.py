@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from aimass_lab.errors import AimassError
+from aimass_lab.models._text import text_options
 from aimass_lab.models._zoo import build_network
 from aimass_lab.specs import ModelSpec
 
@@ -41,7 +42,7 @@ def load_network(
     input_shape = tuple(int(d) for d in config["input_shape"])
     output_dim = int(config["output_dim"])
     try:
-        network = build_network(spec, input_shape, output_dim)
+        network = build_network(spec, input_shape, output_dim, **text_options(config))
     except AimassError as exc:
         raise AimassError(f"cannot build the network of {label}: {exc}") from None
     try:

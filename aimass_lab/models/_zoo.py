@@ -29,13 +29,20 @@ def input_kind_of(input_shape: tuple[int, ...]) -> str:
 
 
 def check_compatible(
-    spec: ModelSpec, input_shape: tuple[int, ...], data_label: str = "the dataset"
+    spec: ModelSpec,
+    input_shape: tuple[int, ...],
+    data_label: str = "the dataset",
+    input_kind: str | None = None,
 ) -> None:
-    """Raise a clear error when a zoo family cannot take this input."""
+    """Raise a clear error when a zoo family cannot take this input.
+
+    ``input_kind`` (``"text"``, ...) overrides the kind guessed from the shape: text token
+    ids are ``(max_length,)``, the shape of a table.
+    """
     family = FAMILIES.get(spec.family)
     if family is None:
         return
-    kind = input_kind_of(tuple(input_shape))
+    kind = input_kind if input_kind in ("text", "image") else input_kind_of(tuple(input_shape))
     if kind not in family.inputs:
         takes = [name for name, f in FAMILIES.items() if kind in f.inputs]
         hint = " (for digits, set as_images=True to get 1x8x8 images)" if kind == "tabular" else ""
@@ -51,7 +58,7 @@ def check_compatible(
                 }
             ],
         )
-    if spec.family == "transformer":
+    if spec.family in ("transformer", "text_transformer"):
         hp = spec.resolved_hparams()
         if hp["d_model"] % hp["heads"]:
             raise SpecError(
@@ -263,7 +270,15 @@ def _import_target(target: str) -> Any:
     return obj
 
 
-def build_network(spec: ModelSpec, input_shape: tuple[int, ...], output_dim: int) -> nn.Module:
+def build_network(
+    spec: ModelSpec,
+    input_shape: tuple[int, ...],
+    output_dim: int,
+    *,
+    input_kind: str | None = None,
+    vocab_size: int | None = None,
+    pad_id: int | None = None,
+) -> nn.Module:
     """Build the network a spec describes for this input shape and output size.
 
     Parameters
@@ -274,6 +289,12 @@ def build_network(spec: ModelSpec, input_shape: tuple[int, ...], output_dim: int
         One sample's shape: ``(F,)``, ``(T, F)`` or ``(C, H, W)``.
     output_dim
         Number of classes, or 1 for regression.
+    input_kind
+        ``"text"`` for token ids (then ``input_shape`` is ``(max_length,)``); default: the
+        kind the shape says. :func:`aimass_lab.models.text_options` reads these three from
+        a ``model.json``.
+    vocab_size, pad_id
+        The tokenizer's vocabulary size and padding id (text models).
 
     Returns
     -------
@@ -290,6 +311,8 @@ def build_network(spec: ModelSpec, input_shape: tuple[int, ...], output_dim: int
             ("input_shape", shape),
             ("output_dim", output_dim),
             ("num_classes", output_dim),
+            ("vocab_size", vocab_size),
+            ("pad_id", pad_id),
         ):
             if key in params and key not in kwargs:
                 kwargs[key] = value
@@ -299,9 +322,11 @@ def build_network(spec: ModelSpec, input_shape: tuple[int, ...], output_dim: int
             raise AimassError(
                 f"cannot build custom model {spec.target!r} with {kwargs}: {exc}"
             ) from None
-    check_compatible(spec, shape)
+    check_compatible(spec, shape, input_kind=input_kind)
     hp = spec.resolved_hparams()
     family = spec.family
+    if family == "text_transformer":
+        return _text_network(spec, shape, output_dim, vocab_size, pad_id)
     if family == "mlp":
         return MLP(
             math.prod(shape),
@@ -339,3 +364,38 @@ def build_network(spec: ModelSpec, input_shape: tuple[int, ...], output_dim: int
             shape, output_dim, hp["d_model"], hp["heads"], hp["layers"], hp["ff"], hp["dropout"]
         )
     raise AimassError(f"unknown model {family!r}; accepted: {accepted([*FAMILIES, 'custom'])}")
+
+
+def _text_network(
+    spec: ModelSpec,
+    shape: tuple[int, ...],
+    output_dim: int,
+    vocab_size: int | None,
+    pad_id: int | None,
+) -> nn.Module:
+    from aimass_lab.models._text import TextTransformer
+
+    if vocab_size is None or pad_id is None or not 0 <= pad_id < vocab_size:
+        raise SpecError(
+            "ModelSpec",
+            [
+                {
+                    "field": "family",
+                    "value": spec.family,
+                    "message": "a text model needs the tokenizer's vocab_size and pad_id "
+                    f"(got {vocab_size}, {pad_id}); train it on a dataset with a text column",
+                }
+            ],
+        )
+    hp = spec.resolved_hparams()
+    return TextTransformer(
+        vocab_size,
+        pad_id,
+        shape[0],
+        output_dim,
+        hp["d_model"],
+        hp["heads"],
+        hp["layers"],
+        hp["ff"],
+        hp["dropout"],
+    )

@@ -42,6 +42,8 @@ class BuiltinInfo:
     task: str
     description: str
     generator: bool = False
+    #: The text column of a text dataset (its ``DataSpec.text``), else ``None``.
+    text: str | None = None
 
 
 BUILTINS: dict[str, BuiltinInfo] = {
@@ -61,6 +63,13 @@ BUILTINS: dict[str, BuiltinInfo] = {
         BuiltinInfo("classification", "classification", "random n-class problem (generator)", True),
         BuiltinInfo(
             "regression", "regression", "random linear regression problem (generator)", True
+        ),
+        BuiltinInfo(
+            "reviews",
+            "classification",
+            "short product reviews with a sentiment label, 2 classes (text generator)",
+            True,
+            text="text",
         ),
     ]
 }
@@ -131,7 +140,8 @@ class Family:
     bounds
         ``(low, high)`` inclusive bounds for numeric hyperparameters (``None`` for open).
     inputs
-        The kinds of input it takes: ``"tabular"``, ``"image"``, ``"sequence"``.
+        The kinds of input it takes: ``"tabular"``, ``"image"``, ``"sequence"``, ``"text"``
+        (token ids, see ``DataSpec.text``).
     """
 
     name: str
@@ -196,6 +206,19 @@ FAMILIES: dict[str, Family] = {
                 "ff": (1, None),
                 "dropout": _DROPOUT,
             },
+        ),
+        Family(
+            "text_transformer",
+            "Transformer encoder over token ids (embedding, learned positions, masked mean pooling)",
+            {"d_model": 64, "heads": 4, "layers": 2, "ff": 128, "dropout": 0.1},
+            bounds={
+                "d_model": (1, None),
+                "heads": (1, 64),
+                "layers": (1, 24),
+                "ff": (1, None),
+                "dropout": _DROPOUT,
+            },
+            inputs=("text",),
         ),
     ]
 }

@@ -267,7 +267,14 @@ class DataSpec(Spec):
             )
         if src in _TABLE_SOURCES and not self.target:
             raise ValueError(f"source {src!r} needs target: the name of the column to predict")
-        if self.text is not None:
+        builtin_text = BUILTINS[self.name].text if src == "builtin" and self.name else None
+        if self.text is not None and builtin_text is not None:
+            if self.text != builtin_text:
+                raise ValueError(
+                    f"the built-in dataset {self.name!r} has its text in column "
+                    f"{builtin_text!r}; got text={self.text!r}"
+                )
+        elif self.text is not None:
             if src not in _TABLE_SOURCES:
                 raise ValueError(
                     f"text names a column of a table; source {src!r} is not one "

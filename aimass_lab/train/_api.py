@@ -109,7 +109,12 @@ def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
     if dataset is not None and spec.model.family != "custom":
         from aimass_lab.models import check_compatible
 
-        check_compatible(spec.model, tuple(dataset.input_shape), f"dataset {spec.data.label!r}")
+        check_compatible(
+            spec.model,
+            tuple(dataset.input_shape),
+            f"dataset {spec.data.label!r}",
+            input_kind=dataset.input_kind,
+        )
         if spec.early_stopping is not None:
             from aimass_lab.models import metric_names
 

@@ -87,7 +87,12 @@ def execute(
     if dataset is None:
         dataset = data_stage.load(spec.data, workspace=ctx.workspace)
     if network is None:
-        network = build_network(spec.model, tuple(dataset.input_shape), int(dataset.output_dim))
+        network = build_network(
+            spec.model,
+            tuple(dataset.input_shape),
+            int(dataset.output_dim),
+            **network_inputs(dataset),
+        )
     if isinstance(network, pl.LightningModule):
         module = network
     else:
@@ -136,6 +141,13 @@ def execute(
         write_model(run_dir / MODEL_DIR, inner, spec, dataset, metrics, ctx.job.id)
         ctx.set_result(result)
     return result
+
+
+def network_inputs(dataset: Any) -> dict[str, Any]:
+    """What :func:`~aimass_lab.models.build_network` needs beyond shapes: text vocabulary."""
+    if getattr(dataset, "input_kind", None) != "text":
+        return {}
+    return {"input_kind": "text", "vocab_size": dataset.vocab_size, "pad_id": dataset.pad_id}
 
 
 @contextlib.contextmanager
@@ -245,6 +257,7 @@ def write_model(
             "task": dataset.task,
             "input_shape": [int(s) for s in dataset.input_shape],
             "input_kind": dataset.input_kind,
+            **{k: v for k, v in network_inputs(dataset).items() if k != "input_kind"},
             "output_dim": int(dataset.output_dim),
             "classes": json.loads(json.dumps(dataset.classes, default=str))
             if dataset.classes is not None

@@ -1,0 +1,132 @@
+"""The data report of a text dataset, computed in one pass over the texts in chunks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from aimass_lab.data._report import DataReport, _class_balance
+
+if TYPE_CHECKING:
+    from aimass_lab.data._textdata import TextData
+
+__all__ = ["text_report"]
+
+
+def _hashes_and_lengths(data: TextData) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 content hash (text and target) and character length of every text."""
+    hashes: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    labels = data.y.astype(str).to_numpy(dtype=object)
+    start = 0
+    for texts in data.texts_at(np.arange(len(data))):
+        stop = start + len(texts)
+        pairs = pd.DataFrame({"t": pd.Series(texts, dtype=object), "y": labels[start:stop]})
+        hashes.append(pd.util.hash_pandas_object(pairs, index=False).to_numpy())
+        lengths.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+        start = stop
+    empty_u, empty_i = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    return (
+        np.concatenate(hashes) if hashes else empty_u,
+        np.concatenate(lengths) if lengths else empty_i,
+    )
+
+
+def _length_stats(lengths: np.ndarray) -> dict[str, float]:
+    if not len(lengths):
+        return {}
+    q = np.percentile(lengths, [5, 50, 95])
+    return {
+        "min": int(lengths.min()),
+        "p5": float(q[0]),
+        "median": float(q[1]),
+        "p95": float(q[2]),
+        "max": int(lengths.max()),
+        "mean": float(lengths.mean()),
+    }
+
+
+def text_report(
+    data: TextData,
+    *,
+    name: str,
+    task: str,
+    target: str,
+    classes: list[Any] | None,
+    indices: dict[str, np.ndarray],
+) -> DataReport:
+    """Schema (text lengths in characters), duplicates, leakage between parts, bad records.
+
+    Exact: every text is read once, in chunks. Duplicates and leakage compare a 64-bit hash
+    of (text, target); a text in the validation or test part that is also in the training
+    part is reported as leakage.
+    """
+    hashes, lengths = _hashes_and_lengths(data)
+    y = data.y
+    warnings: list[dict[str, Any]] = []
+    duplicates = int(len(hashes) - len(np.unique(hashes))) if len(hashes) else 0
+    schema = [
+        {
+            "column": data.text_name,
+            "dtype": "text",
+            "missing": len(data.bad_rows),
+            "unique": len(np.unique(hashes)),
+            "length_chars": _length_stats(lengths),
+        },
+        {
+            "column": target,
+            "dtype": str(y.dtype),
+            "missing": int(y.isna().sum()),
+            "unique": int(y.nunique(dropna=True)),
+        },
+    ]
+    balance = _class_balance(y, classes, warnings) if task == "classification" else None
+    if data.bad_rows:
+        shown = [r for r, _ in data.bad_rows[:10]]
+        warnings.append(
+            {
+                "kind": "bad_records",
+                "column": data.text_name,
+                "count": len(data.bad_rows),
+                "rows": shown,
+                "message": f"{len(data.bad_rows)} bad text record(s) skipped (missing or not "
+                f"UTF-8), first rows: {shown}",
+            }
+        )
+    if duplicates:
+        warnings.append(
+            {
+                "kind": "duplicates",
+                "message": f"{duplicates} duplicate text(s) with the same target; duplicates "
+                "across train and test inflate test scores",
+            }
+        )
+    train = set(hashes[indices["train"]].tolist()) if len(indices["train"]) else set()
+    for part in ("val", "test"):
+        idx = indices.get(part)
+        if idx is None or not len(idx):
+            continue
+        shared = int(sum(h in train for h in hashes[idx].tolist()))
+        if shared:
+            warnings.append(
+                {
+                    "kind": "leakage",
+                    "column": data.text_name,
+                    "message": f"{shared} text(s) of the {part} part are also in the training "
+                    "part: its scores are too optimistic; drop duplicates before loading",
+                }
+            )
+    return DataReport(
+        name=name,
+        task=task,
+        target=target,
+        n_rows=len(data),
+        n_features=1,
+        schema=schema,
+        missing=len(data.bad_rows),
+        class_balance=balance,
+        duplicates=duplicates,
+        warnings=warnings,
+    )
