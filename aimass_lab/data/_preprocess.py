@@ -11,6 +11,7 @@ preprocessor with :meth:`Preprocessor.from_state` and transform raw records with
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +24,9 @@ from aimass_lab.errors import DataError, SpecError, accepted
 __all__ = ["Preprocessor", "category_key"]
 
 STATE_VERSION = 1
+#: Kinds whose preprocessor is a subclass in a module of its own ("module:Class"; named, not
+#: imported, since that module imports this one): text's tokenizer.
+_STATE_KINDS = {"text": "aimass_lab.data._text:TextPreprocessor"}
 _IMPUTE = ("mean", "median", "most_frequent", "none")
 
 
@@ -405,10 +409,11 @@ class Preprocessor:
         DataError
             When the state is malformed or from a newer release.
         """
-        if state.get("kind") == "text":  # the tokenizer's state: aimass_lab.data._text
-            from aimass_lab.data._text import TextPreprocessor
-
-            return TextPreprocessor.from_state(state)
+        subclass = _STATE_KINDS.get(str(state.get("kind")))
+        if subclass is not None:
+            module_name, _, attr = subclass.partition(":")
+            cls_: type[Preprocessor] = getattr(importlib.import_module(module_name), attr)
+            return cls_.from_state(state)
         try:
             version = int(state.get("version", 0))
             if version > STATE_VERSION:

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,12 +125,23 @@ def load_tokenizer(path: str | os.PathLike[str]) -> tuple[Tokenizer, str | None]
 
 
 def train_tokenizer(
-    spec: TokenizerSpec, batches: Iterable[list[str]], total: int | None = None
+    spec: TokenizerSpec, batches: Callable[[], Iterable[list[str]]], total: int | None = None
 ) -> Tokenizer:
     """Train a ``spec.kind`` tokenizer (``"wordpiece"`` or ``"bpe"``) on batches of texts.
 
     ``[PAD]`` is id 0 and ``[UNK]`` id 1; the vocabulary has at most ``spec.vocab_size``
-    entries and keeps tokens seen at least ``spec.min_frequency`` times.
+    entries and keeps tokens seen at least ``spec.min_frequency`` times. The same texts and
+    settings give the same tokenizer in every process (see :func:`_canonical`).
+
+    Parameters
+    ----------
+    spec
+        The tokenizer settings.
+    batches
+        Gives a fresh iterator over the training texts in lists (WordPiece reads them twice:
+        once for their characters).
+    total
+        The number of texts (for the trainer's progress).
     """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
@@ -157,15 +168,53 @@ def train_tokenizer(
         tokenizer.normalizer = normalizers.BertNormalizer(lowercase=spec.lowercase)
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tokenizer.decoder = decoders.WordPiece()
+        # The trainer numbers the "##c" pieces in hash-map order, which breaks ties between
+        # equally frequent merges differently in every process; listing them up front (as
+        # special tokens, made plain tokens again below) fixes their order.
+        chars: set[str] = set()
+        for texts in batches():
+            for text in texts:
+                chars.update(text.lower() if spec.lowercase else text)
+        pieces = sorted(f"##{c}" for c in chars if not c.isspace())
         trainer = trainers.WordPieceTrainer(
             vocab_size=spec.vocab_size,
             min_frequency=spec.min_frequency,
-            special_tokens=special,
+            special_tokens=special + pieces,
             show_progress=False,
         )
     with parallel_tokenizers():
-        tokenizer.train_from_iterator(batches, trainer, length=total)
-    return tokenizer
+        tokenizer.train_from_iterator(batches(), trainer, length=total)
+    return _canonical(tokenizer, set(special))
+
+
+def _canonical(tokenizer: Tokenizer, special: set[str]) -> Tokenizer:
+    """The trained tokenizer with ids that do not depend on the process.
+
+    The trainers give the same tokens and merges in every process, but number the tokens in
+    hash-map order, which changes from process to process. Renumbered: the ``special``
+    tokens first, then the other single tokens sorted, then merge results in merge order; so
+    the same texts and settings give the same tokenizer (and sha256) everywhere. Added tokens
+    that are not in ``special`` become plain vocabulary entries.
+    """
+    from tokenizers import Tokenizer
+
+    data = json.loads(tokenizer.to_str())
+    model = data["model"]
+    vocab: dict[str, int] = model["vocab"]
+    added = sorted(
+        (t for t in data.get("added_tokens") or [] if t["content"] in special),
+        key=lambda t: int(t["id"]),
+    )
+    data["added_tokens"] = added
+    specials = [str(t["content"]) for t in added]
+    merges = [m if isinstance(m, str) else "".join(m) for m in model.get("merges") or []]
+    merged = list(dict.fromkeys(m.replace(" ", "") for m in merges))
+    first = set(specials) | set(merged)
+    order = specials + sorted(t for t in vocab if t not in first) + merged
+    model["vocab"] = {token: i for i, token in enumerate(t for t in order if t in vocab)}
+    for entry in added:
+        entry["id"] = model["vocab"][entry["content"]]
+    return Tokenizer.from_str(json.dumps(data))
 
 
 def configure(tokenizer: Tokenizer, max_length: int, pad_name: str | None = None) -> int:

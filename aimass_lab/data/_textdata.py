@@ -267,14 +267,15 @@ class TextData(LazyData):
         if tok.path:
             tokenizer, pad_name = load_tokenizer(tok.path)
         else:
-            with Progress(len(train), "train tokenizer", "texts") as bar:
+            passes = 2 if tok.kind == "wordpiece" else 1
+            with Progress(passes * len(train), "train tokenizer", "texts") as bar:
 
                 def batches() -> Iterator[list[str]]:
                     for texts in self.texts_at(train):
                         bar.update(len(texts))
                         yield texts
 
-                tokenizer = train_tokenizer(tok, batches(), total=len(train))
+                tokenizer = train_tokenizer(tok, batches, total=len(train))
         pad_id = configure(tokenizer, tok.max_length, pad_name)
         return TextPreprocessor(tokenizer, tok.max_length, pad_id)
 

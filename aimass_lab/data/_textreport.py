@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from aimass_lab.data._report import DataReport, _class_balance
 
-if TYPE_CHECKING:
-    from aimass_lab.data._textdata import TextData
-
 __all__ = ["text_report"]
 
 
-def _hashes_and_lengths(data: TextData) -> tuple[np.ndarray, np.ndarray]:
+def _hashes_and_lengths(data: Any) -> tuple[np.ndarray, np.ndarray]:
     """uint64 content hash (text and target) and character length of every text."""
     hashes: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
@@ -49,7 +46,7 @@ def _length_stats(lengths: np.ndarray) -> dict[str, float]:
 
 
 def text_report(
-    data: TextData,
+    data: Any,
     *,
     name: str,
     task: str,
@@ -58,6 +55,9 @@ def text_report(
     indices: dict[str, np.ndarray],
 ) -> DataReport:
     """Schema (text lengths in characters), duplicates, leakage between parts, bad records.
+
+    ``data`` is a :class:`~aimass_lab.data._textdata.TextData` (``texts_at``, ``y``,
+    ``bad_rows``, ``text_name``).
 
     Exact: every text is read once, in chunks. Duplicates and leakage compare a 64-bit hash
     of (text, target); a text in the validation or test part that is also in the training
