@@ -34,7 +34,7 @@ def test_reviews_builtin_trained_tokenizer_and_parts() -> None:
     info = ds.info()
     assert info["vocab_size"] == ds.vocab_size and 10 < ds.vocab_size <= 120
     assert ds.spec.text == "text" and ds.classes == ["negative", "positive"]
-    X, y = ds.take("train", 5)
+    X, _ = ds.take("train", 5)
     assert X.dtype == np.int64 and X.shape[0] == 5 and X.shape[1] <= 16
     assert (X[:, 0] != ds.pad_id).all()  # every text has at least one token
     rows = ds.parts["test"].preview(3)
