@@ -163,7 +163,9 @@ class TokenizerSpec(Spec):
     tokens and padded per batch to the longest in it.
     """
 
-    path: str | None = Field(None, description="local folder with tokenizer.json (no download)")
+    path: str | None = Field(
+        None, description="local folder with tokenizer.json, or that file (no download)"
+    )
     kind: Literal["wordpiece", "bpe"] = Field(
         "wordpiece", description="the tokenizer trained when path is not given"
     )
