@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -261,11 +262,13 @@ def encode_texts(
     with parallel_tokenizers():
         for batch in batches:
             encodings = tokenizer.encode_batch_fast(list(batch))
-            ids = [enc.ids or [unk_id] for enc in encodings]
+            ids = [enc.ids for enc in encodings]
+            del encodings
             size = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-            flat = np.fromiter(
-                (t for row in ids for t in row), dtype=np.int32, count=int(size.sum())
-            )
+            if not size.all():
+                ids = [row or [unk_id] for row in ids]
+                size = np.maximum(size, 1)
+            flat = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(size.sum()))
             pieces.append(flat)
             lengths.append(size)
     size = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
