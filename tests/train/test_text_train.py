@@ -113,3 +113,24 @@ def test_text_model_masks_padding() -> None:
     assert torch.isfinite(out).all()  # a text of padding only gives numbers, not NaN
     torch.testing.assert_close(out[:1], short, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(out, long[:, :], atol=1e-5, rtol=1e-4)
+
+
+def test_text_ddp_two_cpu_processes_bucketed(sqlite_workspace: Workspace) -> None:
+    data = {**DATA, "tokenizer": {**DATA["tokenizer"], "bucket_by_length": True}}  # type: ignore[dict-item]
+    run = am.train(
+        data,
+        "text_transformer",
+        hparams=HP,
+        max_epochs=1,
+        batch_size=16,
+        devices=2,
+        accelerator="cpu",
+        strategy="ddp",
+        workspace=sqlite_workspace,
+    )
+    run.wait(timeout=300)
+    assert run.status == "succeeded", run.logs(tail=60)
+    assert run.job.result["world_size"] == 2
+    # 168 training rows: each rank reads its own 84 in ceil(84 / 16) = 6 bucketed batches
+    assert datasets.load(data).sizes["train"] == 168
+    assert run.job.result["global_step"] == 6
