@@ -41,7 +41,14 @@ if TYPE_CHECKING:
     from aimass_lab.data._report import DataReport
     from aimass_lab.specs import DataSpec
 
-__all__ = ["TextData", "TextSamples", "text_data_from_raw", "text_read_spec", "text_spec"]
+__all__ = [
+    "TextData",
+    "TextSamples",
+    "text_data_from_raw",
+    "text_data_from_table",
+    "text_read_spec",
+    "text_spec",
+]
 
 #: Bad records named in an error or a report.
 SHOWN_BAD = 10
@@ -109,6 +116,29 @@ def text_data_from_raw(spec: DataSpec, raw: RawData) -> TextData:
         task=raw.task,
         target_name=target,
         replacement_is_bad=text_read_spec(spec) is not spec,
+    )
+
+
+def text_data_from_table(spec: DataSpec, table: pa.Table) -> TextData:
+    """The :class:`TextData` of an Arrow table (streamed sources): ``spec.text`` and
+    ``spec.target`` columns; only those two are read.
+
+    Raises
+    ------
+    DataError
+        When the table lacks the text or the target column (naming the columns).
+    """
+    column, target = str(spec.text), spec.target or ""
+    names = [str(n) for n in table.column_names]
+    for what, name in (("text", column), ("target", target)):
+        if name not in names:
+            raise DataError(f"{what} column {name!r} not found; columns: {', '.join(names)}")
+    return TextData(
+        table.column(column),
+        table.column(target).to_pandas().rename(target),
+        text_name=column,
+        on_bad_record=spec.on_bad_record,
+        target_name=target,
     )
 
 

@@ -279,3 +279,33 @@ def test_regression_on_text() -> None:
     report = ds.report()
     schema = {s["column"]: s for s in report.schema}
     assert schema["review"]["length_chars"]["max"] == int(frame["review"].str.len().max())
+
+
+def test_arrow_table_entry_point() -> None:
+    import pyarrow as pa
+
+    from aimass_lab.data._load import build_lazy_dataset
+    from aimass_lab.data._textdata import text_data_from_table
+    from aimass_lab.specs import DataSpec
+
+    texts = pa.chunked_array(
+        [
+            pa.array(["good fine", "bad poor", None], pa.large_string()),
+            pa.array(["great"] * 30, pa.large_string()),
+        ]
+    )
+    table = pa.table({"review": texts, "stars": ["up", "down", "up"] + ["up", "down"] * 15})
+    spec = DataSpec(
+        source="parquet",
+        path="x",
+        target="stars",
+        text="review",
+        tokenizer=TOK,
+        on_bad_record="skip",
+    )
+    data = text_data_from_table(spec, table)
+    assert len(data) == 32 and data.bad_rows == [(2, "missing text")]
+    ds = build_lazy_dataset(spec, data, name="arrow")
+    assert ds.input_kind == "text" and len(ds) == 32
+    with pytest.raises(DataError, match=r"text column 'body' not found; columns: review, stars"):
+        text_data_from_table(spec.model_copy(update={"text": "body"}), table)

@@ -90,6 +90,8 @@ class ModelCard:
         return self._slow(records)
 
     def transform_raw_rows(self, rows: list[Any]) -> np.ndarray:
+        if self.kind == "text":  # raw strings: tokenized, padded to max_length
+            return self._transform_text(rows)
         if self.kind == "image":
             try:
                 arr = np.asarray(rows, dtype=np.float32)
@@ -149,6 +151,18 @@ class ModelCard:
                         f"{what}[{i}] column {self.columns[j]!r} must be a number, got {v!r}",
                     )
         return ((out - self._mean) / self._std).astype(np.float32)
+
+    def _transform_text(self, rows: list[Any]) -> np.ndarray:
+        from aimass_lab.errors import DataError
+
+        for i, row in enumerate(rows):
+            if not isinstance(row, str):
+                raise HTTPError(400, f"inputs[{i}] must be a string: this model takes raw text")
+        try:
+            ids = self._preprocessor().transform(rows, pad_to_max_length=True)
+        except DataError as exc:
+            raise HTTPError(400, f"cannot tokenize the input: {exc}") from None
+        return np.asarray(ids, dtype=np.float32)  # ids, exact in float32 below 2**24
 
     def _slow(self, data: Any) -> np.ndarray:
         from aimass_lab.errors import DataError
