@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aimass_lab.data._report import DataReport, _class_balance
+from aimass_lab.data._report import DataReport, class_balance, leakage_warning
 
 __all__ = ["text_report"]
 
@@ -45,6 +45,23 @@ def _length_stats(lengths: np.ndarray) -> dict[str, float]:
     }
 
 
+def _length_histogram(lengths: np.ndarray) -> dict[str, int]:
+    """Texts per character-length bin (``"0"``, ``"1-8"``, ``"9-16"``, ``"17-32"``, ...)."""
+    if not len(lengths):
+        return {}
+    bins = np.where(lengths > 0, np.ceil(np.log2(np.maximum(lengths, 1))), -1).astype(int)
+    out: dict[str, int] = {}
+    for b, count in zip(*np.unique(bins, return_counts=True), strict=True):
+        if b < 0:
+            label = "0"
+        elif b <= 3:
+            label = "1-8"
+        else:
+            label = f"{2 ** (b - 1) + 1}-{2**b}"
+        out[label] = out.get(label, 0) + int(count)
+    return out
+
+
 def text_report(
     data: Any,
     *,
@@ -54,7 +71,8 @@ def text_report(
     classes: list[Any] | None,
     indices: dict[str, np.ndarray],
 ) -> DataReport:
-    """Schema (text lengths in characters), duplicates, leakage between parts, bad records.
+    """Schema (text lengths in characters), duplicates, leakage between parts, bad records;
+    ``distributions["text_length"]`` is a histogram of character lengths.
 
     ``data`` is a :class:`~aimass_lab.data._textdata.TextData` (``texts_at``, ``y``,
     ``bad_rows``, ``text_name``).
@@ -82,7 +100,7 @@ def text_report(
             "unique": int(y.nunique(dropna=True)),
         },
     ]
-    balance = _class_balance(y, classes, warnings) if task == "classification" else None
+    balance = class_balance(y, classes, warnings) if task == "classification" else None
     if data.bad_rows:
         shown = [r for r, _ in data.bad_rows[:10]]
         warnings.append(
@@ -104,20 +122,13 @@ def text_report(
             }
         )
     train = set(hashes[indices["train"]].tolist()) if len(indices["train"]) else set()
+    leaked = 0
     for part in ("val", "test"):
         idx = indices.get(part)
-        if idx is None or not len(idx):
-            continue
-        shared = int(sum(h in train for h in hashes[idx].tolist()))
-        if shared:
-            warnings.append(
-                {
-                    "kind": "leakage",
-                    "column": data.text_name,
-                    "message": f"{shared} text(s) of the {part} part are also in the training "
-                    "part: its scores are too optimistic; drop duplicates before loading",
-                }
-            )
+        if idx is not None and len(idx):
+            leaked += int(sum(h in train for h in hashes[idx].tolist()))
+    if leaked:
+        warnings.append({**leakage_warning(leaked, "text"), "column": data.text_name})
     return DataReport(
         name=name,
         task=task,
@@ -129,4 +140,8 @@ def text_report(
         class_balance=balance,
         duplicates=duplicates,
         warnings=warnings,
+        bad_records=len(data.bad_rows),
+        bad_examples=[f"row {row}: {why}" for row, why in data.bad_rows[:10]],
+        leaked=leaked,
+        distributions={"text_length": _length_histogram(lengths)},
     )

@@ -167,8 +167,10 @@ def test_bad_records_error_and_skip(tmp_path: Path) -> None:
     assert "row 7: not UTF-8" in message and "on_bad_record='skip'" in message
     ds = datasets.load({**spec, "tokenizer": TOK, "on_bad_record": "skip"})
     assert len(ds) == 38
-    found = [w for w in ds.report().warnings if w["kind"] == "bad_records"]
+    report = ds.report()
+    found = [w for w in report.warnings if w["kind"] == "bad_records"]
     assert found and found[0]["count"] == 2 and found[0]["rows"] == [3, 7]
+    assert report.bad_records == 2 and report.bad_examples[0] == "row 3: missing text"
     assert all(r["index"] not in (3, 7) for p in ds.parts.values() for r in p.preview(40))
 
 
@@ -279,6 +281,7 @@ def test_regression_on_text() -> None:
     report = ds.report()
     schema = {s["column"]: s for s in report.schema}
     assert schema["review"]["length_chars"]["max"] == int(frame["review"].str.len().max())
+    assert sum(report.distributions["text_length"].values()) == 50
 
 
 def test_arrow_table_entry_point() -> None:
