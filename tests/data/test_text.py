@@ -257,7 +257,7 @@ def test_tokenizers_parallelism_no_fork_warning(tmp_path: Path) -> None:
         "print('SHA', ds.preprocessor.tokenizer_sha256)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "TOKENIZERS_PARALLELISM"}
-    env["PYTHONPATH"] = os.getcwd()
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
     )
