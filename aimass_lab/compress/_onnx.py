@@ -66,6 +66,19 @@ def _quiet() -> Iterator[None]:
 def _export(module: nn.Module, example: Any, target: Any, opset: int) -> None:
     import torch
 
+    # The fused Transformer-encoder kernel (eval fast path) has no ONNX op: export the
+    # plain layers it computes the same as.
+    fast = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        _export_plain(module, example, target, opset)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)
+
+
+def _export_plain(module: nn.Module, example: Any, target: Any, opset: int) -> None:
+    import torch
+
     with _quiet(), torch.no_grad():
         torch.onnx.export(
             module,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -134,3 +136,25 @@ def test_text_ddp_two_cpu_processes_bucketed(sqlite_workspace: Workspace) -> Non
     # 168 training rows: each rank reads its own 84 in ceil(84 / 16) = 6 bucketed batches
     assert datasets.load(data).sizes["train"] == 168
     assert run.job.result["global_step"] == 6
+
+
+def test_text_model_exports_to_onnx(tmp_path: Path) -> None:
+    from aimass_lab.compress._onnx import export_network, run_onnx, session
+
+    net = build_network(
+        ModelSpec(family="text_transformer", hparams={"d_model": 16, "heads": 2, "ff": 32}),
+        (12,),
+        2,
+        input_kind="text",
+        vocab_size=50,
+        pad_id=0,
+    ).eval()
+    path = tmp_path / "text.onnx"
+    export_network(net, (12,), path)
+    ids = np.zeros((3, 12), np.float32)  # ids as the float32 serving input carries them
+    ids[:, :4] = [5, 6, 7, 8]
+    ids[1, 4:6] = [9, 10]
+    with torch.inference_mode():
+        expected = net(torch.from_numpy(ids)).numpy()
+    np.testing.assert_allclose(run_onnx(session(path), ids), expected, atol=1e-5)
+    assert torch.backends.mha.get_fastpath_enabled()  # switched back after the export
