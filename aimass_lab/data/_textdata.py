@@ -65,17 +65,24 @@ def text_spec(spec: DataSpec) -> DataSpec:
     return spec
 
 
-def text_read_spec(spec: DataSpec) -> DataSpec:
-    """The spec a source reads with: a text CSV marks bytes that are not UTF-8 (U+FFFD).
+def _replaces_bad_bytes(spec: DataSpec) -> bool:
+    return spec.source == "csv" and not {"encoding", "encoding_errors"} & set(spec.options)
 
-    Without it, one undecodable row stops the whole read; with it, the rows are found and
-    named (or skipped) by :class:`TextData`.
+
+def text_read_spec(spec: DataSpec) -> DataSpec:
+    """The spec a source reads a text table with.
+
+    A CSV marks bytes that are not UTF-8 with U+FFFD (without it, one undecodable row stops
+    the whole read); and the source reads every row (``on_bad_record="error"``), so that
+    :class:`TextData` finds, names or skips the bad ones (missing or undecodable texts,
+    missing targets) itself.
     """
-    if spec.text is None or spec.source != "csv":
+    if spec.text is None:
         return spec
-    if "encoding" in spec.options or "encoding_errors" in spec.options:
-        return spec
-    return spec.model_copy(update={"options": {**spec.options, "encoding_errors": "replace"}})
+    update: dict[str, Any] = {"on_bad_record": "error"}
+    if _replaces_bad_bytes(spec):
+        update["options"] = {**spec.options, "encoding_errors": "replace"}
+    return spec.model_copy(update=update)
 
 
 def text_data_from_raw(spec: DataSpec, raw: RawData) -> TextData:
@@ -115,7 +122,7 @@ def text_data_from_raw(spec: DataSpec, raw: RawData) -> TextData:
         classes=raw.classes,
         task=raw.task,
         target_name=target,
-        replacement_is_bad=text_read_spec(spec) is not spec,
+        replacement_is_bad=_replaces_bad_bytes(spec),
     )
 
 
@@ -251,6 +258,9 @@ class TextData(LazyData):
             chunks.append(checked)
             bad.extend((start + i, why) for i, why in found)
             start += len(chunk)
+        if on_bad_record == "skip":  # rows without a target go too ("error": the usual error)
+            missing = np.flatnonzero(y.isna().to_numpy())
+            bad = sorted({*bad, *((int(r), "missing target") for r in missing)})
         self.bad_rows = bad
         if bad and on_bad_record != "skip":
             shown = "; ".join(f"row {r}: {why}" for r, why in bad[:SHOWN_BAD])
@@ -261,7 +271,7 @@ class TextData(LazyData):
             )
         texts_all = pa.chunked_array(chunks, type=pa.large_string())
         keep = np.ones(len(texts_all), dtype=bool)
-        keep[[r for r, _ in bad]] = False
+        keep[sorted({r for r, _ in bad})] = False
         self.rows = np.flatnonzero(keep)  # positions in the source of the rows kept
         self.texts = texts_all.filter(pa.array(keep)) if bad else texts_all
         self.y = y.reset_index(drop=True).iloc[self.rows].reset_index(drop=True)
@@ -391,8 +401,14 @@ class TextSamples(Samples):
         rows = [self.tokens[self.offsets[i] : self.offsets[i + 1]] for i in range(start, stop)]
         return pad_batch(rows, self.pad_id), self.labels[start:stop]
 
-    def preview(self, n: int = 20, start: int = 0) -> list[dict[str, Any]]:
-        """``n`` rows as ``{"index", "label", "text"}`` (index: the row in the source)."""
+    @property
+    def skipped(self) -> int:
+        """Bad records left out of the dataset (``on_bad_record="skip"``)."""
+        return 0 if self.source is None else len({r for r, _ in self.source.bad_rows})
+
+    def preview(self, n: int = 12, start: int = 0) -> list[dict[str, Any]]:
+        """``n`` rows as ``{"index", "label", "text", "row"}``: ``index`` is the position in
+        the part, ``row`` in the source table, ``label`` the raw target."""
         stop = min(start + n, len(self))
         texts: list[str] = []
         if self.source is not None and stop > start:
@@ -400,13 +416,13 @@ class TextSamples(Samples):
         out = []
         for i in range(start, stop):
             label: Any = self.labels[i].item()
-            index = int(self.rows[i])
+            row = int(self.rows[i])
             if self.source is not None:  # the source's row and its original label
-                label = self.source.y.iloc[index]
+                label = self.source.y.iloc[row]
                 label = label.item() if isinstance(label, np.generic) else label
-                index = int(self.source.rows[index])
+                row = int(self.source.rows[row])
             text = texts[i - start] if texts else ""
-            out.append({"index": index, "label": label, "text": text})
+            out.append({"index": i, "label": label, "text": text, "row": row})
         return out
 
     def torch_dataset(self, *, batch_size: int, shuffle: bool, seed: int) -> Any:

@@ -38,8 +38,13 @@ def test_reviews_builtin_trained_tokenizer_and_parts() -> None:
     assert X.dtype == np.int64 and X.shape[0] == 5 and X.shape[1] <= 16
     assert (X[:, 0] != ds.pad_id).all()  # every text has at least one token
     rows = ds.parts["test"].preview(3)
-    assert [set(r) for r in rows] == [{"index", "label", "text"}] * 3
+    assert [set(r) for r in rows] == [{"index", "label", "text", "row"}] * 3
     assert all(r["label"] in ds.classes and isinstance(r["text"], str) for r in rows)
+    page = ds.preview("test", start=2, n=3)
+    assert page["kind"] == "text" and [r["index"] for r in page["rows"]] == [2, 3, 4]
+    labels = [ds.classes[int(v)] for v in ds.y_test[2:5]]
+    assert [r["label"] for r in page["rows"]] == labels
+    assert [r["text"] for r in page["rows"]] == [r["text"] for r in ds.parts["test"].preview(3, 2)]
     with pytest.raises(DataError, match="take"):
         _ = ds.X_train
     # the preprocessor state rebuilds the same tokenizer: same ids from raw strings
@@ -171,7 +176,8 @@ def test_bad_records_error_and_skip(tmp_path: Path) -> None:
     found = [w for w in report.warnings if w["kind"] == "bad_records"]
     assert found and found[0]["count"] == 2 and found[0]["rows"] == [3, 7]
     assert report.bad_records == 2 and report.bad_examples[0] == "row 3: missing text"
-    assert all(r["index"] not in (3, 7) for p in ds.parts.values() for r in p.preview(40))
+    assert all(r["row"] not in (3, 7) for p in ds.parts.values() for r in p.preview(40))
+    assert ds.skipped_records == 2 and "2 bad records skipped" in repr(ds)
 
 
 def test_csv_not_utf8_and_missing_text(tmp_path: Path) -> None:
@@ -185,6 +191,20 @@ def test_csv_not_utf8_and_missing_text(tmp_path: Path) -> None:
         datasets.load({**spec, "tokenizer": TOK})
     ds = datasets.load({**spec, "tokenizer": TOK, "on_bad_record": "skip"})
     assert len(ds) == 28
+
+
+def test_missing_targets_skipped_with_bad_texts(tmp_path: Path) -> None:
+    frame = _frame(40)
+    frame.loc[5, "stars"] = None
+    frame.loc[6, "review"] = None
+    path = tmp_path / "t.jsonl"
+    frame.to_json(path, orient="records", lines=True)
+    spec = {"source": "jsonl", "path": str(path), "target": "stars", "text": "review"}
+    with pytest.raises(DataError, match=r"row 6: missing text"):
+        datasets.load({**spec, "tokenizer": TOK})
+    ds = datasets.load({**spec, "tokenizer": TOK, "on_bad_record": "skip"})
+    assert ds.input_kind == "text" and len(ds) == 38 and ds.skipped_records == 2
+    assert ds.report().bad_examples == ["row 5: missing target", "row 6: missing text"]
 
 
 def test_many_bad_rows_named_first_ten() -> None:
