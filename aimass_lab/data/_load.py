@@ -19,7 +19,12 @@ from aimass_lab.data._report import compute_report
 from aimass_lab.data._resolve import resolve_named, resolve_spec
 from aimass_lab.data._samples import ArraySamples
 from aimass_lab.data._split import split_indices
-from aimass_lab.data._textdata import text_data_from_raw, text_read_spec, text_spec
+from aimass_lab.data._textdata import (
+    text_data_from_raw,
+    text_from_arrow,
+    text_read_spec,
+    text_spec,
+)
 from aimass_lab.errors import DataError, accepted
 from aimass_lab.specs import DataSpec
 from aimass_lab.workspace import resolve_workspace
@@ -81,7 +86,8 @@ def load(
     source = get_source(spec.source)
     ws = None if workspace is None else resolve_workspace(workspace)
     spec = text_spec(spec)  # text (issue 13): a built-in text dataset names its text column
-    raw = source.load(text_read_spec(spec), ws)
+    text = text_from_arrow(spec, ws)  # a text Parquet source: two columns, through Arrow
+    raw = text if text is not None else source.load(text_read_spec(spec), ws)
     if spec.text is not None and isinstance(raw, RawData):  # text: tokenized parts
         raw = text_data_from_raw(spec, raw)
     if isinstance(raw, LazyData):

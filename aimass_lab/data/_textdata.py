@@ -40,12 +40,14 @@ if TYPE_CHECKING:
     from aimass_lab.data._preprocess import Preprocessor
     from aimass_lab.data._report import DataReport
     from aimass_lab.specs import DataSpec
+    from aimass_lab.workspace import Workspace
 
 __all__ = [
     "TextData",
     "TextSamples",
     "text_data_from_raw",
     "text_data_from_table",
+    "text_from_arrow",
     "text_read_spec",
     "text_spec",
 ]
@@ -147,6 +149,27 @@ def text_data_from_table(spec: DataSpec, table: pa.Table) -> TextData:
         on_bad_record=spec.on_bad_record,
         target_name=target,
     )
+
+
+def text_from_arrow(spec: DataSpec, workspace: Workspace | None) -> TextData | None:
+    """A text Parquet source read through Arrow: only its text and target columns.
+
+    ``None`` for other sources (they are read by their :class:`Source`, then
+    :func:`text_data_from_raw`). Parquet files, folders of parts and globs come from
+    :func:`aimass_lab.data._tables.arrow_table`; the texts stay one Arrow array.
+    """
+    if spec.text is None or spec.source != "parquet":
+        return None
+    from aimass_lab.data._tables import arrow_table
+
+    data, _ = arrow_table(spec, workspace)
+    names = [str(n) for n in data.schema.names]
+    wanted = [str(spec.text), spec.target or ""]
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        what = "text" if missing[0] == spec.text else "target"
+        raise DataError(f"{what} column {missing[0]!r} not found; columns: {', '.join(names)}")
+    return text_data_from_table(spec, data.to_table(columns=wanted))
 
 
 # ------------------------------------------------------------------------------ the texts

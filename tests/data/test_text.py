@@ -332,3 +332,21 @@ def test_arrow_table_entry_point() -> None:
     assert ds.input_kind == "text" and len(ds) == 32
     with pytest.raises(DataError, match=r"text column 'body' not found; columns: review, stars"):
         text_data_from_table(spec.model_copy(update={"text": "body"}), table)
+
+
+def test_parquet_parts_read_through_arrow(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = _frame(60).assign(extra=range(60))
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, part in enumerate((frame.iloc[:30], frame.iloc[30:])):
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / f"{i}.parquet")
+    spec = {"source": "parquet", "path": str(folder), "target": "stars", "text": "review"}
+    ds = datasets.load({**spec, "tokenizer": TOK})
+    same = datasets.from_dataframe(frame, "stars", text="review", tokenizer=TOK)
+    assert len(ds) == 60 and ds.preprocessor.tokenizer_sha256 == same.preprocessor.tokenizer_sha256
+    assert np.array_equal(ds.take("train", 10)[0], same.take("train", 10)[0])
+    with pytest.raises(DataError, match=r"text column 'body' not found; columns: review, stars"):
+        datasets.load({**spec, "text": "body"})
