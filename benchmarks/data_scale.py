@@ -440,7 +440,8 @@ def peer_text(kind: str, path: str) -> dict[str, Any]:
         "encoded": tokens,
         "seconds": seconds,
         "rows_per_s": rows / seconds,
-        "peak_rss_mb": meter.stop(),
+        "peak_mb": meter.stop(),
+        "peak_rss_mb": meter.peak_rss / 2**20,
     }
 
 
