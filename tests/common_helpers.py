@@ -8,12 +8,13 @@ this module by name: ``from common_helpers import aimass``.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from aimass_lab.workspace import Workspace
 
@@ -133,3 +134,93 @@ def write_image_folder(
             pixels[: size // 2, :, k % 3] = 255 - 10 * i
             Image.fromarray(pixels, mode="RGB").save(folder / f"{i}.png")
     return root
+
+
+class BadData(NamedTuple):
+    """A dataset that is fine until :attr:`spoil` breaks its files (as data breaks after it
+    was registered), with the words its error must hold."""
+
+    spec: dict[str, Any]
+    spoil: Callable[[], None]
+    message: str
+
+
+def write_bad_data(root: Path) -> dict[str, BadData]:
+    """The bad inputs of large data and text, each in its own files under ``root``:
+    ``{case: BadData}``. Call ``spoil()`` before giving ``spec`` to break it."""
+    import numpy as np
+    import pandas as pd
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    root.mkdir(parents=True, exist_ok=True)
+    texts = pd.DataFrame(
+        {"review": [f"good words {i}" for i in range(30)], "stars": ["up", "down"] * 15}
+    )
+
+    def text_spec(name: str, **more: Any) -> dict[str, Any]:
+        texts.to_csv(root / name, index=False)
+        spec = {"source": "csv", "path": str(root / name), "target": "stars", "text": "review"}
+        return {**spec, "tokenizer": {"vocab_size": 60}, **more}
+
+    def tokenizer(name: str) -> Path:
+        tok = Tokenizer(models.WordLevel({"[UNK]": 0, "good": 1, "words": 2}, unk_token="[UNK]"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        (root / name).mkdir()
+        tok.save(str(root / name / "tokenizer.json"))
+        (root / name / "vocab.txt").write_text("[UNK]\ngood\nwords\n")
+        return root / name
+
+    gone, vocab_only = tokenizer("tok-gone"), tokenizer("tok-vocab")
+    latin = [b"review,stars"] + [b"good words %d,up" % i for i in range(30)]
+    latin[5] = b"caf\xe9 cr\xe8me,down"
+    parts = root / "parts"
+    parts.mkdir()
+    table = pd.DataFrame({"x": np.arange(20.0), "color": ["r", "g"] * 10, "label": ["a", "b"] * 10})
+    table.to_parquet(parts / "a.parquet")
+    table.to_parquet(parts / "b.parquet")
+    other = table.assign(x=table["x"].astype(str)).drop(columns=["color"])
+    return {
+        "missing text column": BadData(
+            text_spec("texts.csv"),
+            lambda: texts.rename(columns={"review": "body"}).to_csv(
+                root / "texts.csv", index=False
+            ),
+            "text column 'review' not found; columns: body, stars",
+        ),
+        "tokenizer folder not found": BadData(
+            text_spec("gone.csv", tokenizer={"path": str(gone)}),
+            lambda: shutil.rmtree(gone),
+            f"tokenizer folder not found: {gone}",
+        ),
+        "tokenizer folder without tokenizer.json": BadData(
+            text_spec("vocab.csv", tokenizer={"path": str(vocab_only)}),
+            lambda: (vocab_only / "tokenizer.json").unlink(),
+            "has no tokenizer.json (it holds: vocab.txt)",
+        ),
+        "text not UTF-8": BadData(
+            text_spec("latin.csv", on_bad_record="error"),
+            lambda: (root / "latin.csv").write_bytes(b"\n".join(latin) + b"\n"),
+            "row 4: not UTF-8",
+        ),
+        "Parquet parts with different schemas": BadData(
+            {"source": "parquet", "path": str(parts), "target": "label"},
+            lambda: other.to_parquet(parts / "b.parquet"),
+            "b.parquet have different schemas: column 'color' only in a.parquet",
+        ),
+    }
+
+
+def write_scale_data(root: Path) -> dict[str, dict[str, Any]]:
+    """Specs of a streamed table (``x``, ``color`` -> ``label``: ``a``/``b``) and of a text
+    dataset (the built-in ``reviews``), both read on demand: ``{kind: spec}``."""
+    import numpy as np
+    import pandas as pd
+
+    root.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(
+        {"x": np.arange(40.0), "color": ["red", "blue"] * 20, "label": ["a", "b"] * 20}
+    )
+    frame.to_parquet(root / "table.parquet")
+    table = {"source": "parquet", "path": str(root / "table.parquet"), "target": "label"}
+    text = {"source": "builtin", "name": "reviews", "options": {"n_samples": 60}}
+    return {"streamed table": {**table, "streaming": True}, "text": text}

@@ -98,22 +98,21 @@ class StreamedTableSamples(Samples):
     def preview(self, n: int = 20, start: int = 0) -> list[dict[str, Any]]:
         """Raw rows ``start`` to ``start + n`` of the part, as JSON-able dicts.
 
-        Each dict holds the row's columns (features and target, unprocessed), ``"index"``
-        (its row in the table) and ``"label"`` (the raw target: the class label, or the
-        number for regression).
+        Each dict holds ``"index"`` (its position in the part, as in-memory parts give it),
+        ``"row"`` (its row in the table), ``"label"`` (the raw target: the class label, or
+        the number for regression) and ``"values"`` (``{column: cell}`` of the feature
+        columns, unprocessed).
         """
         span = self._span(n, start)
         rows = self.rows[span]
-        columns = [*self.columns, self.target]
-        table = self.table.read_rows(rows, columns, self.batch_rows)
+        table = self.table.read_rows(rows, [*self.columns, self.target], self.batch_rows)
         out = []
-        for row, record in zip(rows, table.to_pylist(), strict=True):
-            item = {str(k): _jsonable(v) for k, v in record.items()}
-            label = item[self.target]
+        for i, (row, record) in enumerate(zip(rows, table.to_pylist(), strict=True)):
+            label = _jsonable(record[self.target])
             if self.names is not None and label is not None:  # a ClassLabel index
                 label = self.names[int(label)]
-            item.update(index=int(row), label=label)
-            out.append(item)
+            values = {str(c): _jsonable(record[c]) for c in self.columns}
+            out.append({"index": span.start + i, "row": int(row), "label": label, "values": values})
         return out
 
     def torch_dataset(

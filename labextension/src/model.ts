@@ -69,6 +69,8 @@ export interface ISampleRow {
   error?: string;
   text?: string;
   values?: Record<string, unknown>;
+  /** The row in the source file (text, and tables read on demand). */
+  row?: number;
 }
 
 /** A page of a dataset's samples: only these rows were read on the server. */

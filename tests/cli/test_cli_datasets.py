@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from common_helpers import aimass, write_image_folder
+from common_helpers import aimass, write_bad_data, write_image_folder, write_scale_data
 
 #: A source whose load reports progress (a stand-in for a long file scan).
 _COUNTED = """
@@ -84,6 +84,61 @@ def test_bad_data_gives_one_clear_line(tmp_path: Path) -> None:
         assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
         assert proc.stderr.startswith("error: ") and message in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing text column",
+        "tokenizer folder not found",
+        "tokenizer folder without tokenizer.json",
+        "text not UTF-8",
+        "Parquet parts with different schemas",
+    ],
+)
+def test_bad_large_data_and_text_give_one_clear_line(tmp_path: Path, case: str) -> None:
+    """Registered while fine, broken after: ``add`` (again), ``show`` and ``samples`` each
+    give one line naming what is wrong."""
+    from aimass_lab import data
+    from aimass_lab.workspace import Workspace
+
+    ws = tmp_path / "ws"
+    bad = write_bad_data(tmp_path / "data")[case]
+    data.add("bad", bad.spec, workspace=Workspace(ws))
+    bad.spoil()
+    config = tmp_path / "spec.json"
+    config.write_text(json.dumps(bad.spec))
+    for args in (("add", "again", "--config", str(config)), ("show", "bad"), ("samples", "bad")):
+        proc = aimass(ws, "datasets", *args)
+        assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
+        assert proc.stderr.startswith("error: ") and bad.message in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "column"),
+    [
+        ("streamed table", "big train: rows 1 to 4 of 28 (tabular)", "COLOR"),
+        ("text", "big train: rows 1 to 4 of 42 (text)", "TEXT"),
+    ],
+)
+def test_samples_prints_a_page_of_a_streamed_table_and_of_text(
+    tmp_path: Path, kind: str, header: str, column: str
+) -> None:
+    from aimass_lab import data
+    from aimass_lab.workspace import Workspace
+
+    ws = tmp_path / "ws"
+    dataset = data.add("big", write_scale_data(tmp_path / "data")[kind], workspace=Workspace(ws))
+    out = aimass(ws, "datasets", "samples", "big", "--limit", "4", check=True).stdout
+    lines = [line for line in out.splitlines() if not line.startswith("[aimass] ")]  # progress
+    assert lines[0] == header and column in lines[1].split() and len(lines) == 6
+    rows = dataset.preview("train", 0, 4)["rows"]
+    for line, row in zip(lines[2:], rows, strict=True):
+        assert line.split()[:2] == [str(row["index"]), str(row["label"])]
+        assert (row["values"]["color"] if kind != "text" else row["text"].split()[0]) in line
+    page = json.loads(aimass(ws, "datasets", "samples", "big", "--json", check=True).stdout)
+    assert page["rows"] == json.loads(json.dumps(dataset.preview("train")["rows"]))
 
 
 def _run_with_counted_source(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

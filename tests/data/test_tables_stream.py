@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,8 +103,20 @@ def test_streamed_source_matches_the_in_memory_path(kind: str, tmp_path: Path) -
     np.testing.assert_array_equal(y_tr[order], memory.y_train[expected])
     assert not np.array_equal(X_tr, memory.X_train)
     preview = streamed.parts["test"].preview(3)
-    assert len(preview) == 3 and {"id", "x", "color", "label", "index"} <= set(preview[0])
+    assert [r["index"] for r in preview] == [0, 1, 2] and set(preview[0]["values"]) == {
+        "id",
+        "x",
+        "color",
+    }
     json.dumps(preview)
+    # a page from the end of the part: positions in the part, the labels of those rows
+    page, expected = streamed.preview("train", 150, 30), memory.preview("train", 150, 30)
+
+    def shown(row: dict[str, Any]) -> tuple[object, ...]:  # the cells' types follow the reader
+        return row["index"], row["label"], float(row["values"]["id"]), row["values"]["color"]
+
+    assert [shown(r) for r in page["rows"]] == [shown(r) for r in expected["rows"]]
+    assert [r["row"] for r in page["rows"]] == [int(r["values"]["id"]) for r in page["rows"]]
 
 
 def test_batches_are_whole_and_the_shuffle_is_seeded_per_epoch(tmp_path: Path) -> None:

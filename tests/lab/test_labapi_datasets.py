@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from common_helpers import write_image_folder
+from common_helpers import write_bad_data, write_image_folder, write_scale_data
 from lab_helpers import api_error, api_json
 
 from aimass_lab import data
@@ -48,6 +49,26 @@ async def test_table_rows_have_raw_values(jp_fetch: Any) -> None:
         "petal length (cm)",
         "petal width (cm)",
     }
+
+
+@pytest.mark.parametrize("kind", ["streamed table", "text"])
+async def test_a_page_of_a_streamed_table_or_of_text(
+    jp_fetch: Any, ws_path: Path, tmp_path: Path, kind: str
+) -> None:
+    spec = write_scale_data(tmp_path)[kind]
+    dataset = data.add("big", spec, workspace=Workspace(ws_path))
+    params = {"part": "val", "start": "1", "limit": "3"}
+    page = await api_json(jp_fetch, "datasets", "big", "samples", params=params)
+    assert page == json.loads(json.dumps(dataset.preview("val", 1, 3)))
+    assert page["kind"] == ("text" if kind == "text" else "tabular") and page["start"] == 1
+    assert [r["index"] for r in page["rows"]] == [1, 2, 3]
+    for row in page["rows"]:
+        if kind == "text":
+            assert isinstance(row["text"], str) and row["text"]
+            assert row["label"] in ("negative", "positive")
+        else:
+            assert set(row["values"]) == {"x", "color"} and row["label"] in ("a", "b")
+            assert row["label"] == ("a" if row["values"]["x"] % 2 == 0 else "b")
 
 
 @pytest.mark.parametrize(
@@ -97,6 +118,10 @@ async def test_bad_input_is_a_422_with_the_message(
         "broken": "bad.png",
         "table": "target column 'price' not found",
     }
+    for i, bad in enumerate(write_bad_data(tmp_path / "scale").values()):
+        data.add(f"scale-{i}", bad.spec, workspace=ws)
+        bad.spoil()
+        cases[f"scale-{i}"] = bad.message
     for name, message in cases.items():
         for route in (("samples",), ("report",), ()):
             code, body = await api_error(jp_fetch, "datasets", name, *route)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from common_helpers import write_image_folder
+from common_helpers import write_bad_data, write_image_folder, write_scale_data
 
 from aimass_lab import data
 from aimass_lab.data._samples import Samples
@@ -87,6 +88,26 @@ def test_table_shows_raw_rows_with_class_labels(ws: Workspace) -> None:
     assert any(name in html for name in ("setosa", "versicolor", "virginica"))
 
 
+@pytest.mark.parametrize(("kind", "shown"), [("streamed table", "color"), ("text", "text")])
+def test_a_page_of_a_streamed_table_or_of_text_shows_its_rows(
+    ws: Workspace, tmp_path: Path, kind: str, shown: str
+) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    dataset = data.load(write_scale_data(tmp_path)[kind])
+    assert kind == "text" or not dataset.in_memory  # the table is read on demand
+    panel = DataPanel(dataset, workspace=ws)
+    page = panel.samples.page
+    assert panel.samples.error is None and page is not None, panel.samples.error
+    assert page["kind"] == ("text" if kind == "text" else "tabular")
+    html = panel.samples.view.value
+    assert "aimass-rows" in html and f"<th>{shown}</th>" in html
+    first = page["rows"][0]
+    cell = first["text"] if kind == "text" else first["values"]["color"]
+    assert f"<td>{html_escape(cell)}</td>" in html and f"<td>{first['label']}</td>" in html
+    assert "rows 1 to 12 of" in panel.samples.where.value
+
+
 def test_a_page_that_cannot_be_read_shows_its_error_in_the_view(ws: Workspace) -> None:
     from aimass_lab.widgets import DataPanel
 
@@ -110,7 +131,11 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
     (broken / "dog" / "bad.png").write_bytes(b"not a png at all")
     csv = tmp_path / "table.csv"
     pd.DataFrame({"a": np.arange(20), "label": ["x", "y"] * 10}).to_csv(csv, index=False)
+    scale = write_bad_data(tmp_path / "scale")
+    for bad in scale.values():
+        bad.spoil()
     return {
+        **{case: (bad.spec, bad.message) for case, bad in scale.items()},
         "empty class folder": (
             {"source": "image_folder", "path": str(empty)},
             "class folder(s) 'bird'",
@@ -126,7 +151,19 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["empty class folder", "unreadable image", "missing column"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "empty class folder",
+        "unreadable image",
+        "missing column",
+        "missing text column",
+        "tokenizer folder not found",
+        "tokenizer folder without tokenizer.json",
+        "text not UTF-8",
+        "Parquet parts with different schemas",
+    ],
+)
 def test_bad_input_shows_its_message_in_the_panel(ws: Workspace, tmp_path: Path, case: str) -> None:
     from aimass_lab.widgets import DataPanel
 
