@@ -108,10 +108,15 @@ class Dataset:
             return samples.X
         from aimass_lab.errors import DataError
 
+        how = (
+            "padded per batch, as rows of different lengths"
+            if samples.in_memory
+            else "read from files on demand"
+        )
         raise DataError(
-            f"dataset {self.name!r} is read from files on demand ({samples!r}), so it has no "
-            f"X_{part} array; use dataset.take({part!r}, n) for n model-ready rows, or "
-            "dataset.datamodule() to train"
+            f"dataset {self.name!r} is {how} ({samples!r}), so it has no X_{part} array; use "
+            f"dataset.take({part!r}, n) for n model-ready rows, dataset.dataloader({part!r}) "
+            "for batches, or dataset.datamodule() to train"
         )
 
     @property
@@ -151,7 +156,11 @@ class Dataset:
 
     @property
     def in_memory(self) -> bool:
-        """Whether the features are held in memory (else they are read on demand)."""
+        """Whether the features are held in memory (else they are read on demand).
+
+        Text keeps its token ids in memory (so it is ``True``) but has no ``X_*`` arrays:
+        its rows differ in length and are padded per batch.
+        """
         return all(p.in_memory for p in self.parts.values())
 
     def take(
