@@ -86,13 +86,29 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
     "--source",
     default="csv",
     show_default=True,
-    help="csv, parquet, image_folder, sql, or a plugin.",
+    help="csv, parquet, jsonl, hf, image_folder, sql, or a plugin.",
 )
-@field_option(DataSpec, "path", "--path", help="File or folder (csv, parquet, image_folder)")
+@field_option(
+    DataSpec, "path", "--path", help="File or folder (csv, parquet, jsonl, hf, image_folder)"
+)
 @field_option(DataSpec, "url", "--url")
 @field_option(DataSpec, "query", "--query")
 @field_option(DataSpec, "target", "--target", help="Column to predict")
 @field_option(DataSpec, "task", "--task", help="Inferred when not given")
+@field_option(DataSpec, "text", "--text")
+@field_option(DataSpec, "image_size", "--image-size")
+@field_option(DataSpec, "on_bad_record", "--on-bad-record")
+@click.option(
+    "--streaming",
+    type=click.Choice(["auto", "true", "false"]),
+    help="Read tables in Arrow record batches instead of memory [default: auto: when large].",
+)
+@click.option(
+    "--tokenizer",
+    "tokenizer_path",
+    type=click.Path(),
+    help="Local folder with tokenizer.json (text); default: one trained on the training part.",
+)
 @click.option("--description")
 @click.option("--config", "-c", type=click.Path(dir_okay=False), help="A DataSpec YAML/JSON file.")
 @json_option
@@ -103,6 +119,8 @@ def datasets_add(
     description: str | None,
     config: str | None,
     as_json: bool,
+    streaming: str | None,
+    tokenizer_path: str | None,
     **flags: Any,
 ) -> None:
     """Register a dataset under NAME (data is checked and fingerprinted)."""
@@ -113,9 +131,14 @@ def datasets_add(
         spec = DataSpec.from_yaml(config)
     else:
         path = flags["path"]
-        if path and flags["source"] in ("csv", "parquet", "image_folder"):
+        if path and flags["source"] in ("csv", "parquet", "jsonl", "hf", "image_folder"):
             flags["path"] = str(Path(path).expanduser().resolve())
-        spec = DataSpec(**given(flags))
+        fields = given(flags)
+        if streaming is not None:
+            fields["streaming"] = streaming if streaming == "auto" else streaming == "true"
+        if tokenizer_path is not None:
+            fields["tokenizer"] = {"path": str(Path(tokenizer_path).expanduser().resolve())}
+        spec = DataSpec(**fields)
     dataset = data.add(name, spec, workspace=workspace_of(ctx), description=description)
     if as_json:
         emit_json(dataset.info())

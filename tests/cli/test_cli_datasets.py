@@ -186,3 +186,37 @@ def test_job_processes_report_progress_as_log_lines(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(runjob, "run_job_process", lambda: 0)
     assert runjob.main() == 0
     assert _progress.progress_mode() == "lines"
+
+
+def test_add_takes_the_large_data_flags(tmp_path: Path) -> None:
+    """--text, --tokenizer, --streaming and --on-bad-record reach the DataSpec."""
+    ws = tmp_path / "ws"
+    words = ["great product works well", "broken on arrival", "excellent love it", "poor broken"]
+    pd.DataFrame({"review": words * 10, "stars": ["good", "bad", "good", "bad"] * 10}).to_csv(
+        tmp_path / "rv.csv", index=False
+    )
+    csv = str(tmp_path / "rv.csv")
+    out = aimass(
+        ws, "datasets", "add", "rv", "--path", csv, "--target", "stars", "--text", "review",
+        "--on-bad-record", "skip", "--json", check=True,
+    ).stdout  # fmt: skip
+    info = json.loads(out)
+    assert info["input_kind"] == "text" and info["spec"]["on_bad_record"] == "skip"
+    assert info["vocab_size"] > 4
+    done = aimass(
+        ws, "datasets", "add", "rv2", "--path", csv, "--target", "stars", "--text", "review",
+        "--tokenizer", str(tmp_path / "no-such-folder"),
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: tokenizer folder not found: {tmp_path / 'no-such-folder'}; tokenizer.path must "
+        "be a local folder holding tokenizer.json (as save_pretrained writes it) or the "
+        "tokenizer.json file itself"
+    ]
+    pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40) % 2}).to_parquet(tmp_path / "t.parquet")
+    out = aimass(
+        ws, "datasets", "add", "big", "--source", "parquet", "--path", str(tmp_path / "t.parquet"),
+        "--target", "y", "--streaming", "true", "--json", check=True,
+    ).stdout  # fmt: skip
+    info = json.loads(out)
+    assert info["spec"]["streaming"] is True and info["in_memory"] is False
