@@ -10,6 +10,7 @@ import pandas as pd
 from aimass_lab.data._base import LazyData, RawData, Source
 from aimass_lab.data._tables import (
     ArrowLazyData,
+    existing_file,
     lazy_table,
     memory_or_stream,
     open_table,
@@ -22,15 +23,6 @@ if TYPE_CHECKING:
     from aimass_lab.workspace import Workspace
 
 __all__ = ["CSVSource", "ParquetSource"]
-
-
-def _existing_file(path: str | None, kind: str) -> Path:
-    file = Path(path or "").expanduser()
-    if not file.is_file():
-        where = f" (working directory: {Path.cwd()})" if not file.is_absolute() else ""
-        hint = "it is a folder, not a file" if file.is_dir() else "check the path"
-        raise DataError(f"{kind} file not found: {file}{where}; {hint}")
-    return file
 
 
 class CSVSource(Source):
@@ -46,7 +38,7 @@ class CSVSource(Source):
 
     def load(self, spec: DataSpec, workspace: Workspace | None) -> RawData | LazyData:
         """Read ``spec.path``."""
-        file = _existing_file(spec.path, "CSV")
+        file = existing_file(spec.path, "CSV")
         if spec.text is None and streams(spec, file.stat().st_size):
             return lazy_table(spec, workspace)
         try:

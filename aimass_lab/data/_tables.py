@@ -54,6 +54,7 @@ __all__ = [
     "HFDatasetSource",
     "JSONLinesSource",
     "arrow_table",
+    "existing_file",
     "open_table",
     "streams",
 ]
@@ -71,7 +72,8 @@ def streams(spec: DataSpec, nbytes: float) -> bool:
     return bool(spec.streaming)
 
 
-def _file(path: str | None, kind: str) -> Path:
+def existing_file(path: str | None, kind: str) -> Path:
+    """``path`` as a file that exists, or a DataError naming it and the working directory."""
     file = Path(path or "").expanduser()
     if not file.is_file():
         where = f" (working directory: {Path.cwd()})" if not file.is_absolute() else ""
@@ -103,7 +105,7 @@ def open_table(
         return open_hf_folder(str(spec.path), spec.options, unit_rows=batch_rows)
     if spec.source in ("csv", "jsonl"):
         kind = "CSV" if spec.source == "csv" else "JSON Lines"
-        source = _file(spec.path, kind)
+        source = existing_file(spec.path, kind)
         cached = parquet_cache(source, spec.source, dict(spec.options), batch_rows)
         table = open_parquet(str(cached), content=[source], what=f"the {kind} file {source}")
         return table, {}
@@ -299,7 +301,7 @@ class JSONLinesSource(Source):
 
     def load(self, spec: DataSpec, workspace: Workspace | None) -> RawData | LazyData:
         """Read ``spec.path``."""
-        file = _file(spec.path, "JSON Lines")
+        file = existing_file(spec.path, "JSON Lines")
         if spec.text is None and streams(spec, file.stat().st_size):
             return lazy_table(spec, workspace)
         try:
