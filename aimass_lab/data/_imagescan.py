@@ -15,12 +15,11 @@ import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from aimass_lab.data._filecache import cache_dir
 from aimass_lab.data._progress import Progress
-from aimass_lab.settings import settings
 
 __all__ = ["FileInfo", "Scan", "scan_images"]
 
@@ -45,16 +44,10 @@ class FileInfo:
     error: str | None = None
 
 
-def _cache_file() -> Path:
-    folder = Path(settings().cache_dir).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "files.sqlite"
-
-
 def _connect() -> sqlite3.Connection | None:
     """The cache, or ``None`` when it cannot be opened (the scan then runs uncached)."""
     try:
-        conn = sqlite3.connect(_cache_file(), timeout=30.0)
+        conn = sqlite3.connect(cache_dir() / "files.sqlite", timeout=30.0)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(_SCHEMA)
         return conn
