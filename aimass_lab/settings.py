@@ -78,6 +78,15 @@ VARIABLES: tuple[Variable, ...] = (
         "(default `~/.cache/aimass-lab`, or `$XDG_CACHE_HOME/aimass-lab`).",
     ),
     Variable(
+        "models_dir",
+        "AIMASS_MODELS_DIR",
+        None,
+        "str",
+        "Folder of local pretrained models (one sub-folder each, as `save_pretrained` writes "
+        "it) that the train panel and `aimass models pretrained` list (default "
+        "`<workspace>/pretrained`).",
+    ),
+    Variable(
         "cpu_isa",
         "AIMASS_CPU_ISA",
         None,
@@ -230,6 +239,10 @@ class Settings:
             os.path.expanduser("~"), ".cache"
         )
         return os.path.join(base, "aimass-lab")
+
+    @property
+    def models_dir(self) -> str | None:
+        return cast("str | None", self._value("models_dir"))
 
     @property
     def cpu_isa(self) -> str | None:

@@ -11,7 +11,7 @@ from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._distiller import Distiller
 from aimass_lab.compress._fit import count_params, fit
 from aimass_lab.errors import AimassWarning
-from aimass_lab.models import build_network, text_options
+from aimass_lab.models import build_network, network_options
 from aimass_lab.specs import DistillSpec
 
 __all__ = ["Distill", "Distiller"]  # Distiller: re-exported from _distiller
@@ -30,7 +30,7 @@ class Distill(CompressionMethod):
         shape = tuple(int(d) for d in config["input_shape"])
         torch.manual_seed(ctx.spec.seed)
         student = build_network(
-            student_spec, shape, int(config["output_dim"]), **text_options(config)
+            student_spec, shape, int(config["output_dim"]), **network_options(config)
         )
         teacher = copy.deepcopy(candidate.network).eval()
         n_student, _ = count_params(student)

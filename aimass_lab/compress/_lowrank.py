@@ -12,7 +12,7 @@ from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._fit import count_params, fit
 from aimass_lab.compress._prune import prunable_layers
 from aimass_lab.errors import AimassError
-from aimass_lab.models import build_network, text_options
+from aimass_lab.models import build_network, network_options
 from aimass_lab.specs import LowRankSpec, ModelSpec
 
 __all__ = ["LowRank", "LowRankLinear", "LowRankNetwork"]
@@ -128,7 +128,7 @@ class LowRank(CompressionMethod):
                 "rank * (in + out) < in * out); accepted: a lower rank or energy"
             )
         shape = tuple(int(d) for d in config["input_shape"])
-        text = {k: v for k, v in text_options(config).items() if k != "input_kind"}
+        text = {k: v for k, v in network_options(config).items() if k != "input_kind"}
         network = LowRankNetwork(
             config["model_spec"], ranks, shape, int(config["output_dim"]), **text
         )

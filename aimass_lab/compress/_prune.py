@@ -12,7 +12,7 @@ from torch.nn.utils import prune as torch_prune
 from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._fit import count_params, fit
 from aimass_lab.errors import AimassError, accepted
-from aimass_lab.models import build_network, text_options
+from aimass_lab.models import build_network, network_options
 from aimass_lab.specs import ModelSpec, PruneSpec
 
 __all__ = ["STRUCTURED_FAMILIES", "Prune", "prunable_layers", "shrink_into"]
@@ -248,7 +248,7 @@ class Prune(CompressionMethod):
             }
         )
         shape = tuple(int(d) for d in config["input_shape"])
-        smaller = build_network(new_spec, shape, int(config["output_dim"]), **text_options(config))
+        smaller = build_network(new_spec, shape, int(config["output_dim"]), **network_options(config))
         removed = shrink_into(candidate.network, smaller, spec.label)
         fit(smaller, ctx, config, epochs=spec.finetune_epochs, lr=spec.lr)
         before, _ = count_params(candidate.network)

@@ -1,4 +1,4 @@
-"""The model zoo and the TaskModule.
+"""The model zoo, pretrained models from local folders, and the TaskModule.
 
 ``FAMILIES`` (the catalogue) imports no torch; ``build_network``, ``TaskModule`` and the
 rest are imported on first use.
@@ -13,8 +13,11 @@ from aimass_lab.specs import FAMILIES, Family
 
 if TYPE_CHECKING:
     from aimass_lab.models._load import load_network
+    from aimass_lab.models._pretrained import PretrainedInfo, find_pretrained, inspect_pretrained
+    from aimass_lab.models._scaffold import create_pretrained
     from aimass_lab.models._task import TaskModule, metric_names
-    from aimass_lab.models._text import text_options
+    from aimass_lab.models._text import network_options
+    from aimass_lab.models._weights import load_weights, save_weights, weight_files
     from aimass_lab.models._zoo import build_network, check_compatible
 
 __all__ = [
@@ -22,11 +25,17 @@ __all__ = [
     "Family",
     "TaskModule",
     "build_network",
+    "PretrainedInfo",
     "check_compatible",
+    "create_pretrained",
+    "find_pretrained",
+    "inspect_pretrained",
     "list_models",
+    "load_weights",
+    "save_weights",
     "load_network",
     "metric_names",
-    "text_options",
+    "network_options",
 ]
 
 _LAZY = {
@@ -34,8 +43,15 @@ _LAZY = {
     "check_compatible": "aimass_lab.models._zoo",
     "TaskModule": "aimass_lab.models._task",
     "load_network": "aimass_lab.models._load",
+    "PretrainedInfo": "aimass_lab.models._pretrained",
+    "find_pretrained": "aimass_lab.models._pretrained",
+    "inspect_pretrained": "aimass_lab.models._pretrained",
+    "create_pretrained": "aimass_lab.models._scaffold",
+    "load_weights": "aimass_lab.models._weights",
+    "save_weights": "aimass_lab.models._weights",
+    "weight_files": "aimass_lab.models._weights",
     "metric_names": "aimass_lab.models._task",
-    "text_options": "aimass_lab.models._text",
+    "network_options": "aimass_lab.models._text",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import lightning.pytorch as pl
@@ -10,7 +11,13 @@ import torchmetrics
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TaskModule", "metric_names"]
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "REGRESSION_METRICS",
+    "TaskModule",
+    "lr_factor",
+    "metric_names",
+]
 
 CLASSIFICATION_METRICS: tuple[str, ...] = ("acc", "precision", "recall", "f1", "auroc")
 REGRESSION_METRICS: tuple[str, ...] = ("mae", "rmse", "r2", "pearson")
@@ -66,6 +73,13 @@ class TaskModule(pl.LightningModule):
     target_stats
         ``{"mean": m, "std": s}`` of the training target (regression): the network learns
         the standardised target and predictions are mapped back.
+    warmup_steps, lr_schedule
+        The learning rate rises linearly from 0 over ``warmup_steps`` optimizer steps, then
+        stays (``"constant"``) or decays to 0 at the last step (``"linear"``, ``"cosine"``).
+
+    Only parameters that require gradients are optimised (a frozen backbone is left out); a
+    network with ``param_groups(lr)`` (a pretrained model) gives its own groups (head and
+    backbone learning rates).
     """
 
     def __init__(
@@ -77,6 +91,8 @@ class TaskModule(pl.LightningModule):
         weight_decay: float = 0.0,
         optimizer: str = "adam",
         target_stats: dict[str, float] | None = None,
+        warmup_steps: int = 0,
+        lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
@@ -85,6 +101,8 @@ class TaskModule(pl.LightningModule):
         self.lr = lr
         self.weight_decay = weight_decay
         self.optimizer_name = optimizer
+        self.warmup_steps = int(warmup_steps)
+        self.lr_schedule = lr_schedule
         stats = target_stats or {"mean": 0.0, "std": 1.0}
         self.y_mean: torch.Tensor
         self.y_std: torch.Tensor
@@ -137,10 +155,41 @@ class TaskModule(pl.LightningModule):
         out = self(x)
         return torch.softmax(out, dim=-1) if self.task == "classification" else out
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        params = self.network.parameters()
+    def configure_optimizers(self) -> Any:
+        groups = getattr(self.network, "param_groups", None)
+        params: Any = (
+            groups(self.lr)
+            if callable(groups)
+            else [p for p in self.network.parameters() if p.requires_grad]
+        )
         if self.optimizer_name == "sgd":
-            return torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
-        if self.optimizer_name == "adamw":
-            return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+            opt: torch.optim.Optimizer = torch.optim.SGD(
+                params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay
+            )
+        elif self.optimizer_name == "adamw":
+            opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        else:
+            opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        if self.warmup_steps <= 0 and self.lr_schedule == "constant":
+            return opt
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: lr_factor(step, self.warmup_steps, total, self.lr_schedule)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
+    """The learning-rate multiplier at optimizer step ``step`` (0-based) of ``total``.
+
+    >>> [round(lr_factor(s, 2, 6, "linear"), 2) for s in range(6)]
+    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
+    """
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    done = (step - warmup) / max(1, total - warmup)
+    if schedule == "linear":
+        return max(0.0, 1.0 - done)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))

@@ -9,19 +9,24 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["TextTransformer", "text_options"]
+__all__ = ["TextTransformer", "network_options"]
 
 
-def text_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``input_kind``, ``vocab_size`` and ``pad_id`` for :func:`build_network`, from a
-    ``model.json`` (its own keys, else its ``preprocess`` state); empty for other inputs."""
+def network_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`build_network` needs beyond shapes, from a ``model.json``: ``input_kind``,
+    ``vocab_size`` and ``pad_id`` of text (its own keys, else its ``preprocess`` state), and
+    the ``pretrained`` entry of a pretrained model; empty for other inputs."""
     pre = config.get("preprocess") or {}
     kind = config.get("input_kind") or pre.get("kind")
+    extra: dict[str, Any] = {}
+    if isinstance(config.get("pretrained"), Mapping):
+        extra = {"pretrained": dict(config["pretrained"]), "input_kind": kind}
     if kind != "text":
-        return {}
+        return extra
     vocab = config.get("vocab_size", pre.get("vocab_size"))
     pad = config.get("pad_id", pre.get("pad_id"))
     return {
+        **extra,
         "input_kind": "text",
         "vocab_size": None if vocab is None else int(vocab),
         "pad_id": None if pad is None else int(pad),

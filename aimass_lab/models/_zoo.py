@@ -278,6 +278,9 @@ def build_network(
     input_kind: str | None = None,
     vocab_size: int | None = None,
     pad_id: int | None = None,
+    input_norm: tuple[float, float] | None = None,
+    pretrained: dict[str, Any] | None = None,
+    classes: list[Any] | None = None,
 ) -> nn.Module:
     """Build the network a spec describes for this input shape and output size.
 
@@ -291,10 +294,18 @@ def build_network(
         Number of classes, or 1 for regression.
     input_kind
         ``"text"`` for token ids (then ``input_shape`` is ``(max_length,)``); default: the
-        kind the shape says. :func:`aimass_lab.models.text_options` reads these three from
+        kind the shape says. :func:`aimass_lab.models.network_options` reads these from
         a ``model.json``.
     vocab_size, pad_id
         The tokenizer's vocabulary size and padding id (text models).
+    input_norm
+        ``(mean, std)`` the dataset normalised images with (pretrained image models map it
+        back to pixels).
+    pretrained
+        The ``pretrained`` entry of a ``model.json``: rebuild that pretrained network from
+        its recorded config (no folder is read); :func:`network_options` gives it.
+    classes
+        The class names (the label map of a pretrained model's new head).
 
     Returns
     -------
@@ -323,6 +334,20 @@ def build_network(
                 f"cannot build custom model {spec.target!r} with {kwargs}: {exc}"
             ) from None
     check_compatible(spec, shape, input_kind=input_kind)
+    if spec.family == "pretrained":
+        from aimass_lab.models._finetune import build_pretrained
+
+        return build_pretrained(
+            spec,
+            shape,
+            output_dim,
+            input_kind=input_kind,
+            vocab_size=vocab_size,
+            pad_id=pad_id,
+            input_norm=input_norm,
+            pretrained=pretrained,
+            classes=classes,
+        )
     hp = spec.resolved_hparams()
     family = spec.family
     if family == "text_transformer":

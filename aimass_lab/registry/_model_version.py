@@ -278,11 +278,14 @@ class ModelVersion:
         AimassError
             When the weights do not fit the network built from ``model.json``.
         """
-        from aimass_lab.models import load_network
+        from aimass_lab.models import load_network, weight_files
 
         files = self.files()
         return load_network(
-            self.config, files[WEIGHTS_FILE], label=f"model {self.ref}", device=device
+            self.config,
+            [files[name] for name in weight_files(self.config)],
+            label=f"model {self.ref}",
+            device=device,
         )
 
 

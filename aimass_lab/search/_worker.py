@@ -144,9 +144,9 @@ def _measure(metric: str, run_dir: Any, run_id: str, ws: Workspace) -> float:
 
         network = Run(run_id, ws).model()
         config = json.loads((run_dir / "model" / "model.json").read_text())
-        from aimass_lab.models import text_options
+        from aimass_lab.models import network_options
 
-        text = text_options(config)
+        text = network_options(config)
         if text:  # token ids, not numbers
             batch = torch.randint(0, int(text["vocab_size"]), (32, *config["input_shape"]))
         else:

@@ -21,6 +21,7 @@ __all__ = [
     "CORE_SOURCES",
     "ENTRY_POINT_GROUP",
     "FAMILIES",
+    "FINETUNE_MODES",
     "Family",
     "RUNTIME_SOURCES",
     "add_runtime_source",
@@ -153,6 +154,10 @@ class Family:
 
 
 _DROPOUT = (0.0, 0.95)
+#: How a pretrained model is fine-tuned: every weight (``full``), the new head only
+#: (``head``), the head and the top ``top_layers`` blocks (``top``), or LoRA adapters plus
+#: the head (``lora``).
+FINETUNE_MODES: tuple[str, ...] = ("full", "head", "top", "lora")
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in [
@@ -219,6 +224,31 @@ FAMILIES: dict[str, Family] = {
                 "dropout": _DROPOUT,
             },
             inputs=("text",),
+        ),
+        Family(
+            "pretrained",
+            "a pretrained Hugging Face Transformers model from a local folder (ModelSpec.path), "
+            "fine-tuned: full, head only, top layers or LoRA",
+            {
+                "finetune": "full",
+                "top_layers": 2,
+                "lora_rank": 8,
+                "lora_alpha": 16.0,
+                "lora_dropout": 0.05,
+                "lora_targets": "auto",
+                "lora_merge": True,
+                "gradient_checkpointing": False,
+                "backbone_lr_scale": 1.0,
+            },
+            choices={"finetune": FINETUNE_MODES},
+            bounds={
+                "top_layers": (0, 1000),
+                "lora_rank": (1, 4096),
+                "lora_alpha": (0.0, None),
+                "lora_dropout": _DROPOUT,
+                "backbone_lr_scale": (0.0, 100.0),
+            },
+            inputs=("text", "image"),
         ),
     ]
 }

@@ -13,6 +13,7 @@ __all__ = [
     "COMPRESS_METHODS",
     "DEPLOY_ENGINES",
     "DISTRIBUTIONS",
+    "LR_SCHEDULES",
     "MEASURED_OBJECTIVES",
     "METHOD_ALIASES",
     "MODE_ALIASES",
@@ -27,6 +28,7 @@ __all__ = [
     "CompressMethod",
     "DeployEngine",
     "Distribution",
+    "LrSchedule",
     "Precision",
     "PruneKind",
     "Pruner",
@@ -44,7 +46,14 @@ TRAIN_HPARAMS: tuple[str, ...] = (
     "optimizer",
     "max_epochs",
     "seed",
+    "accumulate_grad_batches",
+    "warmup_steps",
+    "lr_schedule",
 )
+
+LrSchedule = Literal["constant", "linear", "cosine"]
+#: Learning-rate schedules after the warm-up: flat, linear decay to 0, cosine decay to 0.
+LR_SCHEDULES: tuple[LrSchedule, ...] = get_args(LrSchedule)
 
 Precision = Literal["64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true"]
 #: Lightning precisions.

@@ -289,6 +289,13 @@ class DataSpec(Spec):
         return self
 
     @property
+    def text_column(self) -> str | None:
+        """The text column (``text``, or the built-in dataset's), ``None`` for other data."""
+        if self.text is not None:
+            return self.text
+        return BUILTINS[self.name].text if self.source == "builtin" and self.name else None
+
+    @property
     def label(self) -> str:
         """A short human name: the built-in name or the file name."""
         if self.source == "builtin":

@@ -14,17 +14,36 @@ __all__ = ["ModelSpec"]
 
 
 class ModelSpec(Spec):
-    """A model from the zoo with its hyperparameters, or a user class by import path.
+    """A model from the zoo with its hyperparameters, a pretrained model, or a user class.
 
     ``family="custom"`` with ``target="package.module:Class"`` builds any importable
     ``nn.Module`` or ``LightningModule``; ``hparams`` become its keyword arguments.
+    ``family="pretrained"`` with ``path`` loads a Hugging Face Transformers model from a
+    local folder (``config.json`` + safetensors weights, as ``save_pretrained`` writes it)
+    and puts a new classification head on it; ``hparams`` choose how it is fine-tuned
+    (``finetune``: full, head, top or lora). Nothing downloads.
+
+    Examples
+    --------
+    >>> ModelSpec(family="pretrained", path="models/bert-small",
+    ...           hparams={"finetune": "lora", "lora_rank": 4}).hparams["lora_rank"]
+    4
     """
 
-    family: str = Field("mlp", description="mlp, cnn, resnet, gru, lstm, transformer, or custom")
+    family: str = Field(
+        "mlp",
+        description="mlp, cnn, resnet, gru, lstm, transformer, text_transformer, pretrained, "
+        "or custom",
+    )
     hparams: dict[str, Any] = Field(
         default_factory=dict, description="the family's hyperparameters"
     )
     target: str | None = Field(None, description="'package.module:Class' for family='custom'")
+    path: str | None = Field(
+        None,
+        description="local folder of a pretrained model (config.json + safetensors) for "
+        "family='pretrained'",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
@@ -42,6 +61,30 @@ class ModelSpec(Spec):
                     ],
                 )
             return self
+        if self.family == "pretrained" and not self.path:
+            raise SpecError(
+                "ModelSpec",
+                [
+                    {
+                        "field": "path",
+                        "value": self.path,
+                        "message": "family 'pretrained' needs path: a local folder with "
+                        "config.json and safetensors weights (as save_pretrained writes it); "
+                        "nothing is downloaded",
+                    }
+                ],
+            )
+        if self.path and self.family != "pretrained":
+            raise SpecError(
+                "ModelSpec",
+                [
+                    {
+                        "field": "path",
+                        "value": self.path,
+                        "message": f"path is for family 'pretrained', not {self.family!r}",
+                    }
+                ],
+            )
         family = FAMILIES.get(self.family)
         if family is None:
             raise SpecError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from aimass_lab.errors import SpecError, accepted
 from aimass_lab.specs._base import Spec, one_of
@@ -13,6 +13,7 @@ from aimass_lab.specs._choices import (
     PRECISIONS,
     STRATEGIES,
     TRAIN_HPARAMS,
+    LrSchedule,
     Precision,
     Strategy,
 )
@@ -46,6 +47,15 @@ class TrainSpec(Spec):
     lr: float = Field(1e-3, gt=0.0, le=10.0)
     weight_decay: float = Field(0.0, ge=0.0)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    accumulate_grad_batches: int = Field(
+        1, ge=1, le=10_000, description="batches whose gradients add up before one step"
+    )
+    warmup_steps: int = Field(
+        0, ge=0, description="optimizer steps over which the learning rate rises from 0"
+    )
+    lr_schedule: LrSchedule = Field(
+        "constant", description="after the warm-up: constant, linear or cosine decay to 0"
+    )
     devices: int | str | list[int] = Field(
         "auto", description="'auto', a count, -1 for all, or a list of indices"
     )
@@ -101,6 +111,16 @@ class TrainSpec(Spec):
         if text not in PRECISIONS:
             raise ValueError(f"unknown precision {value!r}; accepted: {accepted(PRECISIONS)}")
         return text
+
+    @model_validator(mode="after")
+    def _pretrained_tokenizer(self) -> TrainSpec:
+        # A pretrained text model reads text with its own tokenizer: the tokenizer.json
+        # beside its config.json, unless the data names one.
+        data = self.data
+        if self.model.family == "pretrained" and data.text_column and not data.tokenizer.path:
+            tokenizer = data.tokenizer.model_copy(update={"path": self.model.path})
+            object.__setattr__(self, "data", data.model_copy(update={"tokenizer": tokenizer}))
+        return self
 
 
 def split_hparams(

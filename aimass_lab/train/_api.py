@@ -106,6 +106,27 @@ def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
                 f"devices={devices!r} asks for {count} CPU processes but this machine has {cores} cores; "
                 f"accepted: 1..{cores}, -1 or 'auto'"
             )
+    on_cpu = spec.accelerator == "cpu" or (spec.accelerator == "auto" and gpus == 0)
+    if on_cpu and spec.strategy in ("fsdp", "deepspeed"):
+        raise DeviceError(
+            f"strategy={spec.strategy!r} shards a model across GPUs and needs CUDA GPUs; this run "
+            "is on CPU. Accepted on CPU: strategy 'auto', 'ddp' or 'ddp_spawn'; to fit a large "
+            "model in memory here use model hparams finetune='lora' or 'head', "
+            "gradient_checkpointing=True and precision='bf16-mixed'"
+        )
+    if spec.strategy == "deepspeed":
+        import importlib.util
+
+        if importlib.util.find_spec("deepspeed") is None:
+            raise DeviceError(
+                "strategy='deepspeed' needs the deepspeed package (pip install deepspeed on a "
+                "GPU machine); accepted without it: 'fsdp', 'ddp' or 'auto'"
+            )
+    if on_cpu and spec.precision in ("16-mixed", "16-true"):
+        raise DeviceError(
+            f"precision={spec.precision!r} (float16) runs on GPUs; on CPU use 'bf16-mixed' or "
+            "'32-true'"
+        )
     if dataset is not None and spec.model.family != "custom":
         from aimass_lab.models import check_compatible
 

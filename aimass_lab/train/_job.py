@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aimass_lab._io import atomic_open, atomic_write_json
+from aimass_lab._io import atomic_write_json
 from aimass_lab.errors import CheckpointError
 from aimass_lab.specs import TrainSpec
 
@@ -92,6 +92,7 @@ def execute(
             tuple(dataset.input_shape),
             int(dataset.output_dim),
             **network_inputs(dataset),
+            **pretrained_inputs(spec, dataset),
         )
     if isinstance(network, pl.LightningModule):
         module = network
@@ -104,6 +105,8 @@ def execute(
             weight_decay=spec.weight_decay,
             optimizer=spec.optimizer,
             target_stats=dataset.target_stats,
+            warmup_steps=spec.warmup_steps,
+            lr_schedule=spec.lr_schedule,
         )
     datamodule = dataset.datamodule(batch_size=spec.batch_size, seed=spec.seed)
     trainer = _trainer(spec, run_dir, _callbacks(ctx, spec, last_ckpt, callbacks))
@@ -148,6 +151,19 @@ def network_inputs(dataset: Any) -> dict[str, Any]:
     if getattr(dataset, "input_kind", None) != "text":
         return {}
     return {"input_kind": "text", "vocab_size": dataset.vocab_size, "pad_id": dataset.pad_id}
+
+
+def pretrained_inputs(spec: TrainSpec, dataset: Any) -> dict[str, Any]:
+    """What a pretrained network needs from the dataset: its image normalisation and classes."""
+    if spec.model.family != "pretrained":
+        return {}
+    out: dict[str, Any] = {
+        "classes": list(dataset.classes) if dataset.classes is not None else None
+    }
+    if dataset.input_kind == "image":
+        state = dataset.preprocessor.state_dict()
+        out["input_norm"] = (float(state["mean"]), float(state["std"]))
+    return out
 
 
 @contextlib.contextmanager
@@ -222,6 +238,7 @@ def _trainer(spec: TrainSpec, run_dir: Path, callbacks: list[Any]) -> Any:
         # logged step costs ~2 ms).
         log_every_n_steps=50,
         limit_train_batches=spec.limit_train_batches,
+        accumulate_grad_batches=spec.accumulate_grad_batches,
     )
 
 
@@ -233,13 +250,24 @@ def write_model(
     metrics: dict[str, float],
     run_id: str,
 ) -> None:
-    """Write ``weights.safetensors`` and ``model.json``: what the registry takes."""
-    from safetensors.torch import save
+    """Write ``weights.safetensors`` (sharded when large) and ``model.json``: what the
+    registry takes. A pretrained network also records its config (``pretrained``); with LoRA
+    its adapter is written apart (``adapter.safetensors``) and the weights are merged unless
+    ``lora_merge`` is false."""
+    from aimass_lab.models import save_weights
 
-    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_open(folder / "weights.safetensors", "wb") as fh:
-        fh.write(save(state))
+    extra: dict[str, Any] = {}
+    describe = getattr(network, "describe", None)
+    if callable(describe):
+        adapter = network.adapter_state()
+        if adapter:
+            save_weights(adapter, folder, stem="adapter")
+        if describe().get("lora_merge", True):
+            network = network.merged()
+        extra["pretrained"] = network.describe()
+    names = save_weights(network.state_dict(), folder)
+    if len(names) > 1:
+        extra["weight_files"] = names
     hparams = {
         **spec.model.resolved_hparams(),
         "lr": spec.lr,
@@ -247,6 +275,9 @@ def write_model(
         "weight_decay": spec.weight_decay,
         "optimizer": spec.optimizer,
         "max_epochs": spec.max_epochs,
+        "accumulate_grad_batches": spec.accumulate_grad_batches,
+        "warmup_steps": spec.warmup_steps,
+        "lr_schedule": spec.lr_schedule,
         "seed": spec.seed,
     }
     atomic_write_json(
@@ -271,6 +302,7 @@ def write_model(
             "data_fingerprint": dataset.fingerprint,
             "metrics": metrics,
             "run_id": run_id,
+            **extra,
         },
     )
 

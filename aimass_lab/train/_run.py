@@ -131,7 +131,7 @@ class Run(JobHandle):
         """The trained network with its final weights (loaded from safetensors)."""
         import json
 
-        from aimass_lab.models import load_network
+        from aimass_lab.models import load_network, weight_files
 
         job = self.job
         if job.state != "succeeded" or not (self.model_dir / "model.json").exists():
@@ -140,7 +140,8 @@ class Run(JobHandle):
                 + (" (resume it with run.resume())" if job.state == "interrupted" else "")
             )
         config = json.loads((self.model_dir / "model.json").read_text())
-        return load_network(config, self.model_dir / "weights.safetensors", label=f"run {self.id}")
+        weights = [self.model_dir / name for name in weight_files(config)]
+        return load_network(config, weights, label=f"run {self.id}")
 
     def register(
         self,

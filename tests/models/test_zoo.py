@@ -10,7 +10,10 @@ from aimass_lab.models import FAMILIES, TaskModule, build_network, list_models, 
 from aimass_lab.specs import ModelSpec
 
 
-@pytest.mark.parametrize("family", sorted(f for f in FAMILIES if "image" in FAMILIES[f].inputs))
+@pytest.mark.parametrize(
+    "family",
+    sorted(f for f in FAMILIES if "image" in FAMILIES[f].inputs and f != "pretrained"),
+)
 def test_every_family_fits_images(family: str) -> None:
     net = build_network(ModelSpec(family=family), (1, 8, 8), 10)
     out = net(torch.randn(5, 1, 8, 8))
@@ -68,7 +71,7 @@ def test_unknown_family_lists_zoo() -> None:
     with pytest.raises(
         SpecError,
         match=r"unknown model 'vgg'; accepted: 'mlp', 'cnn', 'resnet', 'gru', 'lstm', 'transformer', "
-        r"'text_transformer', 'custom'",
+        r"'text_transformer', 'pretrained', 'custom'",
     ):
         ModelSpec(family="vgg")
 
@@ -116,5 +119,7 @@ def test_task_module_logs_named_metrics() -> None:
 
 def test_list_models_describes_the_zoo() -> None:
     names = [m["name"] for m in list_models()]
-    assert names == ["mlp", "cnn", "resnet", "gru", "lstm", "transformer", "text_transformer"]
+    assert names == [
+        "mlp", "cnn", "resnet", "gru", "lstm", "transformer", "text_transformer", "pretrained"
+    ]  # fmt: skip
     assert list_models()[0]["hparams"]["hidden"] == 128
