@@ -33,6 +33,7 @@ __all__ = [
     "list_models",
     "load_weights",
     "save_weights",
+    "weight_files",
     "load_network",
     "metric_names",
     "network_options",

@@ -77,10 +77,10 @@ def test_inspect_and_find(bert: Path, vit: Path) -> None:
 
 
 def test_folders_that_are_not_models(tmp_path: Path, bert: Path) -> None:
-    with pytest.raises(NotFoundError, match="folder not found.*nothing is downloaded"):
+    with pytest.raises(NotFoundError, match=r"folder not found.*nothing is downloaded"):
         inspect_pretrained(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(NotFoundError, match="no config.json.*save_pretrained"):
+    with pytest.raises(NotFoundError, match=r"no config.json.*save_pretrained"):
         inspect_pretrained(tmp_path / "empty")
     pickled = tmp_path / "pickled"
     pickled.mkdir()
@@ -93,7 +93,7 @@ def test_folders_that_are_not_models(tmp_path: Path, bert: Path) -> None:
     (tmp_path / "noconfig").mkdir()
     (tmp_path / "noconfig" / "config.json").write_text(json.dumps({"hidden_size": 3}))
     (tmp_path / "noconfig" / "model.safetensors").write_bytes(b"x")
-    with pytest.raises(AimassError, match="no model_type"):
+    with pytest.raises(AimassError, match=r"no model_type"):
         inspect_pretrained(tmp_path / "noconfig")
 
 
@@ -141,12 +141,12 @@ def test_bad_lora_target_and_tokenizer_mismatch(bert: Path) -> None:
         build_network(_spec(bert), (MAX_LENGTH,), 2, input_kind="text", vocab_size=3000, pad_id=0)
     with pytest.raises(AimassError, match=r"max_length is 64 but the model .* at most 32"):
         build_network(_spec(bert), (64,), 2, input_kind="text", vocab_size=300, pad_id=0)
-    with pytest.raises(AimassError, match="takes text input, the data is image"):
+    with pytest.raises(AimassError, match=r"takes text input, the data is image"):
         build_network(_spec(bert), (3, 16, 16), 2, input_kind="image")
 
 
 def test_image_model_checks_and_normalisation(vit: Path) -> None:
-    with pytest.raises(AimassError, match="takes 16x16 images.*set data image_size=16"):
+    with pytest.raises(AimassError, match=r"takes 16x16 images.*set data image_size=16"):
         build_network(_spec(vit), (3, 32, 32), 2, input_kind="image")
     # the dataset normalised pixels p with (p - 0.4) / 0.2; the model wants (p - 0.5) / 0.5
     net = build_network(_spec(vit), (1, 16, 16), 2, input_kind="image", input_norm=(0.4, 0.2))
@@ -209,17 +209,17 @@ def test_spec_fills_the_tokenizer_and_preflight_refuses_gpu_strategies(bert: Pat
         {"data": {**DATA, "tokenizer": {"path": "/elsewhere"}}, "model": _spec(bert).to_dict()}
     )
     assert own.data.tokenizer.path == "/elsewhere"
-    with pytest.raises(SpecError, match="family 'pretrained' needs path"):
+    with pytest.raises(SpecError, match=r"family 'pretrained' needs path"):
         ModelSpec(family="pretrained")
-    with pytest.raises(SpecError, match="finetune.*accepted: full, head, top, lora"):
+    with pytest.raises(SpecError, match=r"finetune.*accepted: full, head, top, lora"):
         ModelSpec(family="pretrained", path="x", hparams={"finetune": "some"})
     if torch.cuda.device_count() == 0:
         for strategy in ("fsdp", "deepspeed"):
             fsdp = spec.model_copy(update={"strategy": strategy, "accelerator": "cpu"})
-            with pytest.raises(DeviceError, match=f"strategy='{strategy}'.*needs CUDA GPUs"):
+            with pytest.raises(DeviceError, match=rf"strategy='{strategy}'.*needs CUDA GPUs"):
                 _preflight(fsdp)
         half = spec.model_copy(update={"precision": "16-mixed", "accelerator": "cpu"})
-        with pytest.raises(DeviceError, match="float16.*bf16-mixed"):
+        with pytest.raises(DeviceError, match=r"float16.*bf16-mixed"):
             _preflight(half)
 
 
