@@ -1,4 +1,4 @@
-"""The examples of docs/index.md, docs/train.md and docs/workspace.md run as written, and
+"""The examples of docs/index.md, train.md, models.md and workspace.md run as written, and
 print what their comments say."""
 
 from __future__ import annotations
@@ -34,3 +34,14 @@ def test_workspace_page_examples_run(run_doc_page: RunPage) -> None:
     assert count == 2  # the PostgreSQL example is marked not run
     assert lines[:2] == ["interrupted", "succeeded"]
     assert any("resuming from" in line for line in lines[2:]), printed
+
+
+def test_models_page_example_runs(run_doc_page: RunPage) -> None:
+    count, printed = run_doc_page("models.md")
+    lines = [line for line in printed.splitlines() if not line.startswith("[aimass]")]
+    assert count == 1  # the search example is marked not run
+    assert lines == [
+        "text",
+        "succeeded ['adapter.safetensors', 'model.json', 'weights.safetensors']",
+        "BertForSequenceClassification",
+    ], printed

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from aimass_lab.models._scaffold import create_pretrained
     from aimass_lab.models._task import TaskModule, metric_names
     from aimass_lab.models._text import network_options
+    from aimass_lab.models._vision import create_vision
     from aimass_lab.models._weights import load_weights, save_weights, weight_files
     from aimass_lab.models._zoo import build_network, check_compatible
 
@@ -28,6 +29,7 @@ __all__ = [
     "PretrainedInfo",
     "check_compatible",
     "create_pretrained",
+    "create_vision",
     "find_pretrained",
     "inspect_pretrained",
     "list_models",
@@ -48,6 +50,7 @@ _LAZY = {
     "find_pretrained": "aimass_lab.models._pretrained",
     "inspect_pretrained": "aimass_lab.models._pretrained",
     "create_pretrained": "aimass_lab.models._scaffold",
+    "create_vision": "aimass_lab.models._vision",
     "load_weights": "aimass_lab.models._weights",
     "save_weights": "aimass_lab.models._weights",
     "weight_files": "aimass_lab.models._weights",

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from aimass_lab.errors import AimassError
-from aimass_lab.models._freeze import apply_finetune
+from aimass_lab.models._freeze import apply_finetune, in_module
 from aimass_lab.models._pretrained import PretrainedInfo, inspect_pretrained
 from aimass_lab.specs import ModelSpec
 
@@ -124,6 +124,8 @@ class PretrainedClassifier(nn.Module):
         if x.shape[1] == 1 and self.channels == 3:
             x = x.expand(-1, 3, -1, -1)
         pixels = x * self.pixel_scale.to(x.dtype) + self.pixel_shift.to(x.dtype)
+        if self.info.get("library", "transformers") != "transformers":
+            return self.model(pixels)  # type: ignore[no-any-return]  # timm, torchvision
         return self.model(pixel_values=pixels).logits  # type: ignore[no-any-return]
 
     # -- fine-tuning --------------------------------------------------------------------------
@@ -137,8 +139,7 @@ class PretrainedClassifier(nn.Module):
         for name, param in self.model.named_parameters():
             if not param.requires_grad:
                 continue
-            parts = name.split(".")
-            (heads if head in parts else body).append(param)
+            (heads if in_module(name, head) else body).append(param)
         groups = [{"params": heads, "lr": lr, "name": "head"}]
         if body:
             groups.append({"params": body, "lr": lr * scale, "name": "backbone"})
@@ -219,7 +220,7 @@ def _check_image(info: PretrainedInfo, input_shape: tuple[int, ...]) -> int:
     return channels
 
 
-def _pixel_affine(
+def pixel_affine(
     info: Mapping[str, Any], input_norm: tuple[float, float] | None
 ) -> tuple[list[float], list[float]]:
     """``x * scale + shift`` = ``((x * std_d + mean_d) - mean_m) / std_m`` per channel."""
@@ -232,10 +233,15 @@ def _pixel_affine(
 
 def _rebuild(info: dict[str, Any]) -> PretrainedClassifier:
     """The network a ``model.json``'s ``pretrained`` entry describes, without weights."""
-    import transformers
+    if info.get("library", "transformers") == "transformers":
+        import transformers
 
-    config = transformers.AutoConfig.for_model(**info["config"])
-    model = _auto_class(info["kind"]).from_config(config)
+        config = transformers.AutoConfig.for_model(**info["config"])
+        model = _auto_class(info["kind"]).from_config(config)
+    else:
+        from aimass_lab.models._vision import create_vision
+
+        model = create_vision(info["library"], info["architecture"], int(info["num_classes"]))
     head = str(info["head"])
     lora = info.get("lora")
     if lora and not lora.get("merged"):
@@ -289,7 +295,7 @@ def _load_folder(found: PretrainedInfo, kind: str, config: Any) -> tuple[nn.Modu
     head = _head_name(model)
     mismatched = [k[0] if isinstance(k, tuple) else k for k in loading.get("mismatched_keys", [])]
     fresh = [*loading.get("missing_keys", []), *mismatched]
-    outside = sorted({str(k) for k in fresh if head not in str(k).split(".")})
+    outside = sorted({str(k) for k in fresh if not in_module(str(k), head)})
     if outside:
         raise AimassError(
             f"the weights of {found.path} do not match its config.json: "
@@ -359,6 +365,10 @@ def build_pretrained(
     """
     if pretrained is not None:
         return _rebuild(dict(pretrained))
+    if spec.architecture:
+        from aimass_lab.models._vision import build_vision
+
+        return build_vision(spec, tuple(input_shape), output_dim, input_norm=input_norm)
     hp = spec.resolved_hparams()
     shape = tuple(int(s) for s in input_shape)
     assert spec.path is not None
@@ -404,7 +414,7 @@ def build_pretrained(
     }
     affine = None
     if kind == "image":
-        affine = _pixel_affine(found.to_dict(), input_norm)
+        affine = pixel_affine(found.to_dict(), input_norm)
         info.update(
             image_size=found.image_size,
             image_mean=found.image_mean,

@@ -9,7 +9,13 @@ from torch import nn
 
 from aimass_lab.errors import AimassError, SpecError
 
-__all__ = ["apply_finetune", "linear_names", "lora_target_names"]
+__all__ = ["apply_finetune", "in_module", "linear_names", "lora_target_names"]
+
+
+def in_module(name: str, module: str) -> bool:
+    """Whether parameter ``name`` belongs to ``module`` (a dotted path such as ``head.fc``),
+    also under a wrapper's prefix (``base_model.model.classifier.modules_to_save...``)."""
+    return f".{module}." in f".{name}."
 
 
 def _blocks(model: nn.Module) -> tuple[str, nn.ModuleList]:
@@ -52,7 +58,7 @@ def lora_target_names(model: nn.Module, targets: str, head: str) -> list[str] | 
     SpecError
         When a named module is not a Linear layer of the model, listing those that are.
     """
-    known = [n for n in linear_names(model) if n != head]
+    known = [n for n in linear_names(model) if n != head.rsplit(".", 1)[-1]]
     if targets.strip() in ("", "auto"):
         for names in _AUTO_TARGETS:
             if all(n in known for n in names):
@@ -124,7 +130,7 @@ def apply_finetune(
     for param in model.parameters():
         param.requires_grad = False
     names = [name for name, _ in model.named_parameters()]
-    trainable: set[str] = {n for n in names if head in n.split(".")}
+    trainable: set[str] = {n for n in names if in_module(n, head)}
     if mode == "top" and int(hp["top_layers"]) > 0:
         _, blocks = _blocks(model)
         top = blocks[-min(int(hp["top_layers"]), len(blocks)) :]

@@ -42,7 +42,12 @@ class ModelSpec(Spec):
     path: str | None = Field(
         None,
         description="local folder of a pretrained model (config.json + safetensors) for "
-        "family='pretrained'",
+        "family='pretrained'; with architecture, its safetensors weight file",
+    )
+    architecture: str | None = Field(
+        None,
+        description="'timm:NAME' or 'torchvision:NAME' for family='pretrained' (the [vision] "
+        "extra); path names its safetensors weights",
     )
 
     @model_validator(mode="after")
@@ -71,6 +76,22 @@ class ModelSpec(Spec):
                         "message": "family 'pretrained' needs path: a local folder with "
                         "config.json and safetensors weights (as save_pretrained writes it); "
                         "nothing is downloaded",
+                    }
+                ],
+            )
+        if self.architecture is not None and (
+            self.family != "pretrained"
+            or self.architecture.split(":", 1)[0] not in ("timm", "torchvision")
+            or ":" not in self.architecture
+        ):
+            raise SpecError(
+                "ModelSpec",
+                [
+                    {
+                        "field": "architecture",
+                        "value": self.architecture,
+                        "message": "accepted: 'timm:NAME' or 'torchvision:NAME' with "
+                        "family='pretrained' and path naming the safetensors weights",
                     }
                 ],
             )

@@ -61,6 +61,11 @@ def build_train_spec(
                 }
             ],
         )
+    if model_spec.path and not os.path.isabs(model_spec.path):
+        # a job runs in the workspace folder: a relative model folder is the caller's
+        model_spec = model_spec.model_copy(
+            update={"path": os.path.abspath(os.path.expanduser(model_spec.path))}
+        )
     if early_stopping is True:
         early_stopping = EarlyStoppingSpec()
     elif early_stopping is False:
