@@ -17,7 +17,7 @@ import io
 import logging
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -152,7 +152,7 @@ class PretrainedClassifier(nn.Module):
         import copy
 
         clone = copy.deepcopy(self)
-        clone.model = clone.model.merge_and_unload()
+        clone.model = cast(Any, clone.model).merge_and_unload()
         clone.info = {**self.info, "lora": {**self.info["lora"], "merged": True}}
         return clone
 
@@ -252,7 +252,7 @@ def _rebuild(info: dict[str, Any]) -> PretrainedClassifier:
                 model,
                 LoraConfig(
                     r=int(lora["rank"]),
-                    lora_alpha=float(lora["alpha"]),
+                    lora_alpha=int(lora["alpha"]),
                     lora_dropout=float(lora["dropout"]),
                     target_modules=list(lora["targets"]),
                     modules_to_save=[head],

@@ -99,7 +99,7 @@ def apply_finetune(
         targets = lora_target_names(model, str(hp["lora_targets"]), head)
         config = LoraConfig(
             r=int(hp["lora_rank"]),
-            lora_alpha=float(hp["lora_alpha"]),
+            lora_alpha=int(hp["lora_alpha"]),
             lora_dropout=float(hp["lora_dropout"]),
             target_modules=targets,
             modules_to_save=[head],
@@ -121,9 +121,11 @@ def apply_finetune(
             ) from None
         record = {
             "rank": int(hp["lora_rank"]),
-            "alpha": float(hp["lora_alpha"]),
+            "alpha": int(hp["lora_alpha"]),
             "dropout": float(hp["lora_dropout"]),
-            "targets": sorted(wrapped.peft_config["default"].target_modules),
+            "targets": sorted(
+                getattr(wrapped.peft_config["default"], "target_modules", None) or []
+            ),
             "merged": False,
         }
         return wrapped, record

@@ -85,8 +85,12 @@ def create_pretrained(
     out = Path(folder).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
+    config: Any
+    model: Any
     if kind == "image":
-        config = transformers.ViTConfig(image_size=image_size, num_labels=num_labels, **fields)
+        config = transformers.ViTConfig(
+            image_size=image_size, **{"num_labels": num_labels, **fields}
+        )
         model = transformers.ViTForImageClassification(config)
         from aimass_lab.models._finetune import quiet_transformers
 
@@ -102,9 +106,8 @@ def create_pretrained(
         config = transformers.BertConfig(
             vocab_size=len(tokenizer),
             max_position_embeddings=max_length,
-            num_labels=num_labels,
             pad_token_id=tokenizer.pad_token_id,
-            **fields,
+            **{"num_labels": num_labels, **fields},
         )
         model = transformers.BertForSequenceClassification(config)
     from aimass_lab.models._finetune import quiet_transformers

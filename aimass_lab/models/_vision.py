@@ -10,12 +10,15 @@ builds the architecture with a new head of the dataset's classes and loads the w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from aimass_lab.errors import AimassError, NotFoundError
 from aimass_lab.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from aimass_lab.models._finetune import PretrainedClassifier
 
 __all__ = ["VISION_LIBRARIES", "build_vision", "create_vision"]
 
@@ -85,7 +88,7 @@ def build_vision(
     output_dim: int,
     *,
     input_norm: tuple[float, float] | None = None,
-) -> nn.Module:
+) -> PretrainedClassifier:
     """The architecture of ``spec.architecture`` with a new head, its weights loaded.
 
     Raises

@@ -233,7 +233,7 @@ FAMILIES: dict[str, Family] = {
                 "finetune": "full",
                 "top_layers": 2,
                 "lora_rank": 8,
-                "lora_alpha": 16.0,
+                "lora_alpha": 16,
                 "lora_dropout": 0.05,
                 "lora_targets": "auto",
                 "lora_merge": True,
