@@ -12,42 +12,23 @@ the model's config, so a registered version is rebuilt without the original fold
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import torch
 from torch import nn
 
 from aimass_lab.errors import AimassError
-from aimass_lab.models._freeze import apply_finetune, in_module
+from aimass_lab.models._freeze import apply_finetune, in_module, wrap_lora
+from aimass_lab.models._hf import quiet_transformers
 from aimass_lab.models._pretrained import PretrainedInfo, inspect_pretrained
 from aimass_lab.specs import ModelSpec
 
-__all__ = ["PretrainedClassifier", "build_pretrained", "quiet_transformers"]
+__all__ = ["PretrainedClassifier", "build_pretrained", "pixel_affine", "rebuild_pretrained"]
 
 #: Attribute names of classification heads in Transformers models.
 _HEAD_NAMES = ("classifier", "score", "head", "classification_head", "fc", "logits")
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence the load report and progress bars of ``from_pretrained`` (we report ourselves)."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            yield
-    finally:
-        hf_logging.set_verbosity(level)
-        hf_logging.enable_progress_bar()
 
 
 def _auto_class(kind: str) -> Any:
@@ -231,33 +212,22 @@ def pixel_affine(
     return scale, shift
 
 
-def _rebuild(info: dict[str, Any]) -> PretrainedClassifier:
-    """The network a ``model.json``'s ``pretrained`` entry describes, without weights."""
-    if info.get("library", "transformers") == "transformers":
+def rebuild_pretrained(
+    info: dict[str, Any], model: nn.Module | None = None
+) -> PretrainedClassifier:
+    """The network a ``model.json``'s ``pretrained`` entry describes, without weights.
+
+    ``model`` is the bare architecture (timm, torchvision); by default the Transformers
+    model of the recorded config.
+    """
+    if model is None:
         import transformers
 
         config = transformers.AutoConfig.for_model(**info["config"])
         model = _auto_class(info["kind"]).from_config(config)
-    else:
-        from aimass_lab.models._vision import create_vision
-
-        model = create_vision(info["library"], info["architecture"], int(info["num_classes"]))
-    head = str(info["head"])
     lora = info.get("lora")
     if lora and not lora.get("merged"):
-        from peft import LoraConfig, get_peft_model
-
-        with quiet_transformers():
-            model = get_peft_model(
-                model,
-                LoraConfig(
-                    r=int(lora["rank"]),
-                    lora_alpha=int(lora["alpha"]),
-                    lora_dropout=float(lora["dropout"]),
-                    target_modules=list(lora["targets"]),
-                    modules_to_save=[head],
-                ),
-            )
+        model = wrap_lora(model, lora, str(info["head"]))
     affine = (info["pixel_scale"], info["pixel_shift"]) if info["kind"] == "image" else None
     return PretrainedClassifier(
         model,
@@ -364,11 +334,7 @@ def build_pretrained(
         image size does not match the model, or a LoRA target does not exist.
     """
     if pretrained is not None:
-        return _rebuild(dict(pretrained))
-    if spec.architecture:
-        from aimass_lab.models._vision import build_vision
-
-        return build_vision(spec, tuple(input_shape), output_dim, input_norm=input_norm)
+        return rebuild_pretrained(dict(pretrained))
     hp = spec.resolved_hparams()
     shape = tuple(int(s) for s in input_shape)
     assert spec.path is not None

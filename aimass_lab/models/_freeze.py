@@ -8,8 +8,9 @@ from typing import Any
 from torch import nn
 
 from aimass_lab.errors import AimassError, SpecError
+from aimass_lab.models._hf import quiet_transformers
 
-__all__ = ["apply_finetune", "in_module", "linear_names", "lora_target_names"]
+__all__ = ["apply_finetune", "in_module", "linear_names", "lora_target_names", "wrap_lora"]
 
 
 def in_module(name: str, module: str) -> bool:
@@ -86,8 +87,6 @@ def apply_finetune(
     model: nn.Module, hp: Mapping[str, Any], head: str
 ) -> tuple[nn.Module, dict[str, Any] | None]:
     """Freeze / unfreeze as ``hp["finetune"]`` says, or wrap in LoRA; the LoRA record."""
-    from aimass_lab.models._finetune import quiet_transformers
-
     mode = hp["finetune"]
     if hp.get("gradient_checkpointing"):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})  # type: ignore[operator]
@@ -146,3 +145,21 @@ def apply_finetune(
     for name, param in model.named_parameters():
         param.requires_grad = name in trainable
     return model, None
+
+
+def wrap_lora(model: nn.Module, lora: Mapping[str, Any], head: str) -> nn.Module:
+    """``model`` wrapped in the LoRA adapters a ``model.json`` records (unmerged), to load
+    their weights into."""
+    from peft import LoraConfig, get_peft_model
+
+    with quiet_transformers():
+        return get_peft_model(  # type: ignore[no-any-return]
+            model,
+            LoraConfig(
+                r=int(lora["rank"]),
+                lora_alpha=int(lora["alpha"]),
+                lora_dropout=float(lora["dropout"]),
+                target_modules=list(lora["targets"]),
+                modules_to_save=[head],
+            ),
+        )

@@ -14,8 +14,26 @@ from pathlib import Path
 from typing import Any
 
 from aimass_lab.errors import AimassError, accepted
+from aimass_lab.models._hf import quiet_transformers
 
 __all__ = ["SIZES", "create_pretrained"]
+
+#: The default text the tokenizer of a scaffold text model is trained on.
+_CORPUS = (
+    "the phone is great and the battery lasts all day. the laptop is fast, the screen is "
+    "bright and the keyboard is quiet. the camera takes sharp pictures, would buy again. "
+    "the blender is loud and broke after a week, returning it. the kettle boils water quickly. "
+    "the headset sounds good but the microphone is poor. i bought this last month and use it "
+    "every day. arrived on tuesday, well packed. my second order from this shop. got it as a "
+    "gift. the price is fair, the quality is excellent, highly recommended, five stars. the "
+    "design is ugly, the build is cheap and the manual is useless, one star. not recommended, "
+    "what a waste of money. very happy with it. the service was friendly and the delivery "
+    "was slow. the sound is clear, the size is small, the weight is light. it works, it does "
+    "not work, it stopped working. the speaker, the watch, the tablet, the charger, the mouse, "
+    "the monitor, the printer, the router, the vacuum, the toaster. amazing, awful, terrible, "
+    "perfect, solid, flimsy, sturdy, reliable, disappointing, wonderful, noisy, smooth, "
+    "comfortable, heavy, broken, excellent, mediocre, decent, superb, horrible, lovely"
+)
 
 #: Named sizes: ``tiny`` for tests, ``small`` for examples, ``base`` as BERT-base / ViT-S/16.
 SIZES: dict[str, dict[str, dict[str, int]]] = {
@@ -56,7 +74,9 @@ def create_pretrained(
         ``"tiny"``, ``"small"``, ``"base"`` (BERT-base, ~110M parameters; ViT-S/16, ~22M) or
         a dict of config fields.
     texts
-        Texts to train the tokenizer on (text models; default: the built-in ``reviews``).
+        Texts to train the tokenizer on (text models; default: a few hundred words of plain
+        English about products, enough for the built-in ``reviews``; every letter is in
+        its vocabulary, so any word is split into known pieces).
     vocab_size, max_length
         The tokenizer's vocabulary and the model's ``max_position_embeddings``.
     image_size
@@ -92,8 +112,6 @@ def create_pretrained(
             image_size=image_size, **{"num_labels": num_labels, **fields}
         )
         model = transformers.ViTForImageClassification(config)
-        from aimass_lab.models._finetune import quiet_transformers
-
         with quiet_transformers():
             transformers.ViTImageProcessor(
                 size={"height": image_size, "width": image_size},
@@ -110,8 +128,6 @@ def create_pretrained(
             **{"num_labels": num_labels, **fields},
         )
         model = transformers.BertForSequenceClassification(config)
-    from aimass_lab.models._finetune import quiet_transformers
-
     with quiet_transformers():
         model.save_pretrained(out, safe_serialization=True)
     return out
@@ -129,17 +145,14 @@ def _wordpiece(texts: Iterable[str] | None, vocab_size: int, max_length: int) ->
     )
     from transformers import PreTrainedTokenizerFast
 
-    if texts is None:
-        from aimass_lab.data import make_reviews
-
-        texts = make_reviews({"n_samples": 2000}).X["text"].tolist()
+    corpus = list(texts) if texts is not None else _CORPUS.split(". ")
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
     tok.train_from_iterator(
-        list(texts), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special)
+        corpus, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special)
     )
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(

@@ -88,8 +88,10 @@ def build_vision(
     output_dim: int,
     *,
     input_norm: tuple[float, float] | None = None,
+    pretrained: dict[str, Any] | None = None,
 ) -> PretrainedClassifier:
-    """The architecture of ``spec.architecture`` with a new head, its weights loaded.
+    """The architecture of ``spec.architecture`` with a new head, its weights loaded; with
+    ``pretrained`` (a ``model.json`` entry) the recorded network, without weights.
 
     Raises
     ------
@@ -97,10 +99,15 @@ def build_vision(
         When the library does not import, the name is unknown, the data is not images of
         the size the model takes, or the weights do not fit the architecture.
     """
-    from aimass_lab.models._finetune import PretrainedClassifier, pixel_affine
+    from aimass_lab.models._finetune import PretrainedClassifier, pixel_affine, rebuild_pretrained
     from aimass_lab.models._freeze import apply_finetune, in_module
     from aimass_lab.models._weights import load_weights
 
+    if pretrained is not None:
+        bare = create_vision(
+            pretrained["library"], pretrained["architecture"], int(pretrained["num_classes"])
+        )
+        return rebuild_pretrained(pretrained, bare)
     assert spec.architecture is not None and spec.path is not None
     library, name = spec.architecture.split(":", 1)
     if len(input_shape) != 3 or input_shape[0] not in (1, 3):

@@ -336,6 +336,12 @@ def build_network(
     check_compatible(spec, shape, input_kind=input_kind)
     if spec.family == "pretrained":
         from aimass_lab.models._finetune import build_pretrained
+        from aimass_lab.models._vision import VISION_LIBRARIES, build_vision
+
+        if spec.architecture or (pretrained or {}).get("library") in VISION_LIBRARIES:
+            return build_vision(
+                spec, shape, output_dim, input_norm=input_norm, pretrained=pretrained
+            )
 
         return build_pretrained(
             spec,
