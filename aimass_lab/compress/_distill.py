@@ -34,6 +34,14 @@ class Distill(CompressionMethod):
                 f"own config, but {f'model {ref}' if ref else 'the teacher'} is {family!r}; "
                 "accepted: a pretrained teacher, or a zoo student (student='mlp-small', ...)"
             )
+        if self.spec.layers is not None:
+            hf = candidate.config["pretrained"].get("config") or {}
+            total = int(hf.get("num_hidden_layers", 0))
+            if not self.spec.layers < total:
+                raise AimassError(
+                    f"{self.spec.label}: the student must have fewer layers than its teacher "
+                    f"({total} layers); accepted: layers=1..{total - 1}"
+                )
 
     def apply(self, candidate: Candidate, ctx: Context) -> Candidate:
         spec = self.spec
