@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -143,10 +144,12 @@ def sequence_figures(
         xb = np.ascontiguousarray(np.concatenate([rows] * reps)[: bench.batch_size])
         x1 = np.ascontiguousarray(rows[:1])
         single = timings(
-            lambda x1=x1: sess.run(None, {INPUT_NAME: x1}), warmup=bench.warmup, runs=bench.runs
+            functools.partial(sess.run, None, {INPUT_NAME: x1}),
+            warmup=bench.warmup,
+            runs=bench.runs,
         )
         batch = timings(
-            lambda xb=xb: sess.run(None, {INPUT_NAME: xb}),
+            functools.partial(sess.run, None, {INPUT_NAME: xb}),
             warmup=min(bench.warmup, 2),
             runs=bench.throughput_runs,
         )

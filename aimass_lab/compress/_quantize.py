@@ -48,6 +48,15 @@ def calibration_batches(
     return out[:batches]
 
 
+def _padded(x: np.ndarray, shape: tuple[int, ...], pad: float) -> np.ndarray:
+    """Token-id rows shorter than the model's ``max_length`` padded to it (text models)."""
+    if x.ndim != 2 or len(shape) != 1 or x.shape[1] >= shape[0]:
+        return x
+    out = np.full((len(x), shape[0]), pad, np.float32)
+    out[:, : x.shape[1]] = x
+    return out
+
+
 class _Reader:
     """An ONNX Runtime CalibrationDataReader over a list of batches."""
 
@@ -168,6 +177,9 @@ class Quantize(CompressionMethod):
         source = ctx.calibration
         if source is None:  # the first rows of the training part: all the batches use
             source, _ = ctx.dataset.take("train", spec.calibration_batches * spec.batch_size)
+        info = candidate.config.get("pretrained") or {}
+        if info.get("kind") == "text":  # a sequence axis: rows padded to the longest in the data
+            source = _padded(np.asarray(source, np.float32), shape, float(info.get("pad_id") or 0))
         batches = calibration_batches(
             source,
             shape,

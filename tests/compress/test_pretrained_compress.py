@@ -173,12 +173,12 @@ def test_options_that_do_not_apply_fail_before_any_work(
 ) -> None:
     mlp = train_digits(ws, tmp_path / "mlp", name="digits-for-options", epochs=1)
     count = len(registry.list(workspace=ws))
-    with pytest.raises(AimassError, match="pretrained Transformers models.*'mlp'"):
+    with pytest.raises(AimassError, match=r"pretrained Transformers models.*'mlp'"):
         am.export_onnx(mlp, optimize=True)
-    with pytest.raises(AimassError, match="pretrained Transformers models.*'mlp'"):
+    with pytest.raises(AimassError, match=r"pretrained Transformers models.*'mlp'"):
         am.compress(mlp, ["quantize:int8-dynamic:optimize"])
-    with pytest.raises(AimassError, match="layers= builds the student.*'mlp'"):
+    with pytest.raises(AimassError, match=r"layers= builds the student.*'mlp'"):
         am.compress(mlp, ["distill:layers=1"])
-    with pytest.raises(AimassError, match="fewer layers than its teacher.*layers=1..1"):
+    with pytest.raises(AimassError, match=r"fewer layers than its teacher.*layers=1\.\.1"):
         am.compress(bert, ["distill:layers=2"])
     assert len(registry.list(workspace=ws)) == count
