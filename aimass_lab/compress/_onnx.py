@@ -16,6 +16,7 @@ from aimass_lab.compress._errors import ExportError, ParityError
 from aimass_lab.compress._transformer import (
     DATA_SUFFIX,
     EXTERNAL_DATA_THRESHOLD,
+    eager_attention,
     export_example,
     is_text,
     save_onnx,
@@ -206,7 +207,8 @@ def export_network(
     try:
         with tempfile.TemporaryDirectory(prefix="aimass-onnx-") as tmp:
             raw = Path(tmp) / path.name
-            _export(network, example, str(raw), opset, axes)
+            with eager_attention(network):
+                _export(network, example, str(raw), opset, axes)
             onnx.checker.check_model(str(raw))
             external = save_onnx(raw, path, external_data_threshold)
     except Exception as exc:

@@ -9,10 +9,12 @@ Everything here is duck-typed on that, so that the stage imports nothing private
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ __all__ = [
     "EXTERNAL_DATA_THRESHOLD",
     "ORT_MODEL_TYPES",
     "copy_onnx",
+    "eager_attention",
     "export_example",
     "is_pretrained",
     "is_text",
@@ -83,6 +86,32 @@ def export_example(network: Any, input_shape: tuple[int, ...]) -> torch.Tensor:
         example.fill_(token)
         example[1, max(1, input_shape[0] // 2) :] = pad
     return example
+
+
+@contextlib.contextmanager
+def eager_attention(network: Any) -> Iterator[None]:
+    """Trace a Transformers model with its plain ("eager") attention, then restore its own.
+
+    The eager attention exports as MatMul/Softmax nodes that ONNX Runtime's transformer
+    optimizer fuses into its ``Attention`` operator (the ``scaled_dot_product_attention``
+    graph is not recognised); both compute the same (the parity check says so).
+    """
+    model = getattr(network, "model", None)
+    config = getattr(model, "config", None)
+    before = getattr(config, "_attn_implementation", None)
+    switch = getattr(model, "set_attn_implementation", None)
+    if not callable(switch) or before in (None, "eager"):
+        yield
+        return
+    try:
+        switch("eager")
+    except (ValueError, AttributeError, ImportError):  # a model without eager attention
+        yield
+        return
+    try:
+        yield
+    finally:
+        switch(before)
 
 
 def onnx_files(path: Path) -> list[Path]:
