@@ -183,3 +183,17 @@ def test_options_that_do_not_apply_fail_before_any_work(
     with pytest.raises(AimassError, match=r"fewer layers than its teacher.*layers=1\.\.1"):
         am.compress(bert, ["distill:layers=2"])
     assert len(registry.list(workspace=ws)) == count
+
+
+def test_pretrained_options_in_method_strings() -> None:
+    from aimass_lab.specs import CompressSpec
+
+    spec = CompressSpec(
+        methods=["distill:layers=2:student_init=fresh", "quantize:int8-dynamic:optimize"],
+        external_data_threshold=0,
+    )
+    distill, quantize = spec.methods
+    assert (distill.layers, distill.student_init) == (2, "fresh")
+    assert distill.label == "distill:layers=2:student_init=fresh"
+    assert quantize.optimize and quantize.label == "quantize:int8-dynamic:optimize"
+    assert spec.external_data_threshold == 0
