@@ -136,7 +136,10 @@ def _stored(src: Path) -> tuple[int, bool]:
         if uses_external_data(tensor):
             external = True
             entry = {e.key: e.value for e in tensor.external_data}
-            size += int(entry.get("length") or 0)
+            if entry.get("length"):
+                size += int(entry["length"])
+            elif (src.parent / entry.get("location", "")).is_file():  # one file per tensor
+                size += (src.parent / entry["location"]).stat().st_size
     return size, external
 
 

@@ -197,3 +197,38 @@ def test_pretrained_options_in_method_strings() -> None:
     assert distill.label == "distill:layers=2:student_init=fresh"
     assert quantize.optimize and quantize.label == "quantize:int8-dynamic:optimize"
     assert spec.external_data_threshold == 0
+
+
+def test_external_tensors_of_any_layout_are_gathered_or_inlined(tmp_path: Path) -> None:
+    """The exporter of a model over 2 GiB writes one file per tensor: save_onnx gathers them
+    into model.onnx.data over the threshold, and inlines them under it."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from aimass_lab.compress._transformer import onnx_files, save_onnx
+
+    weight = numpy_helper.from_array(np.ones((256, 256), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 256])],
+        [weight],
+    )
+    src = tmp_path / "export" / "raw.onnx"
+    src.parent.mkdir()
+    onnx.save_model(
+        helper.make_model(graph),
+        str(src),
+        save_as_external_data=True,
+        all_tensors_to_one_file=False,
+        size_threshold=0,
+    )
+    for threshold, names in ((100_000, ["model.onnx", "model.onnx.data"]), (10**9, ["model.onnx"])):
+        dst = tmp_path / str(threshold) / "model.onnx"
+        assert save_onnx(src, dst, threshold) is (len(names) == 2)
+        assert [p.name for p in onnx_files(dst)] == names
+        assert sorted(p.name for p in dst.parent.iterdir()) == names  # no scratch left
+        out = ort.InferenceSession(str(dst)).run(None, {"x": np.ones((2, 256), np.float32)})[0]
+        assert out[0, 0] == 256.0
