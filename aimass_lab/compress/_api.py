@@ -14,6 +14,7 @@ import numpy as np
 
 from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._report import CompressionReport
+from aimass_lab.compress._transformer import ort_model_type
 from aimass_lab.compress._variants import (
     baseline,
     export_checked,
@@ -240,14 +241,11 @@ def _checked_inputs(
     if isinstance(data, Dataset):
         _load_data(dataset, config, mv.ref, ws)
     spec = spec.model_copy(update={"data": dataset.spec})
-    if (config.get("compression") or {}).get("quantized"):
-        from aimass_lab.compress._quantize import Quantize
-
-        probe = Candidate(None, config, "baseline")  # type: ignore[arg-type]
-        for step in spec.methods:
-            method = _method_for(step)
-            if isinstance(method, Quantize):
-                method.check(probe, mv.ref)
+    probe = Candidate(None, config, "baseline")  # type: ignore[arg-type]
+    for step in spec.methods:  # an option that does not apply fails here, before any work
+        check = getattr(_method_for(step), "check", None)
+        if check is not None:
+            check(probe, mv.ref)
     return spec, mv, ws, dataset
 
 
@@ -323,6 +321,8 @@ def export_onnx(
     data: Any = None,
     atol: float = 1e-4,
     name: str | None = None,
+    optimize: bool = False,
+    external_data_threshold: int = 2_000_000_000,
     workspace: Workspace | str | os.PathLike[str] | None = None,
 ) -> ModelVersion:
     """Export a registered model to ONNX and register it as a child version.
@@ -344,6 +344,13 @@ def export_onnx(
         The largest absolute difference accepted between torch and ONNX Runtime outputs.
     name
         Registry name of the exported version (default: the model's name).
+    optimize
+        Pretrained Transformers models: apply ONNX Runtime's transformer graph
+        optimisations (``bert``, ``vit``... from the model's ``model_type``) before the parity
+        check.
+    external_data_threshold
+        A model over this many bytes keeps its tensors in ``model.onnx.data`` beside
+        ``model.onnx`` (an ONNX file cannot exceed 2 GiB).
     workspace
         The workspace (default: the model version's, else the current one).
 
@@ -354,6 +361,9 @@ def export_onnx(
 
     Raises
     ------
+    AimassError
+        When ``optimize`` does not apply to the model (not a pretrained model, or a
+        ``model_type`` ONNX Runtime does not optimise); nothing is written.
     ExportError
         Naming the layer that cannot be exported.
     ParityError
@@ -363,15 +373,22 @@ def export_onnx(
 
     mv, ws = _version_and_workspace(model_version, workspace)
     config = mv.config
+    if optimize:
+        ort_model_type(config)
     dataset = _load_data(data, config, mv.ref, ws)
-    spec = CompressSpec(methods=["prune:0.5"], parity_atol=atol)  # only the tolerances are used
+    spec = CompressSpec(  # only the tolerances and the threshold are used
+        methods=["prune:0.5"], parity_atol=atol, external_data_threshold=external_data_threshold
+    )
     candidate = baseline(mv)
     x_parity = np.asarray(dataset.take("test", PARITY_ROWS)[0])
     with tempfile.TemporaryDirectory(prefix="aimass-export-") as tmp_name:
         folder = Path(tmp_name) / "model"
-        _, info = export_checked(candidate, folder, x_parity, spec, f"the export of {mv.ref}")
-        files = mv.files()
-        shutil.copyfile(files["weights.safetensors"], folder / "weights.safetensors")
+        _, info = export_checked(
+            candidate, folder, x_parity, spec, f"the export of {mv.ref}", optimize=optimize
+        )
+        for filename, path in mv.files().items():  # the weights (all shards), adapters...
+            if filename not in ("model.json", "model.onnx", "model.onnx.data"):
+                shutil.copyfile(path, folder / filename)
         new_config = {**config, "onnx": info, "run_id": config.get("run_id")}
         (folder / "model.json").write_text(json.dumps(new_config, default=str), encoding="utf-8")
         return registry.register(

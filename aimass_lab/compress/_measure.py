@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aimass_lab.compress._onnx import INPUT_NAME, providers, run_onnx, session
+from aimass_lab.compress._transformer import onnx_size
 
 if TYPE_CHECKING:
     from torch import nn
 
     from aimass_lab.specs import BenchmarkSpec
 
-__all__ = ["evaluate", "measure", "timings"]
+__all__ = ["evaluate", "measure", "peak_rss", "sequence_figures", "timings"]
 
 
 def evaluate(outputs: np.ndarray, y: np.ndarray, config: dict[str, Any]) -> dict[str, float]:
@@ -84,6 +86,78 @@ def _torch_figures(
     return _figures("torch", single, batch, len(xb))
 
 
+def peak_rss(call: Callable[[], Any]) -> int:
+    """How much the process's resident memory grows while ``call`` runs (sampled every 2 ms).
+
+    Memory freed earlier in the process may be reused, so this is a lower bound of what
+    ``call`` needs on its own.
+    """
+    import threading
+
+    import psutil
+
+    proc = psutil.Process()
+    base = peak = proc.memory_info().rss
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.wait(0.002):
+            peak = max(peak, proc.memory_info().rss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        call()
+    finally:
+        stop.set()
+        thread.join()
+    return max(0, max(peak, proc.memory_info().rss) - base)
+
+
+def _at_length(x: np.ndarray, length: int, pad_id: float) -> np.ndarray:
+    """Token-id rows cut or padded (with ``pad_id``) to ``length``."""
+    out = np.full((len(x), length), pad_id, np.float32)
+    n = min(length, x.shape[1])
+    out[:, :n] = x[:, :n]
+    return out
+
+
+def sequence_figures(
+    onnx_path: Path, config: dict[str, Any], x_test: np.ndarray, bench: BenchmarkSpec
+) -> dict[str, float]:
+    """Latency at batch 1 and throughput at the benchmark batch for a pretrained text model at
+    two sequence lengths, ``max_length // 4`` and ``max_length`` (columns ``..._lenN``).
+
+    Empty for other models.
+    """
+    info = config.get("pretrained")
+    if not isinstance(info, dict) or info.get("kind") != "text" or x_test.ndim != 2:
+        return {}
+    longest = int(config["input_shape"][0])
+    pad = float(info.get("pad_id") or 0)
+    sess = session(onnx_path, threads=bench.threads)
+    out: dict[str, float] = {}
+    for length in sorted({max(1, longest // 4), longest}):
+        rows = _at_length(x_test[: bench.batch_size], length, pad)
+        reps = -(-bench.batch_size // max(1, len(rows)))
+        xb = np.ascontiguousarray(np.concatenate([rows] * reps)[: bench.batch_size])
+        x1 = np.ascontiguousarray(rows[:1])
+        single = timings(
+            functools.partial(sess.run, None, {INPUT_NAME: x1}),
+            warmup=bench.warmup,
+            runs=bench.runs,
+        )
+        batch = timings(
+            functools.partial(sess.run, None, {INPUT_NAME: xb}),
+            warmup=min(bench.warmup, 2),
+            runs=bench.throughput_runs,
+        )
+        figures = _figures("ort_cpu", single, batch, len(xb))
+        out.update({f"{k}_len{length}": v for k, v in figures.items()})
+    return out
+
+
 def measure(
     *,
     onnx_path: Path,
@@ -119,13 +193,15 @@ def measure(
 
     row: dict[str, Any] = {}
     row.update(evaluate(run_onnx(session(onnx_path), x_test), y_test, config))
-    row["size_bytes"] = onnx_path.stat().st_size
+    row["size_bytes"] = onnx_size(onnx_path)
     if network is not None:
         row["params"], row["nonzero_params"] = count_params(network)
     x1 = np.ascontiguousarray(x_test[:1], np.float32)
     reps = -(-bench.batch_size // max(1, len(x_test)))
     xb = np.ascontiguousarray(np.concatenate([x_test] * reps)[: bench.batch_size], np.float32)
+    row["ort_cpu_peak_bytes"] = peak_rss(lambda: session(onnx_path).run(None, {INPUT_NAME: xb}))
     row.update(_ort_figures(onnx_path, x1, xb, bench, cuda=False))
+    row.update(sequence_figures(onnx_path, config, x_test, bench))
     if "CUDAExecutionProvider" in providers(cuda=True):
         row.update(_ort_figures(onnx_path, x1, xb, bench, cuda=True))
     if network is not None and not (config.get("compression") or {}).get("quantized"):

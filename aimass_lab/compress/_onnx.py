@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aimass_lab._io import atomic_path
 from aimass_lab.compress._errors import ExportError, ParityError
+from aimass_lab.compress._transformer import (
+    DATA_SUFFIX,
+    EXTERNAL_DATA_THRESHOLD,
+    eager_attention,
+    export_example,
+    is_text,
+    save_onnx,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -63,7 +71,9 @@ def _quiet() -> Iterator[None]:
             yield
 
 
-def _export(module: nn.Module, example: Any, target: Any, opset: int) -> None:
+def _export(
+    module: nn.Module, example: Any, target: Any, opset: int, axes: dict[str, Any] | None = None
+) -> None:
     import torch
 
     # The fused Transformer-encoder kernel (eval fast path) has no ONNX op: export the
@@ -71,12 +81,14 @@ def _export(module: nn.Module, example: Any, target: Any, opset: int) -> None:
     fast = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        _export_plain(module, example, target, opset)
+        _export_plain(module, example, target, opset, axes)
     finally:
         torch.backends.mha.set_fastpath_enabled(fast)
 
 
-def _export_plain(module: nn.Module, example: Any, target: Any, opset: int) -> None:
+def _export_plain(
+    module: nn.Module, example: Any, target: Any, opset: int, axes: dict[str, Any] | None
+) -> None:
     import torch
 
     with _quiet(), torch.no_grad():
@@ -86,7 +98,7 @@ def _export_plain(module: nn.Module, example: Any, target: Any, opset: int) -> N
             target,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            dynamic_axes=axes or {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             opset_version=opset,
             dynamo=False,
         )
@@ -157,15 +169,25 @@ def preflight(network: nn.Module, input_shape: tuple[int, ...], opset: int = DEF
 
 
 def export_network(
-    network: nn.Module, input_shape: tuple[int, ...], path: Path, opset: int = DEFAULT_OPSET
+    network: nn.Module,
+    input_shape: tuple[int, ...],
+    path: Path,
+    opset: int = DEFAULT_OPSET,
+    *,
+    external_data_threshold: int = EXTERNAL_DATA_THRESHOLD,
 ) -> dict[str, Any]:
     """Export ``network`` to ``path`` with a dynamic batch axis (after a preflight).
+
+    A pretrained Transformers network is exported with its LoRA adapters merged; a text one
+    also gets a dynamic sequence axis (``input`` axis 1), so one file takes any length up to
+    the model's ``max_length``. A model over ``external_data_threshold`` bytes keeps its
+    tensors in ``<path name>.data`` beside ``path`` (ONNX files cannot exceed 2 GiB).
 
     Returns
     -------
     dict
         ``{"format": "onnx", "opset": ..., "input": "input", "output": "output",
-        "dynamic_axes": {...}, "torch": version}``.
+        "dynamic_axes": {...}, "external_data": file or None, "torch": version}``.
 
     Raises
     ------
@@ -175,13 +197,20 @@ def export_network(
     import onnx
     import torch
 
-    network = network.cpu().eval()
+    merged = getattr(network, "merged", None)
+    network = (merged() if callable(merged) else network).cpu().eval()
     preflight(network, input_shape, opset)
-    example = torch.zeros((2, *input_shape), dtype=torch.float32)
+    example = export_example(network, input_shape)
+    axes: dict[str, Any] = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+    if is_text(network):
+        axes[INPUT_NAME] = {0: "batch", 1: "sequence"}
     try:
-        with atomic_path(path) as tmp:
-            _export(network, example, str(tmp), opset)
-            onnx.checker.check_model(str(tmp))
+        with tempfile.TemporaryDirectory(prefix="aimass-onnx-") as tmp:
+            raw = Path(tmp) / path.name
+            with eager_attention(network):
+                _export(network, example, str(raw), opset, axes)
+            onnx.checker.check_model(str(raw))
+            external = save_onnx(raw, path, external_data_threshold)
     except Exception as exc:
         raise ExportError(
             f"cannot export {type(network).__name__} to ONNX (opset {opset}): {_first_line(exc)}"
@@ -191,7 +220,8 @@ def export_network(
         "opset": opset,
         "input": INPUT_NAME,
         "output": OUTPUT_NAME,
-        "dynamic_axes": {"batch": 0},
+        "dynamic_axes": {"batch": 0, **({"sequence": 1} if is_text(network) else {})},
+        "external_data": path.name + DATA_SUFFIX if external else None,
         "exporter": f"torch {torch.__version__} (TorchScript)",
     }
 

@@ -16,6 +16,7 @@ import numpy as np
 from aimass_lab._cpu import detect_isa, int8_settings
 from aimass_lab.compress._base import Candidate, CompressionMethod, Context
 from aimass_lab.compress._onnx import INPUT_NAME, export_network, is_int8
+from aimass_lab.compress._transformer import onnx_files, optimize_graph, ort_model_type, save_onnx
 from aimass_lab.errors import AimassError, DataError
 from aimass_lab.specs import QuantizeSpec
 
@@ -47,6 +48,15 @@ def calibration_batches(
     return out[:batches]
 
 
+def _padded(x: np.ndarray, shape: tuple[int, ...], pad: float) -> np.ndarray:
+    """Token-id rows shorter than the model's ``max_length`` padded to it (text models)."""
+    if x.ndim != 2 or len(shape) != 1 or x.shape[1] >= shape[0]:
+        return x
+    out = np.full((len(x), shape[0]), pad, np.float32)
+    out[:, : x.shape[1]] = x
+    return out
+
+
 class _Reader:
     """An ONNX Runtime CalibrationDataReader over a list of batches."""
 
@@ -68,7 +78,10 @@ class Quantize(CompressionMethod):
     spec: QuantizeSpec
 
     def check(self, candidate: Candidate, ref: str | None = None) -> None:
-        """Refuse a candidate that is already int8."""
+        """Refuse a candidate that is already int8, or ``optimize`` for a model ONNX Runtime
+        has no transformer optimisations for."""
+        if self.spec.optimize:
+            ort_model_type(candidate.config)
         if candidate.quantized or (
             candidate.onnx_path is not None and is_int8(candidate.onnx_path)
         ):
@@ -91,15 +104,20 @@ class Quantize(CompressionMethod):
         work = Path(ctx.tmp) / f"quantize-{id(candidate)}"
         work.mkdir(parents=True, exist_ok=True)
         fp32 = work / "fp32.onnx"
-        export_network(candidate.network, shape, fp32)
+        threshold = ctx.spec.external_data_threshold
+        export_network(candidate.network, shape, fp32, external_data_threshold=threshold)
+        optimized = None
+        if spec.optimize:
+            optimized = optimize_graph(fp32, fp32, candidate.config, threshold)
         out = work / "model.onnx"
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # ORT logs advice on every call
         try:
-            self._quantize(candidate, ctx, fp32, out, shape)
+            self._quantize(candidate, ctx, fp32, work / "int8.onnx", shape)
         finally:
             root.setLevel(level)
+        save_onnx(work / "int8.onnx", out, threshold)
         int8 = {
             "isa": self._settings["isa"],
             "reduce_range": self._settings["reduce_range"],
@@ -113,6 +131,8 @@ class Quantize(CompressionMethod):
         }
         if spec.mode == "int8-static":
             details["calibration_rows"] = self._rows
+        if optimized is not None:
+            details["ort_optimizer"] = optimized
         config = {
             **candidate.config,
             "compression": {
@@ -140,6 +160,7 @@ class Quantize(CompressionMethod):
         target = self._detected if spec.target_cpu == "auto" else spec.target_cpu
         self._settings = int8_settings(target)
         reduce_range = bool(self._settings["reduce_range"])
+        external = len(onnx_files(fp32)) > 1
         if spec.mode == "int8-dynamic":
             quantize_dynamic(
                 str(fp32),
@@ -147,11 +168,18 @@ class Quantize(CompressionMethod):
                 per_channel=spec.per_channel,
                 reduce_range=reduce_range,
                 weight_type=QuantType.QInt8,
+                use_external_data_format=external,
+                # the fused ops of ORT's transformer optimizer (com.microsoft) have no shape
+                # inference: their outputs are float32
+                extra_options={"DefaultTensorType": 1},
             )
             return
         source = ctx.calibration
         if source is None:  # the first rows of the training part: all the batches use
             source, _ = ctx.dataset.take("train", spec.calibration_batches * spec.batch_size)
+        info = candidate.config.get("pretrained") or {}
+        if info.get("kind") == "text":  # a sequence axis: rows padded to the longest in the data
+            source = _padded(np.asarray(source, np.float32), shape, float(info.get("pad_id") or 0))
         batches = calibration_batches(
             source,
             shape,
@@ -169,5 +197,6 @@ class Quantize(CompressionMethod):
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
+            use_external_data_format=external,
         )
         self._rows = int(sum(len(b) for b in batches))

@@ -31,6 +31,7 @@ COLUMNS: tuple[str, ...] = (
     "ort_cpu_p50_ms",
     "ort_cpu_p95_ms",
     "ort_cpu_throughput",
+    "ort_cpu_peak_bytes",
     "ort_cuda_p50_ms",
     "ort_cuda_p95_ms",
     "ort_cuda_throughput",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,13 @@ import numpy as np
 
 from aimass_lab.compress._base import Candidate
 from aimass_lab.compress._onnx import DEFAULT_OPSET, check_parity, export_network
+from aimass_lab.compress._transformer import (
+    DATA_SUFFIX,
+    link_onnx,
+    onnx_files,
+    optimize_graph,
+    save_onnx,
+)
 from aimass_lab.specs import BenchmarkSpec, CompressSpec
 
 if TYPE_CHECKING:
@@ -41,32 +48,49 @@ def torch_outputs(network: Any, x: np.ndarray) -> np.ndarray:
 
 
 def export_checked(
-    candidate: Candidate, folder: Path, x_parity: np.ndarray, spec: CompressSpec, what: str
+    candidate: Candidate,
+    folder: Path,
+    x_parity: np.ndarray,
+    spec: CompressSpec,
+    what: str,
+    *,
+    optimize: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
-    """The candidate's ONNX file (exported unless it is int8) and its parity report."""
+    """The candidate's ONNX file (exported unless it is int8) and its parity report.
+
+    With ``optimize`` the export goes through ONNX Runtime's transformer optimisations
+    (pretrained models) before the parity check.
+    """
     config = candidate.config
     task = "regression" if config.get("task") == "regression" else "classification"
     reference = torch_outputs(candidate.network, x_parity)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ONNX_FILE
+    threshold = spec.external_data_threshold
     if candidate.onnx_path is not None:
-        shutil.copyfile(candidate.onnx_path, path)
+        save_onnx(candidate.onnx_path, path, threshold)
         info: dict[str, Any] = dict(config.get("onnx") or {})
         info.update({"format": "onnx", "quantized": candidate.quantized})
+        info["external_data"] = ONNX_FILE + DATA_SUFFIX if len(onnx_files(path)) > 1 else None
+        quantized = bool(candidate.quantized)
         parity = check_parity(
             reference,
             path,
             x_parity,
-            atol=None,
-            min_agreement=spec.int8_min_agreement,
+            atol=None if quantized else spec.parity_atol,
+            min_agreement=spec.int8_min_agreement if quantized else 1.0,
             task=task,
-            what=f"{what} (int8 against its float32 source)",
-            max_rel_error=spec.int8_max_rel_error,
+            what=f"{what} (int8 against its float32 source)" if quantized else what,
+            max_rel_error=spec.int8_max_rel_error if quantized else None,
         )
     else:
+        shape = tuple(int(d) for d in config["input_shape"])
         info = export_network(
-            candidate.network, tuple(int(d) for d in config["input_shape"]), path, DEFAULT_OPSET
+            candidate.network, shape, path, DEFAULT_OPSET, external_data_threshold=threshold
         )
+        if optimize:
+            info["ort_optimizer"] = optimize_graph(path, path, config, threshold)
+            info["external_data"] = ONNX_FILE + DATA_SUFFIX if len(onnx_files(path)) > 1 else None
         parity = check_parity(
             reference,
             path,
@@ -111,12 +135,10 @@ def register(
     lineage: dict[str, Any],
     ws: Workspace,
 ) -> ModelVersion:
-    from safetensors.torch import save_file
-
     from aimass_lab import registry
+    from aimass_lab.models import save_weights
 
-    state = {k: v.detach().cpu().contiguous() for k, v in candidate.network.state_dict().items()}
-    save_file(state, str(folder / "weights.safetensors"))
+    names = save_weights(candidate.network.state_dict(), folder)
     metric_keys = (
         "accuracy",
         "rmse",
@@ -131,6 +153,9 @@ def register(
         if k in measured
     }
     config = {**candidate.config, "onnx": onnx_info, "metrics": metrics, "run_id": None}
+    config.pop("weight_files", None)
+    if len(names) > 1:
+        config["weight_files"] = names
     (folder / "model.json").write_text(json.dumps(config, default=str), encoding="utf-8")
     return registry.register(
         folder,
@@ -172,5 +197,11 @@ def baseline(mv: ModelVersion) -> Candidate:
     config = mv.config
     candidate = Candidate(mv.load_network(), config, "baseline")
     if candidate.quantized and ONNX_FILE in mv.manifest:
-        candidate.onnx_path = mv.files()[ONNX_FILE]
+        files = mv.files()
+        candidate.onnx_path = link_onnx(
+            files[ONNX_FILE],
+            files.get(ONNX_FILE + DATA_SUFFIX),
+            Path(tempfile.mkdtemp(prefix="aimass-onnx-")),
+            ONNX_FILE,
+        )
     return candidate

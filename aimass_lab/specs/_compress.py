@@ -104,6 +104,11 @@ class QuantizeSpec(Spec):
         "AIMASS_CPU_ISA) or an instruction set such as 'avx2' or 'avx512-vnni'; on x86 "
         "without VNNI the weights are quantised to 7 bits (reduce_range)",
     )
+    optimize: bool = Field(
+        False,
+        description="pretrained Transformers models: apply ONNX Runtime's transformer graph "
+        "optimisations (attention, layer norm, GELU fusions) to the float32 graph first",
+    )
 
     @field_validator("target_cpu", mode="before")
     @classmethod
@@ -129,7 +134,8 @@ class QuantizeSpec(Spec):
     def label(self) -> str:
         """``quantize:int8-dynamic``, ``quantize:int8-static:per-channel:target_cpu=avx2``."""
         cpu = "" if self.target_cpu == "auto" else f":target_cpu={self.target_cpu}"
-        return f"quantize:{self.mode}{':per-channel' if self.per_channel else ''}{cpu}"
+        opt = ":optimize" if self.optimize else ""
+        return f"quantize:{self.mode}{':per-channel' if self.per_channel else ''}{opt}{cpu}"
 
 
 class DistillSpec(Spec):
@@ -147,6 +153,18 @@ class DistillSpec(Spec):
     epochs: int = Field(10, ge=1, le=10_000)
     lr: float = Field(1e-3, gt=0.0, le=10.0)
     batch_size: int = Field(64, ge=1, le=1_000_000)
+    layers: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="pretrained teachers: the student is the teacher's own architecture with "
+        "this many encoder layers (student is then ignored)",
+    )
+    student_init: Literal["teacher", "fresh"] = Field(
+        "teacher",
+        description="with layers: start from the teacher's embeddings, bottom layers and head "
+        "(teacher), or from random weights (fresh)",
+    )
 
     @field_validator("student")
     @classmethod
@@ -167,7 +185,10 @@ class DistillSpec(Spec):
 
     @property
     def label(self) -> str:
-        """``distill:student=mlp-small``."""
+        """``distill:student=mlp-small``, ``distill:layers=2``."""
+        if self.layers is not None:
+            fresh = ":student_init=fresh" if self.student_init == "fresh" else ""
+            return f"distill:layers={self.layers}{fresh}"
         name = self.student if isinstance(self.student, str) else self.student.family
         return f"distill:student={name}"
 
@@ -261,6 +282,8 @@ def parse_method(text: str) -> dict[str, Any]:
         elif method == "quantize":
             if part in ("per-channel", "per_channel"):
                 out["per_channel"] = True
+            elif part == "optimize":
+                out["optimize"] = True
             else:
                 out["mode"] = part
         elif method == "distill":
@@ -308,6 +331,12 @@ class CompressSpec(Spec):
         description="regression: largest max|int8 - fp32| / max|fp32| of an int8 model",
     )
     batch_size: int = Field(64, ge=1, le=1_000_000, description="fine-tuning batch size")
+    external_data_threshold: int = Field(
+        2_000_000_000,
+        ge=0,
+        description="ONNX files over this many bytes keep their tensors in model.onnx.data "
+        "beside model.onnx (an ONNX file cannot exceed 2 GiB)",
+    )
     seed: int = 0
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
 

@@ -40,6 +40,7 @@ def test_method_strings_parse_to_specs() -> None:
     assert e.student_spec().to_dict() == {
         "family": "mlp",
         "hparams": {"hidden": 16, "layers": 1},
+        "path": None,  # ModelSpec.path (pretrained models, issue 14)
         "target": None,
     }
     assert isinstance(f, QuantizeSpec) and (f.mode, f.per_channel) == ("int8-static", True)

@@ -203,6 +203,10 @@ def export_triton(
     try:
         (tmp / str(mv.version)).mkdir()
         shutil.copyfile(files[ONNX_FILE], tmp / str(mv.version) / ONNX_FILE)
+        if ONNX_FILE + ".data" in files:  # the tensors of a model over 2 GiB, by name
+            shutil.copyfile(
+                files[ONNX_FILE + ".data"], tmp / str(mv.version) / (ONNX_FILE + ".data")
+            )
         text = triton_config(
             model_name,
             tmp / str(mv.version) / ONNX_FILE,

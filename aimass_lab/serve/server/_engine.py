@@ -9,6 +9,9 @@ checks the sha256 of every file again before loading it.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,6 +28,8 @@ __all__ = ["ENGINES", "Engine", "open_engine", "prepare"]
 
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 ONNX_FILE = "model.onnx"
+#: The tensors of a model.onnx over 2 GiB, which ONNX Runtime finds by name beside it.
+ONNX_DATA_FILE = "model.onnx.data"
 #: Seconds every batch sleeps first (tests only: slow batches for queue, timeout, drain, crash).
 TEST_DELAY_ENV = env_name("serve_test_delay_s")
 WEIGHTS_FILE = "weights.safetensors"
@@ -82,6 +87,8 @@ def prepare(mv: Any, engine: str = "auto", device: str = "auto") -> dict[str, An
     files = mv.files()  # sha256-verified
     config = mv.config
     needed = [ONNX_FILE] if engine == "onnxruntime" else [WEIGHTS_FILE]
+    if engine == "onnxruntime" and ONNX_DATA_FILE in mv.manifest:
+        needed.append(ONNX_DATA_FILE)
     return {
         "ref": mv.ref,
         "name": mv.name,
@@ -143,12 +150,22 @@ def _dim(d: Any) -> int:
     return int(d) if isinstance(d, int) and d >= 0 else -1
 
 
+def _link(src: Path, dst: Path) -> Path:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system
+        shutil.copyfile(src, dst)
+    return dst
+
+
 class OnnxEngine(Engine):
     """ONNX Runtime, with the CUDA provider first when asked for (or ``auto``) and present."""
 
     kind = "onnxruntime"
 
-    def __init__(self, path: Path, device: str, threads: int | None) -> None:
+    def __init__(
+        self, path: Path, device: str, threads: int | None, data: Path | None = None
+    ) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -166,7 +183,14 @@ class OnnxEngine(Engine):
                 "device 'cuda' asked for but ONNX Runtime has no CUDAExecutionProvider here "
                 f"(available: {', '.join(available)}); install onnxruntime-gpu or use 'cpu'"
             )
-        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        if data is None:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        else:
+            with tempfile.TemporaryDirectory(prefix="aimass-onnx-") as folder:
+                # stored files are named by sha256: link them under the names the model uses
+                linked = _link(path, Path(folder) / ONNX_FILE)
+                _link(data, Path(folder) / ONNX_DATA_FILE)
+                self.session = ort.InferenceSession(str(linked), options, providers=providers)
         self.device = "cuda" if self.session.get_providers()[0].startswith("CUDA") else "cpu"
         self.inputs = [
             TensorMeta(i.name, _ORT_TYPES.get(i.type, "FP32"), tuple(_dim(d) for d in i.shape))
@@ -220,7 +244,9 @@ def open_engine(spec: dict[str, Any], threads: int | None = None) -> Engine:
     paths = _verify(spec)
     engine: Engine
     if spec["engine"] == "onnxruntime":
-        engine = OnnxEngine(paths[ONNX_FILE], spec["device"], threads)
+        engine = OnnxEngine(
+            paths[ONNX_FILE], spec["device"], threads, data=paths.get(ONNX_DATA_FILE)
+        )
     else:
         engine = TorchEngine(
             spec["config"], paths[WEIGHTS_FILE], spec["device"], threads, f"model {spec['ref']}"
