@@ -270,6 +270,36 @@ def _import_target(target: str) -> Any:
     return obj
 
 
+def _pretrained_network(
+    spec: ModelSpec,
+    shape: tuple[int, ...],
+    output_dim: int,
+    input_kind: str | None,
+    vocab_size: int | None,
+    pad_id: int | None,
+    input_norm: tuple[float, float] | None,
+    pretrained: dict[str, Any] | None,
+    classes: list[Any] | None,
+) -> nn.Module:
+    """A Transformers model from a folder, or a timm/torchvision architecture."""
+    from aimass_lab.models._finetune import build_pretrained
+    from aimass_lab.models._vision import VISION_LIBRARIES, build_vision
+
+    if spec.architecture or (pretrained or {}).get("library") in VISION_LIBRARIES:
+        return build_vision(spec, shape, output_dim, input_norm=input_norm, pretrained=pretrained)
+    return build_pretrained(
+        spec,
+        shape,
+        output_dim,
+        input_kind=input_kind,
+        vocab_size=vocab_size,
+        pad_id=pad_id,
+        input_norm=input_norm,
+        pretrained=pretrained,
+        classes=classes,
+    )
+
+
 def build_network(
     spec: ModelSpec,
     input_shape: tuple[int, ...],
@@ -335,24 +365,8 @@ def build_network(
             ) from None
     check_compatible(spec, shape, input_kind=input_kind)
     if spec.family == "pretrained":
-        from aimass_lab.models._finetune import build_pretrained
-        from aimass_lab.models._vision import VISION_LIBRARIES, build_vision
-
-        if spec.architecture or (pretrained or {}).get("library") in VISION_LIBRARIES:
-            return build_vision(
-                spec, shape, output_dim, input_norm=input_norm, pretrained=pretrained
-            )
-
-        return build_pretrained(
-            spec,
-            shape,
-            output_dim,
-            input_kind=input_kind,
-            vocab_size=vocab_size,
-            pad_id=pad_id,
-            input_norm=input_norm,
-            pretrained=pretrained,
-            classes=classes,
+        return _pretrained_network(
+            spec, shape, output_dim, input_kind, vocab_size, pad_id, input_norm, pretrained, classes
         )
     hp = spec.resolved_hparams()
     family = spec.family
