@@ -109,6 +109,13 @@ VARIABLES: tuple[Variable, ...] = (
         read="once per process",
     ),
     Variable(
+        "deploy_memory_mb",
+        "AIMASS_DEPLOY_MEMORY_MB",
+        0.0,
+        "float",
+        "Memory (MB) `deploy()` checks replicas against; 0: the machine's available memory.",
+    ),
+    Variable(
         "serve_http",
         "AIMASS_SERVE_HTTP",
         "auto",
@@ -251,6 +258,10 @@ class Settings:
     @property
     def lab_base_url(self) -> str | None:
         return cast("str | None", self._value("lab_base_url"))
+
+    @property
+    def deploy_memory_mb(self) -> float:
+        return cast("float", self._value("deploy_memory_mb"))
 
     @property
     def deploy_timeout(self) -> float:

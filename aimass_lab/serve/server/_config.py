@@ -52,6 +52,7 @@ def batching_bounds() -> dict[str, tuple[Any, Any]]:
     return {
         name: (_bound(info, Ge), _bound(info, Le))
         for name, info in BatchingSpec.model_fields.items()
+        if info.annotation is not bool  # a switch (bucket_by_length) has no bounds
     }
 
 
