@@ -260,12 +260,12 @@ class Settings:
         return cast("str | None", self._value("lab_base_url"))
 
     @property
-    def deploy_memory_mb(self) -> float:
-        return cast("float", self._value("deploy_memory_mb"))
-
-    @property
     def deploy_timeout(self) -> float:
         return cast("float", self._value("deploy_timeout"))
+
+    @property
+    def deploy_memory_mb(self) -> float:
+        return cast("float", self._value("deploy_memory_mb"))
 
     @property
     def serve_http(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -358,6 +359,33 @@ def parse_infer_request(
     return InferRequest(arrays, rows, req_id, wanted, binary_outputs, params_out)
 
 
+def _bytes_elements(blob: memoryview, count: int, name: str) -> list[bytes]:
+    """The ``count`` elements of a binary ``BYTES`` tensor: each a 4-byte little-endian
+    length, then that many bytes (the binary tensor extension's layout)."""
+    out: list[bytes] = []
+    pos = 0
+    for i in range(count):
+        if pos + 4 > len(blob):
+            raise HTTPError(
+                400,
+                f"input {name!r}: the binary BYTES data ends before element {i} of {count} "
+                "(each element: a 4-byte little-endian length, then its bytes)",
+            )
+        (n,) = struct.unpack_from("<I", blob, pos)
+        pos += 4
+        if pos + n > len(blob):
+            raise HTTPError(
+                400, f"input {name!r}: BYTES element {i} says {n} bytes but the data ends first"
+            )
+        out.append(bytes(blob[pos : pos + n]))
+        pos += n
+    if pos != len(blob):
+        raise HTTPError(
+            400, f"input {name!r}: {len(blob) - pos} binary bytes left after {count} elements"
+        )
+    return out
+
+
 def _raw_input(
     item: dict[str, Any],
     meta: TensorMeta,
@@ -368,8 +396,6 @@ def _raw_input(
 ) -> tuple[np.ndarray, int, dict[str, Any]]:
     """A ``BYTES`` input of raw texts or image bytes: model-ready rows, the binary bytes it
     used, and the answer's parameters (``truncated``, ``truncated_rows``)."""
-    from aimass_lab.serve.server._raw import bytes_elements
-
     name = meta.name
     shape = item.get("shape")
     if (
@@ -400,7 +426,7 @@ def _raw_input(
                 f"input {name!r}: binary_data_size {size!r} does not fit the "
                 f"{len(binary)} binary bytes of the request",
             )
-        values, used = list(bytes_elements(binary[:size], count, name)), size
+        values, used = list(_bytes_elements(binary[:size], count, name)), size
     else:
         values = item.get("data")  # type: ignore[assignment]
         if not isinstance(values, list) or len(values) != count:

@@ -17,43 +17,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import struct
 from typing import Any
 
 import numpy as np
 
 from aimass_lab.serve.server._protocol import HTTPError
 
-__all__ = ["RawInputs", "bytes_elements"]
+__all__ = ["RawInputs"]
 
 _ACCEPTED_TEXT = "strings (JSON) or UTF-8 bytes (BYTES tensors)"
-
-
-def bytes_elements(blob: memoryview, count: int, name: str) -> list[bytes]:
-    """The ``count`` elements of a binary ``BYTES`` tensor: each a 4-byte little-endian
-    length, then that many bytes (the binary tensor extension's layout)."""
-    out: list[bytes] = []
-    pos = 0
-    for i in range(count):
-        if pos + 4 > len(blob):
-            raise HTTPError(
-                400,
-                f"input {name!r}: the binary BYTES data ends before element {i} of {count} "
-                "(each element: a 4-byte little-endian length, then its bytes)",
-            )
-        (n,) = struct.unpack_from("<I", blob, pos)
-        pos += 4
-        if pos + n > len(blob):
-            raise HTTPError(
-                400, f"input {name!r}: BYTES element {i} says {n} bytes but the data ends first"
-            )
-        out.append(bytes(blob[pos : pos + n]))
-        pos += n
-    if pos != len(blob):
-        raise HTTPError(
-            400, f"input {name!r}: {len(blob) - pos} binary bytes left after {count} elements"
-        )
-    return out
 
 
 class RawInputs:
