@@ -76,7 +76,7 @@ class ServerConfig:
     isolation
         ``"auto"``, ``"thread"`` (always in the server process, one replica) or
         ``"process"`` (always worker processes, even for one replica).
-    max_batch_size, max_delay_ms, queue_size
+    max_batch_size, max_delay_ms, queue_size, bucket_by_length
         Dynamic batching of each version.
     api_keys
         Keys accepted on inference routes (``Authorization: Bearer KEY`` or ``x-api-key``);
@@ -106,6 +106,7 @@ class ServerConfig:
     max_batch_size: int = 32
     max_delay_ms: float = 2.0
     queue_size: int = 1024
+    bucket_by_length: bool = False
     api_keys: list[str] = field(default_factory=list)
     admin: bool = False
     admin_keys: list[str] = field(default_factory=list)

@@ -438,6 +438,7 @@ def _raw_input(
             )
     length = meta.shape[1] if len(meta.shape) == 2 and meta.shape[1] > 0 else None
     arr, notes = raw.rows(values, f"input {name!r}", length)
+    arr = arr.astype(_DTYPES.get(meta.datatype, arr.dtype), copy=False)  # INT64 ids, ...
     params: dict[str, Any] = {}
     flags = notes.get("truncated")
     if flags is not None:
