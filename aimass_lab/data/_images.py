@@ -73,19 +73,26 @@ def decode_image(path: str | bytes, size: int, gray: bool) -> np.ndarray:
     DataError
         Naming the file, when it cannot be decoded.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     name = path.decode() if isinstance(path, bytes) else path
-    mode = "L" if gray else "RGB"
     try:
-        with Image.open(name) as opened:
-            opened.draft(mode, (size, size))
-            image = opened.convert(mode) if opened.mode != mode else opened.copy()
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BILINEAR)
-        pixels = np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
+        return _pixels(name, size, gray)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DataError(f"cannot read the image {name}: {exc}") from None
+
+
+def _pixels(source: Any, size: int, gray: bool) -> np.ndarray:
+    """Decode, convert, resize: ``(C, size, size)`` float32 in ``[0, 1]`` (PIL's errors)."""
+    from PIL import Image
+
+    mode = "L" if gray else "RGB"
+    with Image.open(source) as opened:
+        opened.draft(mode, (size, size))
+        image = opened.convert(mode) if opened.mode != mode else opened.copy()
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
     return pixels[None, :, :] if gray else pixels.transpose(2, 0, 1)
 
 
@@ -101,20 +108,13 @@ def decode_image_bytes(data: bytes, size: int, gray: bool) -> np.ndarray:
 
     from PIL import Image, UnidentifiedImageError
 
-    mode = "L" if gray else "RGB"
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            opened.draft(mode, (size, size))
-            image = opened.convert(mode) if opened.mode != mode else opened.copy()
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BILINEAR)
-        pixels = np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
+        return _pixels(io.BytesIO(data), size, gray)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(
             f"cannot decode the image ({len(data)} bytes): {exc}; accepted: "
             f"{', '.join(IMAGE_FORMATS)}"
         ) from None
-    return pixels[None, :, :] if gray else pixels.transpose(2, 0, 1)
 
 
 class ImageSamples(Samples):
