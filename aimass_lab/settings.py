@@ -109,6 +109,13 @@ VARIABLES: tuple[Variable, ...] = (
         read="once per process",
     ),
     Variable(
+        "deploy_memory_mb",
+        "AIMASS_DEPLOY_MEMORY_MB",
+        0.0,
+        "float",
+        "Memory (MB) `deploy()` checks replicas against; 0: the machine's available memory.",
+    ),
+    Variable(
         "serve_http",
         "AIMASS_SERVE_HTTP",
         "auto",
@@ -255,6 +262,10 @@ class Settings:
     @property
     def deploy_timeout(self) -> float:
         return cast("float", self._value("deploy_timeout"))
+
+    @property
+    def deploy_memory_mb(self) -> float:
+        return cast("float", self._value("deploy_memory_mb"))
 
     @property
     def serve_http(self) -> str:

@@ -72,6 +72,11 @@ __all__ = ["serve_command", "serve_main"]
     help="Most requests waiting per version (then 429).",
 )
 @click.option(
+    "--bucket-by-length",
+    is_flag=True,
+    help="Text models: batch requests of similar length together (less padding).",
+)
+@click.option(
     "--api-key-env",
     metavar="VAR",
     help="Env var holding the API key(s), comma-separated: inference routes then need one.",

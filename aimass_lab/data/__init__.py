@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from aimass_lab.data._base import RawData, Source
     from aimass_lab.data._datamodule import DataModule
     from aimass_lab.data._dataset import Dataset
+    from aimass_lab.data._images import decode_image_bytes
     from aimass_lab.data._load import infer_task, load, report
     from aimass_lab.data._plugins import get_source, register_source, unregister_source
     from aimass_lab.data._preprocess import Preprocessor
@@ -57,6 +58,7 @@ __all__ = [
     "add",
     "augment_batch",
     "check_dataset_name",
+    "decode_image_bytes",
     "from_csv",
     "from_dataframe",
     "from_images",
@@ -93,6 +95,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "registered_names": ("aimass_lab.data._records", "registered_names"),
     "registered_row": ("aimass_lab.data._records", "registered_row"),
     "augment_batch": ("aimass_lab.data._augment", "augment_batch"),
+    "decode_image_bytes": ("aimass_lab.data._images", "decode_image_bytes"),
     "from_csv": ("aimass_lab.data._registry", "from_csv"),
     "from_dataframe": ("aimass_lab.data._registry", "from_dataframe"),
     "from_images": ("aimass_lab.data._registry", "from_images"),

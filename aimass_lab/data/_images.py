@@ -31,11 +31,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
+    "IMAGE_FORMATS",
     "IMAGE_SUFFIXES",
     "ImageFiles",
     "ImageFolderSource",
     "ImageSamples",
     "decode_image",
+    "decode_image_bytes",
 ]
 
 #: Images are resized to this square size unless ``spec.image_size`` says otherwise.
@@ -54,6 +56,8 @@ IMAGE_SUFFIXES: tuple[str, ...] = (
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 #: Training images decoded to fit the normalisation (a seeded random sample).
 FIT_SAMPLE = 256
+#: Image formats a server takes as bytes (those Pillow decodes without plugins).
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WebP")
 #: Offending files listed in an error.
 SHOWN_BAD = 10
 
@@ -69,20 +73,48 @@ def decode_image(path: str | bytes, size: int, gray: bool) -> np.ndarray:
     DataError
         Naming the file, when it cannot be decoded.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     name = path.decode() if isinstance(path, bytes) else path
-    mode = "L" if gray else "RGB"
     try:
-        with Image.open(name) as opened:
-            opened.draft(mode, (size, size))
-            image = opened.convert(mode) if opened.mode != mode else opened.copy()
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BILINEAR)
-        pixels = np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
+        return _pixels(name, size, gray)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DataError(f"cannot read the image {name}: {exc}") from None
+
+
+def _pixels(source: Any, size: int, gray: bool) -> np.ndarray:
+    """Decode, convert, resize: ``(C, size, size)`` float32 in ``[0, 1]`` (PIL's errors)."""
+    from PIL import Image
+
+    mode = "L" if gray else "RGB"
+    with Image.open(source) as opened:
+        opened.draft(mode, (size, size))
+        image = opened.convert(mode) if opened.mode != mode else opened.copy()
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
     return pixels[None, :, :] if gray else pixels.transpose(2, 0, 1)
+
+
+def decode_image_bytes(data: bytes, size: int, gray: bool) -> np.ndarray:
+    """:func:`decode_image` of an image file's bytes (PNG, JPEG, ... as Pillow reads them).
+
+    Raises
+    ------
+    DataError
+        When the bytes are not an image Pillow can decode.
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return _pixels(io.BytesIO(data), size, gray)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(
+            f"cannot decode the image ({len(data)} bytes): {exc}; accepted: "
+            f"{', '.join(IMAGE_FORMATS)}"
+        ) from None
 
 
 class ImageSamples(Samples):

@@ -307,13 +307,19 @@ class TextPreprocessor(Preprocessor):
         The fitted tokenizer (truncating to ``max_length``, not padding).
     max_length, pad_id, vocab_size : int
         Tokens kept per text, the padding id, and the embedding table's size.
+    on_too_long : str
+        What a server does with a text longer than ``max_length``: ``"truncate"`` (and flag
+        it) or ``"refuse"`` (see :meth:`transform_flagged`).
     """
 
-    def __init__(self, tokenizer: Tokenizer, max_length: int, pad_id: int) -> None:
+    def __init__(
+        self, tokenizer: Tokenizer, max_length: int, pad_id: int, on_too_long: str = "truncate"
+    ) -> None:
         super().__init__(kind="text", impute="none", one_hot="none", standardize=False)
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
         self.pad_id = int(pad_id)
+        self.on_too_long = str(on_too_long)
         self.vocab_size = int(tokenizer.get_vocab_size(with_added_tokens=True))
         unk = tokenizer.token_to_id(UNK)
         self.unk_id = int(unk) if unk is not None else self.pad_id
@@ -368,6 +374,28 @@ class TextPreprocessor(Preprocessor):
         rows = [tokens[offsets[i] : offsets[i + 1]] for i in range(len(texts))]
         return pad_batch(rows, self.pad_id, self.max_length if pad_to_max_length else None)
 
+    def transform_flagged(
+        self, texts: Sequence[str], length: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Padded ids (to the longest, or ``length``), which texts were truncated, their lengths.
+
+        The lengths are the token counts before truncation (special tokens included), so a
+        caller can name them when it refuses a text longer than ``max_length``.
+        """
+        with parallel_tokenizers():
+            encodings = self.tokenizer.encode_batch(list(texts))
+        truncated = np.array([bool(enc.overflowing) for enc in encodings], dtype=bool)
+        lengths = np.array([len(enc.ids) for enc in encodings], dtype=np.int64)
+        if truncated.any():
+            from tokenizers import Tokenizer
+
+            whole = Tokenizer.from_str(self.tokenizer_json)
+            whole.no_truncation()
+            for i in np.flatnonzero(truncated).tolist():
+                lengths[i] = len(whole.encode(texts[i]).ids)
+        rows = [np.asarray(enc.ids or [self.unk_id], dtype=np.int64) for enc in encodings]
+        return pad_batch(rows, self.pad_id, length), truncated, lengths
+
     def state_dict(self) -> dict[str, Any]:
         """The tokenizer (JSON text and its sha256), ``max_length`` and the pad id."""
         return {
@@ -379,6 +407,7 @@ class TextPreprocessor(Preprocessor):
             "feature_names": [],
             "max_length": self.max_length,
             "pad_id": self.pad_id,
+            "on_too_long": self.on_too_long,
             "vocab_size": self.vocab_size,
             "tokenizer_sha256": self.tokenizer_sha256,
             "tokenizer": self.tokenizer_json,
@@ -415,7 +444,7 @@ class TextPreprocessor(Preprocessor):
             raise DataError(f"the stored tokenizer does not load: {str(exc)[:300]}") from None
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length)
-        return cls(tokenizer, max_length, pad_id)
+        return cls(tokenizer, max_length, pad_id, str(state.get("on_too_long") or "truncate"))
 
     def check_matches(self, state: Mapping[str, Any], label: str = "the model") -> None:
         """Raise when a model's stored preprocessing is not this tokenizer and length.

@@ -340,7 +340,7 @@ class TextData(LazyData):
 
                 tokenizer = train_tokenizer(tok, batches, total=len(train))
         pad_id = configure(tokenizer, tok.max_length, pad_name)
-        return TextPreprocessor(tokenizer, tok.max_length, pad_id)
+        return TextPreprocessor(tokenizer, tok.max_length, pad_id, tok.on_too_long)
 
     def build_parts(
         self, spec: DataSpec, indices: dict[str, np.ndarray], labels: np.ndarray, task: str

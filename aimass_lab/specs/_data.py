@@ -177,6 +177,10 @@ class TokenizerSpec(Spec):
         True, description="lower-case text before training (trained tokenizers)"
     )
     max_length: int = Field(128, ge=2, le=65_536, description="tokens kept per text (truncation)")
+    on_too_long: Literal["truncate", "refuse"] = Field(
+        "truncate",
+        description="a served text longer than max_length: truncated (and flagged) or refused",
+    )
     bucket_by_length: bool = Field(
         False, description="batch texts of similar length together (less padding)"
     )

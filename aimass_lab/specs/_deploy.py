@@ -25,6 +25,9 @@ class BatchingSpec(Spec):
         2.0, ge=0.0, le=10_000.0, description="how long a batch waits to fill up"
     )
     queue_size: int = Field(1024, ge=1, le=1_000_000, description="requests waiting at most")
+    bucket_by_length: bool = Field(
+        False, description="text models: batch requests of similar length together"
+    )
 
     @classmethod
     def off(cls) -> BatchingSpec:

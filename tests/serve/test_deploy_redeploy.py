@@ -68,7 +68,12 @@ def test_redeploy_with_new_settings_reloads_live(ws: Workspace) -> None:
         load.wait_for(20)
         torch = _version(dep, "2")
         assert torch["engine"] == "torch" and torch["replicas"] == 2
-        assert torch["batching"] == {"max_batch_size": 8, "max_delay_ms": 1.0, "queue_size": 1024}
+        assert torch["batching"] == {
+            "max_batch_size": 8,
+            "max_delay_ms": 1.0,
+            "queue_size": 1024,
+            "bucket_by_length": False,
+        }
         assert set(torch["workers"]).isdisjoint(now["workers"])
         # the same settings again: nothing is reloaded
         dep = am.deploy(

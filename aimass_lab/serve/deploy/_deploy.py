@@ -50,6 +50,49 @@ def _engine_of(engine: str, mv: ModelVersion) -> str:
     return "onnxruntime" if "model.onnx" in mv.manifest else "torch"
 
 
+#: Memory a replica needs per byte of its weight files: the weights once in the engine,
+#: plus as much again while loading (safetensors are read into memory before the network
+#: takes them; ONNX Runtime keeps the initializers beside its optimised graph) and for a
+#: batch's activations. A preflight bound, not a measurement.
+MEMORY_FACTOR = 2.0
+
+
+def check_memory(mv: ModelVersion, replicas: int, engine: str) -> None:
+    """Refuse a deployment whose replicas cannot fit in the available memory.
+
+    The model's size is the sum of its weight files (``weights*.safetensors``, or
+    ``model.onnx`` for ONNX Runtime) times :data:`MEMORY_FACTOR`, per replica; the available
+    memory is psutil's, or ``AIMASS_DEPLOY_MEMORY_MB`` when set.
+
+    Raises
+    ------
+    AimassError
+        Naming the model's size, the replicas, the memory needed and the memory available.
+    """
+    from aimass_lab.settings import settings
+
+    names = ["model.onnx"] if engine == "onnxruntime" else [
+        n for n in mv.manifest if n.startswith("weights") and n.endswith(".safetensors")
+    ]  # fmt: skip
+    size = sum(int(mv.manifest[n].get("size", 0) or 0) for n in names if n in mv.manifest)
+    need = size * MEMORY_FACTOR * max(1, replicas)
+    override = settings().deploy_memory_mb
+    if override > 0:
+        available = override * 1e6
+    else:
+        import psutil
+
+        available = float(psutil.virtual_memory().available)
+    if need > available:
+        mb = 1e6
+        raise AimassError(
+            f"{mv.ref} needs about {need / mb:,.0f} MB for {replicas} replica(s) "
+            f"({size / mb:,.1f} MB of weights x {MEMORY_FACTOR:g} per replica) but "
+            f"{available / mb:,.0f} MB of memory is available; deploy fewer replicas "
+            "(replicas=...), a smaller or quantised model, or free memory"
+        )
+
+
 def deploy(
     model_version_or_ref: Any,
     name: str | None = None,
@@ -137,6 +180,7 @@ def deploy(
     endpoint = spec.name or mv.name
     existing = read_record(ws, endpoint)
     _check_same_model(existing, endpoint, mv)
+    check_memory(mv, spec.replicas, _engine_of(spec.engine, mv))
     job = ensure_server(ws, port=spec.port, api_key_env=api_key_env, timeout=timeout)
     client = client_for(job, timeout=timeout)
     label = str(mv.version)

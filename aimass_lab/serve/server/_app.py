@@ -58,6 +58,7 @@ class ServeApp:
             max_batch_size=config.max_batch_size,
             max_delay_ms=config.max_delay_ms,
             queue_size=config.queue_size,
+            bucket_by_length=config.bucket_by_length,
         )
         self.started_at = time.time()
 

@@ -84,6 +84,12 @@ class Batcher:
         Called with ``(rows, seconds)`` after each batch.
     on_depth
         Called with the queue depth when it changes.
+    pad_value
+        Text models: the pad id. Requests' rows of token ids of different lengths are
+        padded to the longest of the batch (never to ``max_length``); ``None``: no padding.
+    bucket_by_length
+        Text models: a batch takes the queued requests whose length is within a factor 2 of
+        its first one's (the others wait for the next batch, in order): less padding.
     """
 
     def __init__(
@@ -94,6 +100,8 @@ class Batcher:
         queue_size: int,
         on_batch: Callable[[int, float], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
+        pad_value: float | None = None,
+        bucket_by_length: bool = False,
     ) -> None:
         self.executor = executor
         self.max_batch_size = int(max_batch_size)
@@ -111,6 +119,8 @@ class Batcher:
         self._idle.set()
         self._on_batch = on_batch
         self._on_depth = on_depth
+        self.pad_value = pad_value
+        self.bucket = bool(bucket_by_length) and pad_value is not None
         self._tasks: set[asyncio.Task[None]] = set()
         self._ev_loop = asyncio.get_running_loop()
         # the executor's inline run (quick batches on the event loop), if it has one
@@ -227,13 +237,29 @@ class Batcher:
         except Exception as exc:  # never leave a request hanging
             self._fail(batch, EngineFailed(f"{type(exc).__name__}: {exc}"))
 
-    @staticmethod
-    def _arrays(batch: list[_Item]) -> dict[str, np.ndarray]:
+    def _arrays(self, batch: list[_Item]) -> dict[str, np.ndarray]:
         if len(batch) == 1:
             return batch[0].arrays
         return {
-            name: np.concatenate([item.arrays[name] for item in batch]) for name in batch[0].arrays
+            name: self._concat([item.arrays[name] for item in batch]) for name in batch[0].arrays
         }
+
+    def _concat(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Rows of several requests; token ids of different lengths padded to the longest."""
+        if self.pad_value is None or len({p.shape[1:] for p in parts}) == 1:
+            return np.concatenate(parts)
+        width = max(p.shape[1] for p in parts)
+        out = np.full((sum(len(p) for p in parts), width), self.pad_value, parts[0].dtype)
+        row = 0
+        for p in parts:
+            out[row : row + len(p), : p.shape[1]] = p
+            row += len(p)
+        return out
+
+    @staticmethod
+    def _width(item: _Item) -> int:
+        first = next(iter(item.arrays.values()))
+        return int(first.shape[1]) if first.ndim > 1 else 1
 
     def _deliver(self, batch: list[_Item], outs: list[np.ndarray], started: float) -> None:
         if self._on_batch is not None:
@@ -256,6 +282,8 @@ class Batcher:
                 item.future.set_exception(exc)
 
     def _take(self) -> list[_Item]:
+        if self.bucket:
+            return self._take_bucket()
         batch: list[_Item] = []
         rows = 0
         while self._queue:
@@ -268,6 +296,26 @@ class Batcher:
             self._queue.popleft()
             batch.append(item)
             rows += item.rows
+        return batch
+
+    def _take_bucket(self) -> list[_Item]:
+        """The oldest request and the queued ones of a similar length (within a factor 2)."""
+        batch: list[_Item] = []
+        left: collections.deque[_Item] = collections.deque()
+        rows, low, high = 0, 0, 0
+        while self._queue:
+            item = self._queue.popleft()
+            if item.future.done():
+                continue
+            width = self._width(item)
+            if not batch:
+                low, high = (width + 1) // 2, width * 2
+            elif rows + item.rows > self.max_batch_size or not low <= width <= high:
+                left.append(item)
+                continue
+            batch.append(item)
+            rows += item.rows
+        self._queue = left
         return batch
 
     def _queued_rows(self) -> int:

@@ -52,6 +52,7 @@ def batching_bounds() -> dict[str, tuple[Any, Any]]:
     return {
         name: (_bound(info, Ge), _bound(info, Le))
         for name, info in BatchingSpec.model_fields.items()
+        if info.annotation is not bool  # a switch (bucket_by_length) has no bounds
     }
 
 
@@ -75,7 +76,7 @@ class ServerConfig:
     isolation
         ``"auto"``, ``"thread"`` (always in the server process, one replica) or
         ``"process"`` (always worker processes, even for one replica).
-    max_batch_size, max_delay_ms, queue_size
+    max_batch_size, max_delay_ms, queue_size, bucket_by_length
         Dynamic batching of each version.
     api_keys
         Keys accepted on inference routes (``Authorization: Bearer KEY`` or ``x-api-key``);
@@ -105,6 +106,7 @@ class ServerConfig:
     max_batch_size: int = 32
     max_delay_ms: float = 2.0
     queue_size: int = 1024
+    bucket_by_length: bool = False
     api_keys: list[str] = field(default_factory=list)
     admin: bool = False
     admin_keys: list[str] = field(default_factory=list)

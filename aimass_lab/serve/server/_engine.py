@@ -33,6 +33,7 @@ ONNX_DATA_FILE = "model.onnx.data"
 #: Seconds every batch sleeps first (tests only: slow batches for queue, timeout, drain, crash).
 TEST_DELAY_ENV = env_name("serve_test_delay_s")
 WEIGHTS_FILE = "weights.safetensors"
+_BUILD_LOCK = threading.Lock()
 
 _ORT_TYPES = {
     "tensor(float)": "FP32",
@@ -224,9 +225,14 @@ class TorchEngine(Engine):
         if threads:
             torch.set_num_threads(threads)
         self._torch = torch
-        self.network = load_network(config, weights, label=label, device=self.device)
+        # one build at a time: versions load in threads, and transformers' lazy module
+        # is not safe to import from two threads at once (AttributeError: no AutoConfig)
+        with _BUILD_LOCK:
+            self.network = load_network(config, weights, label=label, device=self.device)
         self._lock = threading.Lock()
         shape = tuple(int(d) for d in config["input_shape"])
+        if config.get("input_kind") == "text":
+            shape = (-1,)  # token ids of any length up to max_length: padded per batch
         self.inputs = [TensorMeta("input", "FP32", (-1, *shape))]
         self.outputs = [TensorMeta("output", "FP32", (-1, int(config["output_dim"])))]
 

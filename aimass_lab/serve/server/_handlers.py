@@ -141,9 +141,10 @@ async def model_infer(app: ServeApp, req: Request) -> Reply:
         except ValueError:
             raise HTTPError(400, "Inference-Header-Content-Length is not a number") from None
     require_ready(version)
+    raw = version.card.raw if version.card is not None else None
     parsed = parse_infer_request(
         body, header_length, version.inputs, version.outputs,
-        version.batching.max_batch_size, version.what,
+        version.batching.max_batch_size, version.what, raw,
     )  # fmt: skip
     shadow(app, model, version, parsed.arrays, parsed.rows)
     outs = await infer(app, version, parsed.arrays, parsed.rows)
@@ -188,14 +189,15 @@ async def predict(app: ServeApp, req: Request) -> Reply:
     require_ready(version)
     doc = parse_json(body)
     assert version.card is not None
+    notes: dict[str, Any] = {}
     arrays, rows = parse_predict(
         doc, version.card, version.inputs[0].name, version.inputs[0].shape,
-        version.batching.max_batch_size, version.what,
+        version.batching.max_batch_size, version.what, notes,
     )  # fmt: skip
     if not selector:
         shadow(app, model, version, arrays, rows)
     outs = await infer(app, version, arrays, rows)
-    answer = format_predictions(version.card, model.name, version.label, outs)
+    answer = format_predictions(version.card, model.name, version.label, outs, notes)
     # finite outputs give finite predictions: the fast encoder may write them
     finite = bool(np.isfinite(outs[0]).all())
     return (

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from aimass_lab.serve.server._protocol import HTTPError
+from aimass_lab.serve.server._raw import RawInputs
 
 __all__ = ["ModelCard", "format_predictions", "parse_predict"]
 
@@ -50,6 +51,13 @@ class ModelCard:
             self._mean = np.array([float(pre["mean"][c]) for c in self.columns], np.float64)
             self._std = np.array([float(pre["std"][c]) or 1.0 for c in self.columns], np.float64)
             self._impute = str(pre.get("impute", "mean"))
+        #: Text models: the pad id the batcher pads requests' token ids with.
+        self.pad_value: float | None = (
+            float(pre["pad_id"]) if self.kind == "text" and "pad_id" in pre else None
+        )
+        self.raw: RawInputs | None = None
+        if self.preprocess and self.kind in ("text", "image"):
+            self.raw = RawInputs(self.kind, self._preprocessor, self.input_shape)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,9 +97,18 @@ class ModelCard:
             return self._transform_simple(rows, "records")
         return self._slow(records)
 
-    def transform_raw_rows(self, rows: list[Any]) -> np.ndarray:
-        if self.kind == "text":  # raw strings: tokenized, padded to max_length
-            return self._transform_text(rows)
+    def transform_raw_rows(
+        self, rows: list[Any], length: int | None = None, notes: dict[str, Any] | None = None
+    ) -> np.ndarray:
+        """Model-ready rows of raw ``inputs``: texts padded to the longest (or ``length``),
+        image file bytes (base64) decoded, or raw arrays; ``notes`` gets ``truncated``."""
+        if self.raw is not None and (
+            self.kind == "text" or isinstance(rows[0], (str, dict, bytes))
+        ):
+            x, extra = self.raw.rows(rows, "inputs", length)
+            if notes is not None:
+                notes.update(extra)
+            return x
         if self.kind == "image":
             try:
                 arr = np.asarray(rows, dtype=np.float32)
@@ -152,18 +169,6 @@ class ModelCard:
                     )
         return ((out - self._mean) / self._std).astype(np.float32)
 
-    def _transform_text(self, rows: list[Any]) -> np.ndarray:
-        from aimass_lab.errors import DataError
-
-        for i, row in enumerate(rows):
-            if not isinstance(row, str):
-                raise HTTPError(400, f"inputs[{i}] must be a string: this model takes raw text")
-        try:
-            ids = self._preprocessor().transform(rows, pad_to_max_length=True)
-        except DataError as exc:
-            raise HTTPError(400, f"cannot tokenize the input: {exc}") from None
-        return np.asarray(ids, dtype=np.float32)  # ids, exact in float32 below 2**24
-
     def _slow(self, data: Any) -> np.ndarray:
         from aimass_lab.errors import DataError
 
@@ -206,8 +211,12 @@ def parse_predict(
     input_shape: tuple[int, ...],
     max_batch_size: int,
     what: str,
+    notes: dict[str, Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], int]:
-    """Validate a JSON predict body; return the model-ready arrays and the row count."""
+    """Validate a JSON predict body; return the model-ready arrays and the row count.
+
+    ``notes`` (when given) gets what the answer should say about raw inputs: ``truncated``
+    (one flag per text) for a text model."""
     if not isinstance(doc, dict):
         raise HTTPError(
             400, 'the body must be a JSON object: {"inputs": [[...], ...]} or {"records": [{...}]}'
@@ -248,7 +257,8 @@ def parse_predict(
     if has_records:
         x = card.transform_records(data)
     elif card.preprocess and not ready:
-        x = card.transform_raw_rows(data)
+        fixed = feature_shape[0] if card.kind == "text" and feature_shape else -1
+        x = card.transform_raw_rows(data, fixed if fixed > 0 else None, notes)
     else:
         try:
             x = np.asarray(data, dtype=np.float32)
@@ -281,7 +291,12 @@ def _fits(shape: tuple[int, ...], expected: tuple[int, ...]) -> bool:
 
 
 def format_predictions(
-    card: ModelCard, model: str, version: str, outputs: list[np.ndarray]
+    card: ModelCard,
+    model: str,
+    version: str,
+    outputs: list[np.ndarray],
+    notes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON answer: model, version, predictions (+ probabilities, confidence)."""
-    return {"model": model, "version": version, **card.format(outputs[0])}
+    """The JSON answer: model, version, predictions (+ probabilities, confidence; for raw
+    texts ``truncated``: one flag per text, true when it was cut to ``max_length``)."""
+    return {"model": model, "version": version, **card.format(outputs[0]), **(notes or {})}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,7 @@ class InferRequest:
     id: str | None = None
     outputs: list[str] | None = None
     binary_outputs: set[str] = field(default_factory=set)
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 def json_bytes(doc: Any) -> bytes:
@@ -137,8 +139,13 @@ def parse_json(body: bytes) -> Any:
             pass  # the stdlib decides: NaN, Infinity, big integers, UTF-16, and the message
     try:
         return json.loads(body)
-    except UnicodeDecodeError:
-        raise HTTPError(400, "malformed JSON: the body is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise HTTPError(
+            400,
+            f"malformed JSON: the body is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "accepted: a UTF-8 JSON body (raw bytes go in a BYTES tensor with the binary "
+            "tensor extension, images as base64 text)",
+        ) from None
     except json.JSONDecodeError as exc:
         raise HTTPError(400, f"malformed JSON: {exc}") from None
     except RecursionError:
@@ -170,6 +177,7 @@ def parse_infer_request(
     outputs: list[TensorMeta],
     max_batch_size: int,
     what: str,
+    raw: Any = None,
 ) -> InferRequest:
     # Long: the hot path's one pass over a request, its checks in the order their errors name.
     """Validate an OIP infer request against a model's inputs and outputs.
@@ -186,6 +194,9 @@ def parse_infer_request(
         The most rows a request may hold.
     what
         How messages name the model (``"model 'digits' version 3"``).
+    raw
+        The version's :class:`~aimass_lab.serve.server._raw.RawInputs` (text and image
+        models): a ``BYTES`` input then holds raw texts or image bytes (see :func:`_raw_input`).
 
     Raises
     ------
@@ -220,6 +231,7 @@ def parse_infer_request(
     all_binary = isinstance(params, dict) and params.get("binary_data_output") is True
     expected = {m.name: m for m in inputs}
     arrays: dict[str, np.ndarray] = {}
+    params_out: dict[str, Any] = {}
     offset = 0
     rows: int | None = None
     for i, item in enumerate(items):
@@ -237,6 +249,12 @@ def parse_infer_request(
         if name in arrays:
             raise HTTPError(400, f"input {name!r} is given twice")
         datatype = item.get("datatype")
+        if datatype == "BYTES" and raw is not None and len(expected) == 1:
+            arr, used, notes = _raw_input(item, meta, binary[offset:], raw, max_batch_size, what)
+            offset += used
+            rows, arrays[name] = len(arr), arr
+            params_out.update(notes)
+            continue
         if datatype != meta.datatype:
             raise HTTPError(
                 400,
@@ -338,7 +356,96 @@ def parse_infer_request(
     elif all_binary:
         binary_outputs = set(known_out)
     assert rows is not None
-    return InferRequest(arrays, rows, req_id, wanted, binary_outputs)
+    return InferRequest(arrays, rows, req_id, wanted, binary_outputs, params_out)
+
+
+def _bytes_elements(blob: memoryview, count: int, name: str) -> list[bytes]:
+    """The ``count`` elements of a binary ``BYTES`` tensor: each a 4-byte little-endian
+    length, then that many bytes (the binary tensor extension's layout)."""
+    out: list[bytes] = []
+    pos = 0
+    for i in range(count):
+        if pos + 4 > len(blob):
+            raise HTTPError(
+                400,
+                f"input {name!r}: the binary BYTES data ends before element {i} of {count} "
+                "(each element: a 4-byte little-endian length, then its bytes)",
+            )
+        (n,) = struct.unpack_from("<I", blob, pos)
+        pos += 4
+        if pos + n > len(blob):
+            raise HTTPError(
+                400, f"input {name!r}: BYTES element {i} says {n} bytes but the data ends first"
+            )
+        out.append(bytes(blob[pos : pos + n]))
+        pos += n
+    if pos != len(blob):
+        raise HTTPError(
+            400, f"input {name!r}: {len(blob) - pos} binary bytes left after {count} elements"
+        )
+    return out
+
+
+def _raw_input(
+    item: dict[str, Any],
+    meta: TensorMeta,
+    binary: memoryview,
+    raw: Any,
+    max_batch_size: int,
+    what: str,
+) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """A ``BYTES`` input of raw texts or image bytes: model-ready rows, the binary bytes it
+    used, and the answer's parameters (``truncated``, ``truncated_rows``)."""
+    name = meta.name
+    shape = item.get("shape")
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= 2
+        or not _dims(shape)
+        or (len(shape) == 2 and shape[1] != 1)
+    ):
+        raise HTTPError(
+            400,
+            f"input {name!r}: a BYTES input has shape [N] or [N, 1] (one {raw.kind} per row), "
+            f"got {shape!r}",
+        )
+    count = shape[0]
+    if not 1 <= count <= max_batch_size:
+        raise HTTPError(
+            400,
+            f"input {name!r} has a batch of {count} rows; {what} takes 1 to {max_batch_size}",
+        )
+    iparams = item.get("parameters")
+    size = iparams.get("binary_data_size") if isinstance(iparams, dict) else None
+    used = 0
+    values: list[Any]
+    if size is not None:
+        if not _is_int(size) or size < 0 or size > len(binary):
+            raise HTTPError(
+                400,
+                f"input {name!r}: binary_data_size {size!r} does not fit the "
+                f"{len(binary)} binary bytes of the request",
+            )
+        values, used = list(_bytes_elements(binary[:size], count, name)), size
+    else:
+        values = item.get("data")  # type: ignore[assignment]
+        if not isinstance(values, list) or len(values) != count:
+            raise HTTPError(
+                400,
+                f"input {name!r} needs 'data': a list of {count} strings ("
+                + ("texts" if raw.kind == "text" else "base64 image files")
+                + ")",
+            )
+    length = meta.shape[1] if len(meta.shape) == 2 and meta.shape[1] > 0 else None
+    arr, notes = raw.rows(values, f"input {name!r}", length)
+    arr = arr.astype(_DTYPES.get(meta.datatype, arr.dtype), copy=False)  # INT64 ids, ...
+    params: dict[str, Any] = {}
+    flags = notes.get("truncated")
+    if flags is not None:
+        params["truncated"] = any(flags)
+        if any(flags):
+            params["truncated_rows"] = ",".join(str(i) for i, t in enumerate(flags) if t)
+    return arr, used, params
 
 
 def encode_infer_response(
@@ -370,6 +477,8 @@ def encode_infer_response(
             finite = finite and bool(np.isfinite(arr).all())
         out_docs.append(entry)
     doc: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": out_docs}
+    if request.parameters:
+        doc["parameters"] = request.parameters
     if request.id is not None:
         doc["id"] = request.id
     head = json_bytes_finite(doc) if finite else json_bytes(doc)

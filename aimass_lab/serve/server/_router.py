@@ -110,6 +110,8 @@ class ServedVersion:
             self.batching.queue_size,
             on_batch=lambda rows, s: metrics.observe_batch(model, label, rows, s),
             on_depth=lambda d: metrics.set_depth(model, label, d),
+            pad_value=self.card.pad_value,
+            bucket_by_length=self.batching.bucket_by_length,
         )
         self.state = "ready"
 

@@ -76,11 +76,14 @@ class LoadRequest(_Model):
     @classmethod
     def _typed_batching(cls, value: Any) -> Any:
         # JSON bodies are typed: a batching number given as text or true/false is a mistake
+        # (a switch such as bucket_by_length takes true/false)
         if isinstance(value, dict):
             errors = [
                 {"field": k, "value": v, "message": "not a number"}
                 for k, v in value.items()
-                if isinstance(v, bool | str) and k in BatchingSpec.model_fields
+                if isinstance(v, bool | str)
+                and k in BatchingSpec.model_fields
+                and BatchingSpec.model_fields[k].annotation is not bool  # a switch
             ]
             if errors:
                 raise SpecError("BatchingSpec", errors)
