@@ -13,7 +13,12 @@ from aimass_lab.specs import FAMILIES, Family
 
 if TYPE_CHECKING:
     from aimass_lab.models._load import load_network
-    from aimass_lab.models._pretrained import PretrainedInfo, find_pretrained, inspect_pretrained
+    from aimass_lab.models._pretrained import (
+        PretrainedInfo,
+        find_pretrained,
+        inspect_pretrained,
+        models_dir,
+    )
     from aimass_lab.models._scaffold import create_pretrained
     from aimass_lab.models._task import TaskModule, metric_names
     from aimass_lab.models._text import network_options
@@ -31,8 +36,10 @@ __all__ = [
     "find_pretrained",
     "inspect_pretrained",
     "list_models",
+    "models_dir",
     "load_weights",
     "save_weights",
+    "weight_files",
     "load_network",
     "metric_names",
     "network_options",
@@ -46,6 +53,7 @@ _LAZY = {
     "PretrainedInfo": "aimass_lab.models._pretrained",
     "find_pretrained": "aimass_lab.models._pretrained",
     "inspect_pretrained": "aimass_lab.models._pretrained",
+    "models_dir": "aimass_lab.models._pretrained",
     "create_pretrained": "aimass_lab.models._scaffold",
     "load_weights": "aimass_lab.models._weights",
     "save_weights": "aimass_lab.models._weights",

@@ -11,7 +11,7 @@ from aimass_lab.specs import EarlyStoppingSpec, ModelSpec, TrainSpec, split_hpar
 from aimass_lab.train._run import Run
 from aimass_lab.workspace import Workspace, resolve_workspace
 
-__all__ = ["build_train_spec", "preflight", "train"]
+__all__ = ["build_train_spec", "check_pretrained", "preflight", "train"]
 
 
 def build_train_spec(
@@ -68,6 +68,43 @@ def build_train_spec(
     payload = {k: v for k, v in {**fields, **train_hp}.items() if v is not None}
     return TrainSpec.from_dict(
         {"data": data_spec, "model": model_spec, "early_stopping": early_stopping, **payload}
+    )
+
+
+def check_pretrained(spec: TrainSpec) -> Any:
+    """The :class:`~aimass_lab.models.PretrainedInfo` of a pretrained model's folder, read
+    before the data (whose tokenizer is that folder); a folder that is not a model gives a
+    SpecError on ``model.path`` naming what is missing and what is accepted. ``None`` for
+    other families."""
+    if spec.model.family != "pretrained":
+        return None
+    from aimass_lab.errors import AimassError
+    from aimass_lab.models import inspect_pretrained
+
+    try:
+        info = inspect_pretrained(str(spec.model.path))
+    except AimassError as exc:
+        raise SpecError(
+            "ModelSpec", [{"field": "path", "value": spec.model.path, "message": str(exc)}]
+        ) from None
+    if spec.data.text_column and info.kind != "text":
+        _wrong_kind(spec, info, "text")
+    return info
+
+
+def _wrong_kind(spec: TrainSpec, info: Any, data_kind: str) -> None:
+    article = "an" if info.kind == "image" else "a"
+    raise SpecError(
+        "ModelSpec",
+        [
+            {
+                "field": "path",
+                "value": spec.model.path,
+                "message": f"the {info.model_type} model at this path is {article} {info.kind} model "
+                f"but dataset {spec.data.label!r} is {data_kind}; accepted: a {data_kind} "
+                "model folder",
+            }
+        ],
     )
 
 
@@ -136,6 +173,10 @@ def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
             f"dataset {spec.data.label!r}",
             input_kind=dataset.input_kind,
         )
+        info = check_pretrained(spec)
+        kind = dataset.input_kind
+        if info is not None and kind in ("text", "image") and kind != info.kind:
+            _wrong_kind(spec, info, kind)
         if spec.early_stopping is not None:
             from aimass_lab.models import metric_names
 
@@ -255,6 +296,7 @@ def train(
         name=name,
         **fields,
     )
+    check_pretrained(spec)
     from aimass_lab import data as data_stage
 
     dataset = data_stage.load(spec.data, workspace=ws)
