@@ -18,6 +18,7 @@ __all__ = [
     "ModelLineageHandler",
     "ModelVerifyHandler",
     "ModelsHandler",
+    "PretrainedHandler",
     "StudiesHandler",
     "StudyHandler",
 ]
@@ -31,6 +32,24 @@ class ModelsHandler(BaseHandler):
         name = self.get_query_argument("name", None)
         versions = await self.call(registry.list, name, workspace=self.ws)
         self.reply([v.to_dict() for v in versions])
+
+
+class PretrainedHandler(BaseHandler):
+    @_api
+    async def get(self) -> None:
+        self.reply(await self.call(_pretrained_models, self.ws))
+
+
+def _pretrained_models(ws: Any) -> dict[str, Any]:
+    """The local pretrained models of the workspace's models folder, as ``aimass models
+    pretrained --json`` lists them: ``{"dir": ..., "models": [...]}``."""
+    from pathlib import Path
+
+    from aimass_lab.models import find_pretrained, models_dir
+
+    root = models_dir(ws.path)
+    models = [{**info.to_dict(), "name": Path(info.path).name} for info in find_pretrained(root)]
+    return {"dir": str(root), "models": models}
 
 
 class ModelHandler(BaseHandler):
