@@ -12,7 +12,7 @@ from aimass_lab.cli._options import json_option
 from aimass_lab.cli._output import echo_fields, emit_json, table
 from aimass_lab.cli._root import AimassGroup, cli, workspace_of
 
-__all__ = ["human_count", "human_size", "models", "pretrained_row", "resolve_pretrained"]
+__all__ = ["models", "pretrained_row", "resolve_pretrained"]
 
 
 @cli.group(cls=AimassGroup)
@@ -20,39 +20,10 @@ def models() -> None:
     """The model registry: versions, aliases, integrity, archives."""
 
 
-def human_count(n: int | None) -> str:
-    """A parameter count as ``4.39M``, ``110M``, ``1.3B``."""
-    if n is None:
-        return "-"
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return str(n)
-
-
-def human_size(n: int | None) -> str:
-    """A size in bytes as ``17.6 MB``, ``1.2 GB``."""
-    if n is None:
-        return "-"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} B"
-
-
 def pretrained_row(info: Any) -> dict[str, Any]:
-    """A :class:`~aimass_lab.models.PretrainedInfo` as a row: its fields, its folder name,
-    and ``input`` (``max_length 512`` or ``image 224px``)."""
-    doc = info.to_dict()
-    doc["name"] = Path(info.path).name
-    doc["input"] = (
-        f"image {info.image_size}px"
-        if info.kind == "image"
-        else f"max_length {info.max_length}"
-        if info.max_length
-        else "text"
-    )
-    return doc
+    """A :class:`~aimass_lab.models.PretrainedInfo` as a row: its fields, its folder
+    ``name`` and ``input`` (``max_length 512`` or ``image 224px``)."""
+    return {**info.to_dict(), "name": info.name, "input": info.input_text}
 
 
 def resolve_pretrained(value: str, param_hint: str, base: Path | None = None) -> Any:
@@ -70,7 +41,7 @@ def resolve_pretrained(value: str, param_hint: str, base: Path | None = None) ->
     try:
         return inspect_pretrained(folder)
     except AimassError as exc:
-        names = [Path(i.path).name for i in find_pretrained(base)] if base else []
+        names = [i.name for i in find_pretrained(base)] if base else []
         known = f"; models in {base}: {', '.join(names)}" if names else ""
         raise click.BadParameter(f"{exc}{known}", param_hint=param_hint) from None
 
@@ -92,7 +63,7 @@ def models_pretrained(ctx: click.Context, folder: str | None, as_json: bool) -> 
     safetensors weights) is one model; train it with
       aimass train --data reviews --pretrained NAME --set finetune=lora --set lora_rank=8
     """
-    from aimass_lab.models import find_pretrained
+    from aimass_lab.models import find_pretrained, human_count, human_size
 
     root = Path(folder).expanduser() if folder else _models_folder(ctx)
     if folder and not root.is_dir():

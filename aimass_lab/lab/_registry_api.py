@@ -43,12 +43,10 @@ class PretrainedHandler(BaseHandler):
 def _pretrained_models(ws: Any) -> dict[str, Any]:
     """The local pretrained models of the workspace's models folder, as ``aimass models
     pretrained --json`` lists them: ``{"dir": ..., "models": [...]}``."""
-    from pathlib import Path
-
     from aimass_lab.models import find_pretrained, models_dir
 
     root = models_dir(ws.path)
-    models = [{**info.to_dict(), "name": Path(info.path).name} for info in find_pretrained(root)]
+    models = [{**info.to_dict(), "name": info.name} for info in find_pretrained(root)]
     return {"dir": str(root), "models": models}
 
 

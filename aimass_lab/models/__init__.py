@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from aimass_lab.models._pretrained import (
         PretrainedInfo,
         find_pretrained,
+        human_count,
+        human_size,
         inspect_pretrained,
         models_dir,
     )
@@ -34,6 +36,8 @@ __all__ = [
     "check_compatible",
     "create_pretrained",
     "find_pretrained",
+    "human_count",
+    "human_size",
     "inspect_pretrained",
     "list_models",
     "models_dir",
@@ -52,6 +56,8 @@ _LAZY = {
     "load_network": "aimass_lab.models._load",
     "PretrainedInfo": "aimass_lab.models._pretrained",
     "find_pretrained": "aimass_lab.models._pretrained",
+    "human_count": "aimass_lab.models._pretrained",
+    "human_size": "aimass_lab.models._pretrained",
     "inspect_pretrained": "aimass_lab.models._pretrained",
     "models_dir": "aimass_lab.models._pretrained",
     "create_pretrained": "aimass_lab.models._scaffold",

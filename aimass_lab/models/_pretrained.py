@@ -20,6 +20,8 @@ from aimass_lab.errors import AimassError, NotFoundError
 __all__ = [
     "PretrainedInfo",
     "find_pretrained",
+    "human_count",
+    "human_size",
     "inspect_pretrained",
     "models_dir",
 ]
@@ -79,6 +81,47 @@ class PretrainedInfo:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return asdict(self)
+
+    @property
+    def name(self) -> str:
+        """The folder's name."""
+        return Path(self.path).name
+
+    @property
+    def input_text(self) -> str:
+        """What it reads: ``max_length 512``, ``image 224px`` (or just the kind)."""
+        if self.kind == "image":
+            return f"image {self.image_size}px" if self.image_size else "image"
+        return f"max_length {self.max_length}" if self.max_length else "text"
+
+    def label(self) -> str:
+        """One line for a list: ``bert-small: text bert, 4.39M parameters, 17.6 MB, max_length
+        512, tokenizer``."""
+        extra = ", tokenizer" if self.tokenizer else ""
+        return (
+            f"{self.name}: {self.kind} {self.model_type}, {human_count(self.parameters)} "
+            f"parameters, {human_size(self.size_bytes)}, {self.input_text}{extra}"
+        )
+
+
+def human_count(n: int | None) -> str:
+    """A count as ``33K``, ``4.39M``, ``110M``, ``1.3B`` (``-`` for None)."""
+    if n is None:
+        return "-"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return str(n)
+
+
+def human_size(n: int | None) -> str:
+    """A size in bytes as ``132 KB``, ``17.6 MB``, ``1.2 GB`` (``-`` for None)."""
+    if n is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
 
 
 def models_dir(workspace_root: str | Path | None = None) -> Path:
