@@ -31,7 +31,32 @@ class ModelsHandler(BaseHandler):
 
         name = self.get_query_argument("name", None)
         versions = await self.call(registry.list, name, workspace=self.ws)
-        self.reply([v.to_dict() for v in versions])
+        self.reply(await self.call(lambda: [_with_sizes(self.ws, v) for v in versions]))
+
+
+#: Parameter counts of weight files by their sha256 (artifacts never change).
+_PARAMETERS: dict[tuple[str, ...], int | None] = {}
+
+
+def _with_sizes(ws: Any, version: Any) -> dict[str, Any]:
+    """A version's dict with ``size_bytes`` (its files, from the manifest) and ``parameters``
+    (from the safetensors headers of its weights; None for an ONNX-only version)."""
+    from aimass_lab.errors import AimassError
+    from aimass_lab.models import safetensors_stats
+
+    doc: dict[str, Any] = version.to_dict()
+    manifest = doc.get("manifest") or {}
+    doc["size_bytes"] = sum(int(entry.get("size", 0)) for entry in manifest.values())
+    names = sorted(n for n in manifest if n.endswith(".safetensors") and n != "adapter.safetensors")
+    key = tuple(str(manifest[n].get("sha256", "")) for n in names)
+    if key not in _PARAMETERS:
+        try:
+            files = [ws.artifacts.path(digest) for digest in key]
+            _PARAMETERS[key] = safetensors_stats(files)[0] if files else None
+        except (AimassError, OSError):
+            return {**doc, "parameters": None}
+    doc["parameters"] = _PARAMETERS[key]
+    return doc
 
 
 class PretrainedHandler(BaseHandler):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         human_size,
         inspect_pretrained,
         models_dir,
+        safetensors_stats,
     )
     from aimass_lab.models._scaffold import create_pretrained
     from aimass_lab.models._task import TaskModule, metric_names
@@ -41,6 +42,7 @@ __all__ = [
     "inspect_pretrained",
     "list_models",
     "models_dir",
+    "safetensors_stats",
     "load_weights",
     "save_weights",
     "weight_files",
@@ -60,6 +62,7 @@ _LAZY = {
     "human_size": "aimass_lab.models._pretrained",
     "inspect_pretrained": "aimass_lab.models._pretrained",
     "models_dir": "aimass_lab.models._pretrained",
+    "safetensors_stats": "aimass_lab.models._pretrained",
     "create_pretrained": "aimass_lab.models._scaffold",
     "load_weights": "aimass_lab.models._weights",
     "save_weights": "aimass_lab.models._weights",

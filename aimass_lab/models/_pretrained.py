@@ -24,6 +24,7 @@ __all__ = [
     "human_size",
     "inspect_pretrained",
     "models_dir",
+    "safetensors_stats",
 ]
 
 CONFIG_FILE = "config.json"
@@ -193,6 +194,20 @@ def _weight_files(folder: Path) -> list[Path]:
     return files
 
 
+def safetensors_stats(files: list[Path]) -> tuple[int, int]:
+    """The parameter count and tensor bytes of safetensors files, from their headers alone
+    (no tensor is read, no torch)."""
+    parameters = size = 0
+    for file in files:
+        for entry in _safetensors_header(Path(file)).values():
+            count = 1
+            for dim in entry.get("shape", []):
+                count *= int(dim)
+            parameters += count
+            size += count * _DTYPE_BYTES.get(str(entry.get("dtype")), 4)
+    return parameters, size
+
+
 def inspect_pretrained(path: str | Path) -> PretrainedInfo:
     """Read a local pretrained model folder: its kind, size, input settings and extras.
 
@@ -225,14 +240,7 @@ def inspect_pretrained(path: str | Path) -> PretrainedInfo:
             "config.json (as save_pretrained writes it)"
         )
     files = _weight_files(folder)
-    parameters = size = 0
-    for file in files:
-        for entry in _safetensors_header(file).values():
-            count = 1
-            for dim in entry.get("shape", []):
-                count *= int(dim)
-            parameters += count
-            size += count * _DTYPE_BYTES.get(str(entry.get("dtype")), 4)
+    parameters, size = safetensors_stats(files)
     processor = folder / PROCESSOR_FILE
     is_image = any(k in config for k in _IMAGE_KEYS) or processor.is_file()
     info = PretrainedInfo(

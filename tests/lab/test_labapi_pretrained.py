@@ -75,8 +75,16 @@ async def test_a_pretrained_model_trains_through_post_jobs(
     assert final.state == "succeeded", ws.jobs.logs(job["id"], tail=40)
     from aimass_lab.train import Run
 
-    model_json = json.loads((Run(job["id"], ws).model_dir / "model.json").read_text())
+    run = Run(job["id"], ws)
+    model_json = json.loads((run.model_dir / "model.json").read_text())
     assert model_json["pretrained"]["kind"] == "text"
+
+    # the registered version is listed with its parameter count and its size
+    run.register("bert-reviews")
+    (version,) = await api_json(jp_fetch, "models")
+    weights = version["manifest"]["weights.safetensors"]["size"]
+    assert 0 < 4 * version["parameters"] <= weights  # float32 tensors plus a JSON header
+    assert version["size_bytes"] == sum(e["size"] for e in version["manifest"].values())
 
 
 @pytest.mark.parametrize(
