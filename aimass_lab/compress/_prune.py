@@ -248,9 +248,7 @@ class Prune(CompressionMethod):
             }
         )
         shape = tuple(int(d) for d in config["input_shape"])
-        smaller = build_network(
-            new_spec, shape, int(config["output_dim"]), **network_options(config)
-        )
+        smaller = build_network(new_spec, shape, int(config["output_dim"]), **network_options(config))
         removed = shrink_into(candidate.network, smaller, spec.label)
         fit(smaller, ctx, config, epochs=spec.finetune_epochs, lr=spec.lr)
         before, _ = count_params(candidate.network)
