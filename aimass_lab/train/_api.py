@@ -71,11 +71,12 @@ def build_train_spec(
     )
 
 
-def check_pretrained(spec: TrainSpec) -> Any:
+def check_pretrained(spec: TrainSpec, input_kind: str | None = None) -> Any:
     """The :class:`~aimass_lab.models.PretrainedInfo` of a pretrained model's folder, read
-    before the data (whose tokenizer is that folder); a folder that is not a model gives a
-    SpecError on ``model.path`` naming what is missing and what is accepted. ``None`` for
-    other families."""
+    before the data (whose tokenizer is that folder); a folder that is not a model, or a
+    model of another kind than the data (text data: known from the spec; else
+    ``input_kind``, the loaded dataset's), gives a SpecError on ``model.path`` naming what
+    is wrong and what is accepted. ``None`` for other families."""
     if spec.model.family != "pretrained":
         return None
     from aimass_lab.errors import AimassError
@@ -87,8 +88,9 @@ def check_pretrained(spec: TrainSpec) -> Any:
         raise SpecError(
             "ModelSpec", [{"field": "path", "value": spec.model.path, "message": str(exc)}]
         ) from None
-    if spec.data.text_column and info.kind != "text":
-        _wrong_kind(spec, info, "text")
+    kind = "text" if spec.data.text_column else input_kind
+    if kind in ("text", "image") and kind != info.kind:
+        _wrong_kind(spec, info, str(kind))
     return info
 
 
@@ -173,10 +175,7 @@ def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
             f"dataset {spec.data.label!r}",
             input_kind=dataset.input_kind,
         )
-        info = check_pretrained(spec)
-        kind = dataset.input_kind
-        if info is not None and kind in ("text", "image") and kind != info.kind:
-            _wrong_kind(spec, info, kind)
+        check_pretrained(spec, dataset.input_kind)
         if spec.early_stopping is not None:
             from aimass_lab.models import metric_names
 
