@@ -6,8 +6,9 @@ What the box sends is always the JSON body shown in it, as the JSON route takes 
 - tabular models: ``{"inputs": [[...], ...]}`` or ``{"records": [{column: value}, ...]}``;
 - text models: ``{"inputs": ["a text", ...]}`` (raw strings, tokenized by the server with
   the model's own tokenizer), filled from the text box, one text per line;
-- image models: ``{"instances": [{"image_b64": "..."}]}`` (the file's bytes, base64), filled
-  from the uploaded image; the server decodes it and applies the model's image preprocessing.
+- image models: ``{"inputs": [{"image_b64": "..."}]}`` (the file's bytes, base64), filled
+  from the uploaded image; the server decodes it, resizes it and applies the model's image
+  preprocessing, as in training.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["TryIt", "example_body", "image_body", "model_kind", "text_body"]
 
 #: Top-level keys of a try-it body the JSON route takes.
-BODY_KEYS = ("inputs", "records", "instances")
+BODY_KEYS = ("inputs", "records")
 
 
 def model_kind(ref: str, workspace: Workspace) -> str:
@@ -67,24 +68,8 @@ def text_body(text: str) -> dict[str, Any]:
 
 
 def image_body(content: bytes) -> dict[str, Any]:
-    """The body of one image file's bytes: ``{"instances": [{"image_b64": ...}]}``."""
-    return {"instances": [{"image_b64": base64.b64encode(content).decode("ascii")}]}
-
-
-def post_body(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST ``body`` to the endpoint's JSON route; the answer, or an AimassError with the
-    server's own message."""
-    import httpx
-
-    response = httpx.post(url, json=body, timeout=60.0)
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {"error": response.text}
-    if response.status_code >= 400:
-        message = answer.get("error", response.text) if isinstance(answer, dict) else answer
-        raise AimassError(f"the endpoint answered {response.status_code}: {message}")
-    return dict(answer)
+    """The body of one image file's bytes: ``{"inputs": [{"image_b64": ...}]}``."""
+    return {"inputs": [{"image_b64": base64.b64encode(content).decode("ascii")}]}
 
 
 class TryIt:
@@ -168,7 +153,7 @@ class TryIt:
             if not isinstance(body, dict) or not (set(BODY_KEYS) & set(body)):
                 raise ValueError(
                     'expected {"inputs": [[...], ...]}, {"inputs": ["a text", ...]}, '
-                    '{"records": [{...}, ...]} or {"instances": [{"image_b64": "..."}]}'
+                    '{"inputs": [{"image_b64": "..."}]} or {"records": [{...}, ...]}'
                 )
         except ValueError as exc:
             self.request_error.value = f"<span style='color:#c62828'>&#9888; {esc(exc)}</span>"
@@ -177,16 +162,11 @@ class TryIt:
         return ok
 
     def _send_try(self) -> dict[str, Any] | None:
-        """Send the body of the box: through the deployment handle, or (images) as it is."""
+        """Send the body of the box through the deployment handle."""
         if self.deployment is None or not self._check_request():
             return None
         body = json.loads(self.request.value)
-        if "instances" in body:
-            endpoint = self.deployment.endpoint
-            if not endpoint:
-                raise AimassError(f"endpoint {self.deployment.name} is not running; start it")
-            result = post_body(endpoint, body)
-        elif "records" in body:
+        if "records" in body:
             result = self.deployment.predict(records=body["records"])
         else:
             result = self.deployment.predict(body["inputs"])
