@@ -113,5 +113,5 @@ def test_a_bad_body_is_refused_before_sending(ws: Workspace) -> None:
     panel = DeployPanel(workspace=ws)
     panel.request.value = '{"image": "x"}'
     assert panel.predict_button.disabled
-    assert "{&quot;instances&quot;: [{&quot;image_b64&quot;" in panel.request_error.value
+    assert "{&quot;inputs&quot;: [{&quot;image_b64&quot;" in panel.request_error.value
     panel.close()
