@@ -17,7 +17,7 @@ __all__ = ["models", "pretrained_row", "resolve_pretrained"]
 
 @cli.group(cls=AimassGroup)
 def models() -> None:
-    """The model registry: versions, aliases, integrity, archives."""
+    """The model registry (versions, aliases, integrity, archives) and local pretrained models."""
 
 
 def pretrained_row(info: Any) -> dict[str, Any]:
