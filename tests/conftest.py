@@ -28,6 +28,7 @@ REQUIRE_PG = os.environ.get("AIMASS_REQUIRE_PG") == "1"
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Keep every test away from the user's workspace and from other tests' settings."""
     monkeypatch.delenv("AIMASS_DB_URL", raising=False)
+    monkeypatch.delenv("AIMASS_MODELS_DIR", raising=False)
     monkeypatch.setenv("AIMASS_HOME", str(tmp_path / "default-workspace"))
     monkeypatch.setenv("AIMASS_CACHE_DIR", str(tmp_path / "cache"))
     set_current_workspace(None)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,12 +12,83 @@ from aimass_lab.cli._options import json_option
 from aimass_lab.cli._output import echo_fields, emit_json, table
 from aimass_lab.cli._root import AimassGroup, cli, workspace_of
 
-__all__ = ["models"]
+__all__ = ["models", "pretrained_row", "resolve_pretrained"]
 
 
 @cli.group(cls=AimassGroup)
 def models() -> None:
-    """The model registry: versions, aliases, integrity, archives."""
+    """The model registry (versions, aliases, integrity, archives) and local pretrained models."""
+
+
+def pretrained_row(info: Any) -> dict[str, Any]:
+    """A :class:`~aimass_lab.models.PretrainedInfo` as a row: its fields, its folder
+    ``name`` and ``input`` (``max_length 512`` or ``image 224px``)."""
+    return {**info.to_dict(), "name": info.name, "input": info.input_text}
+
+
+def resolve_pretrained(value: str, param_hint: str, base: Path | None = None) -> Any:
+    """The PretrainedInfo of ``value``: a model folder, or the name of a sub-folder of the
+    models folder (``AIMASS_MODELS_DIR`` or ``<workspace>/pretrained``, or ``base``).
+
+    A folder that is not a model is a usage error (exit code 2) naming what was wrong and
+    what is accepted."""
+    from aimass_lab.errors import AimassError
+    from aimass_lab.models import find_pretrained, inspect_pretrained
+
+    folder = Path(value).expanduser()
+    if not folder.exists() and base is not None and (base / value).exists():
+        folder = base / value
+    try:
+        return inspect_pretrained(folder)
+    except AimassError as exc:
+        names = [i.name for i in find_pretrained(base)] if base else []
+        known = f"; models in {base}: {', '.join(names)}" if names else ""
+        raise click.BadParameter(f"{exc}{known}", param_hint=param_hint) from None
+
+
+@models.command("pretrained")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False),
+    help="Folder of model sub-folders [default: $AIMASS_MODELS_DIR, or <workspace>/pretrained].",
+)
+@json_option
+@click.pass_context
+def models_pretrained(ctx: click.Context, folder: str | None, as_json: bool) -> None:
+    """List the local pretrained models (Transformers folders) that training can fine-tune.
+
+    \b
+    Each sub-folder of the models folder written by save_pretrained (config.json and
+    safetensors weights) is one model; train it with
+      aimass train --data reviews --pretrained NAME --set finetune=lora --set lora_rank=8
+    """
+    from aimass_lab.models import find_pretrained, human_count, human_size
+
+    root = Path(folder).expanduser() if folder else _models_folder(ctx)
+    if folder and not root.is_dir():
+        raise click.BadParameter(
+            f"folder not found: {root}; accepted: a folder whose sub-folders are models "
+            "written by save_pretrained",
+            param_hint="--dir",
+        )
+    rows = [pretrained_row(info) for info in find_pretrained(root)]
+    if as_json:
+        emit_json({"dir": str(root), "models": rows})
+        return
+    click.echo(f"pretrained models in {root}:")
+    for row in rows:
+        row["params"] = human_count(row["parameters"])
+        row["size"] = human_size(row["size_bytes"])
+        row["tok"] = "yes" if row["tokenizer"] else "no"
+    table(rows, ["name", "kind", "model_type", "params", "size", "input", "tok"])
+
+
+def _models_folder(ctx: click.Context) -> Path:
+    """The models folder of the command's workspace (``AIMASS_MODELS_DIR`` first)."""
+    from aimass_lab.models import models_dir
+
+    return models_dir(workspace_of(ctx).path)
 
 
 def _version_row(mv: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from aimass_lab.cli._output import emit_json, show_run
 from aimass_lab.cli._root import cli, workspace_of
 from aimass_lab.specs import TrainSpec
 
-__all__ = ["train", "training_args"]
+__all__ = ["pretrained_model", "train", "training_args"]
 
 
 def training_args(
@@ -45,17 +45,41 @@ def training_args(
     return data_arg, model_arg, fields
 
 
+def pretrained_model(ws: Any, model: str | None, pretrained: str) -> dict[str, Any]:
+    """The model of ``--pretrained PATH|NAME``: a pretrained ModelSpec (as a dict) of the
+    folder, checked to be a model folder first (else a usage error, exit code 2)."""
+    from aimass_lab.cli._models import resolve_pretrained
+    from aimass_lab.models import models_dir
+
+    if model not in (None, "pretrained"):
+        raise click.UsageError(f"--pretrained fine-tunes a pretrained model; drop --model {model}")
+    info = resolve_pretrained(pretrained, "--pretrained", models_dir(ws.path))
+    return {"family": "pretrained", "path": info.path}
+
+
 @cli.command()
 @click.option("--data", "-d", help="Built-in or registered dataset name.")
 @click.option(
     "--model",
     "-m",
-    help="Zoo model (mlp, cnn, resnet, gru, lstm, transformer) or package.module:Class.",
+    help="Zoo model (mlp, cnn, resnet, gru, lstm, transformer, text_transformer) or "
+    "package.module:Class.",
+)
+@click.option(
+    "--pretrained",
+    metavar="PATH|NAME",
+    help="Fine-tune a local pretrained Transformers model: its folder (config.json + "
+    "safetensors), or the name of one listed by 'aimass models pretrained'; choose how with "
+    "--set finetune=full|head|top|lora (and top_layers, lora_rank, lora_alpha, lora_dropout, "
+    "lora_targets, lora_merge, gradient_checkpointing, backbone_lr_scale).",
 )
 @sets_option("A model or training hyperparameter (repeatable): --set hidden=128 --set lr=0.001.")
 @field_option(TrainSpec, "max_epochs", "--epochs", help="max_epochs")
 @field_option(TrainSpec, "batch_size", "--batch-size")
 @field_option(TrainSpec, "lr", "--lr")
+@field_option(TrainSpec, "warmup_steps", "--warmup-steps")
+@field_option(TrainSpec, "lr_schedule", "--lr-schedule")
+@field_option(TrainSpec, "accumulate_grad_batches", "--accumulate-grad-batches")
 @field_option(
     TrainSpec,
     "devices",
@@ -83,6 +107,7 @@ def train(
     ctx: click.Context,
     data: str | None,
     model: str | None,
+    pretrained: str | None,
     sets: tuple[str, ...],
     early: bool,
     images: bool,
@@ -98,6 +123,8 @@ def train(
     aimass train --data digits --model mlp --set hidden=128 --set lr=0.001 --epochs 5 --wait
     aimass train --data digits --model mlp --devices 2 --accelerator cpu --strategy ddp --wait
     aimass train --config train.yaml --epochs 20
+    aimass train --data reviews --pretrained bert-small --set finetune=lora --set lora_rank=8 \\
+        --warmup-steps 20 --lr-schedule linear --accumulate-grad-batches 4
     """
     from aimass_lab.train import train as train_fn
 
@@ -107,6 +134,8 @@ def train(
         raise click.UsageError("give --data NAME or --config FILE")
     hparams = parse_sets(sets)
     data_arg, model_arg, fields = training_args(ws, base, data, model, images, hparams)
+    if pretrained is not None:
+        model_arg = pretrained_model(ws, model, pretrained)
     overrides = given(flags)
     devices = overrides.get("devices")
     if devices and "," in devices:

@@ -40,6 +40,7 @@ from aimass_lab.lab._registry_api import (
     ModelLineageHandler,
     ModelsHandler,
     ModelVerifyHandler,
+    PretrainedHandler,
     StudiesHandler,
     StudyHandler,
 )
@@ -62,6 +63,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"models/{_ID.format('ref')}/aliases", ModelAliasesHandler),
     (f"models/{_ID.format('name')}/aliases/{_ID.format('alias')}", ModelAliasHandler),
     (f"models/{_ID.format('ref')}/lineage", ModelLineageHandler),
+    ("pretrained", PretrainedHandler),
     ("datasets", DatasetsHandler),
     (f"datasets/{_ID.format('name')}", DatasetHandler),
     (f"datasets/{_ID.format('name')}/samples", DatasetSamplesHandler),

@@ -18,6 +18,7 @@ __all__ = [
     "ModelLineageHandler",
     "ModelVerifyHandler",
     "ModelsHandler",
+    "PretrainedHandler",
     "StudiesHandler",
     "StudyHandler",
 ]
@@ -30,7 +31,48 @@ class ModelsHandler(BaseHandler):
 
         name = self.get_query_argument("name", None)
         versions = await self.call(registry.list, name, workspace=self.ws)
-        self.reply([v.to_dict() for v in versions])
+        self.reply(await self.call(lambda: [_with_sizes(self.ws, v) for v in versions]))
+
+
+#: Parameter counts of weight files by their sha256 (artifacts never change).
+_PARAMETERS: dict[tuple[str, ...], int | None] = {}
+
+
+def _with_sizes(ws: Any, version: Any) -> dict[str, Any]:
+    """A version's dict with ``size_bytes`` (its files, from the manifest) and ``parameters``
+    (from the safetensors headers of its weights; None for an ONNX-only version)."""
+    from aimass_lab.errors import AimassError
+    from aimass_lab.models import safetensors_stats
+
+    doc: dict[str, Any] = version.to_dict()
+    manifest = doc.get("manifest") or {}
+    doc["size_bytes"] = sum(int(entry.get("size", 0)) for entry in manifest.values())
+    names = sorted(n for n in manifest if n.endswith(".safetensors") and n != "adapter.safetensors")
+    key = tuple(str(manifest[n].get("sha256", "")) for n in names)
+    if key not in _PARAMETERS:
+        try:
+            files = [ws.artifacts.path(digest) for digest in key]
+            _PARAMETERS[key] = safetensors_stats(files)[0] if files else None
+        except (AimassError, OSError):
+            return {**doc, "parameters": None}
+    doc["parameters"] = _PARAMETERS[key]
+    return doc
+
+
+class PretrainedHandler(BaseHandler):
+    @_api
+    async def get(self) -> None:
+        self.reply(await self.call(_pretrained_models, self.ws))
+
+
+def _pretrained_models(ws: Any) -> dict[str, Any]:
+    """The local pretrained models of the workspace's models folder, as ``aimass models
+    pretrained --json`` lists them: ``{"dir": ..., "models": [...]}``."""
+    from aimass_lab.models import find_pretrained, models_dir
+
+    root = models_dir(ws.path)
+    models = [{**info.to_dict(), "name": info.name} for info in find_pretrained(root)]
+    return {"dir": str(root), "models": models}
 
 
 class ModelHandler(BaseHandler):

@@ -13,7 +13,15 @@ from aimass_lab.specs import FAMILIES, Family
 
 if TYPE_CHECKING:
     from aimass_lab.models._load import load_network
-    from aimass_lab.models._pretrained import PretrainedInfo, find_pretrained, inspect_pretrained
+    from aimass_lab.models._pretrained import (
+        PretrainedInfo,
+        find_pretrained,
+        human_count,
+        human_size,
+        inspect_pretrained,
+        models_dir,
+        safetensors_stats,
+    )
     from aimass_lab.models._scaffold import create_pretrained
     from aimass_lab.models._task import TaskModule, metric_names
     from aimass_lab.models._text import network_options
@@ -31,8 +39,12 @@ __all__ = [
     "create_pretrained",
     "create_vision",
     "find_pretrained",
+    "human_count",
+    "human_size",
     "inspect_pretrained",
     "list_models",
+    "models_dir",
+    "safetensors_stats",
     "load_weights",
     "save_weights",
     "weight_files",
@@ -48,7 +60,11 @@ _LAZY = {
     "load_network": "aimass_lab.models._load",
     "PretrainedInfo": "aimass_lab.models._pretrained",
     "find_pretrained": "aimass_lab.models._pretrained",
+    "human_count": "aimass_lab.models._pretrained",
+    "human_size": "aimass_lab.models._pretrained",
     "inspect_pretrained": "aimass_lab.models._pretrained",
+    "models_dir": "aimass_lab.models._pretrained",
+    "safetensors_stats": "aimass_lab.models._pretrained",
     "create_pretrained": "aimass_lab.models._scaffold",
     "create_vision": "aimass_lab.models._vision",
     "load_weights": "aimass_lab.models._weights",

@@ -20,8 +20,11 @@ from aimass_lab.errors import AimassError, NotFoundError
 __all__ = [
     "PretrainedInfo",
     "find_pretrained",
+    "human_count",
+    "human_size",
     "inspect_pretrained",
     "models_dir",
+    "safetensors_stats",
 ]
 
 CONFIG_FILE = "config.json"
@@ -79,6 +82,47 @@ class PretrainedInfo:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return asdict(self)
+
+    @property
+    def name(self) -> str:
+        """The folder's name."""
+        return Path(self.path).name
+
+    @property
+    def input_text(self) -> str:
+        """What it reads: ``max_length 512``, ``image 224px`` (or just the kind)."""
+        if self.kind == "image":
+            return f"image {self.image_size}px" if self.image_size else "image"
+        return f"max_length {self.max_length}" if self.max_length else "text"
+
+    def label(self) -> str:
+        """One line for a list: ``bert-small: text bert, 4.39M parameters, 17.6 MB, max_length
+        512, tokenizer``."""
+        extra = ", tokenizer" if self.tokenizer else ""
+        return (
+            f"{self.name}: {self.kind} {self.model_type}, {human_count(self.parameters)} "
+            f"parameters, {human_size(self.size_bytes)}, {self.input_text}{extra}"
+        )
+
+
+def human_count(n: int | None) -> str:
+    """A count as ``33K``, ``4.39M``, ``110M``, ``1.3B`` (``-`` for None)."""
+    if n is None:
+        return "-"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return str(n)
+
+
+def human_size(n: int | None) -> str:
+    """A size in bytes as ``132 KB``, ``17.6 MB``, ``1.2 GB`` (``-`` for None)."""
+    if n is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
 
 
 def models_dir(workspace_root: str | Path | None = None) -> Path:
@@ -150,6 +194,20 @@ def _weight_files(folder: Path) -> list[Path]:
     return files
 
 
+def safetensors_stats(files: list[Path]) -> tuple[int, int]:
+    """The parameter count and tensor bytes of safetensors files, from their headers alone
+    (no tensor is read, no torch)."""
+    parameters = size = 0
+    for file in files:
+        for entry in _safetensors_header(Path(file)).values():
+            count = 1
+            for dim in entry.get("shape", []):
+                count *= int(dim)
+            parameters += count
+            size += count * _DTYPE_BYTES.get(str(entry.get("dtype")), 4)
+    return parameters, size
+
+
 def inspect_pretrained(path: str | Path) -> PretrainedInfo:
     """Read a local pretrained model folder: its kind, size, input settings and extras.
 
@@ -182,14 +240,7 @@ def inspect_pretrained(path: str | Path) -> PretrainedInfo:
             "config.json (as save_pretrained writes it)"
         )
     files = _weight_files(folder)
-    parameters = size = 0
-    for file in files:
-        for entry in _safetensors_header(file).values():
-            count = 1
-            for dim in entry.get("shape", []):
-                count *= int(dim)
-            parameters += count
-            size += count * _DTYPE_BYTES.get(str(entry.get("dtype")), 4)
+    parameters, size = safetensors_stats(files)
     processor = folder / PROCESSOR_FILE
     is_image = any(k in config for k in _IMAGE_KEYS) or processor.is_file()
     info = PretrainedInfo(

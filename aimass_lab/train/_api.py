@@ -11,7 +11,7 @@ from aimass_lab.specs import EarlyStoppingSpec, ModelSpec, TrainSpec, split_hpar
 from aimass_lab.train._run import Run
 from aimass_lab.workspace import Workspace, resolve_workspace
 
-__all__ = ["build_train_spec", "preflight", "train"]
+__all__ = ["build_train_spec", "check_pretrained", "preflight", "train"]
 
 
 def build_train_spec(
@@ -73,6 +73,45 @@ def build_train_spec(
     payload = {k: v for k, v in {**fields, **train_hp}.items() if v is not None}
     return TrainSpec.from_dict(
         {"data": data_spec, "model": model_spec, "early_stopping": early_stopping, **payload}
+    )
+
+
+def check_pretrained(spec: TrainSpec, input_kind: str | None = None) -> Any:
+    """The :class:`~aimass_lab.models.PretrainedInfo` of a pretrained model's folder, read
+    before the data (whose tokenizer is that folder); a folder that is not a model, or a
+    model of another kind than the data (text data: known from the spec; else
+    ``input_kind``, the loaded dataset's), gives a SpecError on ``model.path`` naming what
+    is wrong and what is accepted. ``None`` for other families."""
+    if spec.model.family != "pretrained":
+        return None
+    from aimass_lab.errors import AimassError
+    from aimass_lab.models import inspect_pretrained
+
+    try:
+        info = inspect_pretrained(str(spec.model.path))
+    except AimassError as exc:
+        raise SpecError(
+            "ModelSpec", [{"field": "path", "value": spec.model.path, "message": str(exc)}]
+        ) from None
+    kind = "text" if spec.data.text_column else input_kind
+    if kind in ("text", "image") and kind != info.kind:
+        _wrong_kind(spec, info, str(kind))
+    return info
+
+
+def _wrong_kind(spec: TrainSpec, info: Any, data_kind: str) -> None:
+    article = "an" if info.kind == "image" else "a"
+    raise SpecError(
+        "ModelSpec",
+        [
+            {
+                "field": "path",
+                "value": spec.model.path,
+                "message": f"the {info.model_type} model at this path is {article} {info.kind} model "
+                f"but dataset {spec.data.label!r} is {data_kind}; accepted: a {data_kind} "
+                "model folder",
+            }
+        ],
     )
 
 
@@ -141,6 +180,7 @@ def preflight(spec: TrainSpec, dataset: Any | None = None) -> None:
             f"dataset {spec.data.label!r}",
             input_kind=dataset.input_kind,
         )
+        check_pretrained(spec, dataset.input_kind)
         if spec.early_stopping is not None:
             from aimass_lab.models import metric_names
 
@@ -260,6 +300,7 @@ def train(
         name=name,
         **fields,
     )
+    check_pretrained(spec)
     from aimass_lab import data as data_stage
 
     dataset = data_stage.load(spec.data, workspace=ws)

@@ -23,6 +23,7 @@ from aimass_lab.widgets._base import (
 )
 from aimass_lab.widgets._common import version_refs
 from aimass_lab.widgets._deploy_metrics import HISTORY, EndpointMetrics
+from aimass_lab.widgets._deploy_try import TryIt, example_body
 
 if TYPE_CHECKING:
     from aimass_lab.workspace import Workspace
@@ -67,21 +68,6 @@ def rebalance(weights: dict[str, int], changed: str, value: int) -> dict[str, in
     return out
 
 
-def _example_body(ref: str, workspace: Workspace) -> dict[str, Any]:
-    """A request body of two test rows of the model's data (model-ready features)."""
-    from aimass_lab import registry
-
-    try:
-        config = registry.get(ref, workspace=workspace).config
-        from aimass_lab import data as data_stage
-
-        dataset = data_stage.load(config["data_spec"], workspace=workspace)
-        rows, _ = dataset.take("test" if len(dataset.y_test) else "val", 2)
-        return {"inputs": [[round(float(v), 4) for v in row.reshape(-1)] for row in rows]}
-    except Exception:
-        return {"inputs": [[0.0]]}
-
-
 def curl_snippet(endpoint: str, body: dict[str, Any]) -> str:
     """A curl command that posts ``body`` to ``endpoint``."""
     return (
@@ -102,13 +88,14 @@ def python_snippet(endpoint: str, name: str, body: dict[str, Any]) -> str:
     )
 
 
-class DeployPanel(EndpointMetrics, Panel):
+class DeployPanel(TryIt, EndpointMetrics, Panel):
     """Deploy a registered version and run its endpoint.
 
     Deploy starts (or reuses) the workspace's inference server and routes 100% of the
     endpoint's traffic to the version; deploying another version of the model to the same
     endpoint is a hot swap. The endpoint's URL comes with copyable curl and Python snippets
-    and a try-it form. One slider per loaded version sets the traffic split, applied live
+    and a try-it form (a JSON body; raw text, one per line, for a text model; an uploaded
+    image for an image model). One slider per loaded version sets the traffic split, applied live
     (the others follow so that the split sums to 100); Rollback returns to the previous
     split. Requests per second, p50/p99 latency and the error rate are charted from the
     server's metrics; an alert shows when p99 or the error rate crosses the thresholds set.
@@ -187,12 +174,7 @@ class DeployPanel(EndpointMetrics, Panel):
         self.info = widgets.HTML()
         self.curl = CopyText()
         self.python = CopyText()
-        self.request = widgets.Textarea("", rows=4, layout=widgets.Layout(width="46em"))
-        self.request_error = widgets.HTML()
-        self.predict_button = button("Predict", "primary", "paper-plane")
-        self.predict_button.on_click(self._on_predict)
-        self.response = widgets.HTML()
-        self.request.observe(self._check_request, "value")
+        self._build_try()
 
     def _build_split(self) -> None:
         """The traffic split's sliders (made per deployment) and Rollback, Stop, Start."""
@@ -224,10 +206,7 @@ class DeployPanel(EndpointMetrics, Panel):
             widgets.HTML("<small>Python</small>"),
             self.python,
             section("try it"),
-            self.request,
-            self.request_error,
-            widgets.HBox([self.predict_button]),
-            self.response,
+            *self._try_rows(),
             section("traffic split (applied live)"),
             self.split_box,
             widgets.HBox([self.rollback_button, self.stop_button, self.start_button]),
@@ -283,19 +262,6 @@ class DeployPanel(EndpointMetrics, Panel):
     def valid(self) -> bool:
         """Whether the deploy form is valid."""
         return self._validate()
-
-    def _check_request(self, _change: Any = None) -> bool:
-        self.request_error.value = ""
-        ok = True
-        try:
-            body = json.loads(self.request.value or "null")
-            if not isinstance(body, dict) or not ({"inputs", "records"} & set(body)):
-                raise ValueError('expected {"inputs": [[...], ...]} or {"records": [{...}, ...]}')
-        except ValueError as exc:
-            self.request_error.value = f"<span style='color:#c62828'>&#9888; {esc(exc)}</span>"
-            ok = False
-        self.predict_button.disabled = not ok or self.deployment is None
-        return ok
 
     # -- actions ------------------------------------------------------------------------------
     @guarded
@@ -362,7 +328,7 @@ class DeployPanel(EndpointMetrics, Panel):
         dep = self.deployment
         dep.refresh(sync=False)
         endpoint = dep.endpoint or "(not running)"
-        body = _example_body(dep.model, self.workspace)
+        body = example_body(dep.model, self.workspace)
         self.info.value = (
             f"<b>{esc(dep.name)}</b> — {esc(dep.state)} · model {esc(dep.model)}<br>"
             f"JSON: <code>POST {esc(endpoint)}</code><br>"
@@ -370,8 +336,7 @@ class DeployPanel(EndpointMetrics, Panel):
         )
         self.curl.text = curl_snippet(endpoint, body)
         self.python.text = python_snippet(endpoint, dep.name, body)
-        if not self.request.value:
-            self.request.value = json.dumps(body)
+        self._show_try(dep.model, body)
         self._build_sliders()
         self._check_request()
 
@@ -466,16 +431,7 @@ class DeployPanel(EndpointMetrics, Panel):
 
     @guarded
     def _on_predict(self, _button: Any = None) -> Any:
-        if self.deployment is None or not self._check_request():
-            return None
-        body = json.loads(self.request.value)
-        X = body.get("records") if "records" in body else body["inputs"]
-        result = self.deployment.predict(X)
-        self.response.value = (
-            f"<small>answered by version {esc(result.get('version'))}</small>"
-            f"<pre style='font-size:11px'>{esc(json.dumps(result, indent=1)[:3000])}</pre>"
-        )
-        return result
+        return self._send_try()
 
     def predict(self) -> Any:
         """Press Predict with the try-it form's body."""

@@ -26,6 +26,7 @@ from aimass_lab.widgets._charts import (
 from aimass_lab.widgets._common import DataChoices, DataPicker, parse_devices
 from aimass_lab.widgets._train_compare import RunComparison
 from aimass_lab.widgets._train_live import LOG_LINES, LiveRun
+from aimass_lab.widgets._train_pretrained import PretrainedChoice
 
 if TYPE_CHECKING:
     from aimass_lab.train import Run
@@ -48,10 +49,13 @@ def hparam_control(default: Any, choices: tuple[str, ...] | None) -> widgets.Wid
     return widgets.Text(value=str(default), layout=layout)
 
 
-class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
-    """Train a zoo model as a background job and watch it live.
+class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
+    """Train a zoo model, or fine-tune a local pretrained one, as a background job and watch
+    it live.
 
-    The model family's hyperparameters (from the zoo catalogue) become controls; the Train
+    The model family's hyperparameters (from the zoo catalogue) become controls; with the
+    family ``pretrained`` a dropdown lists the local pretrained models (one entry per model
+    found in the models folder) and the controls are the fine-tuning options. The Train
     button builds a :class:`~aimass_lab.specs.TrainSpec` through :func:`aimass_lab.train`,
     which starts a detached job; the panel then polls the store for the job's state,
     progress, metrics and log.
@@ -156,6 +160,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
             "devices": self.devices,
             "seed": self.seed,
             "name": self.run_name,
+            **self._build_pretrained(),
         }
 
     def _build_actions(self) -> None:
@@ -182,7 +187,13 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
     def _layout(self) -> list[widgets.Widget]:
         """The panel's rows: the form, the buttons, the live view, register, compare."""
         form_left = widgets.VBox(
-            [section("data and model"), self.data.box, self.family.box, self.hparams_box]
+            [
+                section("data and model"),
+                self.data.box,
+                self.family.box,
+                self.pretrained_box,
+                self.hparams_box,
+            ]
         )
         form_right = widgets.VBox(
             [
@@ -191,6 +202,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
                 self.batch_size.box,
                 self.lr.box,
                 self.optimizer.box,
+                *(f.box for f in self.extra_fields.values()),
                 self.accelerator.box,
                 self.devices.box,
                 self.seed.box,
@@ -216,6 +228,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
 
     # -- form ---------------------------------------------------------------------------------
     def _family_changed(self, _change: Any = None) -> None:
+        self._show_pretrained()
         self._build_hparams()
         self._validate()
 
@@ -245,6 +258,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
                         self.hparam_fields[key].value = v
                     except Exception:
                         pass
+        self._fill_pretrained(spec)
         self.max_epochs.value = spec.max_epochs
         self.batch_size.value = spec.batch_size
         self.lr.value = spec.lr
@@ -266,6 +280,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
             "accelerator": self.accelerator.value,
             "devices": parse_devices(self.devices.value),
             "seed": self.seed.value,
+            **self.extra_values(),
         }
         if self.run_name.value.strip():
             out["name"] = self.run_name.value.strip()
@@ -284,7 +299,11 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
                 if key in self.hparam_fields:
                     self.hparam_fields[key].set_error(f"{err['value']!r}: {err['message']}")
                 ok = False
-        fields: dict[str, Any] = {"model": {"family": self.family.value}, **self.spec_fields()}
+        model = self.model_spec()
+        fields: dict[str, Any] = {
+            "model": model if isinstance(model, dict) else {"family": model},
+            **self.spec_fields(),
+        }
         data = self.chosen_data_spec()
         if data is None:
             ok = False
@@ -318,14 +337,18 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, Panel):
         try:
             run = train(
                 data,
-                self.family.value,
+                self.model_spec(),
                 hparams=self.hparams(),
                 workspace=self.workspace,
                 launch=True,
                 **self.spec_fields(),
             )
         except SpecError as exc:
-            fields = {**self.fields, **{f"hparams.{k}": f for k, f in self.hparam_fields.items()}}
+            fields = {
+                **self.fields,
+                "path": self.pretrained,
+                **{f"hparams.{k}": f for k, f in self.hparam_fields.items()},
+            }
             self.apply_spec_error(exc, fields)
             if self.last_error is None:
                 self.show_error(exc)

@@ -27,6 +27,55 @@ export function formatNumber(value: unknown): string {
   return Math.abs(value) >= 1000 ? value.toFixed(0) : value.toPrecision(4);
 }
 
+/** A parameter count: `33032` -> `33K`, `4390000` -> `4.39M`, `1.3e9` -> `1.3B`. */
+export function formatCount(value: number | null | undefined): string {
+  if (typeof value !== 'number' || !isFinite(value)) {
+    return '';
+  }
+  for (const [unit, scale] of [
+    ['B', 1e9],
+    ['M', 1e6],
+    ['K', 1e3]
+  ] as const) {
+    if (value >= scale) {
+      return `${Number((value / scale).toPrecision(3))}${unit}`;
+    }
+  }
+  return String(value);
+}
+
+/** A size in bytes: `132104` -> `132 KB`, `1.76e7` -> `17.6 MB`. */
+export function formatBytes(value: number | null | undefined): string {
+  if (typeof value !== 'number' || !isFinite(value)) {
+    return '';
+  }
+  for (const [unit, scale] of [
+    ['GB', 1e9],
+    ['MB', 1e6],
+    ['KB', 1e3]
+  ] as const) {
+    if (value >= scale) {
+      return `${Number((value / scale).toPrecision(3))} ${unit}`;
+    }
+  }
+  return `${value} B`;
+}
+
+/** `params 4.39M · 17.6 MB` of a model (what is known of it). */
+export function sizeSummary(
+  parameters: number | null | undefined,
+  sizeBytes: number | null | undefined
+): string {
+  const parts = [];
+  if (typeof parameters === 'number') {
+    parts.push(`${formatCount(parameters)} params`);
+  }
+  if (typeof sizeBytes === 'number') {
+    parts.push(formatBytes(sizeBytes));
+  }
+  return parts.join(' · ');
+}
+
 /** `2026-05-01T10:00:00Z` -> the local time, or the date when not today. */
 export function formatWhen(iso: string | null | undefined): string {
   if (!iso) {

@@ -36,6 +36,23 @@ export interface IModelVersion {
   metrics: Record<string, number>;
   created_at: string;
   parent?: string | null;
+  /** Parameters, from the safetensors headers of its weights (null: ONNX only). */
+  parameters?: number | null;
+  /** Bytes of all its files. */
+  size_bytes?: number;
+}
+
+/** A local pretrained model of the models folder (`GET pretrained`, its `models`). */
+export interface IPretrained {
+  name: string;
+  path: string;
+  kind: string;
+  model_type: string;
+  parameters: number;
+  size_bytes: number;
+  max_length?: number | null;
+  image_size?: number | null;
+  tokenizer: boolean;
 }
 
 /** A deployment (`GET deployments`). */
@@ -86,6 +103,7 @@ export const SECTIONS = [
   'jobs',
   'studies',
   'models',
+  'pretrained',
   'datasets',
   'deployments'
 ] as const;
@@ -102,6 +120,7 @@ export interface ISections {
   jobs: ISection<IJob>;
   studies: ISection<IStudy>;
   models: ISection<IModelVersion>;
+  pretrained: ISection<IPretrained>;
   datasets: ISection<IDataset>;
   deployments: ISection<IDeployment>;
 }
@@ -110,6 +129,7 @@ const ROUTES: Record<SectionName, string> = {
   jobs: 'jobs?limit=50',
   studies: 'studies',
   models: 'models',
+  pretrained: 'pretrained',
   datasets: 'datasets',
   deployments: 'deployments'
 };
@@ -117,6 +137,14 @@ const ROUTES: Record<SectionName, string> = {
 /** What a section keeps of its route's answer (datasets: the registered ones). */
 const KEEP: Partial<Record<SectionName, (item: unknown) => boolean>> = {
   datasets: item => (item as IDataset).registered === true
+};
+
+/** The items of a route that answers an object (pretrained: `{"dir", "models"}`). */
+const UNWRAP: Partial<Record<SectionName, (answer: unknown) => unknown[]>> = {
+  pretrained: answer => {
+    const models = (answer as { models?: unknown } | null)?.models;
+    return Array.isArray(models) ? models : [];
+  }
 };
 
 /** Job states in which a job still changes (the sidebar polls faster then). */
@@ -136,6 +164,7 @@ export class AimassModel {
       jobs: { status: 'loading', items: [] },
       studies: { status: 'loading', items: [] },
       models: { status: 'loading', items: [] },
+      pretrained: { status: 'loading', items: [] },
       datasets: { status: 'loading', items: [] },
       deployments: { status: 'loading', items: [] }
     };
@@ -199,9 +228,14 @@ export class AimassModel {
   private async _fetch(name: SectionName): Promise<void> {
     const previous = this._sections[name];
     try {
-      const answer = await requestAPI<unknown[]>(ROUTES[name]);
+      const answer = await requestAPI<unknown>(ROUTES[name]);
       const keep = KEEP[name];
-      const items = Array.isArray(answer) ? answer : [];
+      const unwrap = UNWRAP[name];
+      const items = unwrap
+        ? unwrap(answer)
+        : Array.isArray(answer)
+          ? answer
+          : [];
       this._sections = {
         ...this._sections,
         [name]: { status: 'ok', items: keep ? items.filter(keep) : items }

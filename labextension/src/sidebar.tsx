@@ -11,11 +11,13 @@ import * as React from 'react';
 
 import { Actions, jobLabel } from './actions';
 import { DatasetRow } from './datasets';
+import { PretrainedRow } from './pretrained';
 import {
   formatDuration,
   formatNumber,
   formatWhen,
-  metricSummary
+  metricSummary,
+  sizeSummary
 } from './format';
 import { aimassIcon } from './icons';
 import {
@@ -132,6 +134,16 @@ function SidebarView(props: {
             versions={versions}
             actions={actions}
           />
+        ))}
+      </Section>
+      <Section
+        name="pretrained"
+        title="Pretrained"
+        section={s.pretrained}
+        empty="No local pretrained models: copy a folder written by save_pretrained into the models folder (AIMASS_MODELS_DIR, or pretrained/ in the workspace)."
+      >
+        {s.pretrained.items.map(p => (
+          <PretrainedRow key={p.path} model={p} />
         ))}
       </Section>
       <Section
@@ -402,6 +414,11 @@ function ModelGroup(props: {
                 {formatWhen(v.created_at)}
               </span>
             </div>
+            {sizeSummary(v.parameters, v.size_bytes) && (
+              <div className="jp-AimassItem-line jp-AimassItem-meta jp-AimassVersion-size">
+                {sizeSummary(v.parameters, v.size_bytes)}
+              </div>
+            )}
           </li>
         ))}
       </ul>

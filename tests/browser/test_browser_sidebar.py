@@ -98,6 +98,10 @@ def test_deploy_from_the_models_section(lab_server: Any, page: Any, screenshot: 
     sidebar = open_sidebar(page)
     row = sidebar.locator(f'.jp-AimassVersion[data-ref="{version.ref}"]')
     row.wait_for(timeout=30_000)
+    # its parameter count and size, e.g. "4.55K params · 19.6 KB"
+    expect(row.locator(".jp-AimassVersion-size")).to_have_text(
+        re.compile(r"^[\d.]+K? params · [\d.]+ [KM]?B$")
+    )
     # Lineage: dataset -> run -> this version.
     row.get_by_role("button", name="Lineage").click()
     lineage = page.locator(".jp-Dialog", has_text=f"Lineage of {version.ref}")
@@ -203,3 +207,21 @@ def test_command_palette_lists_the_commands(page: Any) -> None:
         page.wait_for_timeout(250)
     page.locator(".lm-CommandPalette-item", has_text="Open the AI Mass Sidebar").click()
     page.locator("#aimass-sidebar").wait_for(state="visible")
+
+
+def test_pretrained_section_lists_the_local_models(
+    lab_server: Any, page: Any, screenshot: Any
+) -> None:
+    from aimass_lab.models import create_pretrained
+
+    folder = lab_server.workspace_path / "pretrained" / "bert-tiny"
+    create_pretrained(folder, "text", "tiny", max_length=32)
+    sidebar = open_sidebar(page)
+    sidebar.get_by_role("button", name="Refresh").click()
+    row = sidebar.locator('.jp-AimassPretrained[data-pretrained="bert-tiny"]')
+    row.wait_for(timeout=30_000)
+    expect(row.locator(".jp-AimassItem-kind").first).to_have_text("text · bert")
+    size = row.locator(".jp-AimassPretrained-size")
+    expect(size).to_contain_text(re.compile(r"[\d.]+K params · [\d.]+ KB"))
+    expect(size).to_contain_text("max_length 32 · tokenizer")
+    screenshot("sidebar-pretrained", row)
