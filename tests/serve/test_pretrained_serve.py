@@ -255,3 +255,42 @@ def test_deploy_refuses_replicas_that_do_not_fit_in_memory(
         assert not workspace.jobs.list(kind="serve")  # refused before any server started
     finally:
         workspace.store.close()
+
+
+def test_onnx_exports_serve_raw_text_and_images(pws: Path, tmp_path: Path) -> None:
+    """The whole way for both kinds: export (ONNX, dynamic sequence axis) and int8, served by
+    onnxruntime from raw strings and raw image bytes; answers equal to in-process inference
+    within the export's parity bound."""
+    import aimass_lab as am
+    from aimass_lab import registry
+    from aimass_lab.data import Preprocessor, decode_image_bytes
+
+    workspace = Workspace(pws)
+    try:
+        for ref in ("bert:1", "vit:1"):
+            exported = am.export_onnx(registry.get(ref, workspace=workspace), workspace=workspace)
+            assert exported.config["onnx"]["parity"]["argmax_agreement"] == 1.0
+            am.compress(exported.ref, ["quantize:int8-dynamic"], workspace=workspace)
+        refs = sorted(v.ref for v in registry.list(workspace=workspace))
+    finally:
+        workspace.store.close()
+    pre = Preprocessor.from_state(_config(pws, "bert:1")["preprocess"])
+    text_expected = _reference(pws, "bert:1", pre.transform(TEXTS).astype(np.int64))
+    files = [_png(40), _png(220)]
+    ipre = Preprocessor.from_state(_config(pws, "vit:1")["preprocess"])
+    pixels = ipre.transform(np.stack([decode_image_bytes(f, 16, False) for f in files]))
+    image_expected = _reference(pws, "vit:1", np.asarray(pixels, np.float32))
+    b64 = [base64.b64encode(f).decode() for f in files]
+    # bert:3 and vit:2 are the float32 exports, bert:4 and vit:3 their int8 children
+    assert {"bert:3", "bert:4", "vit:2", "vit:3"} <= set(refs)
+    models = [arg for ref in ("bert:3", "bert:4", "vit:2", "vit:3") for arg in ("--models", ref)]
+    with running(pws, tmp_path, *models, "--engine", "onnxruntime") as server:
+        c = server.client()
+        for fp32, int8, inputs, expected in (
+            ("bert:3", "bert:4", TEXTS, text_expected),
+            ("vit:2", "vit:3", b64, image_expected),
+        ):
+            for ref, bound in ((fp32, 1e-4), (int8, 0.1)):
+                r = c.post(f"/v1/models/{ref}/predict", json={"inputs": inputs})
+                assert r.status_code == 200, r.text
+                np.testing.assert_allclose(r.json()["probabilities"], expected, atol=bound)
