@@ -104,6 +104,9 @@ def test_an_image_model_takes_an_uploaded_image(ws: Workspace, tmp_path: Path) -
     assert list(body) == ["inputs"] and list(body["inputs"][0]) == ["image_b64"]
     assert base64.b64decode(body["inputs"][0]["image_b64"]) == content
     assert not panel.predict_button.disabled and panel.request_error.value == ""
+    result = panel.predict()  # the server decodes, resizes and normalises the uploaded bytes
+    assert result is not None, panel.status.value
+    assert len(result["predictions"]) == 1 and result["predictions"][0] in ("cat", "dog")
     panel.close()
 
 
