@@ -1,14 +1,16 @@
-"""Weights on disk: safetensors, sharded when large (no pickle)."""
+"""Weights on disk: safetensors, sharded when large (no pickle; torch imported on use)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from aimass_lab._io import atomic_open
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "MAX_SHARD_BYTES",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from aimass_lab.errors import AimassError, IntegrityError, accepted
+from aimass_lab.models import weight_files
 from aimass_lab.serve.server._config import ENGINES
 from aimass_lab.serve.server._protocol import TensorMeta
 from aimass_lab.settings import env_name, settings
@@ -87,7 +88,7 @@ def prepare(mv: Any, engine: str = "auto", device: str = "auto") -> dict[str, An
         raise AimassError(f"model {mv.ref} has no {WEIGHTS_FILE}; serve it with 'onnxruntime'")
     files = mv.files()  # sha256-verified
     config = mv.config
-    needed = [ONNX_FILE] if engine == "onnxruntime" else [WEIGHTS_FILE]
+    needed = [ONNX_FILE] if engine == "onnxruntime" else weight_files(config)  # with shards
     if engine == "onnxruntime" and ONNX_DATA_FILE in mv.manifest:
         needed.append(ONNX_DATA_FILE)
     return {
@@ -213,7 +214,12 @@ class TorchEngine(Engine):
     kind = "torch"
 
     def __init__(
-        self, config: dict[str, Any], weights: Path, device: str, threads: int | None, label: str
+        self,
+        config: dict[str, Any],
+        weights: Path | list[Path],
+        device: str,
+        threads: int | None,
+        label: str,
     ) -> None:
         import torch
 
@@ -255,7 +261,11 @@ def open_engine(spec: dict[str, Any], threads: int | None = None) -> Engine:
         )
     else:
         engine = TorchEngine(
-            spec["config"], paths[WEIGHTS_FILE], spec["device"], threads, f"model {spec['ref']}"
+            spec["config"],
+            [paths[name] for name in weight_files(spec["config"])],
+            spec["device"],
+            threads,
+            f"model {spec['ref']}",
         )
     delay = settings().serve_test_delay_s
     if delay > 0:  # a testing knob: slow batches, to test queues, timeouts, drains, crashes
