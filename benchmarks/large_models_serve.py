@@ -270,6 +270,7 @@ def section_serve(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         target, engine = mv.ref, "torch"
         onnx = str(plain_int8(network, args.seq, tmp / "serve-plain")[1])
         how = f"FALLBACK: fp32 torch engine ({mv.ref}); aimass could not export ({why})"
+    log(f"  serve: the ORT peer's int8 ONNX file: {Path(onnx).stat().st_size / 2**20:.1f} MB")
     pad = int(json.loads((Path(folder) / "config.json").read_text()).get("pad_token_id") or 0)
     threads = str(args.threads)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
