@@ -30,18 +30,35 @@ def linear_names(model: nn.Module) -> list[str]:
     )
 
 
+#: Attention projections LoRA targets by default ("auto"), by naming convention: the query
+#: and value projections (the LoRA paper's choice), or a fused query-key-value projection.
+_AUTO_TARGETS: tuple[tuple[str, ...], ...] = (
+    ("query", "value"),
+    ("q_proj", "v_proj"),
+    ("q_lin", "v_lin"),
+    ("qkv",),
+    ("c_attn",),
+    ("Wqkv",),
+    ("query_key_value",),
+)
+
+
 def lora_target_names(model: nn.Module, targets: str, head: str) -> list[str] | None:
-    """``lora_targets`` as a list for peft: ``None`` for ``"auto"`` (peft's own choice).
+    """``lora_targets`` as a list for peft; for ``"auto"`` the model's query and value
+    projections (``None`` when no known name is found: peft's own choice by model type).
 
     Raises
     ------
     SpecError
         When a named module is not a Linear layer of the model, listing those that are.
     """
+    known = [n for n in linear_names(model) if n != head]
     if targets.strip() in ("", "auto"):
+        for names in _AUTO_TARGETS:
+            if all(n in known for n in names):
+                return list(names)
         return None
     wanted = [t.strip() for t in targets.split(",") if t.strip()]
-    known = [n for n in linear_names(model) if n != head]
     missing = [t for t in wanted if t not in known]
     if missing:
         raise SpecError(
