@@ -37,8 +37,8 @@ class IntervalCheckpoint(ModelCheckpoint):
     Saving a large model (weights and optimizer state, fsynced: ~1 GB for a BERT-base with
     Adam) takes seconds; at a fixed 10 s interval a job would spend a third of its time
     writing checkpoints. After each save the interval becomes at least the save's duration
-    divided by ``max_share`` (5%: a 3 s save gives 60 s), so small models keep ``interval_s``
-    and large ones save less often. Rank 0's clock decides for every rank (Lightning
+    divided by ``max_share`` (2%: a 3 s save gives 150 s), so small models keep
+    ``interval_s`` and large ones save less often. Rank 0's clock decides for every rank (Lightning
     broadcasts it), so the ranks of a distributed run still save together.
 
     Parameters
@@ -51,7 +51,7 @@ class IntervalCheckpoint(ModelCheckpoint):
         :class:`~lightning.pytorch.callbacks.ModelCheckpoint` arguments.
     """
 
-    def __init__(self, interval_s: float, max_share: float = 0.05, **kwargs: Any) -> None:
+    def __init__(self, interval_s: float, max_share: float = 0.02, **kwargs: Any) -> None:
         super().__init__(train_time_interval=timedelta(seconds=interval_s), **kwargs)
         self.interval_s = float(interval_s)
         self.max_share = float(max_share)

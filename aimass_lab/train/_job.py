@@ -182,7 +182,7 @@ def _callbacks(ctx: Any, spec: TrainSpec, last_ckpt: Path, extra: Sequence[Any])
     from aimass_lab.train._callbacks import GracefulStop, IntervalCheckpoint, MetricsRecorder
 
     # last.ckpt: written at most every checkpoint_interval_s seconds while training (a save
-    # costs tens of ms with its fsyncs, too much for every short epoch) and then at most 5%
+    # costs tens of ms with its fsyncs, too much for every short epoch) and then at most 2%
     # of training time (a large model's save takes seconds), when the job is cancelled
     # (GracefulStop) and at the end of fit.
     where: dict[str, Any] = {
