@@ -108,14 +108,15 @@ def make_long_text(path: Path, rows: int) -> Path:
 
 
 def make_models(root: Path, size: str, seq: int, kinds: list[str]) -> dict[str, str]:
-    """The pretrained folders (kept between runs under ``root``)."""
+    """The pretrained folders (kept between runs under ``root``); ``seq``: the text model's
+    sequence length, the image model's side in px."""
     from aimass_lab.models import create_pretrained
 
     out: dict[str, str] = {}
     for kind in kinds:
         folder = root / f"{kind}-{size}-{seq}"
         if not (folder / "config.json").exists():
-            options = {"max_length": seq} if kind == "text" else {"image_size": 224}
+            options = {"max_length": seq} if kind == "text" else {"image_size": seq}
             create_pretrained(folder, kind, size, **options)
         out[kind] = str(folder)
     return out
@@ -214,7 +215,7 @@ def _data_spec(kind: str, data_path: str, seq: int, workers: int) -> dict[str, A
     return {
         "source": "image_folder",
         "path": data_path,
-        "image_size": 224,
+        "image_size": seq,
         "split": split,
         "loader": {"num_workers": workers},
     }
@@ -314,7 +315,7 @@ def peer_lightning(
         model = transformers.ViTForImageClassification.from_pretrained(
             folder, num_labels=10, ignore_mismatched_sizes=True
         )
-        dataset = PillowFolder(data_path, 224)
+        dataset = PillowFolder(data_path, seq)
     model.train()  # from_pretrained gives eval mode (no dropout); aimass trains in train mode
 
     class Module(pl.LightningModule):
@@ -391,8 +392,14 @@ def _median(results: list[dict[str, Any]], key: str) -> float:
 
 
 def section_finetune(args: argparse.Namespace, tmp: Path, kind: str) -> dict[str, Any]:
-    """The three training peers of one model kind, interleaved; the table and the ratios."""
-    folder = make_models(Path(args.data), args.size, args.seq, [kind])[kind]
+    """The three training peers of one model kind, interleaved; the table and the ratios.
+
+    ``seq`` is the sequence length of a text model and the image side (px) of an image one.
+    """
+    px = args.image_size
+    folder = make_models(Path(args.data), args.size, args.seq if kind == "text" else px, [kind])[
+        kind
+    ]
     if kind == "text":
         rows = max(args.steps * args.batch, 64)
         data_path = str(make_long_text(Path(args.data) / f"long-text-{rows}.parquet", rows))
@@ -400,11 +407,13 @@ def section_finetune(args: argparse.Namespace, tmp: Path, kind: str) -> dict[str
         from data_scale import make_images
 
         data_path = str(
-            make_images(Path(args.data) / f"images224-{args.image_rows}", args.image_rows, 224)
+            make_images(Path(args.data) / f"images{px}-{args.image_rows}", args.image_rows, px)
         )
     common = {"kind": kind, "folder": folder, "data_path": data_path, "steps": args.steps,
-              "batch": args.batch, "seq": args.seq, "workers": args.workers}  # fmt: skip
-    peers = ["aimass", "lightning", "aimass-lora"]
+              "batch": args.batch, "seq": args.seq if kind == "text" else px,
+              "workers": args.workers}  # fmt: skip
+    peers_all = ("aimass", "lightning", "aimass-lora")
+    peers = [p for p in peers_all if p in args.peers.split(",")]
     runs: dict[str, list[dict[str, Any]]] = {p: [] for p in peers}
     for r in range(args.repeats):
         for peer in peers[r % 3 :] + peers[: r % 3]:
@@ -418,13 +427,13 @@ def section_finetune(args: argparse.Namespace, tmp: Path, kind: str) -> dict[str
             log(f"    {res}")
             runs[peer].append(res)
     med = {p: {k: _median(v, k) for k in v[0]} for p, v in runs.items()}
-    speed = med["aimass"]["samples_per_s"] / max(med["lightning"]["samples_per_s"], 1e-9)
-    if not med["lightning"]["samples_per_s"]:
-        speed = 0.0
-    memory = med["aimass"]["peak_mb"] / max(med["lightning"]["peak_mb"], 1e-9)
-    lora = med["aimass-lora"]["peak_mb"] / max(med["aimass"]["peak_mb"], 1e-9)
+    nothing = {"samples_per_s": 0.0, "peak_mb": 0.0}
+    full, plain, low = (med.get(p, nothing) for p in peers_all)
+    speed = full["samples_per_s"] / plain["samples_per_s"] if plain["samples_per_s"] else 0.0
+    memory = full["peak_mb"] / plain["peak_mb"] if plain["peak_mb"] else 0.0
+    lora = low["peak_mb"] / full["peak_mb"] if full["peak_mb"] else 0.0
     print(f"\n## finetune, {kind} ({args.size}), {args.steps} steps x batch {args.batch}"
-          + (f", sequence length {args.seq}" if kind == "text" else ", 224 px"))  # fmt: skip
+          + (f", sequence length {args.seq}" if kind == "text" else f", {px} px"))  # fmt: skip
     print(
         f"{'peer':12} {'samples/s':>10} {'peak RSS MB':>12} {'job peak RSS MB':>16} {'wall s':>7}"
     )
@@ -485,7 +494,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch/OMP threads per peer")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers per peer")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--image-rows", type=int, default=400, help="finetune: images made")
+    parser.add_argument("--peers", default="aimass,lightning,aimass-lora", help="finetune peers")
+    parser.add_argument("--image-rows", type=int, help="finetune: images made (400; tiny: 64)")
+    parser.add_argument("--image-size", type=int, help="finetune: image side px (224; tiny: 32)")
     parser.add_argument("--concurrency", type=int, default=16, help="serve: clients")
     parser.add_argument("--duration", type=float, help="serve: seconds per peer (30; tiny: 3)")
     parser.add_argument("--serve-steps", type=int, default=2, help="serve: fine-tuning steps")
@@ -501,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tiny = args.size == "tiny"  # a smoke run: every section small
     for name, full, small in (("duration", 30.0, 3.0), ("int8_size", "small", "tiny"),
-                              ("int8_epochs", 3, 1), ("int8_rows", 2000, 400)):  # fmt: skip
+                              ("int8_epochs", 3, 1), ("int8_rows", 2000, 400),
+                              ("image_rows", 400, 64), ("image_size", 224, 32)):  # fmt: skip
         if getattr(args, name) is None:
             setattr(args, name, small if tiny else full)
     sys.path.insert(0, str(REPO))
