@@ -7,7 +7,6 @@ import json
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -180,24 +179,23 @@ def _callbacks(ctx: Any, spec: TrainSpec, last_ckpt: Path, extra: Sequence[Any])
     """Checkpointing, graceful stop, the extra callbacks, metrics and early stopping."""
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from aimass_lab.train._callbacks import GracefulStop, MetricsRecorder
+    from aimass_lab.train._callbacks import GracefulStop, IntervalCheckpoint, MetricsRecorder
 
     # last.ckpt: written at most every checkpoint_interval_s seconds while training (a save
-    # costs tens of ms with its fsyncs, too much for every short epoch), when the job is
-    # cancelled (GracefulStop) and at the end of fit.
+    # costs tens of ms with its fsyncs, too much for every short epoch) and then at most 2%
+    # of training time (a large model's save takes seconds), when the job is cancelled
+    # (GracefulStop) and at the end of fit.
+    where: dict[str, Any] = {
+        "dirpath": last_ckpt.parent,
+        "filename": last_ckpt.stem,
+        "save_top_k": 1,
+        "enable_version_counter": False,
+    }
+    checkpointing: Any
     if spec.checkpoint_interval_s > 0:
-        when: dict[str, Any] = {
-            "train_time_interval": timedelta(seconds=spec.checkpoint_interval_s)
-        }
+        checkpointing = IntervalCheckpoint(spec.checkpoint_interval_s, **where)
     else:
-        when = {"every_n_epochs": 1}
-    checkpointing = ModelCheckpoint(
-        dirpath=last_ckpt.parent,
-        filename=last_ckpt.stem,
-        save_top_k=1,
-        enable_version_counter=False,
-        **when,
-    )
+        checkpointing = ModelCheckpoint(every_n_epochs=1, **where)
     callbacks: list[Any] = [checkpointing, GracefulStop(last_ckpt, ctx.stop_requested), *extra]
     if ctx.primary:
         callbacks.append(MetricsRecorder(ctx.workspace, ctx.job.id, on_progress=ctx.set_progress))
