@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from common_helpers import write_image_folder
 
 import aimass_lab as am
 from aimass_lab.errors import AimassError, SpecError
@@ -25,18 +25,6 @@ def _imports(name: str) -> bool:
     except Exception:  # torchvision built for another torch raises RuntimeError at import
         return False
     return True
-
-
-def _image_folder(root: Path) -> Path:
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for name, base in (("dark", 60), ("light", 190)):
-        (root / name).mkdir(parents=True)
-        for i in range(16):
-            pixels = rng.normal(base, 30, (20, 20, 3)).clip(0, 255).astype("uint8")
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
-    return root
 
 
 def test_architecture_spec_is_checked() -> None:
@@ -85,7 +73,7 @@ def test_architecture_fine_tune_register_load(
 
     data = {
         "source": "image_folder",
-        "path": str(_image_folder(tmp_path / "images")),
+        "path": str(write_image_folder(tmp_path / "images", per_class=16, size=20)),
         "image_size": 20,
     }
     run = am.train(data, spec, max_epochs=1, batch_size=8, workspace=sqlite_workspace)

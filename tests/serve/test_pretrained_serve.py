@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from common_helpers import write_image_folder
 from serve_helpers import running
 
 from aimass_lab.workspace import Workspace
@@ -19,18 +20,6 @@ from aimass_lab.workspace import Workspace
 _CACHE: dict[str, Path] = {}
 TEXTS = ["the phone is great", "awful battery, broke in a day", "ok"]
 LONG = " ".join(["great phone really"] * 20)  # far above max_length 16
-
-
-def _images(folder: Path) -> Path:
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for label, base in (("dark", 60), ("light", 190)):
-        (folder / label).mkdir(parents=True)
-        for i in range(8):
-            a = rng.normal(base, 30, (20, 20, 3)).clip(0, 255).astype("uint8")
-            Image.fromarray(a).save(folder / label / f"{i}.png")
-    return folder
 
 
 def _train_once(root: Path) -> Path:
@@ -51,7 +40,13 @@ def _train_once(root: Path) -> Path:
         run = am.train(data, model, max_epochs=1, wait=True, workspace=ws)
         assert run.status == "succeeded", run.status
         run.register("bert")
-    images = {"source": "image_folder", "path": str(_images(root / "imgs")), "image_size": 16}
+    images = {
+        "source": "image_folder",
+        "path": str(
+            write_image_folder(root / "imgs", classes=("dark", "light"), per_class=8, size=20)
+        ),
+        "image_size": 16,
+    }
     vmodel = {"family": "pretrained", "path": str(vit), "hparams": {"finetune": "head"}}
     run = am.train(images, vmodel, max_epochs=1, wait=True, workspace=ws)
     assert run.status == "succeeded", run.status
