@@ -95,7 +95,11 @@ def main() -> int:
     bert = create_pretrained(work / "bert", "text", "small", max_length=64)
     vit = create_pretrained(work / "vit", "image", "small", image_size=32)
     text = {"name": "reviews", "options": {"n_samples": 1200}, "tokenizer": {"max_length": 64}}
-    images = {"source": "image_folder", "path": str(_image_folder(work / "images")), "image_size": 32}
+    images = {
+        "source": "image_folder",
+        "path": str(_image_folder(work / "images")),
+        "image_size": 32,
+    }
 
     def spec(path: Path, **hp: Any) -> dict[str, Any]:
         return {"family": "pretrained", "path": str(path), "hparams": hp}
