@@ -43,9 +43,9 @@ class JobsHandler(BaseHandler):
 def _start_training(ws: Any, spec: Any) -> Any:
     from aimass_lab import data
     from aimass_lab.specs import TrainSpec
-    from aimass_lab.train import check_pretrained, preflight
+    from aimass_lab.train import check_pretrained, fit_to_pretrained, preflight
 
-    train_spec = TrainSpec.from_dict(spec if spec is not None else {})
+    train_spec = fit_to_pretrained(TrainSpec.from_dict(spec if spec is not None else {}))
     check_pretrained(train_spec)  # a pretrained folder is read before the data it tokenizes
     preflight(train_spec, data.load(train_spec.data, workspace=ws))
     return ws.jobs.submit("train", train_spec.to_dict(), name=train_spec.name)

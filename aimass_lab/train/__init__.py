@@ -4,7 +4,13 @@
 """
 
 from aimass_lab._callable_module import make_callable
-from aimass_lab.train._api import build_train_spec, check_pretrained, preflight, train
+from aimass_lab.train._api import (
+    build_train_spec,
+    check_pretrained,
+    fit_to_pretrained,
+    preflight,
+    train,
+)
 from aimass_lab.train._job import execute as execute_training
 from aimass_lab.train._job import quiet_lightning
 from aimass_lab.train._job import run as _run_job
@@ -17,6 +23,7 @@ __all__ = [
     "Run",
     "build_train_spec",
     "check_pretrained",
+    "fit_to_pretrained",
     "execute_training",
     "list_runs",
     "preflight",

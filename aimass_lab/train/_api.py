@@ -11,7 +11,7 @@ from aimass_lab.specs import EarlyStoppingSpec, ModelSpec, TrainSpec, split_hpar
 from aimass_lab.train._run import Run
 from aimass_lab.workspace import Workspace, resolve_workspace
 
-__all__ = ["build_train_spec", "check_pretrained", "preflight", "train"]
+__all__ = ["build_train_spec", "check_pretrained", "fit_to_pretrained", "preflight", "train"]
 
 
 def build_train_spec(
@@ -71,9 +71,10 @@ def build_train_spec(
     elif early_stopping is False:
         early_stopping = None
     payload = {k: v for k, v in {**fields, **train_hp}.items() if v is not None}
-    return TrainSpec.from_dict(
+    spec = TrainSpec.from_dict(
         {"data": data_spec, "model": model_spec, "early_stopping": early_stopping, **payload}
     )
+    return fit_to_pretrained(spec)
 
 
 def check_pretrained(spec: TrainSpec, input_kind: str | None = None) -> Any:
@@ -97,6 +98,24 @@ def check_pretrained(spec: TrainSpec, input_kind: str | None = None) -> Any:
     if kind in ("text", "image") and kind != info.kind:
         _wrong_kind(spec, info, str(kind))
     return info
+
+
+def fit_to_pretrained(spec: TrainSpec) -> TrainSpec:
+    """A pretrained text model's data read up to the model's longest input: a tokenizer
+    ``max_length`` left at its default is lowered to ``max_position_embeddings`` (one given
+    explicitly is checked when the model is built, and refused with what is accepted)."""
+    tokenizer = spec.data.tokenizer
+    if spec.model.family != "pretrained" or not spec.data.text_column:
+        return spec
+    if "max_length" in tokenizer.model_fields_set:
+        return spec
+    info = check_pretrained(spec)
+    if info is None or not info.max_length or tokenizer.max_length <= info.max_length:
+        return spec
+    data = spec.data.model_copy(
+        update={"tokenizer": tokenizer.model_copy(update={"max_length": info.max_length})}
+    )
+    return TrainSpec.from_dict({**spec.to_dict(), "data": data.to_dict()})
 
 
 def _wrong_kind(spec: TrainSpec, info: Any, data_kind: str) -> None:

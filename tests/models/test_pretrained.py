@@ -294,3 +294,15 @@ def test_search_over_lora_rank_lr_and_frozen_layers(
         assert run.spec.model.path == str(bert) and run.spec.data.tokenizer.path == str(bert)
         finetune = json.loads((run.model_dir / "model.json").read_text())["pretrained"]["finetune"]
         assert finetune == row.params["finetune"]
+
+
+def test_a_default_max_length_fits_the_model(bert: Path) -> None:
+    from aimass_lab.train import build_train_spec
+
+    model = _spec(bert).to_dict()
+    spec = build_train_spec({"name": "reviews"}, model)  # tokenizer max_length left at 128
+    assert spec.data.tokenizer.max_length == MAX_LENGTH and spec.data.tokenizer.path == str(bert)
+    given = build_train_spec({"name": "reviews", "tokenizer": {"max_length": 16}}, model)
+    assert given.data.tokenizer.max_length == 16
+    too_long = build_train_spec({"name": "reviews", "tokenizer": {"max_length": 64}}, model)
+    assert too_long.data.tokenizer.max_length == 64  # explicit: refused when the model is built
