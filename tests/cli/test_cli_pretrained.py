@@ -149,6 +149,7 @@ def test_train_fine_tunes_a_pretrained_model_by_name_with_lora(
         "path": str(models_folder / "bert-tiny"),
         "hparams": {"finetune": "lora", "lora_rank": 4},
         "target": None,
+        "architecture": None,
     }
     assert (spec["warmup_steps"], spec["lr_schedule"], spec["accumulate_grad_batches"]) == (
         2,

@@ -85,6 +85,7 @@ def test_distill_trains_a_smaller_student(trained: Any) -> None:
         "hparams": {"hidden": 16, "layers": 1},
         "path": None,  # ModelSpec.path (pretrained models, issue 14)
         "target": None,
+        "architecture": None,
     }
     details = child.lineage["compression"]["details"]
     assert details["temperature"] == 2.0 and details["alpha"] == 0.5

@@ -42,6 +42,7 @@ def test_method_strings_parse_to_specs() -> None:
         "hparams": {"hidden": 16, "layers": 1},
         "path": None,  # ModelSpec.path (pretrained models, issue 14)
         "target": None,
+        "architecture": None,
     }
     assert isinstance(f, QuantizeSpec) and (f.mode, f.per_channel) == ("int8-static", True)
     assert [m.label for m in spec.methods] == [
