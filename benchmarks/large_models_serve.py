@@ -56,30 +56,6 @@ def ort_feed(session: Any, ids: Any, pad_id: int) -> dict[str, Any]:
     return feed
 
 
-def plain_int8(network: Any, seq: int, out: Path) -> tuple[Path, Path]:
-    """The peers' own ONNX files of a token-id classifier: ``torch.onnx.export`` (fp32) and
-    ``onnxruntime.quantization.quantize_dynamic`` (int8 weights)."""
-    import logging
-    import warnings
-
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    out.mkdir(parents=True, exist_ok=True)
-    fp32, int8 = out / "fp32.onnx", out / "int8.onnx"
-    example = torch.ones(1, seq, dtype=torch.long)
-    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's "pre-process" hint
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's warnings about Python booleans
-        torch.onnx.export(
-            network.eval(), (example,), str(fp32), input_names=["input_ids"],
-            output_names=["logits"], dynamic_axes={"input_ids": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=17, dynamo=False,
-        )  # fmt: skip
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-    return fp32, int8
-
-
 # ----------------------------------------------------------------------------- model making
 def fine_tune(home: Path, data: Any, folder: str, **train: Any) -> Any:
     """Fine-tune ``folder`` (full) in the workspace ``home``; the registered version."""
@@ -96,15 +72,28 @@ def fine_tune(home: Path, data: Any, folder: str, **train: Any) -> Any:
     return run, run.register("bench")
 
 
-def aimass_int8(mv: Any) -> tuple[Any, str | None]:
-    """``compress(mv, "quantize:int8-dynamic")``: (report, None) or (None, why it failed)."""
+QUICK = {"warmup": 0, "runs": 2, "batch_size": 1, "throughput_runs": 1}
+"""compress's own latency figures, not used here: as few runs as it takes (its defaults, 50
+runs at batch 1 and 10 at batch 32 at two sequence lengths for each version, take minutes
+for a base model on one core)."""
+
+
+def aimass_int8(mv: Any, method: str, fp32: bool = True) -> tuple[Any, Any]:
+    """``export_onnx(mv, optimize=...)`` (the fp32 ONNX version; ``None`` unless ``fp32``) and
+    ``compress(mv, [method])`` (the int8 ONNX child version), their times logged."""
+    from large_models import log
+
     import aimass_lab as am
 
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            return am.compress(mv, "quantize:int8-dynamic"), None
-    except Exception as exc:  # this checkout cannot export the model yet
-        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    optimize = method.endswith(":optimize")
+    with contextlib.redirect_stdout(sys.stderr):
+        t0 = time.time()
+        onnx = am.export_onnx(mv, optimize=optimize) if fp32 else None
+        t1 = time.time()
+        report = am.compress(mv, [method], benchmark=QUICK)
+    log(f"  export_onnx(optimize={optimize}) {t1 - t0:.0f} s, compress({method!r}) "
+        f"{time.time() - t1:.0f} s")  # fmt: skip
+    return onnx, report.versions[str(report.rows[-1]["version"])]
 
 
 def hf_folder(network: Any, base: str, out: Path) -> Path:
@@ -136,19 +125,13 @@ def section_int8(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     run, mv = fine_tune(tmp / "ws-int8", spec, folder, max_epochs=args.int8_epochs, lr=LR_INT8,
                         batch_size=32, warmup_steps=10, lr_schedule="linear")  # fmt: skip
     log(f"  int8: fine-tuned in {time.time() - t0:.0f} s, test {run.summary.get('test_acc')}")
-    report, why = aimass_int8(mv)
+    fp32_mv, int8_mv = aimass_int8(mv, args.int8_method)
     pad = int(json.loads((Path(folder) / "config.json").read_text()).get("pad_token_id") or 0)
     x_test, y = data_stage.load(run.spec.data).take("test", None)
     x_test = np.pad(x_test, ((0, 0), (0, args.seq - x_test.shape[1])), constant_values=pad)
-    if report is not None:
-        base, q8 = report.rows[0], report.rows[-1]
-        fp32 = report.versions[str(base["version"])].files()["model.onnx"]
-        int8 = report.versions[str(q8["version"])].files()["model.onnx"]
-        how = "aimass_lab.compress(mv, 'quantize:int8-dynamic')"
-    else:
-        log(f"  int8: aimass could not export the model ({why}); measuring the stand-in")
-        fp32, int8 = plain_int8(run.model(), args.seq, tmp / "int8-plain")
-        how = f"STAND-IN torch.onnx.export + quantize_dynamic (aimass export failed: {why})"
+    fp32, int8 = fp32_mv.files()["model.onnx"], int8_mv.files()["model.onnx"]
+    how = (f"fp32: export_onnx(mv, optimize={args.int8_method.endswith(':optimize')}) "
+           f"({fp32_mv.ref}); int8: compress(mv, [{args.int8_method!r}]) ({int8_mv.ref})")  # fmt: skip
     preds = []
     for path in (fp32, int8):
         sess = ort_session(str(path), args.threads)
@@ -254,23 +237,19 @@ def section_serve(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     data_path = make_long_text(Path(args.data) / "long-text-400.parquet", 400)
     texts = pq.read_table(data_path).column("text").to_pylist()
     spec = {"source": "parquet", "path": str(data_path), "text": "text", "target": "label",
-            "tokenizer": {"max_length": args.seq}, "split": {"val": 0.0, "test": 0.0}}  # fmt: skip
+            "tokenizer": {"max_length": args.seq}, "split": {"val": 0.0, "test": 0.05}}  # fmt: skip
     log(f"  serve: fine-tuning the {args.size} text model ({args.serve_steps} steps)")
     home = tmp / "ws-serve"
     run, mv = fine_tune(home, spec, folder, max_epochs=1, limit_train_batches=args.serve_steps,
                         batch_size=8)  # fmt: skip
-    report, why = aimass_int8(mv)
-    network = run.model()
-    hf = hf_folder(network, folder, tmp / "hf-bench")
-    if report is not None:
-        target, engine = str(report.rows[-1]["version"]), "onnxruntime"
-        onnx = str(report.versions[target].files()["model.onnx"])
-        how = f"int8 ONNX ({target}) on the onnxruntime engine"
-    else:
-        target, engine = mv.ref, "torch"
-        onnx = str(plain_int8(network, args.seq, tmp / "serve-plain")[1])
-        how = f"FALLBACK: fp32 torch engine ({mv.ref}); aimass could not export ({why})"
-    log(f"  serve: the ORT peer's int8 ONNX file: {Path(onnx).stat().st_size / 2**20:.1f} MB")
+    _, int8_mv = aimass_int8(mv, args.int8_method, fp32=False)
+    hf = hf_folder(run.model(), folder, tmp / "hf-bench")
+    target, onnx = int8_mv.ref, str(int8_mv.files()["model.onnx"])
+    how = (f"int8 ONNX {target} (compress(mv, [{args.int8_method!r}])) on the onnxruntime "
+           "engine; the ORT peer runs the same file")  # fmt: skip
+    log(
+        f"  serve: the int8 ONNX file (aimass and the ORT peer): {Path(onnx).stat().st_size / 2**20:.1f} MB"
+    )
     pad = int(json.loads((Path(folder) / "config.json").read_text()).get("pad_token_id") or 0)
     threads = str(args.threads)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -283,8 +262,8 @@ def section_serve(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         if peer == "aimass":
             os.environ.update({k: env[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
             with contextlib.redirect_stdout(sys.stderr):
-                dep = am.deploy(target, name="bench", engine=engine, workspace=Workspace(home),
-                                port=free_port())  # fmt: skip
+                dep = am.deploy(target, name="bench", engine="onnxruntime", workspace=Workspace(home),
+                                replicas=args.replicas, port=free_port())  # fmt: skip
             try:
                 results[peer] = load(f"{dep.url}{PATH}", texts, args.concurrency, args.duration)
             finally:
@@ -301,7 +280,7 @@ def section_serve(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 results[peer] = load(url, texts, args.concurrency, args.duration)
         log(f"    {results[peer]}")
     print(f"\n## serve, text ({args.size}), concurrency {args.concurrency}, {args.duration:.0f} s "
-          f"per peer, one raw text per request; aimass: {how}")  # fmt: skip
+          f"per peer, one raw text per request; aimass ({args.replicas} replica(s)): {how}")  # fmt: skip
     print(
         f"{'peer':12} {'requests/s':>11} {'p50 ms':>9} {'p99 ms':>9} {'requests':>9} {'errors':>7}"
     )
@@ -315,6 +294,11 @@ def section_serve(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         _goal("p99 aimass / best peer p99", a["p99_ms"] / min(p["p99_ms"], o["p99_ms"]),
               1.0, higher=False),
     ]  # fmt: skip
+    for peer, r in (("pipeline+FastAPI", p), ("ORT+FastAPI", o)):
+        print(
+            f"- ratios aimass / {peer}: requests/s {a['rps'] / r['rps']:.2f}x, "
+            f"p50 {a['p50_ms'] / r['p50_ms']:.2f}x, p99 {a['p99_ms'] / r['p99_ms']:.2f}x"
+        )
     return {"section": "serve", "how": how, "results": results, "goals": goals}
 
 
