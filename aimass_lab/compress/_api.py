@@ -18,6 +18,7 @@ from aimass_lab.compress._transformer import ort_model_type
 from aimass_lab.compress._variants import (
     baseline,
     export_checked,
+    held_out_part,
     int8_columns,
     measure,
     register,
@@ -260,8 +261,7 @@ def _run_steps(
     """Measure the baseline, then apply, export, check, measure and register each step."""
     name = spec.name or mv.name
     config = mv.config
-    part = "test" if len(dataset.y_test) else "val"
-    x_parity = np.asarray(dataset.take(part, PARITY_ROWS)[0])
+    x_parity = np.asarray(dataset.take(held_out_part(dataset, mv.ref), PARITY_ROWS)[0])
 
     with tempfile.TemporaryDirectory(prefix="aimass-compress-") as tmp_name:
         tmp = Path(tmp_name)
@@ -380,7 +380,7 @@ def export_onnx(
         methods=["prune:0.5"], parity_atol=atol, external_data_threshold=external_data_threshold
     )
     candidate = baseline(mv)
-    x_parity = np.asarray(dataset.take("test", PARITY_ROWS)[0])
+    x_parity = np.asarray(dataset.take(held_out_part(dataset, mv.ref), PARITY_ROWS)[0])
     with tempfile.TemporaryDirectory(prefix="aimass-export-") as tmp_name:
         folder = Path(tmp_name) / "model"
         _, info = export_checked(

@@ -18,6 +18,7 @@ from aimass_lab.compress._transformer import (
     optimize_graph,
     save_onnx,
 )
+from aimass_lab.errors import DataError
 from aimass_lab.specs import BenchmarkSpec, CompressSpec
 
 if TYPE_CHECKING:
@@ -38,6 +39,25 @@ __all__ = [
     "register",
     "torch_outputs",
 ]
+
+
+def held_out_part(dataset: Dataset, ref: str = "the model") -> str:
+    """The part that measures and parity-checks a variant: ``test``, else ``val`` (data split
+    without a test part), else ``train``.
+
+    Raises
+    ------
+    DataError
+        When every part of the data is empty.
+    """
+    sizes = dataset.sizes
+    for part in ("test", "val", "train"):
+        if sizes.get(part):
+            return part
+    raise DataError(
+        f"the data of {ref} has no rows in any part ({sizes}); measuring and checking an "
+        "export need a few rows: pass data= a dataset with rows"
+    )
 
 
 def torch_outputs(network: Any, x: np.ndarray) -> np.ndarray:
@@ -176,8 +196,10 @@ def measure(
 ) -> dict[str, Any]:
     from aimass_lab.compress._measure import measure
 
-    # the whole test part when it is in memory, else its first MEASURE_ROWS rows
-    x_test, y_test = dataset.take("test", None if dataset.in_memory else MEASURE_ROWS)
+    # the whole test part when it is in memory, else its first MEASURE_ROWS rows (the
+    # validation part of data split without a test part)
+    part = held_out_part(dataset)
+    x_test, y_test = dataset.take(part, None if dataset.in_memory else MEASURE_ROWS)
     row = measure(
         onnx_path=onnx_path,
         network=candidate.network,

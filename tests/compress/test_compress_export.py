@@ -85,3 +85,17 @@ def test_parity_failure_reports_and_registers_nothing(
     with pytest.raises(ParityError):
         am.compress(mv, ["prune:0.5:epochs=0"], workspace=sqlite_workspace)
     assert len(am.registry.list("branchy", workspace=sqlite_workspace)) == 1
+
+
+def test_data_without_a_test_part_is_parity_checked_on_validation_rows(
+    sqlite_workspace: Workspace,
+) -> None:
+    data = {"name": "iris", "split": {"val": 0.2, "test": 0.0}}
+    run = am.train(data, "mlp", hparams={"hidden": 8}, max_epochs=1, workspace=sqlite_workspace)
+    run.wait(timeout=240)
+    assert run.status == "succeeded", run.logs(tail=20)
+    mv = run.register("iris-no-test")
+    child = am.export_onnx(mv)
+    assert child.config["onnx"]["parity"]["passed"]
+    report = am.compress(mv, ["quantize:int8-dynamic"], benchmark={"runs": 2})
+    assert len(report.rows) == 2
