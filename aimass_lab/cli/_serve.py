@@ -93,11 +93,32 @@ __all__ = ["serve_command", "serve_main"]
     help="Larger bodies get 413.",
 )
 @click.option(
+    "--max-body-bytes-in-flight",
+    type=int,
+    default=64 * 1024 * 1024,
+    show_default=True,
+    help="Most bytes of large bodies held at once; others wait unread (then 503).",
+)
+@click.option(
     "--timeout-s",
     type=float,
     default=30.0,
     show_default=True,
     help="Requests not answered in time get 504.",
+)
+@click.option(
+    "--drain-timeout-s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="On SIGTERM, the longest wait for in-flight requests.",
+)
+@click.option(
+    "--drain-grace-s",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="On SIGTERM, keep answering 503 + Connection: close this long before closing.",
 )
 @click.option(
     "--ready-file",

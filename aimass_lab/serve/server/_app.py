@@ -14,6 +14,7 @@ import hmac
 import time
 from typing import Any
 
+from aimass_lab.serve.server._bodies import PARSE_INLINE_BYTES, BodyBudget
 from aimass_lab.serve.server._config import ServerConfig
 from aimass_lab.serve.server._metrics import Metrics
 from aimass_lab.serve.server._protocol import HTTPError, json_bytes, parse_json
@@ -61,6 +62,10 @@ class ServeApp:
             bucket_by_length=config.bucket_by_length,
         )
         self.started_at = time.time()
+        #: Bytes of large bodies in flight, and where large bodies are parsed.
+        self.bodies = BodyBudget(config.max_body_bytes_in_flight)
+        self.metrics.body_bytes = lambda: self.bodies.used
+        self.metrics.in_flight = lambda: self.inflight
 
     # ------------------------------------------------------------------ loading and routing
     def lock(self) -> asyncio.Lock:
@@ -131,6 +136,7 @@ class ServeApp:
             body = json_bytes({"error": exc.message})
             headers = {"content-type": "application/json", **exc.headers}
         except _Gone:
+            self.bodies.release(scope.get("aimass.body_bytes", 0))
             if counted:
                 self.inflight -= 1
             return
@@ -145,12 +151,15 @@ class ServeApp:
             headers["x-model-version"] = labels[1]
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         raw_headers.append((b"content-length", str(len(body)).encode()))
-        if self.draining:
-            raw_headers.append((b"connection", b"close"))
         try:
+            if self.draining:  # the connection closes after this answer: read the body first,
+                raw_headers.append((b"connection", b"close"))  # so that closing resets nothing
+                await self._discard_body(scope, receive)
             await send({"type": "http.response.start", "status": status, "headers": raw_headers})
             await send({"type": "http.response.body", "body": body})
         finally:
+            if "aimass.body_bytes" in scope:
+                self.bodies.release(scope["aimass.body_bytes"])
             if counted:
                 self.inflight -= 1
             if labels[2]:
@@ -158,9 +167,25 @@ class ServeApp:
                     labels[0], labels[1], labels[2], status, time.perf_counter() - start
                 )
 
+    async def _discard_body(self, scope: Scope, receive: Receive) -> None:
+        """Read what is left of the request's body (up to the body limit) and drop it."""
+        if scope.get("aimass.body_read"):
+            return
+        size = 0
+        while size <= self.config.max_body_bytes:
+            msg = await receive()
+            size += len(msg.get("body", b""))
+            if msg["type"] == "http.disconnect" or not msg.get("more_body", False):
+                return
+
     async def body(self, scope: Scope, receive: Receive) -> bytes:
-        """The request's body (413 past ``--max-body-bytes``, before it is read)."""
+        """The request's body (413 past ``--max-body-bytes``, before it is read).
+
+        A large body (declared or found above 64 KiB) first takes its size from the budget of
+        body bytes in flight, released when the request is answered (``_bodies``).
+        """
         limit = self.config.max_body_bytes
+        declared = -1
         for k, v in scope["headers"]:
             if k == b"content-length":
                 try:
@@ -173,6 +198,8 @@ class ServeApp:
                         f"the body has {declared} bytes, above the server's limit of {limit} "
                         "bytes (--max-body-bytes); send smaller batches",
                     )
+        if declared > PARSE_INLINE_BYTES:
+            await self._hold(scope, declared)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -188,10 +215,20 @@ class ServeApp:
                         f"the body is larger than the server's limit of {limit} bytes "
                         "(--max-body-bytes); send smaller batches",
                     )
+                if size > PARSE_INLINE_BYTES and declared < 0:  # chunked: hold as it grows
+                    await self._hold(scope, size)
                 chunks.append(chunk)
             if not msg.get("more_body", False):
                 break
+        scope["aimass.body_read"] = True
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _hold(self, scope: Scope, size: int) -> None:
+        """Hold ``size`` bytes of the body budget for this request (in all: its body's size)."""
+        held = scope.get("aimass.body_bytes", 0)
+        if size > held:
+            await self.bodies.acquire(size - held, self.config.timeout_s)
+            scope["aimass.body_bytes"] = size
 
     @staticmethod
     def header(scope: Scope, name: bytes) -> bytes | None:
@@ -250,5 +287,10 @@ class ServeApp:
             raise match.error(method, scope["path"], parts)
         req = Request(scope, receive, method, match.params, labels)
         if route.request is not None and route.validate:
-            req.data = parse_body(route.request, parse_json(await self.body(scope, receive)))
+            raw = await self.body(scope, receive)
+            req.data = await self.bodies.parse(len(raw), _parse_route_body, route.request, raw)
         return await route.handler(self, req)
+
+
+def _parse_route_body(model: Any, raw: bytes) -> Any:
+    return parse_body(model, parse_json(raw))

@@ -85,6 +85,9 @@ class ServerConfig:
         Whether the admin API is on, and the keys it takes (header ``x-admin-key``).
     max_body_bytes
         Larger bodies get 413 before they are read.
+    max_body_bytes_in_flight
+        Most bytes of large bodies (above 64 KiB) held at once; a large body waits, unread,
+        for its share (503 after ``timeout_s``). At least ``max_body_bytes``.
     timeout_s
         A request not answered in this time gets 504.
     ready_file
@@ -94,6 +97,10 @@ class ServerConfig:
         (``auto``: CUDA when present) and intra-op threads per engine.
     drain_timeout_s
         On SIGTERM, the longest wait for in-flight requests before exiting.
+    drain_grace_s
+        On SIGTERM, how long the server keeps its connections open answering 503 with
+        ``Connection: close`` (so clients and load balancers see the drain, not a reset),
+        even when nothing is in flight. At most ``drain_timeout_s``.
     """
 
     workspace: str | None = None
@@ -111,12 +118,14 @@ class ServerConfig:
     admin: bool = False
     admin_keys: list[str] = field(default_factory=list)
     max_body_bytes: int = 16 * 1024 * 1024
+    max_body_bytes_in_flight: int = 64 * 1024 * 1024
     timeout_s: float = 30.0
     ready_file: str | None = None
     engine: str = "auto"
     device: str = "auto"
     threads: int | None = None
     drain_timeout_s: float = 30.0
+    drain_grace_s: float = 0.5
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ServerConfig:
@@ -176,8 +185,18 @@ class ServerConfig:
             bad("max_delay_ms", f"accepted: a number of milliseconds in [{low:g}, {high:g}]")
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
             bad("max_body_bytes", "accepted: an integer >= 1024")
-        if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
-            bad("timeout_s", "accepted: a number of seconds > 0")
+        if (
+            not isinstance(self.max_body_bytes_in_flight, int)
+            or self.max_body_bytes_in_flight < self.max_body_bytes
+        ):
+            bad("max_body_bytes_in_flight", "accepted: an integer >= max_body_bytes")
+        for name in ("timeout_s", "drain_timeout_s"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
+                bad(name, "accepted: a number of seconds > 0")
+        if not isinstance(self.drain_grace_s, (int, float)) or not (
+            0 <= self.drain_grace_s <= self.drain_timeout_s
+        ):
+            bad("drain_grace_s", "accepted: a number of seconds >= 0 and <= drain_timeout_s")
         if self.engine not in ENGINES:
             bad("engine", f"accepted: {accepted(ENGINES)}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aimass_lab._version import __version__
+from aimass_lab.serve.server._batcher import QueueFull
 from aimass_lab.serve.server._errors import INFER_ERRORS, http_error
 from aimass_lab.serve.server._predict import format_predictions, parse_predict
 from aimass_lab.serve.server._protocol import (
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from aimass_lab.serve.server._routing import Reply, Request
 
 __all__ = [
+    "admit",
     "health_live",
     "health_ready",
     "index",
@@ -129,9 +131,12 @@ async def model_infer(app: ServeApp, req: Request) -> Reply:
     app.check_serving()
     labels = req.labels
     labels[0], labels[2] = model.name, "infer"
+    chosen = model.pick() if version is None else version
+    labels[1] = chosen.label
+    admit(app, chosen)  # a full queue answers 429 before the body is read
     body = await app.body(req.scope, req.receive)
     # a version reloaded (new settings) while the body was read: the new one answers
-    version = model.pick() if version is None else model.versions.get(version.label, version)
+    version = model.versions.get(chosen.label) or (model.pick() if version is None else chosen)
     labels[1] = version.label
     hl = app.header(req.scope, b"inference-header-content-length")
     header_length: int | None = None
@@ -142,8 +147,8 @@ async def model_infer(app: ServeApp, req: Request) -> Reply:
             raise HTTPError(400, "Inference-Header-Content-Length is not a number") from None
     require_ready(version)
     raw = version.card.raw if version.card is not None else None
-    parsed = parse_infer_request(
-        body, header_length, version.inputs, version.outputs,
+    parsed = await app.bodies.parse(
+        len(body), parse_infer_request, body, header_length, version.inputs, version.outputs,
         version.batching.max_batch_size, version.what, raw,
     )  # fmt: skip
     shadow(app, model, version, parsed.arrays, parsed.rows)
@@ -183,17 +188,15 @@ async def predict(app: ServeApp, req: Request) -> Reply:
     model = app.model(name)
     labels = req.labels
     labels[0], labels[2] = model.name, "predict"
-    body = await app.body(req.scope, req.receive)
     version = model.resolve(selector) if selector else model.pick()
     labels[1] = version.label
+    admit(app, version)  # a full queue answers 429 before the body is read
+    body = await app.body(req.scope, req.receive)
+    version = model.versions.get(version.label) or version  # reloaded while the body was read
     require_ready(version)
-    doc = parse_json(body)
     assert version.card is not None
     notes: dict[str, Any] = {}
-    arrays, rows = parse_predict(
-        doc, version.card, version.inputs[0].name, version.inputs[0].shape,
-        version.batching.max_batch_size, version.what, notes,
-    )  # fmt: skip
+    arrays, rows = await app.bodies.parse(len(body), _parse_predict_body, body, version, notes)
     if not selector:
         shadow(app, model, version, arrays, rows)
     outs = await infer(app, version, arrays, rows)
@@ -205,6 +208,16 @@ async def predict(app: ServeApp, req: Request) -> Reply:
         json_bytes_finite(answer) if finite else json_bytes(answer),
         {"content-type": "application/json", "x-model-version": version.label},
     )
+
+
+def _parse_predict_body(
+    body: bytes, version: ServedVersion, notes: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
+    assert version.card is not None
+    return parse_predict(
+        parse_json(body), version.card, version.inputs[0].name, version.inputs[0].shape,
+        version.batching.max_batch_size, version.what, notes,
+    )  # fmt: skip
 
 
 def _summary(model: ServedModel) -> dict[str, Any]:
@@ -235,6 +248,19 @@ def require_ready(version: ServedVersion) -> None:
             f"{version.what} {state}" + (f": {version.error}" if version.error else ""),
             {"retry-after": "1"},
         )
+
+
+def admit(app: ServeApp, version: ServedVersion) -> None:
+    """429 (retry in 1 s) at once when the version's queue is full: refusing costs nothing
+    more than the request's headers, so a saturated server answers its refusals quickly."""
+    batcher = version.batcher
+    if batcher is not None and batcher.depth >= batcher.queue_size:
+        error = http_error(
+            QueueFull(), INFER_ERRORS, what=version.what, queue_size=batcher.queue_size,
+            timeout=app.config.timeout_s,
+        )  # fmt: skip
+        assert error is not None
+        raise error
 
 
 async def infer(
@@ -281,8 +307,6 @@ def shadow(
     if [m.name for m in v.inputs] != list(arrays) or rows > v.batching.max_batch_size:
         app.metrics.shadowed(model.name, label, "skipped")
         return
-    from aimass_lab.serve.server._batcher import QueueFull
-
     try:
         fut = v.batcher.submit(arrays, rows)
     except QueueFull:

@@ -56,6 +56,10 @@ class Metrics:
         self._replicas: dict[tuple[str, str], Callable[[], float]] = {}
         self._restarts: dict[tuple[str, str], int] = {}
         self._shadow: dict[tuple[str, str, str], int] = {}
+        #: The bytes of large request bodies held (set by the app: its body budget's use).
+        self.body_bytes: Callable[[], float] = lambda: 0.0
+        #: Requests being answered (set by the app; health and metrics not counted).
+        self.in_flight: Callable[[], float] = lambda: 0.0
         self.registry.register(self)
 
     # -- updates -----------------------------------------------------------------------------
@@ -165,6 +169,16 @@ class Metrics:
         for key3, n in list(self._shadow.items()):
             shadow.add_metric(list(key3), n)
         yield shadow
+        yield GaugeMetricFamily(
+            "aimass_requests_in_flight",
+            "Requests being answered (health and metrics not counted).",
+            value=float(self.in_flight()),
+        )
+        yield GaugeMetricFamily(
+            "aimass_body_bytes_in_flight",
+            "Bytes of large request bodies held (at most --max-body-bytes-in-flight).",
+            value=float(self.body_bytes()),
+        )
 
     def render(self) -> bytes:
         from prometheus_client import generate_latest

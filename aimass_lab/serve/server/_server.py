@@ -30,6 +30,11 @@ class PortInUse(AimassError):
     """The server's port is taken (a deploy that asked for no port then takes a free one)."""
 
 
+#: At the end of a drain, how long open connections may still send a request (and get 503).
+_SETTLE_S = 1.0
+
+_SO_ATTACH_FILTER = 26  # Linux, <asm-generic/socket.h>
+
 _EARLY_STOP: list[int] = []  # SIGTERM before uvicorn took over the signals
 
 
@@ -81,6 +86,9 @@ async def serve(
         ) from None
     sock.listen(2048)
     sock.setblocking(False)
+    # uvicorn closes its socket when it stops; this duplicate keeps the port listening until
+    # the connections that came meanwhile are answered (closing would reset them)
+    listener = sock.dup()
     port = sock.getsockname()[1]
     host_for_url = f"[{config.host}]" if ":" in config.host else config.host
     if config.host in ("0.0.0.0", "::"):
@@ -103,6 +111,7 @@ async def serve(
     while not server.started and not serve_task.done():
         await asyncio.sleep(0.01)
     if serve_task.done():
+        listener.close()
         await serve_task
         return 1
     if _EARLY_STOP:
@@ -122,25 +131,110 @@ async def serve(
     if on_ready is not None:
         await asyncio.to_thread(on_ready, info)
     log(f"ready: {len(app.models)} model(s)")
-    await _until_drained(app, server, serve_task, config.drain_timeout_s)
+    await _until_drained(app, server, serve_task, config)
+    refused = await asyncio.to_thread(_refuse_backlog, listener)
+    listener.close()
+    if refused:
+        log(f"answered 503 to {refused} connection(s) that came as the server stopped")
     await app.close()
     log("stopped")
     return 0
 
 
 async def _until_drained(
-    app: ServeApp, server: Any, serve_task: asyncio.Task[Any], drain_timeout_s: float
+    app: ServeApp, server: Any, serve_task: asyncio.Task[Any], config: ServerConfig
 ) -> None:
-    """Wait for a drain request, then for in-flight requests, then stop uvicorn."""
+    """Wait for a drain request; then answer 503 + ``Connection: close`` to what arrives for
+    ``drain_grace_s`` and until nothing is in flight (``drain_timeout_s`` at most); then stop
+    uvicorn (it stops accepting, closes idle connections, finishes the others)."""
     while not app.draining and not serve_task.done():
         await asyncio.sleep(0.05)
     if app.draining and not serve_task.done():
         log("draining: finishing in-flight requests")
-        deadline = time.monotonic() + drain_timeout_s
-        while app.inflight > 0 and time.monotonic() < deadline:
+        began = time.monotonic()
+        deadline = began + config.drain_timeout_s
+        grace = began + min(config.drain_grace_s, config.drain_timeout_s)
+        while time.monotonic() < grace:  # still accepting: what comes gets 503 + close
+            await asyncio.sleep(0.01)
+        # stop accepting (the backlog waits on the duplicate listener, see _refuse_backlog);
+        # requests in flight finish; open connections may still send what they were sending
+        # for a moment (each gets its 503 and closes); uvicorn then closes the idle ones
+        for listening in getattr(server, "servers", []):
+            listening.close()
+        settle = time.monotonic() + _SETTLE_S
+        connections = server.server_state.connections
+        while (app.inflight > 0 or (connections and time.monotonic() < settle)) and (
+            time.monotonic() < deadline
+        ):
             await asyncio.sleep(0.01)
         server.should_exit = True
     await serve_task
+
+
+def _refuse_backlog(listener: socket.socket, timeout: float = 1.0) -> int:
+    """Answer 503 to the connections still waiting to be accepted once uvicorn has stopped
+    accepting (the listening socket stays open through ``listener``, a duplicate, so that
+    they are not reset); return how many there were."""
+    listener.setblocking(False)
+    _refuse_new_handshakes(listener)
+    answered = 0
+    deadline = time.monotonic() + 5 * timeout
+    body = b'{"error":"the server is shutting down"}'
+    reply = (
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+        b"retry-after: 1\r\nconnection: close\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    while time.monotonic() < deadline:
+        try:
+            conn, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return answered
+        except OSError:
+            return answered
+        with conn:
+            conn.settimeout(timeout)
+            try:
+                _read_head(conn)
+                conn.sendall(reply)
+                conn.shutdown(socket.SHUT_WR)
+                while conn.recv(65536):  # read what the client still sends, then close
+                    pass
+            except OSError:
+                pass
+        answered += 1
+    return answered
+
+
+def _refuse_new_handshakes(listener: socket.socket) -> None:
+    """Make the kernel drop new connection attempts on ``listener`` (they are retried, then
+    refused once it closes) so that its backlog can be emptied without a race; Linux: a
+    socket filter that drops every packet, elsewhere a backlog of 0."""
+    try:
+        if sys.platform.startswith("linux"):
+            import ctypes
+            import struct
+
+            # one classic BPF instruction, "return 0" (drop): struct sock_filter {u16 code;
+            # u8 jt, jf; u32 k}, and struct sock_fprog {u16 len; struct sock_filter *filter}
+            program = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0))
+            fprog = struct.pack("HL", 1, ctypes.addressof(program))
+            listener.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+        else:
+            listener.listen(0)
+    except OSError:
+        pass
+
+
+def _read_head(conn: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data and len(data) < 65536:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
 
 
 async def _load_ref(app: Any, item: str) -> Any:
