@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from aimass_lab.serve.server._batcher import Batcher
-from aimass_lab.serve.server._predict import ModelCard
+from aimass_lab.serve.server._predict import ModelCard, parse_predict
 from aimass_lab.serve.server._protocol import HTTPError, json_bytes, json_bytes_finite, parse_json
 from aimass_lab.serve.server._worker import EngineFailed
 
@@ -151,6 +151,34 @@ def test_non_finite_raw_values_are_400_naming_row_and_column(
 ) -> None:
     with pytest.raises(HTTPError, match=message):
         _card().transform_raw_rows(rows)
+
+
+def test_non_finite_after_one_hot_preprocessing_is_400_naming_the_column() -> None:
+    card = ModelCard(
+        {
+            "task": "classification",
+            "input_shape": [3],
+            "preprocess": {
+                "version": 1, "kind": "tabular", "impute": "mean", "one_hot": "auto",
+                "standardize": True, "feature_names": ["a", "c=x", "c=y"],
+                "columns": ["a", "c"], "categories": {"c": ["x", "y"]},
+                "fill": {"a": 2.5, "c": "x"}, "mean": {"a": 2.5}, "std": {"a": 1.12},
+            },
+        }
+    )  # fmt: skip
+    x, _ = parse_predict(
+        {"records": [{"a": None, "c": "y"}, {"a": 1.0, "c": None}]}, card, "input", (-1, 3), 8, "m"
+    )
+    assert x["input"].tolist() == [[0.0, 0.0, 1.0], pytest.approx([-1.3392857, 1.0, 0.0])]
+    with pytest.raises(HTTPError, match=r"'records' row 1 column 'a' is Infinity .* after prepro"):
+        parse_predict(
+            {"records": [{"a": 1, "c": "x"}, {"a": 1e300, "c": "x"}]},
+            card,
+            "input",
+            (-1, 3),
+            8,
+            "m",
+        )
 
 
 def test_vectorised_preprocessing_keeps_the_messages() -> None:

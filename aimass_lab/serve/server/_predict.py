@@ -176,7 +176,8 @@ class ModelCard:
         """Standardised float32 rows of imputed raw values; a 400 names a value that is
         infinite as sent, or that the standardisation takes beyond FP32."""
         self._finite(raw, what, "is Infinity or a number beyond +-1.797e+308")
-        out = ((raw - self._mean) / self._std).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            out = ((raw - self._mean) / self._std).astype(np.float32)
         self._finite(
             out,
             what,
@@ -200,7 +201,8 @@ class ModelCard:
         from aimass_lab.errors import DataError
 
         try:
-            return np.asarray(self._preprocessor().transform(data), dtype=np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # parse_predict checks
+                return np.asarray(self._preprocessor().transform(data), dtype=np.float32)
         except DataError as exc:
             raise HTTPError(400, f"cannot preprocess the input: {exc}") from None
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
@@ -319,7 +321,9 @@ def parse_predict(
             "split the request",
         )
     # as sent (model-ready rows) or after the preprocessing (raw rows, records)
-    non_finite(x, f"'{key}'", "" if ready or not card.preprocess else " after preprocessing")
+    after = "" if ready or not card.preprocess else " after preprocessing"
+    names = (card.preprocess or {}).get("feature_names") if card.kind == "tabular" else None
+    non_finite(x, f"'{key}'", after, names if isinstance(names, list) else None)
     return {input_name: x}, len(x)
 
 

@@ -99,14 +99,21 @@ class InferRequest:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def non_finite(arr: np.ndarray, name: str, after: str = "") -> None:
+def non_finite(
+    arr: np.ndarray, name: str, after: str = "", columns: list[str] | None = None
+) -> None:
     """Raise a 400 naming the first row (and position) of ``arr`` that is not finite.
 
-    ``after`` says what made the values (``" after the model's preprocessing"``)."""
+    ``after`` says what made the values (``" after preprocessing"``); ``columns`` names the
+    columns of a 2-D ``arr`` (a tabular model's features)."""
     if arr.dtype.kind != "f" or arr.size == 0 or np.isfinite(arr).all():
         return
     where = [int(i) for i in np.argwhere(~np.isfinite(arr))[0]]
-    at = f"{name} row {where[0]}" + (f" position {where[1:]}" if len(where) > 1 else "")
+    at = f"{name} row {where[0]}"
+    if columns is not None and len(where) == 2 and where[1] < len(columns):
+        at += f" column {columns[where[1]]!r}"
+    elif len(where) > 1:
+        at += f" position {where[1:]}"
     if np.isnan(arr[tuple(where)]):
         what = "null or NaN"
     else:
