@@ -185,7 +185,7 @@ def test_null_is_a_missing_value_on_v1_raw_rows_and_refused_elsewhere(
     rows[1][7] = None
     r = http.post(PREDICT, json={"inputs": rows, "preprocessed": True})
     assert r.status_code == 400, r.text
-    assert "'inputs' row 1 position [7] is null or NaN" in _strict(r)["error"]
+    assert "'inputs' row 1 column 'pixel_0_7' is null or NaN" in _strict(r)["error"]
 
 
 # --------------------------------------------------------------------- requests above a batch
