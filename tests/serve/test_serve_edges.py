@@ -304,6 +304,18 @@ class _Slow:
         return [arrays["x"] * 2]
 
 
+class _Refusing(Batcher):
+    """A batcher that takes one request, then refuses."""
+
+    queued: list[asyncio.Future[Any]]
+
+    def submit(self, arrays: dict[str, np.ndarray], rows: int) -> asyncio.Future[Any]:
+        if getattr(self, "queued", None):
+            raise QueueFull()
+        self.queued = [super().submit(arrays, rows)]
+        return self.queued[0]
+
+
 def test_submit_pieces_is_all_or_none() -> None:
     async def main() -> None:
         ex = _Slow()
@@ -314,6 +326,12 @@ def test_submit_pieces_is_all_or_none() -> None:
         with pytest.raises(QueueFull):
             submit_pieces(b, x, 2)  # a full queue
         assert b.depth == 3
+        # a batcher refusing midway (another rule than the depth): the queued pieces go
+        refuse = _Refusing(_Slow(), 4, 0.0, 8)
+        with pytest.raises(QueueFull):
+            submit_pieces(refuse, x, 10)
+        assert refuse.depth == 1 and refuse.queued[0].cancelled()
+        await refuse.close()
         ex.release.set()
         outs = await asyncio.gather(*futs)
         assert np.concatenate([o[0] for o in outs]).ravel().tolist() == [2.0 * i for i in range(10)]
