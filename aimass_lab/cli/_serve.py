@@ -10,7 +10,7 @@ import click
 
 from aimass_lab.cli._root import cli
 from aimass_lab.errors import AimassError
-from aimass_lab.serve.server import DEFAULT_PORT, ISOLATIONS
+from aimass_lab.serve.server import DEFAULT_MAX_REQUEST_ROWS, DEFAULT_PORT, ISOLATIONS
 from aimass_lab.specs import DEPLOY_ENGINES
 
 __all__ = ["serve_command", "serve_main"]
@@ -55,7 +55,15 @@ __all__ = ["serve_command", "serve_main"]
     type=int,
     default=32,
     show_default=True,
-    help="Most rows per batch (and per request).",
+    help="Most rows per batch (larger requests are split into batches).",
+)
+@click.option(
+    "--max-request-rows",
+    type=int,
+    default=DEFAULT_MAX_REQUEST_ROWS,
+    show_default=True,
+    help="Most rows per request, split into batches of --max-batch-size; "
+    "0: no splitting, refuse above --max-batch-size (as Triton).",
 )
 @click.option(
     "--max-delay-ms",

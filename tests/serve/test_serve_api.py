@@ -300,8 +300,8 @@ BAD_OIP = [
         "'data' is not a regular list",
     ),
     (
-        json.dumps({"inputs": [{**_GOOD, "shape": [17, 64], "data": [0.0] * 17 * 64}]}),
-        "input 'input' has a batch of 17 rows, above the maximum 16",
+        json.dumps({"inputs": [{**_GOOD, "shape": [4097, 64], "data": [0.0] * 4097 * 64}]}),
+        "input 'input' has a batch of 4097 rows, above the maximum 4096",
     ),
     (json.dumps({"inputs": [{**_GOOD, "shape": [0, 64], "data": []}]}), "batch of 0 rows"),
     (
@@ -340,7 +340,7 @@ BAD_PREDICT = [
     ({"inputs": [["x"] * 64]}, "inputs[0] column 'pixel_0_0' must be a number, got 'x'"),
     ({"records": [{"pixel_0_0": 1}]}, "records[0] lacks column 'pixel_0_1'"),
     ({"records": [1, 2]}, "records[0] must be an object"),
-    ({"inputs": [[0] * 64] * 17}, "'inputs' has 17 rows, above the maximum 16"),
+    ({"inputs": [[0] * 64] * 4097}, "'inputs' has 4097 rows, above the maximum 4096"),
     ({"inputs": [[0] * 64], "preprocessed": "yes"}, "'preprocessed' must be true or false"),
     ({"inputs": [[0] * 64], "extra": 1}, "unknown field(s) 'extra'"),
 ]

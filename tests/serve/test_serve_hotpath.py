@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from aimass_lab.serve.server._batcher import Batcher
-from aimass_lab.serve.server._predict import ModelCard
+from aimass_lab.serve.server._predict import ModelCard, parse_predict
 from aimass_lab.serve.server._protocol import HTTPError, json_bytes, json_bytes_finite, parse_json
 from aimass_lab.serve.server._worker import EngineFailed
 
@@ -78,10 +78,17 @@ def test_orjson_path_matches_the_stdlib() -> None:
     doc = {"a": [1, 2.5, -0.0, 1e-05, 3.4028234663852886e38], "b": "é", "c": None, "d": True}
     assert json.loads(json_bytes_finite(doc)) == json.loads(json_bytes(doc))
     assert parse_json(json_bytes(doc)) == doc
-    # what orjson refuses goes to the stdlib: NaN/Infinity tokens, integers over 64 bits
-    parsed = parse_json(b'{"x": [NaN, Infinity, 123456789012345678901234567890]}')
-    assert math.isnan(parsed["x"][0]) and parsed["x"][1] == math.inf
-    assert parsed["x"][2] == 123456789012345678901234567890
+    # NaN and Infinity are not JSON; a number beyond a float becomes an infinity the routes
+    # refuse naming the input (integers over 64 bits within a float are floats)
+    with pytest.raises(HTTPError, match="NaN and Infinity are not JSON"):
+        parse_json(b'{"x": [1, NaN]}')
+    with pytest.raises(HTTPError, match="NaN and Infinity are not JSON"):
+        parse_json(b'{"x": [-Infinity]}')
+    parsed = parse_json(b'{"x": [1e400, -' + b"9" * 400 + b", 123456789012345678901234567890]}")
+    assert parsed["x"][:2] == [math.inf, -math.inf]
+    assert parsed["x"][2] == pytest.approx(1.2345678901234568e29)
+    with pytest.raises(ValueError):
+        json_bytes({"x": math.nan})  # an answer never holds NaN
     assert json_bytes_finite({"n": 2**70}) == b'{"n":1180591620717411303424}'
     with pytest.raises(HTTPError, match="malformed JSON"):
         parse_json(b'{"x": ')
@@ -121,13 +128,57 @@ def _loop_transform(card: ModelCard, rows: list[list[Any]]) -> np.ndarray:
     [
         [[1, 2.5, True]],
         [[0.0, -3, 7], [float("nan"), 1, None]],
-        [[1e30, float("inf"), 2**70]],
+        [[1e30, -1e30, 2**70]],
     ],
 )
 def test_vectorised_preprocessing_matches_the_loop(rows: list[list[Any]]) -> None:
     card = _card()
     got = card.transform_raw_rows([list(r) for r in rows])
     np.testing.assert_array_equal(got, _loop_transform(card, rows))
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[1, float("inf"), 2]], r"inputs\[0\] column 'b' is Infinity"),
+        ([[1, 2, 3], [1, 2, 10**400]], r"inputs\[1\] column 'c' is Infinity"),
+        ([[1, 2, None], [-(10**400), 2, "x"]], r"inputs\[1\] column 'c' must be a number"),
+        ([[1e39, 2, 3]], r"inputs\[0\] column 'a' becomes Infinity after the model's prepro"),
+    ],
+)
+def test_non_finite_raw_values_are_400_naming_row_and_column(
+    rows: list[list[Any]], message: str
+) -> None:
+    with pytest.raises(HTTPError, match=message):
+        _card().transform_raw_rows(rows)
+
+
+def test_non_finite_after_one_hot_preprocessing_is_400_naming_the_column() -> None:
+    card = ModelCard(
+        {
+            "task": "classification",
+            "input_shape": [3],
+            "preprocess": {
+                "version": 1, "kind": "tabular", "impute": "mean", "one_hot": "auto",
+                "standardize": True, "feature_names": ["a", "c=x", "c=y"],
+                "columns": ["a", "c"], "categories": {"c": ["x", "y"]},
+                "fill": {"a": 2.5, "c": "x"}, "mean": {"a": 2.5}, "std": {"a": 1.12},
+            },
+        }
+    )  # fmt: skip
+    x, _ = parse_predict(
+        {"records": [{"a": None, "c": "y"}, {"a": 1.0, "c": None}]}, card, "input", (-1, 3), 8, "m"
+    )
+    assert x["input"].tolist() == [[0.0, 0.0, 1.0], pytest.approx([-1.3392857, 1.0, 0.0])]
+    with pytest.raises(HTTPError, match=r"'records' row 1 column 'a' is Infinity .* after prepro"):
+        parse_predict(
+            {"records": [{"a": 1, "c": "x"}, {"a": 1e300, "c": "x"}]},
+            card,
+            "input",
+            (-1, 3),
+            8,
+            "m",
+        )
 
 
 def test_vectorised_preprocessing_keeps_the_messages() -> None:

@@ -190,7 +190,8 @@ class Client:
         version_or_alias
             A loaded version (``3``) or an alias (``"prod"``); default: the traffic split.
         records
-            Raw records ``{column: value}`` instead of ``X``.
+            Raw records ``{column: value}`` instead of ``X``. A NaN (in ``X`` or ``records``)
+            is sent as ``null``: a missing value, imputed as in training (JSON has no NaN).
         preprocessed
             ``X`` is already model-ready (e.g. ``Dataset.X_test``): used as it is.
         """
@@ -198,9 +199,9 @@ class Client:
             raise AimassError("give predict() either X (rows) or records=[{column: value}]")
         body: dict[str, Any]
         if records is not None:
-            body = {"records": records}
+            body = {"records": _nan_as_null(records)}
         else:
-            body = {"inputs": X.tolist() if hasattr(X, "tolist") else X}
+            body = {"inputs": _nan_as_null(X.tolist() if hasattr(X, "tolist") else X)}
             if preprocessed:
                 body["preprocessed"] = True
         target = f"{name}:{version_or_alias}" if version_or_alias is not None else name
@@ -249,3 +250,14 @@ class Client:
 
 class NotFoundServeError(ServeError, NotFoundError):
     """The server answered 404 (unknown model, version or route)."""
+
+
+def _nan_as_null(value: Any) -> Any:
+    """``value`` with every float NaN replaced by ``None`` (JSON ``null``: a missing value)."""
+    if isinstance(value, float):
+        return None if value != value else value
+    if isinstance(value, list):
+        return [_nan_as_null(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _nan_as_null(v) for k, v in value.items()}
+    return value

@@ -14,6 +14,7 @@ from aimass_lab._lazy import lazy_exports
 if TYPE_CHECKING:
     from aimass_lab.serve.server._app import ServeApp
     from aimass_lab.serve.server._config import (
+        DEFAULT_MAX_REQUEST_ROWS,
         DEFAULT_PORT,
         ISOLATIONS,
         ServerConfig,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from aimass_lab.serve.server._server import PortInUse, run_server, serve
 
 __all__ = [
+    "DEFAULT_MAX_REQUEST_ROWS",
     "DEFAULT_PORT",
     "ISOLATIONS",
     "ROUTES",
@@ -47,6 +49,7 @@ __all__ = [
 
 _LAZY: dict[str, str] = {
     "ServeApp": "aimass_lab.serve.server._app",
+    "DEFAULT_MAX_REQUEST_ROWS": "aimass_lab.serve.server._config",
     "DEFAULT_PORT": "aimass_lab.serve.server._config",
     "ISOLATIONS": "aimass_lab.serve.server._config",
     "ServerConfig": "aimass_lab.serve.server._config",

@@ -74,7 +74,7 @@ class Batcher:
         Where batches run (``await executor.run(arrays) -> outputs``; ``executor.slots``
         batches may run at once).
     max_batch_size
-        Most rows in a batch (a request never holds more; the router checks).
+        Most rows in a batch (a request above it is queued as several pieces, each within it).
     max_delay_ms
         Most time the oldest queued request may wait for others, and only while requests keep
         arriving (see the module's doc); 0 never waits.

@@ -13,6 +13,7 @@ from aimass_lab.errors import SpecError, accepted
 from aimass_lab.specs import BatchingSpec, DeploySpec
 
 __all__ = [
+    "DEFAULT_MAX_REQUEST_ROWS",
     "DEFAULT_PORT",
     "ENGINES",
     "ISOLATIONS",
@@ -24,6 +25,10 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 8500
+#: The most rows of one request by default (it is split into batches of ``max_batch_size``).
+DEFAULT_MAX_REQUEST_ROWS = 4096
+#: The highest ``max_request_rows``.
+MAX_REQUEST_ROWS = 1_000_000
 #: The engine choices of a served version (``auto``: ONNX Runtime when it has model.onnx).
 EngineChoice = Literal["auto", "onnxruntime", "torch"]
 ENGINES: tuple[str, ...] = get_args(EngineChoice)
@@ -83,6 +88,12 @@ class ServerConfig:
         empty: no key needed.
     admin, admin_keys
         Whether the admin API is on, and the keys it takes (header ``x-admin-key``).
+    max_request_rows
+        The most rows one request may hold. A request above the version's
+        ``max_batch_size`` is split into batches of ``max_batch_size`` rows (one answer, rows
+        in order; it takes one place of the queue per batch). ``0``: no splitting, a request
+        holds at most ``max_batch_size`` rows (Triton's behaviour). A version whose
+        ``max_batch_size`` is larger takes requests of that size. Above: 400.
     max_body_bytes
         Larger bodies get 413 before they are read.
     max_body_bytes_in_flight
@@ -117,6 +128,7 @@ class ServerConfig:
     api_keys: list[str] = field(default_factory=list)
     admin: bool = False
     admin_keys: list[str] = field(default_factory=list)
+    max_request_rows: int = DEFAULT_MAX_REQUEST_ROWS
     max_body_bytes: int = 16 * 1024 * 1024
     max_body_bytes_in_flight: int = 64 * 1024 * 1024
     timeout_s: float = 30.0
@@ -183,6 +195,13 @@ class ServerConfig:
         low, high = bounds["max_delay_ms"]
         if not isinstance(self.max_delay_ms, (int, float)) or not low <= self.max_delay_ms <= high:
             bad("max_delay_ms", f"accepted: a number of milliseconds in [{low:g}, {high:g}]")
+        rows = self.max_request_rows
+        if not isinstance(rows, int) or isinstance(rows, bool) or not 0 <= rows <= MAX_REQUEST_ROWS:
+            bad(
+                "max_request_rows",
+                f"accepted: an integer >= 0 and <= {MAX_REQUEST_ROWS} (0: no splitting, a "
+                "request holds at most max_batch_size rows)",
+            )
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
             bad("max_body_bytes", "accepted: an integer >= 1024")
         if (

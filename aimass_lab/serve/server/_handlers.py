@@ -149,7 +149,7 @@ async def model_infer(app: ServeApp, req: Request) -> Reply:
     raw = version.card.raw if version.card is not None else None
     parsed = await app.bodies.parse(
         len(body), parse_infer_request, body, header_length, version.inputs, version.outputs,
-        version.batching.max_batch_size, version.what, raw,
+        request_rows(app, version), version.what, raw,
     )  # fmt: skip
     shadow(app, model, version, parsed.arrays, parsed.rows)
     outs = await infer(app, version, parsed.arrays, parsed.rows)
@@ -196,27 +196,28 @@ async def predict(app: ServeApp, req: Request) -> Reply:
     require_ready(version)
     assert version.card is not None
     notes: dict[str, Any] = {}
-    arrays, rows = await app.bodies.parse(len(body), _parse_predict_body, body, version, notes)
+    arrays, rows = await app.bodies.parse(
+        len(body), _parse_predict_body, body, version, request_rows(app, version), notes
+    )
     if not selector:
         shadow(app, model, version, arrays, rows)
     outs = await infer(app, version, arrays, rows)
+    # finite predictions (format_predictions answers 422 otherwise): the fast encoder
     answer = format_predictions(version.card, model.name, version.label, outs, notes)
-    # finite outputs give finite predictions: the fast encoder may write them
-    finite = bool(np.isfinite(outs[0]).all())
     return (
         200,
-        json_bytes_finite(answer) if finite else json_bytes(answer),
+        json_bytes_finite(answer),
         {"content-type": "application/json", "x-model-version": version.label},
     )
 
 
 def _parse_predict_body(
-    body: bytes, version: ServedVersion, notes: dict[str, Any]
+    body: bytes, version: ServedVersion, max_rows: int, notes: dict[str, Any]
 ) -> tuple[dict[str, Any], int]:
     assert version.card is not None
     return parse_predict(
         parse_json(body), version.card, version.inputs[0].name, version.inputs[0].shape,
-        version.batching.max_batch_size, version.what, notes,
+        max_rows, version.what, notes,
     )  # fmt: skip
 
 
@@ -263,21 +264,73 @@ def admit(app: ServeApp, version: ServedVersion) -> None:
         raise error
 
 
+def request_rows(app: ServeApp, version: ServedVersion) -> int:
+    """The most rows a request to ``version`` may hold (more: 400, split the request).
+
+    ``max_request_rows`` (a request above the version's ``max_batch_size`` is split into
+    batches), at most as many batches as its queue holds, at least ``max_batch_size``;
+    ``max_request_rows`` 0: ``max_batch_size`` (no splitting, as Triton).
+    """
+    size, queue = version.batching.max_batch_size, version.batching.queue_size
+    return max(min(app.config.max_request_rows, size * queue), size)
+
+
+def submit_pieces(batcher: Any, arrays: dict[str, Any], rows: int) -> list[asyncio.Future[Any]]:
+    """Queue a request as pieces of at most ``max_batch_size`` rows, all or none.
+
+    A request of ``rows`` rows takes ``ceil(rows / max_batch_size)`` places of the queue;
+    when they are not all free, ``QueueFull`` is raised and nothing stays queued.
+    """
+    from aimass_lab.serve.server._batcher import QueueFull
+
+    size = batcher.max_batch_size
+    if rows <= size:
+        return [batcher.submit(arrays, rows)]
+    starts = range(0, rows, size)
+    if batcher.depth + len(starts) > batcher.queue_size:
+        raise QueueFull()
+    futs: list[asyncio.Future[Any]] = []
+    try:
+        for start in starts:
+            n = min(size, rows - start)
+            futs.append(batcher.submit({k: a[start : start + n] for k, a in arrays.items()}, n))
+    except BaseException:
+        for f in futs:  # the batcher skips the cancelled pieces still queued
+            f.cancel()
+        raise
+    return futs
+
+
+async def _gather(futs: list[asyncio.Future[Any]]) -> list[Any]:
+    """The outputs of a request's pieces, joined in order (the first failure raises)."""
+    if len(futs) == 1:
+        return await futs[0]  # type: ignore[no-any-return]
+    results = await asyncio.gather(*futs, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return [np.concatenate(parts) for parts in zip(*results, strict=True)]
+
+
 async def infer(
     app: ServeApp, version: ServedVersion, arrays: dict[str, Any], rows: int
 ) -> list[Any]:
-    """Run ``rows`` rows through the version's batcher, within the server's timeout."""
+    """Run ``rows`` rows through the version's batcher (as pieces of at most
+    ``max_batch_size`` rows, see :func:`submit_pieces`), within the server's timeout."""
     batcher = version.batcher
     if batcher is None or version.state != "ready":
         require_ready(version)
         raise HTTPError(503, f"{version.what} is not ready", {"retry-after": "1"})
     timeout = app.config.timeout_s
     handle: asyncio.TimerHandle | None = None
+    futs: list[asyncio.Future[Any]] = []
     try:
-        fut = batcher.submit(arrays, rows)
-        handle = asyncio.get_running_loop().call_later(timeout, _expire, fut)
-        return await fut
+        futs = submit_pieces(batcher, arrays, rows)
+        handle = asyncio.get_running_loop().call_later(timeout, _expire, *futs)
+        return await _gather(futs)
     except Exception as exc:
+        for f in futs:  # a piece failed or timed out: the others are not waited for
+            f.cancel()
         error = http_error(
             exc, INFER_ERRORS, what=version.what, queue_size=batcher.queue_size, timeout=timeout
         )
@@ -289,9 +342,10 @@ async def infer(
             handle.cancel()
 
 
-def _expire(fut: asyncio.Future[Any]) -> None:
-    if not fut.done():
-        fut.set_exception(asyncio.TimeoutError())
+def _expire(*futs: asyncio.Future[Any]) -> None:
+    for fut in futs:
+        if not fut.done():
+            fut.set_exception(asyncio.TimeoutError())
 
 
 def shadow(
@@ -304,18 +358,21 @@ def shadow(
     v = model.versions.get(label)
     if v is None or v.batcher is None or v.state != "ready":
         return
-    if [m.name for m in v.inputs] != list(arrays) or rows > v.batching.max_batch_size:
+    if [m.name for m in v.inputs] != list(arrays) or rows > request_rows(app, v):
         app.metrics.shadowed(model.name, label, "skipped")
         return
     try:
-        fut = v.batcher.submit(arrays, rows)
+        pieces = submit_pieces(v.batcher, arrays, rows)
     except QueueFull:
         app.metrics.shadowed(model.name, label, "dropped")
         return
+    fut = pieces[0] if len(pieces) == 1 else asyncio.gather(*pieces, return_exceptions=True)
     start = time.perf_counter()
 
     def done(f: asyncio.Future[Any]) -> None:
         good = not f.cancelled() and f.exception() is None
+        if good and len(pieces) > 1:  # gathered with return_exceptions
+            good = not any(isinstance(r, BaseException) for r in f.result())
         app.metrics.shadowed(model.name, label, "ok" if good else "error")
         app.metrics.observe_request(
             model.name, label, "shadow", 200 if good else 500, time.perf_counter() - start

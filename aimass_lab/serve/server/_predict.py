@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from aimass_lab.serve.server._protocol import HTTPError
+from aimass_lab.serve.server._protocol import HTTPError, non_finite
 from aimass_lab.serve.server._raw import RawInputs
 
 __all__ = ["ModelCard", "format_predictions", "parse_predict"]
@@ -147,7 +147,7 @@ class ModelCard:
                                 "the model was trained with impute 'none'",
                             )
                         out = np.where(missing, self._fill, out)
-                    return ((out - self._mean) / self._std).astype(np.float32)
+                    return self._standardise(out, what)
         n, k = len(rows), len(self.columns)
         out = np.empty((n, k), np.float64)
         for i, row in enumerate(rows):
@@ -161,19 +161,48 @@ class ModelCard:
                         )
                     out[i, j] = self._fill[j]
                 elif isinstance(v, (int, float)):  # bool is an int: True -> 1
-                    out[i, j] = float(v)
+                    try:
+                        out[i, j] = float(v)
+                    except OverflowError:  # an integer beyond a float
+                        out[i, j] = math.inf if v > 0 else -math.inf
                 else:
                     raise HTTPError(
                         400,
                         f"{what}[{i}] column {self.columns[j]!r} must be a number, got {v!r}",
                     )
-        return ((out - self._mean) / self._std).astype(np.float32)
+        return self._standardise(out, what)
+
+    def _standardise(self, raw: np.ndarray, what: str) -> np.ndarray:
+        """Standardised float32 rows of imputed raw values; a 400 names a value that is
+        infinite as sent, or that the standardisation takes beyond FP32."""
+        self._finite(raw, what, "is Infinity or a number beyond +-1.797e+308")
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            out = ((raw - self._mean) / self._std).astype(np.float32)
+        self._finite(
+            out,
+            what,
+            "becomes Infinity after the model's preprocessing (standardisation with the "
+            "training data's mean and std; beyond the range of FP32, +-3.403e+38)",
+        )
+        return out
+
+    def _finite(self, arr: np.ndarray, what: str, why: str) -> None:
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            raise HTTPError(
+                400,
+                f"{what}[{i}] column {self.columns[j]!r} {why}; accepted: finite numbers "
+                "(null for a missing value"
+                + (", which this model refuses: impute 'none')" if self._impute == "none" else ")"),
+            )
 
     def _slow(self, data: Any) -> np.ndarray:
         from aimass_lab.errors import DataError
 
         try:
-            return np.asarray(self._preprocessor().transform(data), dtype=np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # parse_predict checks
+                return np.asarray(self._preprocessor().transform(data), dtype=np.float32)
         except DataError as exc:
             raise HTTPError(400, f"cannot preprocess the input: {exc}") from None
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
@@ -182,8 +211,18 @@ class ModelCard:
             ) from None
 
     # -- outputs -------------------------------------------------------------------------------
-    def format(self, out: np.ndarray) -> dict[str, Any]:
+    def format(self, out: np.ndarray, what: str = "the model") -> dict[str, Any]:
+        """Predictions of the model's outputs; a 422 when they are not finite."""
         out = np.asarray(out).reshape(len(out), -1)
+        if not np.isfinite(out).all():
+            rows = sorted({int(i) for i in np.argwhere(~np.isfinite(out))[:, 0]})
+            shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+            raise HTTPError(
+                422,
+                f"the output of {what} is not finite (NaN or Infinity) for row(s) {shown}: the "
+                "inputs are outside the range the model computes in; accepted: inputs in the "
+                "range of the training data",
+            )
         if self.task == "regression":
             values = out.astype(np.float64) * self.y_std + self.y_mean
             preds = values[:, 0].tolist() if values.shape[1] == 1 else values.tolist()
@@ -281,6 +320,10 @@ def parse_predict(
             f"'{key}' has {len(x)} rows, above the maximum {max_batch_size} of {what}; "
             "split the request",
         )
+    # as sent (model-ready rows) or after the preprocessing (raw rows, records)
+    after = "" if ready or not card.preprocess else " after preprocessing"
+    names = (card.preprocess or {}).get("feature_names") if card.kind == "tabular" else None
+    non_finite(x, f"'{key}'", after, names if isinstance(names, list) else None)
     return {input_name: x}, len(x)
 
 
@@ -299,4 +342,5 @@ def format_predictions(
 ) -> dict[str, Any]:
     """The JSON answer: model, version, predictions (+ probabilities, confidence; for raw
     texts ``truncated``: one flag per text, true when it was cut to ``max_length``)."""
-    return {"model": model, "version": version, **card.format(outputs[0]), **(notes or {})}
+    what = f"model {model!r} version {version}"
+    return {"model": model, "version": version, **card.format(outputs[0], what), **(notes or {})}

@@ -9,7 +9,6 @@ defaults.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import dataclass, field
@@ -17,10 +16,7 @@ from typing import Any
 
 import numpy as np
 
-try:  # a fast JSON codec for the inference routes (a dependency; the stdlib when missing)
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is installed with aimass-lab
-    _orjson = None  # type: ignore[assignment]
+from aimass_lab.serve.server._codec import HTTPError, json_bytes, json_bytes_finite, parse_json
 
 __all__ = [
     "DATATYPES",
@@ -30,6 +26,7 @@ __all__ = [
     "encode_infer_response",
     "json_bytes",
     "json_bytes_finite",
+    "non_finite",
     "numpy_datatype",
     "parse_infer_request",
     "parse_json",
@@ -74,16 +71,6 @@ def _numpy_datatype(dtype: Any) -> str:
     return name
 
 
-class HTTPError(Exception):
-    """An answer other than 200: status, message, extra headers."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-
-
 @dataclass(frozen=True)
 class TensorMeta:
     """Name, OIP datatype and shape (``-1`` for a free axis) of a model input or output."""
@@ -112,44 +99,27 @@ class InferRequest:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def json_bytes(doc: Any) -> bytes:
-    """Compact JSON (NaN/Infinity allowed, as Python writes them)."""
-    return json.dumps(doc, separators=(",", ":")).encode()
+def non_finite(
+    arr: np.ndarray, name: str, after: str = "", columns: list[str] | None = None
+) -> None:
+    """Raise a 400 naming the first row (and position) of ``arr`` that is not finite.
 
-
-def json_bytes_finite(doc: Any) -> bytes:
-    """:func:`json_bytes` of a document the caller knows holds no NaN or infinity (orjson
-    would write those as ``null``): orjson when it takes the document, else the stdlib."""
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(doc)
-        except TypeError:  # integers over 64 bits, keys that are not strings, ...
-            pass
-    return json_bytes(doc)
-
-
-def parse_json(body: bytes) -> Any:
-    """Parse a JSON body, or raise a 400 that says why it is malformed."""
-    if not body:
-        raise HTTPError(400, "malformed JSON: the request body is empty")
-    if _orjson is not None:
-        try:
-            return _orjson.loads(body)
-        except _orjson.JSONDecodeError:
-            pass  # the stdlib decides: NaN, Infinity, big integers, UTF-16, and the message
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise HTTPError(
-            400,
-            f"malformed JSON: the body is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "accepted: a UTF-8 JSON body (raw bytes go in a BYTES tensor with the binary "
-            "tensor extension, images as base64 text)",
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise HTTPError(400, f"malformed JSON: {exc}") from None
-    except RecursionError:
-        raise HTTPError(400, "malformed JSON: nested too deeply") from None
+    ``after`` says what made the values (``" after preprocessing"``); ``columns`` names the
+    columns of a 2-D ``arr`` (a tabular model's features)."""
+    if arr.dtype.kind != "f" or arr.size == 0 or np.isfinite(arr).all():
+        return
+    where = [int(i) for i in np.argwhere(~np.isfinite(arr))[0]]
+    at = f"{name} row {where[0]}"
+    if columns is not None and len(where) == 2 and where[1] < len(columns):
+        at += f" column {columns[where[1]]!r}"
+    elif len(where) > 1:
+        at += f" position {where[1:]}"
+    if np.isnan(arr[tuple(where)]):
+        what = "null or NaN"
+    else:
+        label = numpy_datatype(arr.dtype)
+        what = f"Infinity or a number beyond the range of {label} (+-{np.finfo(arr.dtype).max:.4g})"
+    raise HTTPError(400, f"{at} is {what}{after}; accepted: finite numbers")
 
 
 def _is_int(v: Any) -> bool:
@@ -191,7 +161,8 @@ def parse_infer_request(
     inputs, outputs
         The model's tensors; axis 0 of every input is the batch axis.
     max_batch_size
-        The most rows a request may hold.
+        The most rows a request may hold (the server splits one above the version's
+        ``max_batch_size`` into batches; see ``ServerConfig.max_request_rows``).
     what
         How messages name the model (``"model 'digits' version 3"``).
     raw
@@ -201,7 +172,8 @@ def parse_infer_request(
     Raises
     ------
     HTTPError
-        400 naming what is wrong.
+        400 naming what is wrong (a value that is null, NaN, infinite or beyond the range of
+        its datatype included).
     """
     if header_length is not None:
         if header_length < 0 or header_length > len(body):
@@ -325,6 +297,7 @@ def parse_infer_request(
                     f"{_shape_text(shape)} needs {count}",
                 )
             arr = arr.reshape(shape)
+        non_finite(arr, f"input {name!r}")  # as sent and after the cast to the datatype
         arrays[name] = arr
     missing = [m for m in expected if m not in arrays]
     if missing:
@@ -460,7 +433,6 @@ def encode_infer_response(
     names = request.outputs if request.outputs is not None else list(by_name)
     out_docs: list[dict[str, Any]] = []
     blobs: list[bytes] = []
-    finite = True  # no NaN/inf in the JSON part: orjson may write it
     for name in names:
         arr = by_name[name]
         entry: dict[str, Any] = {
@@ -473,18 +445,32 @@ def encode_infer_response(
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
+            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                raise _non_finite_output(name, arr, f"model {model!r} version {version}")
             entry["data"] = arr.ravel().tolist()
-            finite = finite and bool(np.isfinite(arr).all())
         out_docs.append(entry)
     doc: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": out_docs}
     if request.parameters:
         doc["parameters"] = request.parameters
     if request.id is not None:
         doc["id"] = request.id
-    head = json_bytes_finite(doc) if finite else json_bytes(doc)
+    head = json_bytes_finite(doc)  # the JSON part is finite (checked above)
     if not blobs:
         return head, {"content-type": "application/json"}
     return b"".join([head, *blobs]), {
         "content-type": "application/octet-stream",
         "inference-header-content-length": str(len(head)),
     }
+
+
+def _non_finite_output(name: str, arr: np.ndarray, what: str) -> HTTPError:
+    """422: a JSON output holds NaN or Infinity, which JSON cannot hold."""
+    rows = sorted({int(i) for i in np.argwhere(~np.isfinite(arr))[:, 0]})
+    shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+    return HTTPError(
+        422,
+        f"output {name!r} of {what} is not finite (NaN or Infinity) in row(s) {shown}: the "
+        "inputs are outside the range the model computes in, and JSON cannot hold those "
+        "values; ask for the output in binary (parameters.binary_data: true) to get them "
+        "as they are",
+    )

@@ -28,7 +28,7 @@ from aimass_lab.serve.server._schemas import (
 
 __all__ = ["ROUTES"]
 
-_INFER = (400, 401, 403, 404, 413, 429, 503, 504)
+_INFER = (400, 401, 403, 404, 413, 422, 429, 503, 504)
 _API = (400, 401, 403, 404)
 _ADMIN = (401, 403, 404)
 
