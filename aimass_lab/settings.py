@@ -126,10 +126,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "serve_loop",
         "AIMASS_SERVE_LOOP",
-        "auto",
+        "asyncio",
         "choice",
-        "Event loop of the inference server: uvloop when installed, or asyncio.",
-        choices=("auto", "uvloop", "asyncio"),
+        "Event loop of the inference server: asyncio (fair to new connections under "
+        "overload), uvloop, or auto (uvloop when installed).",
+        choices=("asyncio", "uvloop", "auto"),
     ),
     Variable(
         "serve_worker_start_s",

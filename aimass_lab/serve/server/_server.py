@@ -101,7 +101,7 @@ async def serve(
         log_level="warning",
         access_log=False,
         lifespan="off",
-        # httptools and uvloop when installed (pip install aimass-lab[serve]), else h11/asyncio
+        # httptools when installed (pip install aimass-lab[serve]), else h11
         http=settings().serve_http,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=max(1, int(config.drain_timeout_s)),
@@ -277,7 +277,13 @@ def run_server(
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop when installed (and not turned off with AIMASS_SERVE_LOOP=asyncio)."""
+    """asyncio, or uvloop when asked for (AIMASS_SERVE_LOOP=uvloop, or auto and installed).
+
+    asyncio is the default: under a flood of clients uvloop served the connections it had and
+    left new ones (a health check, a new client's request) waiting for seconds, where
+    asyncio answered them in tens of milliseconds, for a few percent of throughput
+    (``benchmarks/serve_overload.py``; BENCHMARKS.md).
+    """
     if settings().serve_loop in ("auto", "uvloop"):
         try:
             import uvloop
