@@ -29,12 +29,12 @@ def test_defaults_and_typed_values() -> None:
             "AIMASS_HOME": "/tmp/x",
             "AIMASS_HEARTBEAT_INTERVAL": "0.5",
             "AIMASS_RICH_DISPLAY": "0",
-            "AIMASS_SERVE_LOOP": "asyncio",
+            "AIMASS_SERVE_LOOP": "uvloop",
             "AIMASS_DB_URL": "  ",  # blank counts as unset
         }
     )
     assert got.home == "/tmp/x" and got.heartbeat_interval == 0.5
-    assert got.rich_display is False and got.serve_loop == "asyncio" and got.db_url is None
+    assert got.rich_display is False and got.serve_loop == "uvloop" and got.db_url is None
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_defaults_and_typed_values() -> None:
     [
         ("AIMASS_HEARTBEAT_INTERVAL", "fast", "a number"),
         ("AIMASS_RICH_DISPLAY", "maybe", "1/0, true/false"),
-        ("AIMASS_SERVE_LOOP", "trio", "'auto', 'uvloop', 'asyncio'"),
+        ("AIMASS_SERVE_LOOP", "trio", "'asyncio', 'uvloop', 'auto'"),
     ],
 )
 def test_a_malformed_value_names_the_variable_and_what_is_accepted(
