@@ -80,6 +80,8 @@ def pretrained_model(ws: Any, model: str | None, pretrained: str) -> dict[str, A
 @field_option(TrainSpec, "warmup_steps", "--warmup-steps")
 @field_option(TrainSpec, "lr_schedule", "--lr-schedule")
 @field_option(TrainSpec, "accumulate_grad_batches", "--accumulate-grad-batches")
+@field_option(TrainSpec, "gradient_clip_val", "--gradient-clip-val")
+@field_option(TrainSpec, "max_steps", "--max-steps")
 @field_option(
     TrainSpec,
     "devices",

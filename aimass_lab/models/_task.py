@@ -73,9 +73,14 @@ class TaskModule(pl.LightningModule):
     target_stats
         ``{"mean": m, "std": s}`` of the training target (regression): the network learns
         the standardised target and predictions are mapped back.
-    warmup_steps, lr_schedule
+    warmup_steps, lr_schedule, lr_gamma, lr_step_epochs, lr_patience
         The learning rate rises linearly from 0 over ``warmup_steps`` optimizer steps, then
-        stays (``"constant"``) or decays to 0 at the last step (``"linear"``, ``"cosine"``).
+        stays (``"constant"``), decays to 0 at the last step (``"linear"``, ``"cosine"``) or
+        is multiplied by ``lr_gamma`` every ``lr_step_epochs`` epochs (``"step"``);
+        ``"one_cycle"`` is PyTorch's one-cycle policy peaking at ``lr`` (after the warm-up,
+        else 30% of the steps); ``"plateau"`` multiplies it by ``lr_gamma`` when
+        ``val_loss`` did not improve for ``lr_patience`` epochs. With a schedule, the
+        learning rate is logged as ``lr`` at every step.
 
     Only parameters that require gradients are optimised (a frozen backbone is left out); a
     network with ``param_groups(lr)`` (a pretrained model) gives its own groups (head and
@@ -93,6 +98,9 @@ class TaskModule(pl.LightningModule):
         target_stats: dict[str, float] | None = None,
         warmup_steps: int = 0,
         lr_schedule: str = "constant",
+        lr_gamma: float = 0.1,
+        lr_step_epochs: int = 10,
+        lr_patience: int = 2,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
@@ -103,6 +111,9 @@ class TaskModule(pl.LightningModule):
         self.optimizer_name = optimizer
         self.warmup_steps = int(warmup_steps)
         self.lr_schedule = lr_schedule
+        self.lr_gamma = float(lr_gamma)
+        self.lr_step_epochs = int(lr_step_epochs)
+        self.lr_patience = int(lr_patience)
         stats = target_stats or {"mean": 0.0, "std": 1.0}
         self.y_mean: torch.Tensor
         self.y_std: torch.Tensor
@@ -128,7 +139,15 @@ class TaskModule(pl.LightningModule):
         x, y = batch
         loss = self._loss(self.network(x), y)
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
+        if self.scheduled:
+            lr = self.trainer.optimizers[0].param_groups[-1]["lr"]  # the head's, for pretrained
+            self.log("lr", float(lr), on_step=True, on_epoch=False, batch_size=len(y))
         return loss
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the learning rate changes during training (then it is logged as ``lr``)."""
+        return self.warmup_steps > 0 or self.lr_schedule != "constant"
 
     def _evaluate(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> None:
         x, y = batch
@@ -170,13 +189,40 @@ class TaskModule(pl.LightningModule):
             opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         else:
             opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        if self.warmup_steps <= 0 and self.lr_schedule == "constant":
+        if not self.scheduled:
             return opt
+        return {"optimizer": opt, "lr_scheduler": self._scheduler(opt)}
+
+    def _scheduler(self, opt: torch.optim.Optimizer) -> dict[str, Any]:
+        """Lightning's scheduler entry for ``lr_schedule`` (see the class's doc)."""
+        sched = torch.optim.lr_scheduler
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: lr_factor(step, self.warmup_steps, total, self.lr_schedule)
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        if self.lr_schedule == "plateau":
+            plateau = sched.ReduceLROnPlateau(
+                opt, mode="min", factor=self.lr_gamma, patience=self.lr_patience
+            )
+            return {"scheduler": plateau, "monitor": "val_loss", "interval": "epoch"}
+        if self.lr_schedule == "one_cycle":
+            cycle = sched.OneCycleLR(
+                opt,
+                max_lr=[g["lr"] for g in opt.param_groups],
+                total_steps=total,
+                pct_start=min(0.9, self.warmup_steps / total) if self.warmup_steps else 0.3,
+            )
+            return {"scheduler": cycle, "interval": "step"}
+        per_epoch = max(1, math.ceil(self.trainer.num_training_batches / self._accumulate()))
+        every = self.lr_step_epochs * per_epoch
+
+        def factor(step: int) -> float:
+            if self.lr_schedule == "step":
+                warm = (step + 1) / self.warmup_steps if step < self.warmup_steps else 1.0
+                return warm * self.lr_gamma ** (step // every)
+            return lr_factor(step, self.warmup_steps, total, self.lr_schedule)
+
+        return {"scheduler": sched.LambdaLR(opt, factor), "interval": "step"}
+
+    def _accumulate(self) -> int:
+        return int(getattr(self.trainer, "accumulate_grad_batches", 1) or 1)
 
 
 def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:

@@ -49,10 +49,17 @@ TRAIN_HPARAMS: tuple[str, ...] = (
     "accumulate_grad_batches",
     "warmup_steps",
     "lr_schedule",
+    "lr_gamma",
+    "lr_step_epochs",
+    "lr_patience",
+    "gradient_clip_val",
+    "max_steps",
 )
 
-LrSchedule = Literal["constant", "linear", "cosine"]
-#: Learning-rate schedules after the warm-up: flat, linear decay to 0, cosine decay to 0.
+LrSchedule = Literal["constant", "linear", "cosine", "step", "one_cycle", "plateau"]
+#: Learning-rate schedules: after the warm-up flat, linear or cosine decay to 0, x lr_gamma
+#: every lr_step_epochs epochs; one-cycle (up to lr over the warm-up, then down); x lr_gamma
+#: when val_loss stopped improving for lr_patience epochs.
 LR_SCHEDULES: tuple[LrSchedule, ...] = get_args(LrSchedule)
 
 Precision = Literal["64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true"]

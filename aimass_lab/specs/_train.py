@@ -54,7 +54,28 @@ class TrainSpec(Spec):
         0, ge=0, description="optimizer steps over which the learning rate rises from 0"
     )
     lr_schedule: LrSchedule = Field(
-        "constant", description="after the warm-up: constant, linear or cosine decay to 0"
+        "constant",
+        description="constant, linear or cosine decay to 0 (after the warm-up), step (x "
+        "lr_gamma every lr_step_epochs epochs), one_cycle (up over the warm-up or 30% of the "
+        "steps, then down), plateau (x lr_gamma when val_loss stalls for lr_patience epochs)",
+    )
+    lr_gamma: float = Field(
+        0.1, gt=0.0, lt=1.0, description="step and plateau: the factor the learning rate is cut by"
+    )
+    lr_step_epochs: int = Field(
+        10, ge=1, description="step: epochs between two cuts of the learning rate"
+    )
+    lr_patience: int = Field(
+        2, ge=0, description="plateau: epochs without a better val_loss before a cut"
+    )
+    gradient_clip_val: float | None = Field(
+        None, gt=0.0, description="clip gradients to this norm (or value) before each step"
+    )
+    gradient_clip_algorithm: Literal["norm", "value"] = Field(
+        "norm", description="norm: scale the whole gradient; value: clip each element"
+    )
+    max_steps: int | None = Field(
+        None, ge=1, description="stop after this many optimizer steps (max_epochs still bounds)"
     )
     devices: int | str | list[int] = Field(
         "auto", description="'auto', a count, -1 for all, or a list of indices"
@@ -111,6 +132,23 @@ class TrainSpec(Spec):
         if text not in PRECISIONS:
             raise ValueError(f"unknown precision {value!r}; accepted: {accepted(PRECISIONS)}")
         return text
+
+    @model_validator(mode="after")
+    def _schedule(self) -> TrainSpec:
+        if self.lr_schedule == "plateau" and self.warmup_steps:
+            raise SpecError(
+                "TrainSpec",
+                [
+                    {
+                        "field": "warmup_steps",
+                        "value": self.warmup_steps,
+                        "message": "the plateau schedule cuts the learning rate when val_loss "
+                        "stalls and takes no warm-up; accepted: warmup_steps 0 with plateau, "
+                        "or a schedule with a warm-up: constant, linear, cosine, step, one_cycle",
+                    }
+                ],
+            )
+        return self
 
     @model_validator(mode="after")
     def _pretrained_tokenizer(self) -> TrainSpec:

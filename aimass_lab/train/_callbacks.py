@@ -100,12 +100,12 @@ class MetricsRecorder(pl.Callback):
         self.job_id = job_id
         self.on_progress = on_progress
         self.flush_every = flush_every
-        self._steps: list[tuple[int, int, torch.Tensor]] = []
+        self._steps: list[tuple[str, int, int, torch.Tensor | float]] = []
         self._last_flush = time.monotonic()
         self._progress = 0.0
 
     def _flush(self) -> None:
-        rows = [("train_loss", step, epoch, float(loss)) for step, epoch, loss in self._steps]
+        rows = [(name, step, epoch, float(v)) for name, step, epoch, v in self._steps]
         self._steps.clear()
         self.workspace.log_metrics(self.job_id, rows)
         self._last_flush = time.monotonic()
@@ -117,8 +117,8 @@ class MetricsRecorder(pl.Callback):
         # ``train_loss_epoch``: one row per metric per epoch, under the ``_epoch`` name.
         values: dict[str, float] = {}
         for name, value in trainer.callback_metrics.items():
-            if name.endswith("_step") or not name.startswith(prefix):
-                continue
+            if name.endswith("_step") or name == "lr" or not name.startswith(prefix):
+                continue  # (lr: recorded at every step)
             number = float(value)
             if math.isfinite(number):
                 values["train_loss_epoch" if name == "train_loss" else name] = number
@@ -137,8 +137,12 @@ class MetricsRecorder(pl.Callback):
         if not trainer.is_global_zero:
             return
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        step, epoch = trainer.global_step, trainer.current_epoch
         if isinstance(loss, torch.Tensor):
-            self._steps.append((trainer.global_step, trainer.current_epoch, loss.detach()))
+            self._steps.append(("train_loss", step, epoch, loss.detach()))
+        lr = trainer.callback_metrics.get("lr")  # logged by a scheduled TaskModule's step
+        if lr is not None and getattr(pl_module, "scheduled", False):
+            self._steps.append(("lr", step, epoch, lr.detach()))
         batches = trainer.num_training_batches
         if (
             isinstance(batches, int | float)
@@ -149,6 +153,8 @@ class MetricsRecorder(pl.Callback):
             self._progress = (
                 trainer.current_epoch + (batch_idx + 1) / batches
             ) / trainer.max_epochs
+            if trainer.max_steps and trainer.max_steps > 0:  # max_steps may end it sooner
+                self._progress = max(self._progress, step / trainer.max_steps)
         if time.monotonic() - self._last_flush >= self.flush_every:
             self._flush()
 

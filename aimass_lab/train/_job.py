@@ -106,6 +106,9 @@ def execute(
             target_stats=dataset.target_stats,
             warmup_steps=spec.warmup_steps,
             lr_schedule=spec.lr_schedule,
+            lr_gamma=spec.lr_gamma,
+            lr_step_epochs=spec.lr_step_epochs,
+            lr_patience=spec.lr_patience,
         )
     datamodule = dataset.datamodule(batch_size=spec.batch_size, seed=spec.seed)
     trainer = _trainer(spec, run_dir, _callbacks(ctx, spec, last_ckpt, callbacks))
@@ -126,7 +129,7 @@ def execute(
     metrics = {
         ("train_loss_epoch" if k == "train_loss" else k): float(v)
         for k, v in trainer.callback_metrics.items()
-        if not k.endswith("_step")
+        if not k.endswith("_step") and k != "lr"
     }
     with _in_loop(ctx):
         test_results = trainer.test(module, datamodule=datamodule, verbose=False)
@@ -237,7 +240,27 @@ def _trainer(spec: TrainSpec, run_dir: Path, callbacks: list[Any]) -> Any:
         log_every_n_steps=50,
         limit_train_batches=spec.limit_train_batches,
         accumulate_grad_batches=spec.accumulate_grad_batches,
+        gradient_clip_val=spec.gradient_clip_val,
+        gradient_clip_algorithm=spec.gradient_clip_algorithm,
+        max_steps=spec.max_steps or -1,
     )
+
+
+def _schedule_hparams(spec: TrainSpec) -> dict[str, Any]:
+    """The schedule's and the step's settings that apply to this run (recorded in model.json)."""
+    out: dict[str, Any] = {}
+    if spec.lr_schedule in ("step", "plateau"):
+        out["lr_gamma"] = spec.lr_gamma
+    if spec.lr_schedule == "step":
+        out["lr_step_epochs"] = spec.lr_step_epochs
+    if spec.lr_schedule == "plateau":
+        out["lr_patience"] = spec.lr_patience
+    if spec.gradient_clip_val is not None:
+        out["gradient_clip_val"] = spec.gradient_clip_val
+        out["gradient_clip_algorithm"] = spec.gradient_clip_algorithm
+    if spec.max_steps is not None:
+        out["max_steps"] = spec.max_steps
+    return out
 
 
 def write_model(
@@ -276,6 +299,7 @@ def write_model(
         "accumulate_grad_batches": spec.accumulate_grad_batches,
         "warmup_steps": spec.warmup_steps,
         "lr_schedule": spec.lr_schedule,
+        **_schedule_hparams(spec),
         "seed": spec.seed,
     }
     atomic_write_json(

@@ -17,6 +17,8 @@ TRAIN_PARAMS: dict[str, tuple[str, float | None, float | None, bool, list[Any] |
     "batch_size": ("int", 16, 128, True, None),
     "weight_decay": ("float", 1e-6, 1e-2, True, None),
     "optimizer": ("categorical", None, None, False, ["adam", "adamw", "sgd"]),
+    "lr_schedule": ("categorical", None, None, False, ["constant", "cosine", "one_cycle"]),
+    "gradient_clip_val": ("float", 0.1, 10.0, True, None),
 }
 
 

@@ -4,7 +4,8 @@ With the model family ``pretrained``, a dropdown lists the local pretrained mode
 models folder (``AIMASS_MODELS_DIR``, else ``<workspace>/pretrained``), one entry per model
 with its kind, size and input; the fine-tuning options (``finetune``, ``top_layers``,
 ``lora_rank``, ...) are the family's hyperparameters, shown as for any family. The training
-column gains warm-up steps, the learning-rate schedule and gradient accumulation.
+column gains warm-up steps, the learning-rate schedule, gradient accumulation, gradient
+clipping and a step limit (0: off).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from aimass_lab.specs import TrainSpec
+from aimass_lab.specs import LR_SCHEDULES, TrainSpec
 from aimass_lab.widgets._base import Field, dropdown, set_options
 
 __all__ = ["PretrainedChoice"]
@@ -23,7 +24,11 @@ EXTRA_FIELDS = (
     ("warmup_steps", "warm-up steps"),
     ("lr_schedule", "lr schedule"),
     ("accumulate_grad_batches", "accumulate"),
+    ("gradient_clip_val", "clip grad norm"),
+    ("max_steps", "max steps"),
 )
+#: Fields that are off when None: the form shows 0 for off.
+OPTIONAL_FIELDS = ("gradient_clip_val", "max_steps")
 
 
 class PretrainedChoice:
@@ -47,7 +52,11 @@ class PretrainedChoice:
             default = TrainSpec.model_fields[name].default
             layout = widgets.Layout(width="9em")
             if name == "lr_schedule":
-                control: widgets.Widget = dropdown(["constant", "linear", "cosine"], width="9em")
+                control: widgets.Widget = dropdown(list(LR_SCHEDULES), width="9em")
+            elif name == "gradient_clip_val":
+                control = widgets.BoundedFloatText(0.0, min=0.0, max=1e6, layout=layout)
+            elif name in OPTIONAL_FIELDS:
+                control = widgets.BoundedIntText(0, min=0, max=10**9, layout=layout)
             else:
                 control = widgets.IntText(default, layout=layout)
             self.extra_fields[name] = Field(label, control)
@@ -83,7 +92,10 @@ class PretrainedChoice:
 
     def extra_values(self) -> dict[str, Any]:
         """The extra training fields as set in the form."""
-        return {name: f.value for name, f in self.extra_fields.items()}
+        out = {name: f.value for name, f in self.extra_fields.items()}
+        for name in OPTIONAL_FIELDS:  # 0: off
+            out[name] = out[name] or None
+        return out
 
     def _fill_pretrained(self, spec: Any) -> None:
         """Set the pretrained model and the extra fields from a TrainSpec."""
@@ -97,4 +109,5 @@ class PretrainedChoice:
                 ]
             self.pretrained.value = spec.model.path
         for name, f in self.extra_fields.items():
-            f.value = getattr(spec, name)
+            value = getattr(spec, name)
+            f.value = 0 if value is None and name in OPTIONAL_FIELDS else value

@@ -46,7 +46,10 @@ def test_the_dropdown_lists_the_models_folder_and_the_finetune_options(
     for option in ("finetune", "top_layers", "lora_rank", "lora_alpha", "gradient_checkpointing"):
         assert option in panel.hparam_fields
     assert panel.hparam_fields["finetune"].control.options == ("full", "head", "top", "lora")
-    assert set(panel.extra_fields) == {"warmup_steps", "lr_schedule", "accumulate_grad_batches"}
+    assert set(panel.extra_fields) == {
+        "warmup_steps", "lr_schedule", "accumulate_grad_batches", "gradient_clip_val", "max_steps"
+    }  # fmt: skip
+    assert "one_cycle" in panel.extra_fields["lr_schedule"].control.options
     assert panel.valid
     panel.hparam_fields["lora_rank"].value = 0
     assert not panel.valid and panel.hparam_fields["lora_rank"].has_error
@@ -104,6 +107,7 @@ def test_train_button_fine_tunes_a_tiny_bert_with_lora(
     panel.hparam_fields["lora_rank"].value = 2
     panel.extra_fields["warmup_steps"].value = 1
     panel.extra_fields["lr_schedule"].value = "linear"
+    panel.extra_fields["gradient_clip_val"].value = 1.0  # max_steps stays 0: off
     panel.batch_size.value = 32
     panel.train_button.click()
     assert panel.last_error is None and panel.run is not None, panel.status.value
@@ -115,6 +119,8 @@ def test_train_button_fine_tunes_a_tiny_bert_with_lora(
     assert spec.model.family == "pretrained" and spec.model.path == str(models_folder / "bert-tiny")
     assert spec.model.hparams["finetune"] == "lora" and spec.model.hparams["lora_rank"] == 2
     assert (spec.warmup_steps, spec.lr_schedule) == (1, "linear")
+    assert (spec.gradient_clip_val, spec.max_steps) == (1.0, None)
+    assert run.history("lr")  # a schedule: the rate of every step is recorded
     panel.close()
 
     again = TrainPanel(run=run)  # the form shows the run's settings
@@ -122,4 +128,6 @@ def test_train_button_fine_tunes_a_tiny_bert_with_lora(
     assert again.pretrained.value == str(models_folder / "bert-tiny")
     assert again.hparam_fields["lora_rank"].value == 2
     assert again.extra_fields["lr_schedule"].value == "linear"
+    assert again.extra_fields["gradient_clip_val"].value == 1.0
+    assert again.extra_fields["max_steps"].value == 0
     again.close()
