@@ -3,6 +3,7 @@ learning rate of every step is recorded (``lr``), and what the run did is in mod
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,8 @@ def test_one_cycle_rises_over_the_warm_up_then_falls(sqlite_workspace: Workspace
     assert lrs[peak] == pytest.approx(0.02, rel=0.05)
     assert 3 <= peak <= 5  # at the end of the warm-up (4 of 12 steps)
     assert lrs[0] < 0.02 / 10 and lrs[-1] < lrs[0]  # from lr/25 up, then below where it began
-    assert all(a <= b for a, b in zip(lrs[: peak + 1], lrs[1 : peak + 1], strict=False))
-    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1 :], strict=False))
+    assert all(a <= b for a, b in pairwise(lrs[: peak + 1]))
+    assert all(a >= b for a, b in pairwise(lrs[peak:]))
 
 
 def test_plateau_cuts_the_rate_when_val_loss_stalls(sqlite_workspace: Workspace) -> None:
