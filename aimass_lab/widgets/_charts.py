@@ -66,20 +66,28 @@ def live_train_figure(task: str | None) -> tuple[go.FigureWidget, dict[str, int]
 
 
 def add_metric_trace(fig: go.FigureWidget, name: str) -> None:
-    """A trace of one metric (step on x); losses on the left axis, others on the right."""
+    """A trace of one metric (step on x); losses on the left axis, others on the right, the
+    learning rate (``lr``: recorded at every step of a scheduled run) on its own log axis."""
     is_loss = "loss" in name
-    step = name == "train_loss"
+    step = name in ("train_loss", "lr")
+    if name == "lr":
+        fig.update_layout(
+            yaxis3={
+                "title": "lr", "overlaying": "y", "side": "right", "anchor": "free",
+                "autoshift": True, "type": "log", "showgrid": False,
+            }
+        )  # fmt: skip
     fig.add_trace(
         go.Scatter(
             x=[],
             y=[],
             name=name,
             mode="lines" if step else "lines+markers",
-            yaxis="y" if is_loss else "y2",
+            yaxis="y" if is_loss else ("y3" if name == "lr" else "y2"),
             line={"width": 1 if step else 2},
             opacity=0.6 if step else 1.0,
             visible=True
-            if name in ("train_loss", "val_loss", "val_acc", "val_rmse")
+            if name in ("train_loss", "val_loss", "val_acc", "val_rmse", "lr")
             else "legendonly",
         )
     )

@@ -121,6 +121,8 @@ def test_train_button_fine_tunes_a_tiny_bert_with_lora(
     assert (spec.warmup_steps, spec.lr_schedule) == (1, "linear")
     assert (spec.gradient_clip_val, spec.max_steps) == (1.0, None)
     assert run.history("lr")  # a schedule: the rate of every step is recorded
+    lr_trace = next(t for t in panel.chart.data if t.name == "lr")  # on its own log axis
+    assert lr_trace.yaxis == "y3" and len(lr_trace.y) == len(run.history("lr"))
     panel.close()
 
     again = TrainPanel(run=run)  # the form shows the run's settings
