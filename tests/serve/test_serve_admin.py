@@ -253,6 +253,9 @@ def test_admin_errors(server: ServerProcess, admin: Client) -> None:
         (lambda: admin.load("digits-mlp", "digits-mlp:42"), 404, "has no version 42"),
         (lambda: admin.load("digits-mlp", "digits-mlp:3"), 409, "already serves version 3"),
         (lambda: admin.load("digits-mlp", "bad ref!"), 400, "invalid model name"),
+        # endpoint names follow the registry's rule: '.', '..', '...' and '.x' are refused
+        (lambda: admin.load("...", "digits-mlp:2"), 400, "invalid endpoint name '...'"),
+        (lambda: admin.load(".x", "digits-mlp:2"), 400, "not starting with '.'"),
         (lambda: admin.split("digits-mlp", {"7": 100}), 404, "no loaded version '7'"),
         (lambda: admin.split("digits-mlp", {"2": 0, "3": 0}), 400, "must not all be 0"),
         (lambda: admin.split("digits-mlp", {"2": -1}), 400, "must be a number >= 0"),
@@ -282,6 +285,15 @@ def test_admin_errors(server: ServerProcess, admin: Client) -> None:
             headers={"x-admin-key": ADMIN},
         )
         assert r.status_code == 400 and "unknown batching field(s) 'max_batch'" in r.json()["error"]
+    # '.' and '..' reach the server only percent-encoded (clients resolve them in paths)
+    for dots in ("%2E", "%2E%2E"):
+        r = httpx.post(
+            f"{server.url}/admin/models/{dots}/versions",
+            json={"ref": "digits-mlp:2"},
+            headers={"x-admin-key": ADMIN},
+        )
+        assert r.status_code == 400 and "invalid endpoint name" in r.json()["error"], r.text
+    assert {m["name"] for m in admin.admin_models()} == {"digits-mlp"}
 
 
 def test_unload_a_version_then_the_model(server: ServerProcess, admin: Client) -> None:
