@@ -247,6 +247,24 @@ def test_shadow_traffic_is_mirrored_not_answered(server: ServerProcess, admin: C
     admin.split("digits-mlp", {"2": 100}, shadow=None)
 
 
+def test_options_and_405_allow_the_documented_methods(server: ServerProcess) -> None:
+    """For every path of the OpenAPI document, OPTIONS answers 200 with ``Allow`` naming the
+    methods the document lists for it, and another method gets a 405 with the same."""
+    keys = {"x-api-key": API, "x-admin-key": ADMIN}
+    with server.client(headers=keys) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        assert "/admin/models/{name}/versions/{version}" in paths
+        for template, operations in paths.items():
+            path = template.format(name="digits-mlp", version="2", target="digits-mlp")
+            documented = {m.upper() for m in operations}
+            r = c.options(path)
+            assert r.status_code == 200 and r.content == b"", (path, r.status_code, r.text)
+            assert set(r.headers["allow"].split(", ")) == documented, (path, r.headers)
+            wrong = c.request("PATCH", path)
+            assert wrong.status_code == 405, (path, wrong.text)
+            assert set(wrong.headers["allow"].split(", ")) == documented, (path, wrong.headers)
+
+
 def test_admin_errors(server: ServerProcess, admin: Client) -> None:
     _with_v3(admin)
     cases = [
