@@ -21,9 +21,11 @@ __all__ = ["LATEST", "NAME_RULE", "parse_ref", "validate_alias", "validate_name"
 #: The reserved alias that always means the newest version.
 LATEST = "latest"
 #: What a model name (or alias, or endpoint name) may be made of, for messages.
-NAME_RULE = "letters, digits, '-', '_' and '.', 1 to 100 characters"
+NAME_RULE = "letters, digits, '-', '_' and '.', 1 to 100 characters, not starting with '.'"
 
-_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
+# Not starting with '.': '.', '..' and '...' would be path segments in a URL
+# (/v2/models/../infer) and in a folder (a Triton repository), and '.x' a hidden file.
+_NAME_RE = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,99}")
 
 
 def validate_name(name: object) -> str:
@@ -38,7 +40,8 @@ def validate_name(name: object) -> str:
     ------
     AimassError
         When the name is not a string of letters, digits, ``-``, ``_`` and ``.``
-        (1 to 100 characters).
+        (1 to 100 characters) that does not start with ``.`` (so ``.``, ``..`` and ``...``
+        are refused).
     """
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise AimassError(f"invalid model name {name!r}; accepted: {NAME_RULE}, e.g. 'digits-mlp'")

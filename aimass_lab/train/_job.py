@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from aimass_lab._io import atomic_write_json
+from aimass_lab._io import atomic_write_json, remove_stale_temp_files
 from aimass_lab.errors import CheckpointError
 from aimass_lab.specs import TrainSpec
 
@@ -113,6 +113,7 @@ def execute(
     datamodule = dataset.datamodule(batch_size=spec.batch_size, seed=spec.seed)
     trainer = _trainer(spec, run_dir, _callbacks(ctx, spec, last_ckpt, callbacks))
 
+    _remove_stale_saves(last_ckpt.parent)
     ckpt_path = None
     if last_ckpt.exists():
         check_checkpoint(last_ckpt)
@@ -176,6 +177,20 @@ def _in_loop(ctx: Any) -> Iterator[None]:
         yield
     finally:
         ctx.in_loop = False
+
+
+def _remove_stale_saves(folder: Path) -> None:
+    """Delete the temp files of checkpoint saves killed before their rename (an earlier
+    attempt of this run killed with ``kill -9``), and say so in the job's log."""
+    removed = remove_stale_temp_files(folder)
+    if removed:
+        size = sum(r["bytes"] for r in removed) / 1e6
+        names = ", ".join(Path(r["path"]).name for r in removed)
+        print(
+            f"[aimass] removed {len(removed)} stale temp file(s) of interrupted checkpoint "
+            f"saves ({size:.1f} MB): {names}",
+            flush=True,
+        )
 
 
 def _callbacks(ctx: Any, spec: TrainSpec, last_ckpt: Path, extra: Sequence[Any]) -> list[Any]:

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from aimass_lab._io import fsync_dir, sha256_file
+from aimass_lab._io import fsync_dir, sha256_file, temp_tag
 from aimass_lab.errors import IntegrityError
 
 __all__ = ["ArtifactStore"]
@@ -42,7 +42,7 @@ class ArtifactStore:
         src = Path(src)
         staging_dir = self.root / "tmp"
         staging_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=staging_dir, suffix=".part")
+        fd, tmp = tempfile.mkstemp(prefix=temp_tag(), suffix=".part", dir=staging_dir)
         try:
             with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
                 shutil.copyfileobj(inp, out, 1 << 20)
@@ -66,7 +66,7 @@ class ArtifactStore:
         """Store bytes; return their sha256."""
         staging_dir = self.root / "tmp"
         staging_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=staging_dir, suffix=".part")
+        fd, tmp = tempfile.mkstemp(prefix=temp_tag(), suffix=".part", dir=staging_dir)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         try:

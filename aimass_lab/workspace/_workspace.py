@@ -58,6 +58,31 @@ class Workspace:
         """The store's SQLAlchemy URL."""
         return self.store.url
 
+    # -- housekeeping -------------------------------------------------------------------------
+    def gc(self, *, dry_run: bool = False) -> list[dict[str, Any]]:
+        """Delete the stale temp files of interrupted atomic writes (``aimass gc``).
+
+        A save killed before its rename (``kill -9`` during a checkpoint, say) leaves a temp
+        file beside its target (``.last.ckpt.<pid>-<host>.<random>.tmp``). This removes
+        those whose writer is gone (see :mod:`aimass_lab._io`: written on this host by a
+        process that no longer runs, else unmodified for a day) in the workspace folder and
+        the cache folder (``AIMASS_CACHE_DIR``); a live writer's file is kept.
+
+        Parameters
+        ----------
+        dry_run
+            Only list them.
+
+        Returns
+        -------
+        list of dict
+            ``{"path", "bytes"}`` of each file removed (or, with ``dry_run``, to remove).
+        """
+        from aimass_lab._io import remove_stale_temp_files
+
+        roots = [self.path, Path(settings().cache_dir).expanduser()]
+        return remove_stale_temp_files(roots, dry_run=dry_run)
+
     # -- metrics ------------------------------------------------------------------------------
     def log_metrics(self, job_id: str, rows: Iterable[tuple[str, int, int | None, float]]) -> int:
         """Append metric points ``(name, step, epoch, value)`` for a job in one transaction."""

@@ -60,6 +60,9 @@ def test_train_register_and_manage_models(tmp_path: Path) -> None:
         in aimass(ws, "models", "register", run_id, "iris-mlp", "--alias", "prod").stdout
     )
     aimass(ws, "models", "register", run_id, "iris-mlp")
+    for dots in (".", ".."):  # path segments, not names
+        refused = aimass(ws, "models", "register", run_id, dots, check=False)
+        assert refused.returncode == 1 and f"invalid model name '{dots}'" in refused.stderr
     versions = json.loads(aimass(ws, "models", "list", "--json").stdout)
     assert [v["ref"] for v in versions] == ["iris-mlp:2", "iris-mlp:1"]
     assert (
@@ -75,6 +78,8 @@ def test_train_register_and_manage_models(tmp_path: Path) -> None:
     other = tmp_path / "other"
     imported = json.loads(aimass(other, "models", "import", str(archive), "--json").stdout)
     assert imported["ref"] == "iris-mlp:1"
+    refused = aimass(other, "models", "import", str(archive), "--name", "...", check=False)
+    assert refused.returncode == 1 and "invalid model name '...'" in refused.stderr
     assert "OK" in aimass(other, "models", "verify", "iris-mlp:1").stdout
     aimass(ws, "models", "delete", "iris-mlp:1", "--yes")
     assert [v["ref"] for v in json.loads(aimass(ws, "models", "list", "--json").stdout)] == [

@@ -184,7 +184,13 @@ async def test_deployment_routes_without_a_server(jp_fetch: Any, ws_path: Path) 
             {"model": "iris mlp!"},
             "model",
             "invalid model name 'iris mlp!'; accepted: letters, digits, '-', '_' and '.', "
-            "1 to 100 characters, e.g. 'digits-mlp'",
+            "1 to 100 characters, not starting with '.', e.g. 'digits-mlp'",
+        ),
+        (
+            {"model": "iris-mlp:1", "name": ".."},
+            "name",
+            "invalid endpoint name '..'; accepted: letters, digits, '-', '_' and '.', "
+            "1 to 100 characters, not starting with '.', e.g. 'digits-mlp'",
         ),
         ({"replicas": 1}, "model", "required field is missing"),
         (

@@ -61,6 +61,9 @@ def test_alias_errors(workspace: Workspace, model_dir: Path) -> None:
         registry.set_alias("m:1", "pr od")
     with pytest.raises(AimassError, match=r"invalid alias ''"):
         registry.set_alias("m:1", "")
+    for dots in (".", "..", "..."):
+        with pytest.raises(AimassError, match=rf"invalid alias '{dots}'; .*not starting with"):
+            registry.set_alias("m:1", dots)
     with pytest.raises(NotFoundError, match=r"model 'm' has no version 5; versions: 1"):
         registry.set_alias("m:5", "prod")
     with pytest.raises(

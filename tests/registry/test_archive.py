@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 
 from aimass_lab import registry
 from aimass_lab._io import sha256_file
-from aimass_lab.errors import ArchiveError, IntegrityError, NotFoundError
+from aimass_lab.errors import AimassError, ArchiveError, IntegrityError, NotFoundError
 from aimass_lab.workspace import Workspace
 from aimass_lab.workspace._store import ModelVersionRow
 
@@ -114,6 +115,9 @@ def test_round_trip_across_backends(
         assert sha256_file(path) == mv.manifest[name]["sha256"]
     renamed = registry.import_(archive, name="copy", workspace=other_workspace)
     assert renamed.ref == "copy:1"
+    for dots in (".", ".."):
+        with pytest.raises(AimassError, match=rf"invalid model name '{re.escape(dots)}'"):
+            registry.import_(archive, name=dots, workspace=other_workspace)
 
 
 def test_export_refuses_a_tampered_version(
@@ -230,6 +234,8 @@ def test_archive_structure_errors(workspace: Workspace, exported: Path, tmp_path
             r"format is 'zip', expected 'aimass-model'",
         ),
         (_with_manifest(entries, {**manifest, "name": "a b"}), r"invalid model name 'a b'"),
+        (_with_manifest(entries, {**manifest, "name": ".."}), r"invalid model name '\.\.'"),
+        (_with_manifest(entries, {**manifest, "name": "."}), r"invalid model name '\.'"),
         (
             _with_manifest(
                 entries,

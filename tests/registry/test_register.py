@@ -165,18 +165,21 @@ def test_unknown_model_version_alias_list_what_exists(
         registry.get(3)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["", "a b", "a/b", "x" * 101, "m:1", "naïve"])
+@pytest.mark.parametrize(
+    "name", ["", "a b", "a/b", "x" * 101, "m:1", "naïve", ".", "..", "...", ".hidden"]
+)
 def test_bad_model_names(workspace: Workspace, model_dir: Path, name: str) -> None:
     with pytest.raises(
         AimassError,
-        match=r"invalid model name .*; accepted: letters, digits, '-', '_' and '\.', 1 to 100",
+        match=r"invalid model name .*; accepted: letters, digits, '-', '_' and '\.', 1 to 100 "
+        r"characters, not starting with '\.'",
     ):
         registry.register(model_dir, name)
     assert registry.names() == []
 
 
 def test_good_model_names(workspace: Workspace, model_dir: Path) -> None:
-    for name in ("a", "digits-mlp_v2.1", "x" * 100):
+    for name in ("a", "digits-mlp_v2.1", "x" * 100, "a..", "_.", "-v1"):
         assert registry.register(model_dir, name).name == name
 
 

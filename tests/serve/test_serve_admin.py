@@ -247,12 +247,33 @@ def test_shadow_traffic_is_mirrored_not_answered(server: ServerProcess, admin: C
     admin.split("digits-mlp", {"2": 100}, shadow=None)
 
 
+def test_options_and_405_allow_the_documented_methods(server: ServerProcess) -> None:
+    """For every path of the OpenAPI document, OPTIONS answers 200 with ``Allow`` naming the
+    methods the document lists for it, and another method gets a 405 with the same."""
+    keys = {"x-api-key": API, "x-admin-key": ADMIN}
+    with server.client(headers=keys) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        assert "/admin/models/{name}/versions/{version}" in paths
+        for template, operations in paths.items():
+            path = template.format(name="digits-mlp", version="2", target="digits-mlp")
+            documented = {m.upper() for m in operations}
+            r = c.options(path)
+            assert r.status_code == 200 and r.content == b"", (path, r.status_code, r.text)
+            assert set(r.headers["allow"].split(", ")) == documented, (path, r.headers)
+            wrong = c.request("PATCH", path)
+            assert wrong.status_code == 405, (path, wrong.text)
+            assert set(wrong.headers["allow"].split(", ")) == documented, (path, wrong.headers)
+
+
 def test_admin_errors(server: ServerProcess, admin: Client) -> None:
     _with_v3(admin)
     cases = [
         (lambda: admin.load("digits-mlp", "digits-mlp:42"), 404, "has no version 42"),
         (lambda: admin.load("digits-mlp", "digits-mlp:3"), 409, "already serves version 3"),
         (lambda: admin.load("digits-mlp", "bad ref!"), 400, "invalid model name"),
+        # endpoint names follow the registry's rule: '.', '..', '...' and '.x' are refused
+        (lambda: admin.load("...", "digits-mlp:2"), 400, "invalid endpoint name '...'"),
+        (lambda: admin.load(".x", "digits-mlp:2"), 400, "not starting with '.'"),
         (lambda: admin.split("digits-mlp", {"7": 100}), 404, "no loaded version '7'"),
         (lambda: admin.split("digits-mlp", {"2": 0, "3": 0}), 400, "must not all be 0"),
         (lambda: admin.split("digits-mlp", {"2": -1}), 400, "must be a number >= 0"),
@@ -282,6 +303,15 @@ def test_admin_errors(server: ServerProcess, admin: Client) -> None:
             headers={"x-admin-key": ADMIN},
         )
         assert r.status_code == 400 and "unknown batching field(s) 'max_batch'" in r.json()["error"]
+    # '.' and '..' reach the server only percent-encoded (clients resolve them in paths)
+    for dots in ("%2E", "%2E%2E"):
+        r = httpx.post(
+            f"{server.url}/admin/models/{dots}/versions",
+            json={"ref": "digits-mlp:2"},
+            headers={"x-admin-key": ADMIN},
+        )
+        assert r.status_code == 400 and "invalid endpoint name" in r.json()["error"], r.text
+    assert {m["name"] for m in admin.admin_models()} == {"digits-mlp"}
 
 
 def test_unload_a_version_then_the_model(server: ServerProcess, admin: Client) -> None:

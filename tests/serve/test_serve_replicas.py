@@ -4,6 +4,7 @@ restart, ready again), replicas loaded through the admin API."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -102,6 +103,20 @@ def test_kill_9_of_a_worker_mid_batch(server: ServerProcess) -> None:
     entry = wait_for(restarted, what="the killed worker to be started again")
     assert entry["restarts"] == 1 and len(entry["workers"]) == 2, entry
     assert before[0] not in entry["workers"] and before[1] in entry["workers"]
+    # the death and the restart are in the server's log: pid, signal, what was restarted
+    (new,) = set(entry["workers"]) - {before[1]}
+    log = server.log()
+    died = (
+        rf"\[aimass serve\] replica worker (\d) \(pid {before[0]}\) of digits-mlp:2 died: "
+        r"killed by signal SIGKILL \(9\); 1 batch\(es\) in flight failed \(503\); restarting it"
+    )
+    match = re.search(died, log)
+    assert match is not None, log
+    again = (
+        rf"[aimass serve] replica worker {match.group(1)} of digits-mlp:2 restarted "
+        f"(pid {new}, restart 1 of this version)"
+    )
+    assert again in log, log
     assert _infer(clients[2])[0] == 200
     with server.client() as c:
         assert c.get("/v2/models/digits-mlp/ready").status_code == 200

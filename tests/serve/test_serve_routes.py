@@ -29,6 +29,17 @@ def test_the_document_is_the_route_table() -> None:
     assert body["content"]["application/json"]["schema"]["$ref"].endswith("/LoadRequest")
 
 
+def test_options_allows_what_the_document_lists() -> None:
+    paths = openapi(ROUTES)["paths"]
+    for template, operations in paths.items():
+        parts = template.format(name="m", version="1", target="m").strip("/").split("/")
+        match = _ROUTER.find("OPTIONS", parts)
+        assert match.route is not None, template
+        status, body, headers = asyncio.run(match.route.handler(None, None))  # type: ignore[arg-type]
+        assert status == 200 and body == b"", template
+        assert set(headers["allow"].split(", ")) == {m.upper() for m in operations}, template
+
+
 def test_replicas_have_one_maximum_everywhere() -> None:
     assert DeploySpec.model_fields["replicas"].metadata[-1].le == MAX_REPLICAS
     assert ENGINES == DEPLOY_ENGINES  # a deploy and the server take the same engines

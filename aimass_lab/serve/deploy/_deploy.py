@@ -18,6 +18,7 @@ from aimass_lab.serve.deploy._records import (
     WorkspaceLike,
     admin_entry,
     changes_text,
+    forget_record,
     iso,
     read_record,
     record,
@@ -25,7 +26,12 @@ from aimass_lab.serve.deploy._records import (
     settings_changes,
     sync_from_server,
 )
-from aimass_lab.serve.deploy._server_job import READY_TIMEOUT, client_for, ensure_server
+from aimass_lab.serve.deploy._server_job import (
+    READY_TIMEOUT,
+    client_for,
+    start_server,
+    stop_if_idle,
+)
 from aimass_lab.serve.server import LoadRequest
 from aimass_lab.specs import BatchingSpec, DeploySpec
 from aimass_lab.workspace import Job, Workspace, resolve_workspace, utcnow
@@ -155,8 +161,14 @@ def deploy(
         For a bad argument, naming the field.
     NotFoundError
         When the model version does not exist.
+    IntegrityError
+        When a file of the version is missing or was modified (its sha256 is not the
+        manifest's); checked before any server is started.
     DeployError
         When the endpoint serves another model, or the server cannot take the version.
+        A failed deploy undoes what it did: a server it started is stopped (unless
+        another deploy uses it by then), what it loaded is unloaded, and a new endpoint
+        leaves no record (an existing one records the failure in its history).
 
     Examples
     --------
@@ -181,7 +193,50 @@ def deploy(
     existing = read_record(ws, endpoint)
     _check_same_model(existing, endpoint, mv)
     check_memory(mv, spec.replicas, _engine_of(spec.engine, mv))
-    job = ensure_server(ws, port=spec.port, api_key_env=api_key_env, timeout=timeout)
+    _verify(ws, mv)  # a tampered or missing file fails here, before anything starts
+    job, started = start_server(ws, port=spec.port, api_key_env=api_key_env, timeout=timeout)
+    try:
+        _deploy_on(ws, job, spec, mv, endpoint, existing, timeout)
+    except BaseException:
+        _undo(ws, job, started, endpoint, existing)
+        raise
+    return Deployment(endpoint, workspace=ws)
+
+
+def _verify(ws: Workspace, mv: ModelVersion) -> None:
+    """Check the sha256 of every file of ``mv`` (the server checks them again as it loads)."""
+    from aimass_lab import registry
+
+    registry.verify(mv, workspace=ws)
+
+
+def _undo(
+    ws: Workspace, job: Job, started: bool, endpoint: str, existing: dict[str, Any] | None
+) -> None:
+    """After a failed deploy: stop the server it started (unless another deploy uses it by
+    now), and leave no record of a new endpoint (an existing one keeps its failure event,
+    and points at its old server again when this one was stopped)."""
+    stopped = False
+    if started:
+        with contextlib.suppress(Exception):
+            stopped = stop_if_idle(ws, job)
+    with contextlib.suppress(Exception):
+        if existing is None:
+            forget_record(ws, endpoint)
+        elif stopped:
+            record(ws, endpoint, job_id=existing["job_id"], url=existing["url"])
+
+
+def _deploy_on(
+    ws: Workspace,
+    job: Job,
+    spec: DeploySpec,
+    mv: ModelVersion,
+    endpoint: str,
+    existing: dict[str, Any] | None,
+    timeout: float,
+) -> None:
+    """Load ``mv`` on the server of ``job``, route all traffic to it and record it."""
     client = client_for(job, timeout=timeout)
     label = str(mv.version)
     entry = admin_entry(client, endpoint)
@@ -211,17 +266,25 @@ def deploy(
     if fresh:
         # a new endpoint (or one whose server went away): forget the old record's versions
         record(ws, endpoint, **running, versions=[], split={}, previous_split=None)
+    new_on_server = entry is None
     if current is None or changes:
         _load(ws, job, client, endpoint, mv, spec, changes, fresh)
         entry = admin_entry(client, endpoint)
-    if entry is None:
-        raise DeployError(f"the inference server does not list endpoint {endpoint!r} after load")
-    split = {str(k): v for k, v in (entry.get("split") or {}).items()}
-    if split != {label: 100}:
-        client.split(endpoint, {label: 100})
-        entry = admin_entry(client, endpoint) or entry
-    _record_deployed(ws, endpoint, running, mv, entry, changes)
-    return Deployment(endpoint, workspace=ws)
+    try:
+        if entry is None:
+            raise DeployError(
+                f"the inference server does not list endpoint {endpoint!r} after load"
+            )
+        split = {str(k): v for k, v in (entry.get("split") or {}).items()}
+        if split != {label: 100}:
+            client.split(endpoint, {label: 100})
+            entry = admin_entry(client, endpoint) or entry
+        _record_deployed(ws, endpoint, running, mv, entry, changes)
+    except BaseException:
+        if new_on_server:  # this call loaded the endpoint: unload it again
+            with contextlib.suppress(Exception):
+                client.unload(endpoint)
+        raise
 
 
 def _check_same_model(existing: dict[str, Any] | None, endpoint: str, mv: ModelVersion) -> None:

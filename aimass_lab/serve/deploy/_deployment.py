@@ -23,8 +23,9 @@ from aimass_lab.serve.deploy._records import (
 from aimass_lab.serve.deploy._server_job import (
     READY_TIMEOUT,
     client_for,
-    ensure_server,
     server_job,
+    start_server,
+    stop_if_idle,
     stop_server,
 )
 from aimass_lab.workspace import Job, resolve_workspace, utcnow
@@ -306,8 +307,9 @@ class Deployment:
         ------
         DeployError
             When nothing is recorded to start, or the server or a version fails; the
-            deployment is then recorded ``failed`` with the error in its history, and
-            whatever this call loaded is unloaded again.
+            deployment is then recorded ``failed`` with the error in its history,
+            whatever this call loaded is unloaded again and a server it started is
+            stopped (unless another deployment uses it by then).
         """
         self.refresh(sync=False)
         if self.state == "running":
@@ -335,9 +337,11 @@ class Deployment:
                 api_key_env = ws.jobs.get(str(rec["job_id"])).spec.get("api_key_env")
         client: Any = None
         before: dict[str, Any] | None = None
+        job: Job | None = None
+        started = False
         try:
             port = None if server_job(ws) is not None else spec.get("port")
-            job = ensure_server(ws, port=port, api_key_env=api_key_env, timeout=timeout)
+            job, started = start_server(ws, port=port, api_key_env=api_key_env, timeout=timeout)
             client = client_for(job, timeout=timeout)
             before = admin_entry(client, self.name)
             _load_recorded(client, self.name, versions, spec, before)
@@ -349,6 +353,9 @@ class Deployment:
             if client is not None and before is None:  # unload what this call loaded
                 with contextlib.suppress(Exception):
                     client.unload(self.name)
+            if started and job is not None:  # and stop the server it started
+                with contextlib.suppress(Exception):
+                    stop_if_idle(ws, job)
             record(ws, self.name, {"action": "start", "error": str(exc)}, state="failed")
             self.refresh(sync=False)
             if isinstance(exc, DeployError):

@@ -21,6 +21,7 @@ __all__ = [
     "WorkspaceLike",
     "admin_entry",
     "changes_text",
+    "forget_record",
     "iso",
     "parse_split",
     "read_record",
@@ -118,6 +119,14 @@ def record(ws: Workspace, name: str, event: dict[str, Any] | None = None, **valu
         row.updated_at = now
         if event is not None:
             row.history = [*(row.history or []), {"at": iso(now), **event}][-200:]
+
+
+def forget_record(ws: Workspace, name: str) -> None:
+    """Remove the store's record of deployment ``name`` (one a failed first deploy made)."""
+    with ws.store.session() as s:
+        row = s.get(DeploymentRow, name)
+        if row is not None:
+            s.delete(row)
 
 
 def read_record(ws: Workspace, name: str) -> dict[str, Any] | None:

@@ -28,6 +28,8 @@ __all__ = [
     "ensure_server",
     "server_job",
     "server_url",
+    "start_server",
+    "stop_if_idle",
     "stop_server",
 ]
 
@@ -183,6 +185,22 @@ def ensure_server(
         The running ``serve`` job; its ``result`` holds ``url``, ``port`` and
         ``admin_key_file``.
     """
+    job, _ = start_server(workspace, port=port, host=host, api_key_env=api_key_env, timeout=timeout)
+    return job
+
+
+def start_server(
+    workspace: WorkspaceLike = None,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    api_key_env: str | None = None,
+    timeout: float = READY_TIMEOUT,
+) -> tuple[Job, bool]:
+    """:func:`ensure_server`, and whether this call started the server (``True``) or
+    reused the running one (``False``), so that a caller which fails later stops only what
+    it started (see :func:`stop_if_idle`). A server this call started that does not become
+    ready is stopped before the error is raised."""
     ws = resolve_workspace(workspace)
     with _server_lock(ws):
         running = [j for j in ws.jobs.list(kind=SERVE_KIND) if j.active and j.host == _hostname()]
@@ -195,7 +213,7 @@ def ensure_server(
                     f"({job.result.get('url')}, job {job.id}); deploy to it without a port, or "
                     "stop its deployments first (aimass deployments stop NAME)"
                 )
-            return job
+            return job, False
         auto = port is None
         if port is None:
             port = DEFAULT_PORT if _port_free(DEFAULT_PORT, host) else 0
@@ -204,18 +222,56 @@ def ensure_server(
             spec["api_key_env"] = api_key_env
         job = ws.jobs.submit(SERVE_KIND, spec, name="aimass serve")
         try:
-            return _wait_listening(ws, job.id, timeout)
+            return _wait_started(ws, job, timeout), True
         except JobError:
             # Another process took the default port between the check and the bind: when no
             # port was asked for, any free port will do.
             if not (auto and port and ws.jobs.get(job.id).result.get("port_in_use")):
                 raise
         job = ws.jobs.submit(SERVE_KIND, {**spec, "port": 0}, name="aimass serve")
+        return _wait_started(ws, job, timeout), True
+
+
+def _wait_started(ws: Workspace, job: Job, timeout: float) -> Job:
+    """Wait for a server job this process submitted; stop it when it does not get ready."""
+    try:
         return _wait_listening(ws, job.id, timeout)
+    except BaseException:
+        if ws.jobs.get(job.id).active:
+            with contextlib.suppress(Exception):
+                stop_server(ws, job)
+        raise
+
+
+def stop_if_idle(ws: Workspace, job: Job, timeout: float = 30.0) -> bool:
+    """Stop a server job that serves no model (one a failed deploy started); a server that
+    serves something by now (another deploy reached it) is left running.
+
+    Returns
+    -------
+    bool
+        Whether the server was stopped (or had ended already).
+    """
+    if ws.jobs.get(job.id).active:
+        try:
+            with client_for(job, timeout=timeout) as client:
+                if client.admin_models():
+                    return False
+        except Exception:  # it does not answer: nothing it serves is reachable, stop it
+            pass
+        stop_server(ws, job, timeout=timeout)
+    return True
 
 
 def stop_server(ws: Workspace, job: Job, timeout: float = 30.0) -> Job:
-    """Stop a server job (SIGTERM: it drains) and wait for it to end."""
+    """Stop a server job (SIGTERM: it drains) and wait for it to end: for its state, then
+    for its process (which records the state as it shuts down) to exit."""
     with contextlib.suppress(JobError):
         ws.jobs.cancel(job.id)
-    return ws.jobs.wait(job.id, timeout=timeout, poll=0.1)
+    ended = ws.jobs.wait(job.id, timeout=timeout, poll=0.1)
+    if ended.pid is not None and ended.host == _hostname():
+        import psutil
+
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(ended.pid).wait(timeout)
+    return ended

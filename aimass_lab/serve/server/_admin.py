@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aimass_lab.errors import AimassError
 from aimass_lab.serve.server import _loading
 from aimass_lab.serve.server._errors import LOAD_ERRORS, http_error
 from aimass_lab.serve.server._handlers import ok
 from aimass_lab.serve.server._protocol import HTTPError
 from aimass_lab.serve.server._router import log, split_from_doc
 from aimass_lab.serve.server._schemas import LoadRequest, SplitRequest
+from aimass_lab.specs import validate_name
 
 if TYPE_CHECKING:
     from aimass_lab.serve.server._app import ServeApp
@@ -59,6 +61,10 @@ async def unload_version(app: ServeApp, req: Request) -> Reply:
 
 async def load(app: ServeApp, req: Request) -> Reply:
     request: LoadRequest = req.data
+    try:  # the endpoint name follows the registry's rule for names (no '.', '..')
+        validate_name(req.params["name"])
+    except AimassError as exc:
+        raise HTTPError(400, str(exc).replace("model name", "endpoint name")) from None
     async with app.lock():
         try:
             v = await _loading.load(app, req.params["name"], request)

@@ -94,7 +94,11 @@ class ServedVersion:
         else:
             model, label = self.model, self.label
             executor = ProcessExecutor(
-                spec, replicas, threads, on_restart=lambda: metrics.restarted(model, label)
+                spec,
+                replicas,
+                threads,
+                on_restart=lambda: metrics.restarted(model, label),
+                log=log,
             )
             await executor.start()
         info = executor.info()

@@ -141,7 +141,22 @@ class Router:
                 matched.append(route)
         if not matched:
             return Match(_security_of(parts), None, {})
-        return Match(matched[0].security, None, {}, tuple(r.method for r in matched))
+        allowed = tuple(r.method for r in matched)
+        if want == "OPTIONS":  # 200 with the methods of the path, as the OpenAPI document
+            return Match(matched[0].security, _options_route(matched[0], allowed), {}, allowed)
+        return Match(matched[0].security, None, {}, allowed)
+
+
+def _options_route(route: Route, allowed: tuple[str, ...]) -> Route:
+    """The answer to ``OPTIONS`` on ``route``'s path: 200, no body, and ``Allow`` naming the
+    methods of the route table for the path (those the OpenAPI document lists), as a 405
+    does."""
+    header = {"allow": ", ".join(allowed)}
+
+    async def options(app: Any, req: Request) -> Reply:
+        return 200, b"", dict(header)
+
+    return Route("OPTIONS", route.path, options, "Allowed methods", route.tag, route.security)
 
 
 def _security_of(parts: list[str]) -> Security:

@@ -191,6 +191,9 @@ class ProcessExecutor:
         Intra-op threads of each worker's engine.
     on_restart
         Called (no arguments) each time a crashed worker is started again.
+    log
+        Writes one line of the server's log (default: stderr, ``[aimass serve]`` first):
+        each worker death (pid, exit code or signal, batches lost) and restart (new pid).
     """
 
     mode = "process"
@@ -201,6 +204,7 @@ class ProcessExecutor:
         replicas: int,
         threads: int | None = None,
         on_restart: Callable[[], None] | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
         self.replicas = replicas
@@ -213,6 +217,7 @@ class ProcessExecutor:
         self._closing = False
         self._info: dict[str, Any] | None = None
         self._on_restart = on_restart
+        self._log = log or _stderr_log
         self._restart_tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -242,6 +247,10 @@ class ProcessExecutor:
             raise errors[0]
         for w, r in zip(self.workers, results, strict=True):
             if isinstance(r, BaseException):
+                self._log(
+                    f"replica worker {w.index} of {self.spec['ref']} failed to start ({r}); "
+                    "starting it again"
+                )
                 self._schedule_restart(w)
 
     async def _spawn(self, w: _Worker) -> None:
@@ -318,9 +327,25 @@ class ProcessExecutor:
                         "this request's batch; it is being restarted, retry"
                     )
                 )
-        await self._kill(w)
+        how = await self._ended(w, proc)
         if not self._closing:
+            self._log(
+                f"replica worker {w.index} (pid {proc.pid}) of {self.spec['ref']} died: {how}; "
+                f"{len(held)} batch(es) in flight failed (503); restarting it"
+            )
             self._schedule_restart(w)
+
+    async def _ended(self, w: _Worker, proc: asyncio.subprocess.Process) -> str:
+        """How a worker whose pipe closed ended (killed if not exited within a second)."""
+        try:
+            code = await asyncio.wait_for(proc.wait(), 1.0)
+        except asyncio.TimeoutError:
+            await self._kill(w)
+            return "it closed its pipe and was killed"
+        if code >= 0:
+            return f"exit code {code}"
+        name = next((sig.name for sig in signal.Signals if sig == -code), "unknown")
+        return f"killed by signal {name} ({-code})"
 
     def _schedule_restart(self, w: _Worker) -> None:
         task = asyncio.create_task(self._restart(w))
@@ -335,13 +360,18 @@ class ProcessExecutor:
             try:
                 await self._spawn(w)
             except Exception as exc:
-                print(
-                    f"[aimass serve] restarting a worker of {self.spec['ref']} failed: {exc}",
-                    file=sys.stderr,
-                )
                 delay = min(10.0, max(0.5, delay * 2))
+                self._log(
+                    f"restarting replica worker {w.index} of {self.spec['ref']} failed: {exc}; "
+                    f"trying again in {delay:g} s"
+                )
                 continue
             self.restarts += 1
+            pid = w.proc.pid if w.proc is not None else None
+            self._log(
+                f"replica worker {w.index} of {self.spec['ref']} restarted (pid {pid}, "
+                f"restart {self.restarts} of this version)"
+            )
             if self._on_restart is not None:
                 self._on_restart()
             return
@@ -399,6 +429,10 @@ class ProcessExecutor:
                 w.reader.cancel()
                 with contextlib.suppress(BaseException):
                     await w.reader
+
+
+def _stderr_log(msg: str) -> None:
+    print(f"[aimass serve] {msg}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------- in the worker
