@@ -5,6 +5,10 @@ start)::
 
     %aimass status                     workspace, store and counts of jobs, models, studies, deployments
     %aimass jobs [-n 20] [--state S] [--kind K]
+    %aimass models [NAME]              model versions    (the columns of `aimass models list`)
+    %aimass runs [-n 50]               training runs     (`aimass runs list`)
+    %aimass deployments [--running]    deployments       (`aimass deployments list`)
+    %aimass data                       datasets          (`aimass datasets list`)
     %aimass deploy NAME:VERSION [--name ENDPOINT] [--replicas N]
     %aimass tensorboard RUN_ID [--height 600]
 """
@@ -23,10 +27,14 @@ __all__ = ["AimassMagicError", "aimass_magic", "load_ipython_extension", "unload
 
 USAGE = """usage: %aimass status
        %aimass jobs [-n 20] [--state STATE] [--kind KIND]
+       %aimass models [NAME]
+       %aimass runs [-n 50]
+       %aimass deployments [--running]
+       %aimass data
        %aimass deploy NAME:VERSION [--name ENDPOINT] [--replicas N]
        %aimass tensorboard RUN_ID [--height 600]"""
 
-COMMANDS = ("status", "jobs", "deploy", "tensorboard")
+COMMANDS = ("status", "jobs", "models", "runs", "deployments", "data", "deploy", "tensorboard")
 
 
 class AimassMagicError(Exception):
@@ -44,7 +52,8 @@ def _usage_error(message: str, usage: bool = True) -> Exception:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # never sys.exit() inside a kernel
-        raise _usage_error(f"%aimass {self.prog.split()[-1]}: {message}")
+        command = self.prog.split()[-1]
+        raise _usage_error(f"%aimass{'' if command == '%aimass' else ' ' + command}: {message}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("-n", "--limit", type=int, default=20)
     jobs.add_argument("--state", default=None)
     jobs.add_argument("--kind", default=None)
+    models = sub.add_parser("models", add_help=False)
+    models.add_argument("name", nargs="?", default=None)
+    runs = sub.add_parser("runs", add_help=False)
+    runs.add_argument("-n", "--limit", type=int, default=50)
+    deployments = sub.add_parser("deployments", add_help=False)
+    deployments.add_argument("--running", action="store_true")
+    sub.add_parser("data", add_help=False)
     deploy = sub.add_parser("deploy", add_help=False)
     deploy.add_argument("ref")
     deploy.add_argument("--name", default=None)
@@ -185,6 +201,28 @@ def _jobs(limit: int, state: str | None, kind: str | None) -> Table:
     )
 
 
+def _listing(command: str, args: Any) -> Table:
+    """``models``, ``runs``, ``deployments``, ``data``: the rows and columns of the CLI's
+    ``list`` commands (``aimass_lab._listings``)."""
+    from aimass_lab import _listings
+    from aimass_lab.workspace import current_workspace
+
+    ws = current_workspace()
+    if command == "models":
+        rows, columns = _listings.model_rows(ws, args.name)
+        title = f"Model versions of {args.name}" if args.name else "Model versions"
+    elif command == "runs":
+        rows, columns = _listings.run_rows(ws, limit=args.limit)
+        title = f"Training runs (newest first, at most {args.limit})"
+    elif command == "deployments":
+        rows, columns = _listings.deployment_rows(ws, running=args.running)
+        title = "Running deployments" if args.running else "Deployments"
+    else:
+        rows, columns = _listings.dataset_rows(ws)
+        title = "Datasets"
+    return Table(title, columns, [[_listings.cell(r.get(c)) for c in columns] for r in rows])
+
+
 def _tensorboard(run: str, height: int) -> TensorBoardLink:
     from aimass_lab.train import tensorboard_logdir, tensorboard_path
     from aimass_lab.workspace import current_workspace
@@ -196,7 +234,8 @@ def _tensorboard(run: str, height: int) -> TensorBoardLink:
 
 
 def aimass_magic(line: str) -> Any:
-    """``%aimass status|jobs|deploy NAME:VERSION|tensorboard RUN`` (see the module help)."""
+    """``%aimass status|jobs|models|runs|deployments|data|deploy NAME:VERSION|tensorboard RUN``
+    (see the module help)."""
     from aimass_lab.errors import AimassError
 
     try:
@@ -212,6 +251,8 @@ def aimass_magic(line: str) -> Any:
             return _status()
         if args.command == "jobs":
             return _jobs(args.limit, args.state, args.kind)
+        if args.command in ("models", "runs", "deployments", "data"):
+            return _listing(args.command, args)
         if args.command == "deploy":
             from aimass_lab.serve import deploy
 

@@ -46,13 +46,13 @@ def stream_progress(as_json: bool) -> None:
 @click.pass_context
 def datasets_list(ctx: click.Context, as_json: bool) -> None:
     """List built-in and registered datasets."""
-    from aimass_lab import data
+    from aimass_lab._listings import dataset_rows
 
-    items = data.list(workspace=workspace_of(ctx))
+    rows, columns = dataset_rows(workspace_of(ctx))
     if as_json:
-        emit_json(items)
+        emit_json(rows)
     else:
-        table(items, ["name", "source", "task", "registered", "description"])
+        table(rows, columns)
 
 
 @datasets.command("show")

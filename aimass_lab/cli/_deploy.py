@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from aimass_lab._listings import version_key
 from aimass_lab.cli._options import field_option, json_option
 from aimass_lab.cli._output import echo_fields, emit_json, fmt, table
 from aimass_lab.cli._root import AimassGroup, cli, workspace_of
@@ -31,7 +32,7 @@ def _show(doc: dict[str, Any], as_json: bool) -> None:
             "endpoint": doc.get("endpoint"),
             "infer_url": doc.get("infer_url"),
             "job_id": doc.get("job_id"),
-            "versions": ", ".join(f"{v} ({refs[v]})" for v in sorted(refs, key=_version_key))
+            "versions": ", ".join(f"{v} ({refs[v]})" for v in sorted(refs, key=version_key))
             or None,
             "split": " ".join(f"{k}={w}" for k, w in split.items()) or None,
             "previous_split": " ".join(
@@ -41,24 +42,6 @@ def _show(doc: dict[str, Any], as_json: bool) -> None:
             "updated_at": doc.get("updated_at"),
         }
     )
-
-
-def _version_key(label: str) -> tuple[int, str]:
-    return (int(label), "") if label.isdigit() else (1 << 62, label)
-
-
-def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
-    split = doc.get("split") or {}
-    return {
-        "name": doc["name"],
-        "state": doc["state"],
-        "model": doc.get("spec", {}).get("model"),
-        "versions": ",".join(
-            sorted((v["version"] for v in doc.get("versions", [])), key=_version_key)
-        ),
-        "split": " ".join(f"{k}={w}" for k, w in split.items()),
-        "url": doc.get("endpoint"),
-    }
 
 
 @cli.command("deploy")
@@ -157,16 +140,13 @@ def deployments_group() -> None:
 @click.pass_context
 def deployments_list(ctx: click.Context, running: bool, as_json: bool) -> None:
     """List the workspace's deployments."""
-    from aimass_lab.serve import deployments
+    from aimass_lab._listings import deployment_rows
 
-    docs = [d.to_dict() for d in deployments(workspace_of(ctx), all=not running)]
+    rows, columns = deployment_rows(workspace_of(ctx), running=running)
     if as_json:
-        emit_json(docs)
+        emit_json([r["record"] for r in rows])
     else:
-        table(
-            [_summary_row(d) for d in docs],
-            ["name", "state", "model", "versions", "split", "url"],
-        )
+        table(rows, columns)
 
 
 @deployments_group.command("show")

@@ -91,27 +91,19 @@ def _models_folder(ctx: click.Context) -> Path:
     return models_dir(workspace_of(ctx).path)
 
 
-def _version_row(mv: Any) -> dict[str, Any]:
-    doc = mv.to_dict()
-    metrics = doc.get("metrics") or {}
-    doc["test_acc"] = metrics.get("test_acc")
-    doc["val_acc"] = metrics.get("val_acc")
-    return doc
-
-
 @models.command("list")
 @click.argument("name", required=False)
 @json_option
 @click.pass_context
 def models_list(ctx: click.Context, name: str | None, as_json: bool) -> None:
     """List model versions (of NAME, or all)."""
-    from aimass_lab import registry
+    from aimass_lab._listings import model_rows
 
-    items = [_version_row(mv) for mv in registry.list(name, workspace=workspace_of(ctx))]
+    rows, columns = model_rows(workspace_of(ctx), name)
     if as_json:
-        emit_json(items)
+        emit_json(rows)
     else:
-        table(items, ["ref", "aliases", "run_id", "val_acc", "test_acc", "created_at"])
+        table(rows, columns)
 
 
 @models.command("register")

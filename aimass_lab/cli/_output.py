@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from aimass_lab._listings import cell
+
 __all__ = ["echo_fields", "emit_json", "fmt", "show_run", "table"]
 
 
@@ -31,13 +33,7 @@ def table(rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
 
 def fmt(value: Any) -> str:
     """One table cell: ``-`` for None, floats to 4 significant digits, lists comma-joined."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return ",".join(fmt(v) for v in value)
-    return str(value)
+    return cell(value)
 
 
 def echo_fields(doc: dict[str, Any]) -> None:

@@ -22,30 +22,13 @@ def runs() -> None:
 @click.pass_context
 def runs_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     """List training runs with their latest metrics."""
-    from aimass_lab.train import list_runs
+    from aimass_lab._listings import run_rows
 
-    items = []
-    for run in list_runs(workspace_of(ctx), limit=limit):
-        job = run.job
-        summary = run.summary
-        items.append(
-            {
-                "id": job.id,
-                "name": run.name,
-                "state": job.state,
-                "data": job.spec.get("data", {}).get("name"),
-                "model": job.spec.get("model", {}).get("family"),
-                "val_loss": summary.get("val_loss"),
-                "val_acc": summary.get("val_acc"),
-                "test_acc": summary.get("test_acc"),
-                "created_at": job.created_at,
-                "summary": summary,
-            }
-        )
+    rows, columns = run_rows(workspace_of(ctx), limit=limit)
     if as_json:
-        emit_json(items)
+        emit_json(rows)
     else:
-        table(items, ["id", "name", "state", "data", "model", "val_loss", "val_acc", "test_acc"])
+        table(rows, columns)
 
 
 @runs.command("show")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from common_helpers import aimass
 
 from aimass_lab.workspace import set_current_workspace
 
@@ -74,6 +75,34 @@ def test_jobs(shell: Any, lab_study_ws: dict[str, Any]) -> None:
     assert "unknown job state 'done'" in _usage_error(shell, "jobs --state done")
 
 
+def _cli_header(study: Path, *args: str) -> list[str]:
+    """The column names of an ``aimass ... list`` table (its header line, lower case)."""
+    out = aimass(study, *args, check=True).stdout
+    return out.splitlines()[0].lower().split()
+
+
+def test_lists_have_the_cli_columns(shell: Any, study: Path, lab_study_ws: dict[str, Any]) -> None:
+    models = shell.run_line_magic("aimass", "models")
+    assert models.columns == _cli_header(study, "models", "list")
+    assert sorted(r[0] for r in models.rows) == ["iris-mlp:1", "iris-small:1"]
+    only = shell.run_line_magic("aimass", "models iris-small")
+    assert [r[0] for r in only.rows] == ["iris-small:1"]
+
+    runs = shell.run_line_magic("aimass", "runs -n 5")
+    assert runs.columns == _cli_header(study, "runs", "list")
+    assert [r[0] for r in runs.rows] == [lab_study_ws["run_id"]]
+    assert runs.rows[0][2] == "succeeded" and runs.rows[0][3] == "iris"
+
+    data = shell.run_line_magic("aimass", "data")
+    assert data.columns == _cli_header(study, "datasets", "list")
+    assert "digits" in {r[0] for r in data.rows}
+
+    deployments = shell.run_line_magic("aimass", "deployments --running")
+    assert deployments.columns == ["name", "state", "model", "versions", "split", "url"]
+    assert deployments.rows == [] and repr(deployments).endswith("(none)")
+    assert "<table>" in models._repr_html_()
+
+
 def test_tensorboard_link(shell: Any, lab_study_ws: dict[str, Any]) -> None:
     run_id = lab_study_ws["run_id"]
     link = shell.run_line_magic("aimass", f"tensorboard {run_id} --height 400")
@@ -92,10 +121,12 @@ def test_deploy_errors_are_messages(shell: Any) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("", "%aimass: no command; accepted: status, jobs, deploy, tensorboard"),
+        ("", "%aimass: no command; accepted: status, jobs, models, runs, deployments, data"),
         ("train digits", "%aimass: unknown command 'train'; accepted: status, jobs"),
         ("deploy", "%aimass deploy: the following arguments are required: ref"),
         ("jobs -n many", "%aimass jobs: argument -n/--limit: invalid int value: 'many'"),
+        ("runs -n many", "%aimass runs: argument -n/--limit: invalid int value: 'many'"),
+        ("models a b", "%aimass: unrecognized arguments: b"),
         ("jobs 'unclosed", "%aimass: No closing quotation"),
     ],
 )
