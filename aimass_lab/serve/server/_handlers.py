@@ -82,7 +82,7 @@ async def metrics(app: ServeApp, req: Request) -> Reply:
 async def openapi_document(app: ServeApp, req: Request) -> Reply:
     from aimass_lab.serve.server._openapi import openapi
 
-    return ok(openapi(app.router.routes))
+    return ok(openapi(app.router.routes, keyed=bool(app.config.api_keys)))
 
 
 async def repository_index(app: ServeApp, req: Request) -> Reply:
