@@ -94,6 +94,12 @@ class ServerConfig:
         (``auto``: CUDA when present) and intra-op threads per engine.
     drain_timeout_s
         On SIGTERM, the longest wait for in-flight requests before exiting.
+    strict_readiness
+        ``/v2/health/ready`` says ready only when every served version loaded (a model of
+        ``models`` that failed to load makes the server not ready until it is unloaded, as
+        Triton's ``--strict-readiness``); False: ready once the startup loads are done,
+        serving the models that loaded. Each model's own readiness
+        (``/v2/models/NAME/ready``) is the same either way.
     """
 
     workspace: str | None = None
@@ -117,6 +123,7 @@ class ServerConfig:
     device: str = "auto"
     threads: int | None = None
     drain_timeout_s: float = 30.0
+    strict_readiness: bool = True
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ServerConfig:
