@@ -137,3 +137,19 @@ def test_valid_requests_get_answers_that_match_the_document(server: ServerProces
         response = case.call_and_validate(base_url=server.url)
         assert response.status_code == 200, (path, method, response.text)
     _still_serves(server)
+
+
+def test_whole_floats_are_integers_in_admin_bodies() -> None:
+    """JSON (and its Schema) has one number type: ``2.0`` is the integer 2, as schemathesis
+    sends it; text and fractions stay refused."""
+    from aimass_lab.serve.server import LoadRequest
+    from aimass_lab.serve.server._protocol import HTTPError
+    from aimass_lab.serve.server._schemas import parse_body
+
+    body = {"ref": "digits:1", "replicas": 2.0, "batching": {"max_batch_size": 8.0}}
+    request = parse_body(LoadRequest, body)
+    assert request.replicas == 2 and request.batching is not None
+    assert request.batching.max_batch_size == 8
+    for bad in (2.5, "2", True):
+        with pytest.raises(HTTPError, match="'replicas' must be an integer from 1 to 64"):
+            parse_body(LoadRequest, {"ref": "digits:1", "replicas": bad})
