@@ -143,6 +143,13 @@ __all__ = ["serve_command", "serve_main"]
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
 @click.option("--threads", type=int, help="Intra-op threads per engine replica [default: 1].")
+@click.option(
+    "--strict-readiness/--no-strict-readiness",
+    default=True,
+    show_default=True,
+    help="/v2/health/ready is 503 while a model of --models failed to load "
+    "(--no-strict-readiness: ready, serving the models that loaded).",
+)
 @click.pass_context
 def serve_command(ctx: click.Context, **opts: Any) -> None:
     """Serve registered models: Open Inference Protocol v2 + JSON, batching, versions, metrics.

@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 API_PREFIX = ("aimass-lab", "api", "v1")
+#: The range of an integer query argument (a 64-bit integer; the document says so too).
+INT64 = (-(2**63), 2**63 - 1)
 H = TypeVar("H", bound=Callable[..., Awaitable[None]])
 
 _STATUS: list[tuple[type[AimassError], int]] = [
@@ -96,7 +98,7 @@ class BaseHandler(APIHandler):
         """The JSON object sent as the request body."""
         try:
             data = json.loads(self.request.body or b"{}")
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # JSON is UTF-8
             raise SpecError(
                 "request body", [{"field": "", "message": f"malformed JSON: {exc}"}]
             ) from None
@@ -110,11 +112,23 @@ class BaseHandler(APIHandler):
         if raw is None:
             return default
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise SpecError(
                 "query", [{"field": name, "value": raw, "message": "expected an integer"}]
             ) from None
+        if not INT64[0] <= value <= INT64[1]:  # what the store (a 64-bit integer) can compare
+            raise SpecError(
+                "query",
+                [
+                    {
+                        "field": name,
+                        "value": raw,
+                        "message": f"expected an integer from {INT64[0]} to {INT64[1]}",
+                    }
+                ],
+            )
+        return value
 
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -122,13 +136,27 @@ class BaseHandler(APIHandler):
         self.finish(json.dumps(payload, default=str))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """JSON ``{"error": ...}`` for errors raised outside ``_api`` -- never a traceback."""
+        """JSON ``{"error": ...}`` for errors raised outside ``_api`` -- never a traceback.
+
+        A 405 names the route's methods in ``Allow`` (RFC 9110)."""
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
         message = self._reason
         if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message}))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler answers (those it defines itself)."""
+        return [
+            m
+            for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            if getattr(cls, m.lower()) is not getattr(tornado.web.RequestHandler, m.lower())
+            and getattr(cls, m.lower()) is not getattr(APIHandler, m.lower(), None)
+        ]
 
 
 class VersionHandler(BaseHandler):

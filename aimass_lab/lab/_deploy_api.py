@@ -87,6 +87,8 @@ def _split_body(body: dict[str, Any]) -> tuple[dict[str, int], str | None]:
         )
     else:
         for version, weight in split.items():
+            if isinstance(weight, float) and weight.is_integer():  # JSON: 90.0 is 90
+                weight = int(weight)
             if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
                 errors.append(
                     {

@@ -355,7 +355,7 @@ class CompressSpec(Spec):
                 item = parse_method(item)
             if isinstance(item, dict):
                 method = METHOD_ALIASES.get(str(item.get("method")), item.get("method"))
-                if method not in _METHOD_SPECS:
+                if not isinstance(method, str) or method not in _METHOD_SPECS:
                     raise ValueError(
                         f"unknown compression method {item.get('method')!r}; accepted: "
                         f"{accepted(COMPRESS_METHODS)}"

@@ -112,6 +112,12 @@ class ServerConfig:
         On SIGTERM, how long the server keeps its connections open answering 503 with
         ``Connection: close`` (so clients and load balancers see the drain, not a reset),
         even when nothing is in flight. At most ``drain_timeout_s``.
+    strict_readiness
+        ``/v2/health/ready`` says ready only when every served version loaded (a model of
+        ``models`` that failed to load makes the server not ready until it is unloaded, as
+        Triton's ``--strict-readiness``); False: ready once the startup loads are done,
+        serving the models that loaded. Each model's own readiness
+        (``/v2/models/NAME/ready``) is the same either way.
     """
 
     workspace: str | None = None
@@ -138,6 +144,7 @@ class ServerConfig:
     threads: int | None = None
     drain_timeout_s: float = 30.0
     drain_grace_s: float = 0.5
+    strict_readiness: bool = True
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ServerConfig:

@@ -62,9 +62,25 @@ async def health_live(app: ServeApp, req: Request) -> Reply:
 
 
 async def health_ready(app: ServeApp, req: Request) -> Reply:
-    if app.loaded and not app.draining:
-        return ok({"ready": True})
-    why = "shutting down" if app.draining else "loading models"
+    """Ready: the startup models are loaded, the server is not draining and (with strict
+    readiness, the default) no served version failed to load."""
+    failed = [v for m in app.models.values() for v in m.versions.values() if v.state == "failed"]
+    if app.loaded and not app.draining and not (failed and app.config.strict_readiness):
+        doc: dict[str, Any] = {"ready": True}
+        if failed:  # --no-strict-readiness: ready for the others, and says which is not
+            doc["failed"] = [f"{v.model}:{v.label}" for v in failed]
+        return ok(doc)
+    if app.draining:
+        why = "shutting down"
+    elif not app.loaded:
+        why = "loading models"
+    else:
+        v = failed[0]
+        why = (
+            f"{v.what} failed to load: {v.error}; the other models serve. Unload it "
+            f"(DELETE /admin/models/{v.model}) or start the server with "
+            "--no-strict-readiness to be ready without it"
+        )
     return 503, json_bytes({"ready": False, "error": why}), dict(_JSON)
 
 
@@ -84,7 +100,7 @@ async def metrics(app: ServeApp, req: Request) -> Reply:
 async def openapi_document(app: ServeApp, req: Request) -> Reply:
     from aimass_lab.serve.server._openapi import openapi
 
-    return ok(openapi(app.router.routes))
+    return ok(openapi(app.router.routes, keyed=bool(app.config.api_keys)))
 
 
 async def repository_index(app: ServeApp, req: Request) -> Reply:
@@ -122,7 +138,11 @@ async def model_ready(app: ServeApp, req: Request) -> Reply:
         ready = version.ready
     if ready:
         return ok({"name": model.name, "ready": True})
-    error = (version.error if version else None) or "not ready"
+    versions = [version] if version is not None else list(model.versions.values())
+    error = next(
+        (f"{v.what} {v.state}: {v.error}" for v in versions if v.error),
+        "no version is ready" if version is None else f"{version.what} is {version.state}",
+    )
     return 503, json_bytes({"name": model.name, "ready": False, "error": error}), dict(_JSON)
 
 

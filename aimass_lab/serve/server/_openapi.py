@@ -21,7 +21,8 @@ __all__ = ["openapi"]
 
 _REF = "#/components/schemas/{model}"
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
-    "api": [{"bearer": []}, {"apiKey": []}, {}],  # {}: no key when the server has none
+    "api": [{"bearer": []}, {"apiKey": []}],
+    "open-api": [{"bearer": []}, {"apiKey": []}, {}],  # {}: a server without API keys
     "admin": [{"adminKey": []}],
 }
 _PARAMETERS: dict[str, dict[str, Any]] = {
@@ -52,7 +53,7 @@ def _schema(model: type[BaseModel] | None) -> dict[str, Any]:
     return {"$ref": _REF.format(model=model.__name__)}
 
 
-def _operation(route: Route) -> dict[str, Any]:
+def _operation(route: Route, keyed: bool) -> dict[str, Any]:
     content = (
         {route.content: {}}
         if route.content != "application/json"
@@ -73,20 +74,22 @@ def _operation(route: Route) -> dict[str, Any]:
     params = re.findall(r"\{(\w+)\}", route.path)
     if params:
         op["parameters"] = [{"$ref": f"#/components/parameters/{p}"} for p in params]
-    if route.security in _SECURITY:
+    if route.security == "api":
+        op["security"] = _SECURITY["api" if keyed else "open-api"]
+    elif route.security in _SECURITY:
         op["security"] = _SECURITY[route.security]
     return op
 
 
 @functools.cache
-def _document(routes: tuple[Route, ...]) -> dict[str, Any]:
+def _document(routes: tuple[Route, ...], keyed: bool) -> dict[str, Any]:
     models: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         for model in (route.request, route.response):
             if model is not None:
                 models[model.__name__] = model
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, keyed)
     _, defs = models_json_schema([(m, "validation") for m in models.values()], ref_template=_REF)
     schemas = defs.get("$defs", {})
     schemas["Error"] = schemas.pop("ErrorBody")
@@ -109,9 +112,10 @@ def _document(routes: tuple[Route, ...]) -> dict[str, Any]:
     }
 
 
-def openapi(routes: tuple[Route, ...]) -> dict[str, Any]:
+def openapi(routes: tuple[Route, ...], keyed: bool = False) -> dict[str, Any]:
     """The OpenAPI document of a route table (the server's, ``_routes.ROUTES``, is served at
-    ``/openapi.json``)."""
+    ``/openapi.json``). ``keyed``: the server has API keys, so the API routes need one (else
+    they may also be called without)."""
     import copy
 
-    return copy.deepcopy(_document(routes))
+    return copy.deepcopy(_document(routes, keyed))

@@ -173,7 +173,12 @@ class ServedModel:
             ready = [v for v in self.versions.values() if v.state == "ready"]
             if len(ready) == 1 and not self.split:
                 return ready[0]
-            raise HTTPError(503, f"model {self.name!r} has no version receiving traffic")
+            failed = "".join(
+                f"; version {v.label} failed to load: {v.error}"
+                for v in self.versions.values()
+                if v.state == "failed"
+            )
+            raise HTTPError(503, f"model {self.name!r} has no version receiving traffic{failed}")
         if len(cum) == 1:
             label = cum[0][1]
         else:

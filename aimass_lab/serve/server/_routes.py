@@ -13,6 +13,7 @@ from aimass_lab.serve.server import _handlers as h
 from aimass_lab.serve.server._routing import Route
 from aimass_lab.serve.server._schemas import (
     AdminModel,
+    AdminModels,
     AdminVersion,
     InferRequest,
     InferResponse,
@@ -22,6 +23,7 @@ from aimass_lab.serve.server._schemas import (
     ModelSummary,
     PredictRequest,
     PredictResponse,
+    RepositoryIndex,
     ServerMetadata,
     SplitRequest,
 )
@@ -39,8 +41,10 @@ ROUTES: tuple[Route, ...] = (
       "health", "open", errors=(503,)),
     R("GET", "/v2", h.server_metadata, "Server metadata", "oip", "open",
       response=ServerMetadata, errors=()),
-    R("POST", "/v2/repository/index", h.repository_index, "Model repository index", "oip"),
-    R("GET", "/v2/repository/index", h.repository_index, "Model repository index", "oip"),
+    R("POST", "/v2/repository/index", h.repository_index, "Model repository index", "oip",
+      response=RepositoryIndex),
+    R("GET", "/v2/repository/index", h.repository_index, "Model repository index", "oip",
+      response=RepositoryIndex),
     R("GET", "/v2/models/{name}", h.model_metadata, "Model metadata", "oip",
       response=ModelMetadata),
     R("GET", "/v2/models/{name}/ready", h.model_ready, "Model readiness", "oip",
@@ -67,7 +71,7 @@ ROUTES: tuple[Route, ...] = (
       errors=()),
     R("GET", "/", h.index, "Server name, version and main routes", "health", "open", errors=()),
     R("GET", "/admin/models", admin.models, "Served models, versions, split (admin)", "admin",
-      "admin", response=AdminModel, errors=_ADMIN),
+      "admin", response=AdminModels, errors=_ADMIN),
     R("DELETE", "/admin/models/{name}", admin.unload_model,
       "Unload a model and all its versions", "admin", "admin", errors=_ADMIN),
     R("GET", "/admin/models/{name}", admin.model, "One served model (admin)", "admin", "admin",

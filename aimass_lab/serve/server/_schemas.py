@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 
 from aimass_lab.errors import SpecError, accepted
@@ -24,6 +32,7 @@ from aimass_lab.specs import BatchingSpec, DeploySpec
 __all__ = [
     "MAX_REPLICAS",
     "AdminModel",
+    "AdminModels",
     "AdminVersion",
     "ErrorBody",
     "InferRequest",
@@ -33,6 +42,8 @@ __all__ = [
     "ModelSummary",
     "PredictRequest",
     "PredictResponse",
+    "REF_PATTERN",
+    "RepositoryIndex",
     "ServerMetadata",
     "SplitRequest",
     "batching_bounds",
@@ -44,6 +55,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: A registry ref in the document: ``name``, ``name:version`` or ``name:alias`` (the rule of
+#: ``specs.parse_ref``; a name starting with '.' is left out of the document's pattern).
+_NAME = r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,99}"
+REF_PATTERN = rf"^{_NAME}(:{_NAME})?$"
+
+
 class LoadRequest(_Model):
     """Load a registry version under an endpoint (``POST /admin/models/{name}/versions``).
 
@@ -52,7 +69,9 @@ class LoadRequest(_Model):
     """
 
     ref: str = Field(
-        description="registry ref: 'name:version' or 'name:alias'", examples=["digits:4"]
+        description="registry ref: 'name:version' or 'name:alias'",
+        examples=["digits:4"],
+        json_schema_extra={"pattern": REF_PATTERN},
     )
     replicas: int | None = Field(
         None, ge=1, le=MAX_REPLICAS, description="engine replicas (default: the server's)"
@@ -106,6 +125,9 @@ class LoadRequest(_Model):
 _SPLIT_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": "number", "minimum": 0},
+    "minProperties": 1,
+    # the weights must not all be 0
+    "not": {"additionalProperties": {"const": 0}},
     "examples": [{"3": 90, "4": 10}],
 }
 
@@ -133,9 +155,22 @@ def parse_body(model: type[_M], doc: Any) -> _M:
         fields = ", ".join(f'"{k}"' for k in model.model_fields)
         raise HTTPError(400, f"the body must be an object {{{fields}}}")
     try:
-        return model.model_validate(doc, strict=True)
+        return model.model_validate(_integral(doc), strict=True)
     except ValidationError as exc:
         raise HTTPError(400, _message(model, exc)) from None
+
+
+def _integral(value: Any) -> Any:
+    """``value`` with its whole floats as ints: to JSON (and its Schema) ``3.0`` is the
+    integer 3, as a client that writes every number as a float sends it; strict validation
+    still refuses text and booleans for numbers (a float field takes an int)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 def _rule(field: FieldInfo) -> str:
@@ -198,17 +233,26 @@ class ErrorBody(BaseModel):
 
 Datatype = Literal[
     "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
-    "FP16", "FP32", "FP64",
+    "FP16", "FP32", "FP64", "BYTES",
 ]  # fmt: skip
 
 
 class Tensor(BaseModel):
-    """One OIP v2 tensor: its data flattened in row-major order."""
+    """One OIP v2 tensor: its data flattened in row-major order (or, with the parameter
+    ``binary_data_size``, in the binary part of the body). ``BYTES``: raw texts or image
+    bytes of a text or image model."""
 
     name: str
-    shape: list[Annotated[int, Field(ge=0)]]
+    shape: list[Annotated[int, Field(ge=0)]] = Field(max_length=32)
     datatype: Datatype
     data: list[Any] | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class TensorRequest(BaseModel):
+    """An output the request asks for (``binary_data``: in the binary part of the answer)."""
+
+    name: str
     parameters: dict[str, Any] | None = None
 
 
@@ -234,11 +278,13 @@ class ModelMetadata(BaseModel):
 
 
 class InferRequest(BaseModel):
-    """An OIP v2 inference request (read by the hot path's own parser)."""
+    """An OIP v2 inference request (read by the hot path's own parser). The inputs' names,
+    datatypes and shapes are the model's (``GET /v2/models/{name}``): a tensor that does
+    not match them is a 400 naming what the model takes."""
 
     id: str | None = None
-    inputs: list[Tensor]
-    outputs: list[dict[str, Any]] | None = None
+    inputs: list[Tensor] = Field(min_length=1)
+    outputs: list[TensorRequest] | None = None
     parameters: dict[str, Any] | None = None
 
 
@@ -249,13 +295,29 @@ class InferResponse(BaseModel):
     outputs: list[Tensor]
 
 
-class PredictRequest(BaseModel):
-    """Exactly one of inputs (model-ready rows; raw=true: raw values in column order) or
-    records (raw {column: value}, preprocessed by the server)."""
+_ROWS = {"type": "array", "minItems": 1}
+_RECORDS = {
+    "anyOf": [{"type": "array", "minItems": 1, "items": {"type": "object"}}, {"type": "object"}]
+}
 
-    inputs: list[Any] | None = None
-    records: list[dict[str, Any]] | None = None
-    raw: bool = False
+
+class PredictRequest(_Model):
+    """Exactly one of ``inputs`` (rows of raw values in column order; with ``preprocessed``:
+    model-ready rows) or ``records`` (raw ``{column: value}`` objects, or one such object),
+    preprocessed by the server. The rows' shape is the model's: rows that do not fit it are
+    a 400 naming the shape the model takes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["inputs"]}, {"required": ["records"]}]},
+    )
+
+    inputs: Annotated[Any, WithJsonSchema(_ROWS)] = Field(None, description="a list of rows")
+    records: Annotated[Any, WithJsonSchema(_RECORDS)] = Field(
+        None, description="a list of {column: value} objects"
+    )
+    preprocessed: bool = Field(False, description="the inputs are model-ready rows")
+    id: str | None = Field(None, description="the request's id (not used)")
 
 
 class PredictResponse(BaseModel):
@@ -300,3 +362,18 @@ class AdminModel(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelSummary]
+
+
+class AdminModels(RootModel[list[AdminModel]]):
+    """Every served model (``GET /admin/models``)."""
+
+
+class RepositoryEntry(BaseModel):
+    name: str
+    version: str
+    state: str = Field(description="READY, LOADING, FAILED or UNLOADING")
+    reason: str = Field(description="why the version is not ready ('' when it is)")
+
+
+class RepositoryIndex(RootModel[list[RepositoryEntry]]):
+    """Every version of every served model and its state (OIP model repository extension)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aimass_lab._io import atomic_write_json
 from aimass_lab.errors import AimassError
 from aimass_lab.serve.server._config import ServerConfig
+from aimass_lab.serve.server._http import MAX_HEAD_BYTES, http_protocol
 from aimass_lab.serve.server._loading import load
 from aimass_lab.serve.server._router import log
 from aimass_lab.serve.server._schemas import LoadRequest
@@ -101,8 +102,10 @@ async def serve(
         log_level="warning",
         access_log=False,
         lifespan="off",
-        # httptools when installed (pip install aimass-lab[serve]), else h11
-        http=settings().serve_http,
+        # httptools when installed (pip install aimass-lab[serve]), else h11; either with a
+        # limit on the request line and headers (_http.MAX_HEAD_BYTES)
+        http=http_protocol(settings().serve_http),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=max(1, int(config.drain_timeout_s)),
     )
