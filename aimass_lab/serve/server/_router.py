@@ -78,9 +78,15 @@ class ServedVersion:
         }
 
     async def start(
-        self, spec: dict[str, Any], replicas: int, threads: int | None, metrics: Any
+        self,
+        spec: dict[str, Any],
+        replicas: int,
+        threads: int | None,
+        metrics: Any,
+        local: bool = False,
     ) -> None:
-        """Open the engine (in this process, or in ``replicas`` worker processes)."""
+        """Open the engine (in this process, or in ``replicas`` worker processes; with
+        ``local``, a small model also here, for its quick batches)."""
         from aimass_lab.serve.server._worker import InProcessExecutor, ProcessExecutor
 
         self.card = ModelCard(spec["config"])
@@ -94,7 +100,11 @@ class ServedVersion:
         else:
             model, label = self.model, self.label
             executor = ProcessExecutor(
-                spec, replicas, threads, on_restart=lambda: metrics.restarted(model, label)
+                spec,
+                replicas,
+                threads,
+                on_restart=lambda: metrics.restarted(model, label),
+                local=local,
             )
             await executor.start()
         info = executor.info()
