@@ -23,7 +23,11 @@ Systems (peers run from ``.venv-peers``, made by ``bash benchmarks/setup_peers.s
   inference worker;
 - ``mlserver``: MLServer with adaptive batching (32 rows, 2 ms), a custom ``MLModel`` runtime
   on the same ONNX session, inference in the server process (``parallel_workers=0``);
-- ``echo`` (not in the default list): a bare uvicorn app returning the body.
+- not in the default list: ``echo``, a bare uvicorn app returning the body (the HTTP round
+  trip alone); ``litserve-w2``, LitServe with 2 inference workers. MLServer's
+  ``parallel_workers >= 1`` (its default: inference in separate processes) does not start
+  with uvloop 0.23: MLServer 1.7.1's worker calls ``asyncio.get_event_loop()`` before it has
+  a loop (RuntimeError), so MLServer runs inference in its server process.
 
 Triton's in-process Python API is not compared: the ``tritonserver`` package on PyPI is a
 placeholder that fails on install; the real wheels ship only in NVIDIA's NGC containers.
@@ -333,6 +337,7 @@ def commands(ws: Path, onnx: str, ref: str, peers_py: str, folder: Path) -> dict
         "fastapi-2w": [*peers, "fastapi", "--onnx", onnx, "--workers", "2"],
         "litserve": [*peers, "litserve", "--onnx", onnx, "--api-servers", "2", "--workers", "1"],
         "mlserver": [*peers, "mlserver", "--onnx", onnx, "--folder", str(folder / "mlserver")],
+        "litserve-w2": [*peers, "litserve", "--onnx", onnx, "--api-servers", "2", "--workers", "2"],
         "echo": [*peers, "echo"],
     }
 
@@ -426,7 +431,7 @@ def goals(model: str, by_system: dict[str, dict[int, dict[str, Any]]]) -> list[d
     aim, a32 = best(("aimass", "aimass-r2"), 32, "rps", True)
     for peer, systems, target in (
         ("the best FastAPI", ("fastapi-1w", "fastapi-2w"), GOAL_VS_FASTAPI),
-        ("LitServe", ("litserve",), GOAL_VS_PEER),
+        ("LitServe", ("litserve", "litserve-w2"), GOAL_VS_PEER),
         ("MLServer", ("mlserver",), GOAL_VS_PEER),
     ):
         who, p32 = best(systems, 32, "rps", True)
@@ -475,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
     parser.add_argument("--concurrency", default="1,32", help="connections per point (1,32)")
     parser.add_argument("--models", default="small,large", help="small,large")
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help="also: echo")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="also: echo, litserve-w2")
     parser.add_argument("--peers-python", default=str(PEERS_PY), help="the peers' interpreter")
     parser.add_argument("--quick", action="store_true", help="1 round, 1 s points: a smoke run")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
