@@ -51,7 +51,7 @@ overhead over in-process ORT no worse than the best FastAPI's; and on the small 
 
 Run (``apt-get install -y wrk``; ``bash benchmarks/setup_peers.sh`` once)::
 
-    .venv/bin/python benchmarks/serve.py              # 3 rounds, 4 s per point: ~10 min
+    .venv/bin/python benchmarks/serve.py              # 3 rounds, 4 s per point: ~9-10 min
     .venv/bin/python benchmarks/serve.py --quick      # a smoke run (1 round, 1 s points)
     .venv/bin/python benchmarks/serve.py --json --save /tmp/serve.json
 """
@@ -364,18 +364,33 @@ def run_model(
                     points[system].setdefault(c, []).append(got)
                     log(f"  ort c={c}: {got['rps']:.0f}/s p50 {got['p50_ms']:.3f} ms")
                 continue
-            port = free_port()
-            with server([*cmds[system], "--port", str(port)], port, env) as pid:
-                wrk(port, 8, 1.0, script)  # warm-up
-                for c in args.concurrency:
-                    got = measure_http(pid, port, c, args.duration, script)
-                    points[system].setdefault(c, []).append(got)
-                    log(
-                        f"  {system} c={c}: {got['rps']:.0f}/s p50 {got['p50_ms']:.3f} ms "
-                        f"p99 {got['p99_ms']:.3f} ms cpu {got['server_cpu_us']:.0f} us/req "
-                        f"wrk {got['client_cores']:.2f} cores errors {got['errors']}"
-                    )
+            try:
+                run_system(system, cmds[system], args, env, script, points[system])
+            except (RuntimeError, subprocess.CalledProcessError) as exc:  # the others go on
+                log(f"  {system} FAILED in round {r + 1} (left out of this round): {exc}")
     return points
+
+
+def run_system(
+    system: str,
+    cmd: list[str],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    script: str,
+    into: dict[int, list[dict[str, Any]]],
+) -> None:
+    """Start one server, warm it up, measure every concurrency, stop it."""
+    port = free_port()
+    with server([*cmd, "--port", str(port)], port, env) as pid:
+        wrk(port, 8, 1.0, script)  # warm-up
+        for c in args.concurrency:
+            got = measure_http(pid, port, c, args.duration, script)
+            into.setdefault(c, []).append(got)
+            log(
+                f"  {system} c={c}: {got['rps']:.0f}/s p50 {got['p50_ms']:.3f} ms "
+                f"p99 {got['p99_ms']:.3f} ms cpu {got['server_cpu_us']:.0f} us/req "
+                f"wrk {got['client_cores']:.2f} cores errors {got['errors']}"
+            )
 
 
 def summarise(points: list[dict[str, Any]]) -> dict[str, Any]:
@@ -515,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             points = run_model(model, args, tmp, env, systems)
             raw[model] = {s: {str(c): v for c, v in by.items()} for s, by in points.items()}
             summary[model] = {
-                s: {c: summarise(v) for c, v in by.items()} for s, by in points.items()
+                s: {c: summarise(v) for c, v in by.items()} for s, by in points.items() if by
             }
         goal_rows = [g for model in models for g in goals(model, summary[model])]
         doc: dict[str, Any] = {
