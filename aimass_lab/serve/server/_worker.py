@@ -6,12 +6,11 @@ raw array bytes (no pickle). The server reads every worker's stdout in an asynci
 a worker dies (kill -9, a crash in the engine) its pipe ends at once, every batch it held is
 answered with :class:`WorkerCrashed` (a 503) and the worker is started again.
 
-Replicas pay only when the model's compute is worth a pipe round trip (two process wake-ups,
-the frames): with ``local=True`` (isolation ``auto``) and model files up to
-:data:`LOCAL_MAX_BYTES`, the server also opens the engine in its own process, and while the
-running average of a batch's engine time (reported by the workers with each answer) stays
-under :data:`INLINE_MAX_S`, batches run there, on the event loop, as with one replica; the
-workers take the batches again as soon as they are slower than that.
+Replicas pay only when a batch's compute is worth a pipe round trip: with ``local=True``
+(isolation ``auto``), ONNX Runtime on CPU and files up to :data:`LOCAL_MAX_BYTES`, the server
+also opens the engine itself and, while the running average of a batch's engine time (the
+workers report it) stays under :data:`INLINE_MAX_S`, runs batches on its event loop as with
+one replica; slower batches go to the workers again.
 """
 
 from __future__ import annotations
@@ -228,7 +227,7 @@ class ProcessExecutor:
         for w, r in zip(self.workers, results, strict=True):
             if isinstance(r, BaseException):
                 self._schedule_restart(w)
-        if self._local_ok and _files_size(self.spec) <= LOCAL_MAX_BYTES:
+        if self._local_ok and self._small_on_cpu():
             from aimass_lab.serve.server._engine import open_engine
 
             try:
@@ -239,6 +238,18 @@ class ProcessExecutor:
                     f"({exc}); every batch goes to the replica workers",
                     file=sys.stderr,
                 )
+
+    def _small_on_cpu(self) -> bool:
+        """ONNX Runtime on CPU, files up to :data:`LOCAL_MAX_BYTES`: worth a copy here."""
+        if self._info is None or self._info.get("device") != "cpu":
+            return False
+        if self.spec["engine"] != "onnxruntime":  # torch stays out of the server process
+            return False
+        try:
+            size = sum(os.path.getsize(f["path"]) for f in self.spec["files"].values())
+        except OSError:
+            return False
+        return size <= LOCAL_MAX_BYTES
 
     def _observe(self, took: float) -> None:
         avg = self._avg_s
@@ -422,17 +433,6 @@ class ProcessExecutor:
         if self._local is not None:
             self._local.close()
             self._local = None
-
-
-def _files_size(spec: dict[str, Any]) -> int:
-    """Bytes of a load spec's files (their sizes on disk; a missing one counts as huge)."""
-    total = 0
-    for entry in spec["files"].values():
-        try:
-            total += os.path.getsize(entry["path"])
-        except OSError:
-            return LOCAL_MAX_BYTES + 1
-    return total
 
 
 # ---------------------------------------------------------------------------- in the worker
