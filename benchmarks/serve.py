@@ -1,38 +1,59 @@
 #!/usr/bin/env python
-"""Serving benchmark of AI Mass Lab: the inference server against its peers, in one run.
+"""Serving benchmark of AI Mass Lab: ``aimass serve`` against peers written at their best.
 
-All peers serve the same ONNX model (a digits MLP, 64 features -> 10 classes, exported by
-``aimass_lab.export_onnx``) with the same ONNX Runtime session options (CPU provider, one
-intra-op and one inter-op thread, no spinning: what ``aimass serve``'s engine uses), and
-answer the same request: an Open Inference Protocol v2 JSON body with one row
-(``{"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [...]}]}``)
-with an OIP-shaped JSON answer. One load generator drives every HTTP peer: ``wrk`` (closed
-loop, keep-alive connections, a Lua script that POSTs the body and reports p50/p99 and
-error counts: sockets, answers >= 400), at concurrency 1, 8 and 32 (connections; one wrk
-thread up to 8 connections, two above):
+Two models, both 64 features -> 10 classes exported by ``aimass_lab.export_onnx`` (so every
+request body is the same): ``small``, the digits MLP (``hidden=128``, 9.7K parameters: the
+server's own cost dominates) and ``large``, an MLP with two hidden layers of 2048 (4.35M
+parameters, ~4.3M multiply-adds per row: the model's compute matters, and batching and
+replicas can pay). Every system serves the ONNX file with the same ONNX Runtime session
+options (CPU, 1 intra-op and 1 inter-op thread, no spinning: those of ``aimass serve``'s
+engine) and answers the same request: an OIP v2 JSON body with one row on
+``/v2/models/digits/infer``, with an OIP-shaped JSON answer.
 
-(a) ``ort``          in-process ONNX Runtime: C Python threads call ``session.run`` on one
-                     row in a loop (no HTTP): the limit;
-(b) ``aimass``       ``python -m aimass_lab.cli serve`` with dynamic batching (max batch 32,
-                     max delay 2 ms), OIP route ``/v2/models/digits/infer``;
-(c) ``aimass-nobatch`` the same with ``--max-batch-size 1``;
-(d) ``litserve``     LitServe with batching (``max_batch_size=32``, ``batch_timeout=2 ms``, one
-                     worker, ``fast_queue`` when pyzmq is present), ``decode_request`` parses
-                     the same body, ``batch`` stacks rows, one ``session.run`` per batch;
-(e) ``fastapi``      plain FastAPI on uvicorn, a ``def`` endpoint (FastAPI's thread pool)
-                     calling ``session.run`` per request;
-and ``echo``         a bare uvicorn ASGI app that returns the body: the HTTP round trip alone.
+Systems (peers run from ``.venv-peers``, made by ``bash benchmarks/setup_peers.sh``; see
+``benchmarks/serve_peers.py`` for how each is written):
 
-Every HTTP peer runs uvicorn with the same loop and HTTP parser (``auto``: uvloop and
-httptools when installed). Goals (issue 5): at concurrency 32, aimass >= 1.5x LitServe and
->= 3x FastAPI throughput, p99 no worse than LitServe; at concurrency 1 batching adds <= 5%
-to p50 (b vs c); p50 overhead of aimass over in-process ORT within 1.5x of the echo round
-trip (at concurrency 1).
+- ``ort``: in-process ONNX Runtime, threads calling ``session.run`` on one row (no HTTP): the
+  floor of c=1 latency (the overhead of a server is its p50 minus this one's);
+- ``aimass``: ``aimass serve --max-batch-size 32 --max-delay-ms 2`` (one replica: the engine
+  runs in the server process); ``aimass-r2``: the same with ``--replicas 2``;
+- ``fastapi-1w``, ``fastapi-2w``: FastAPI, ``async def`` endpoint on the raw body, orjson in
+  and out, ORT per request; uvicorn (uvloop, httptools) with 1 and with 2 worker processes;
+- ``litserve``: LitServe with batching (32 rows, 2 ms), ``fast_queue``, 2 API servers, one
+  inference worker;
+- ``mlserver``: MLServer with adaptive batching (32 rows, 2 ms), a custom ``MLModel`` runtime
+  on the same ONNX session, inference in the server process (``parallel_workers=0``);
+- not in the default list: ``echo``, a bare uvicorn app returning the body (the HTTP round
+  trip alone); ``litserve-w2``, LitServe with 2 inference workers. MLServer's
+  ``parallel_workers >= 1`` (its default: inference in separate processes) does not start
+  with uvloop 0.23: MLServer 1.7.1's worker calls ``asyncio.get_event_loop()`` before it has
+  a loop (RuntimeError), so MLServer runs inference in its server process.
 
-Run (peers: ``pip install -e ".[bench]"``; load generator: ``apt-get install wrk``)::
+Triton's in-process Python API is not compared: the ``tritonserver`` package on PyPI is a
+placeholder that fails on install; the real wheels ship only in NVIDIA's NGC containers.
 
-    .venv/bin/python benchmarks/serve.py [--duration 10] [--json]
-    .venv/bin/python benchmarks/serve.py --quick      # a smoke run, not the benchmark
+Method: for each model, ``--rounds`` rounds; in round r every system runs once, in an order
+rotated by r. A system's server is started fresh in each round (its own process group, from
+its own interpreter), warmed up for 1 s at c=8, then measured at each concurrency for
+``--duration`` seconds, then stopped, so only one server is alive at a time. The load
+generator is ``wrk`` (closed loop, keep-alive, 1 thread up to c=8 and 2 above, a Lua script
+that builds the POST once per thread and prints the requests, p50, p99 and errors: socket
+errors and answers >= 400). Server CPU per request: user + system CPU of the server's process
+tree (psutil, the server and every descendant) before and after the point, divided by the
+requests answered; the client's CPU is ``wrk``'s own (``getrusage`` of children), printed too,
+so a saturated client would show. Reported per point: the median and the range (min-max) over
+the rounds of requests/s, p50, p99 and server CPU per request.
+
+Goals (issue 16), per model, best against best: ``aimass`` (the better of 1 and 2 replicas)
+at c=32 >= 1.5x the best FastAPI, >= 5x LitServe and >= 5x MLServer in requests/s; c=1 p50
+overhead over in-process ORT no worse than the best FastAPI's; and on the small model
+``--replicas 2`` not slower than 1 at c=32 (ratio of medians >= 0.95: within the noise).
+
+Run (``apt-get install -y wrk``; ``bash benchmarks/setup_peers.sh`` once)::
+
+    .venv/bin/python benchmarks/serve.py              # 3 rounds, 4 s per point: ~9-10 min
+    .venv/bin/python benchmarks/serve.py --quick      # a smoke run (1 round, 1 s points)
+    .venv/bin/python benchmarks/serve.py --json --save /tmp/serve.json
 """
 
 from __future__ import annotations
@@ -42,6 +63,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -57,25 +79,30 @@ from typing import Any
 
 MODEL = "digits"
 INFER_PATH = f"/v2/models/{MODEL}/infer"
-CONCURRENCY = (1, 8, 32)
-GOAL_VS_LITSERVE = 1.5
-GOAL_VS_FASTAPI = 3.0
-GOAL_BATCHING_P50 = 1.05
-GOAL_OVERHEAD = 1.5
+ROOT = Path(__file__).resolve().parent.parent
+PEERS_PY = ROOT / ".venv-peers" / "bin" / "python"
+SYSTEMS = ("ort", "aimass", "aimass-r2", "fastapi-1w", "fastapi-2w", "litserve", "mlserver")
+#: name -> (hparams, epochs) of the zoo MLP trained on digits
+MODELS = {
+    "small": ({"hidden": 128}, 5),
+    "large": ({"hidden": 2048, "layers": 2}, 1),
+}
+GOAL_VS_FASTAPI = 1.5
+GOAL_VS_PEER = 5.0
+GOAL_REPLICAS = 0.95
 
 LUA = r"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = os.getenv("AIMASS_BENCH_BODY")
--- the request is built once per thread from wrk.method/headers/body; no response()
--- callback: it would make wrk copy every answer's headers and body into Lua (wrk's own CPU);
+-- no response() callback: it would make wrk copy every answer into Lua (wrk's own CPU);
 -- answers with a status >= 400 are counted by wrk in summary.errors.status
 done = function(summary, latency, requests)
   io.write(string.format(
     'AIMASS_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
-    '"mean_us": %.1f, "socket_errors": %d, "status_errors": %d}\n',
+    '"socket_errors": %d, "status_errors": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.mean, summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.connect + summary.errors.read + summary.errors.write +
     summary.errors.timeout, summary.errors.status))
 end
 """
@@ -91,39 +118,39 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def environment() -> dict[str, Any]:
-    """The versions of what the servers and the load generator run on (None: missing)."""
-    from importlib import metadata
+def versions(python: str, dists: tuple[str, ...]) -> dict[str, str | None]:
+    """The installed versions of ``dists`` in the interpreter ``python`` (None: missing)."""
+    code = (
+        "import json, sys\nfrom importlib import metadata\nout = {}\n"
+        "for d in sys.argv[1:]:\n    try: out[d] = metadata.version(d)\n"
+        "    except metadata.PackageNotFoundError: out[d] = None\nprint(json.dumps(out))"
+    )
+    try:
+        done = subprocess.run([python, "-c", code, *dists], capture_output=True, text=True)
+        return dict(json.loads(done.stdout))
+    except (OSError, ValueError):
+        return dict.fromkeys(dists)
 
-    out: dict[str, Any] = {}
-    for dist in (
-        "aimass-lab", "uvicorn", "uvloop", "httptools", "orjson", "onnxruntime", "numpy",
-        "litserve", "fastapi", "starlette", "pyzmq",
-    ):  # fmt: skip
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
+
+def environment(peers_python: str) -> dict[str, Any]:
+    common = ("uvicorn", "uvloop", "httptools", "orjson", "onnxruntime", "numpy")
+    out: dict[str, Any] = {
+        "aimass": versions(sys.executable, ("aimass-lab", *common)),
+        "peers": versions(peers_python, (*common, "fastapi", "starlette", "litserve", "pyzmq", "mlserver")),
+    }  # fmt: skip
     try:
         first = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
         out["wrk"] = (first.splitlines() or [""])[0].strip() or None
     except OSError:
         out["wrk"] = None
-    # what uvicorn's loop="auto" / http="auto" pick (every HTTP peer, aimass serve included)
-    out["uvicorn_loop"] = "uvloop" if out["uvloop"] else "asyncio"
-    out["uvicorn_http"] = "httptools" if out["httptools"] else "h11"
-    out["aimass_json"] = "orjson" if out["orjson"] else "json (stdlib)"
     out["python"] = platform.python_version()
     out["cpus"] = os.cpu_count()
-    try:
-        out["load_average"] = list(os.getloadavg())
-    except OSError:
-        out["load_average"] = None
+    out["processor"] = platform.processor() or platform.machine()
     return out
 
 
 def session_options() -> Any:
-    """The ONNX Runtime options of every peer (those of aimass serve's engine)."""
+    """The ONNX Runtime options of every system (those of aimass serve's engine)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -134,41 +161,50 @@ def session_options() -> Any:
     return options
 
 
-def new_session(path: str) -> Any:
-    import onnxruntime as ort
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants (those alive now)."""
+    import psutil
 
-    return ort.InferenceSession(path, session_options(), providers=["CPUExecutionProvider"])
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 @contextlib.contextmanager
-def process(cmd: list[str], port: int, ready_path: str, env: dict[str, str]) -> Iterator[None]:
-    """Start a server process group; wait until ``ready_path`` answers the body with a 200."""
+def server(cmd: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
+    """Start a server in its own process group; yield its pid once the body gets a 200."""
     import httpx
 
-    log(f"  starting: {' '.join(cmd[-6:])}")
     # stderr goes to a file, not a pipe: a chatty server never blocks on it
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
         )
-        deadline = time.monotonic() + 120
-        url = f"http://127.0.0.1:{port}{ready_path}"
-        body = json.loads(os.environ["AIMASS_BENCH_BODY"])
+        deadline = time.monotonic() + 180
+        url = f"http://127.0.0.1:{port}{INFER_PATH}"
+        body = os.environ["AIMASS_BENCH_BODY"].encode()
+        headers = {"content-type": "application/json"}
         try:
             while True:
                 if proc.poll() is not None:
                     errors.seek(0)
                     err = errors.read().decode(errors="replace")
                     raise RuntimeError(f"{cmd} exited with {proc.returncode}:\n{err[-3000:]}")
-                try:
-                    if httpx.post(url, json=body, timeout=2).status_code == 200:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.post(url, content=body, headers=headers, timeout=2).status_code == 200:
                         break
-                except httpx.HTTPError:
-                    pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{cmd} did not answer {url} within 120 s")
+                    raise RuntimeError(f"{cmd} did not answer {url} within 180 s")
                 time.sleep(0.2)
-            yield
+            yield proc.pid
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -181,54 +217,61 @@ def process(cmd: list[str], port: int, ready_path: str, env: dict[str, str]) -> 
             proc.wait()
 
 
-# ------------------------------------------------------------------------- load generation
 def wrk(port: int, concurrency: int, duration: float, script: str) -> dict[str, Any]:
     threads = 1 if concurrency <= 8 else 2
     cmd = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{concurrency}",
-        f"-d{max(1, round(duration))}s",
-        "--timeout",
-        "10s",
-        "-s",
-        script,
-        f"http://127.0.0.1:{port}{INFER_PATH}",
+        *("wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration))}s"),
+        *("--timeout", "10s", "-s", script, f"http://127.0.0.1:{port}{INFER_PATH}"),
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ).stdout
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next(li for li in out.splitlines() if li.startswith("AIMASS_RESULT "))
     doc = json.loads(line.split(" ", 1)[1])
     seconds = doc["duration_us"] / 1e6
+    client = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    n = max(1, doc["requests"])
     return {
         "rps": doc["requests"] / seconds,
         "p50_ms": doc["p50_us"] / 1000,
         "p99_ms": doc["p99_us"] / 1000,
         "requests": doc["requests"],
         "errors": doc["socket_errors"] + doc["status_errors"],
+        "client_cpu_us": client / n * 1e6,
+        "client_cores": client / seconds,
     }
 
 
-def in_process(onnx_path: str, concurrency: int, duration: float) -> dict[str, Any]:
-    """(a) C threads calling ``session.run`` on one row (the session is shared, like a server's)."""
-    import numpy as np
+def measure_http(
+    pid: int, port: int, concurrency: int, duration: float, script: str
+) -> dict[str, Any]:
+    cpu0 = tree_cpu(pid)
+    r = wrk(port, concurrency, duration, script)
+    cpu = tree_cpu(pid) - cpu0
+    r["server_cpu_us"] = cpu / max(1, r["requests"]) * 1e6
+    return r
 
-    session = new_session(onnx_path)
+
+def in_process(onnx_path: str, concurrency: int, duration: float) -> dict[str, Any]:
+    """``ort``: threads calling ``session.run`` on one row (one shared session, like a server)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_path, session_options(), providers=["CPUExecutionProvider"])
     x = np.asarray(json.loads(os.environ["AIMASS_BENCH_BODY"])["inputs"][0]["data"], np.float32)
     x = x.reshape(1, -1)
-    for _ in range(200):
+    for _ in range(50):
         session.run(None, {"input": x})
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     stop = time.perf_counter() + duration
 
     def loop(i: int) -> None:
         own = latencies[i]
-        while True:
-            t0 = time.perf_counter()
-            if t0 >= stop:
-                return
+        while (t0 := time.perf_counter()) < stop:
             session.run(None, {"input": x})
             own.append(time.perf_counter() - t0)
 
+    cpu0 = time.process_time()
     started = time.perf_counter()
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(concurrency)]
     for t in threads:
@@ -236,6 +279,7 @@ def in_process(onnx_path: str, concurrency: int, duration: float) -> dict[str, A
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu0
     flat = sorted(v for own in latencies for v in own)
     q = statistics.quantiles(flat, n=100, method="inclusive")
     return {
@@ -244,31 +288,25 @@ def in_process(onnx_path: str, concurrency: int, duration: float) -> dict[str, A
         "p99_ms": q[98] * 1000,
         "requests": len(flat),
         "errors": 0,
+        "server_cpu_us": cpu / len(flat) * 1e6,
+        "client_cpu_us": 0.0,
+        "client_cores": 0.0,
     }
 
 
 # ----------------------------------------------------------------------------------- setup
-def build_model(root: Path, epochs: int) -> tuple[Path, str, str]:
-    """Train a digits MLP in a workspace and export it to ONNX.
+def build_model(root: Path, hparams: dict[str, Any], epochs: int) -> tuple[Path, str, str]:
+    """Train a zoo MLP on digits in a workspace, register it as ``digits``, export to ONNX.
 
-    Returns the workspace folder, the ONNX file and the ref of the ONNX version (registered
-    as ``digits``, so that every peer serves the model under the same name).
+    Returns the workspace folder, the ONNX file and the ref of the ONNX version.
     """
-    import contextlib as cl
-
     import aimass_lab as am
     from aimass_lab.workspace import Workspace
 
     ws = Workspace(root / "ws")
-    with cl.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr):
         run = am.train(
-            "digits",
-            "mlp",
-            hparams={"hidden": 128},
-            max_epochs=epochs,
-            seed=0,
-            wait=True,
-            workspace=ws,
+            "digits", "mlp", hparams=hparams, max_epochs=epochs, seed=0, wait=True, workspace=ws
         )
         if run.status != "succeeded":
             raise RuntimeError(f"training {run.status}: {run.logs(tail=20)}")
@@ -282,139 +320,249 @@ def body_for() -> str:
     from sklearn.datasets import load_digits
 
     row = (load_digits().data[:1] / 16.0).astype(np.float32)
-    return json.dumps(
-        {
-            "inputs": [
-                {"name": "input", "shape": [1, 64], "datatype": "FP32", "data": row[0].tolist()}
-            ]
-        }
-    )
+    tensor = {"name": "input", "shape": [1, 64], "datatype": "FP32", "data": row[0].tolist()}
+    return json.dumps({"inputs": [tensor]})
 
 
-def fmt_table(results: dict[str, dict[int, dict[str, Any]]]) -> str:
-    lines = [
-        "| peer | c | requests/s | p50 ms | p99 ms | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+def commands(ws: Path, onnx: str, ref: str, peers_py: str, folder: Path) -> dict[str, list[str]]:
+    peers = [peers_py, str(Path(__file__).resolve().with_name("serve_peers.py"))]
+    serve = [
+        *(sys.executable, "-m", "aimass_lab.cli", "serve", "--workspace", str(ws)),
+        *("--models", ref, "--max-batch-size", "32", "--max-delay-ms", "2"),
     ]
-    for peer, by_c in results.items():
-        for c, r in sorted(by_c.items()):
-            lines.append(
-                f"| {peer} | {c} | {r['rps']:.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | "
-                f"{r['errors']} |"
+    return {
+        "aimass": serve,
+        "aimass-r2": [*serve, "--replicas", "2"],
+        "fastapi-1w": [*peers, "fastapi", "--onnx", onnx, "--workers", "1"],
+        "fastapi-2w": [*peers, "fastapi", "--onnx", onnx, "--workers", "2"],
+        "litserve": [*peers, "litserve", "--onnx", onnx, "--api-servers", "2", "--workers", "1"],
+        "mlserver": [*peers, "mlserver", "--onnx", onnx, "--folder", str(folder / "mlserver")],
+        "litserve-w2": [*peers, "litserve", "--onnx", onnx, "--api-servers", "2", "--workers", "2"],
+        "echo": [*peers, "echo"],
+    }
+
+
+# ----------------------------------------------------------------------------------- runs
+def run_model(
+    name: str, args: argparse.Namespace, tmp: Path, env: dict[str, str], systems: list[str]
+) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """Every system of one model, interleaved over the rounds: ``{system: {c: [points]}}``."""
+    hparams, epochs = MODELS[name]
+    folder = tmp / name
+    log(f"[{name}] training and exporting the zoo MLP {hparams} ({epochs} epochs) in {folder}")
+    ws, onnx, ref = build_model(folder, hparams, 1 if args.quick else epochs)
+    cmds = commands(ws, onnx, ref, args.peers_python, folder)
+    script = str(tmp / "post.lua")
+    points: dict[str, dict[int, list[dict[str, Any]]]] = {s: {} for s in systems}
+    for r in range(args.rounds):
+        order = systems[r % len(systems) :] + systems[: r % len(systems)]
+        log(f"[{name}] round {r + 1}/{args.rounds}: {', '.join(order)}")
+        for system in order:
+            if system == "ort":
+                for c in args.concurrency:
+                    got = in_process(onnx, c, args.duration)
+                    points[system].setdefault(c, []).append(got)
+                    log(f"  ort c={c}: {got['rps']:.0f}/s p50 {got['p50_ms']:.3f} ms")
+                continue
+            try:
+                run_system(system, cmds[system], args, env, script, points[system])
+            except (RuntimeError, subprocess.CalledProcessError) as exc:  # the others go on
+                log(f"  {system} FAILED in round {r + 1} (left out of this round): {exc}")
+    return points
+
+
+def run_system(
+    system: str,
+    cmd: list[str],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    script: str,
+    into: dict[int, list[dict[str, Any]]],
+) -> None:
+    """Start one server, warm it up, measure every concurrency, stop it."""
+    port = free_port()
+    with server([*cmd, "--port", str(port)], port, env) as pid:
+        wrk(port, 8, 1.0, script)  # warm-up
+        for c in args.concurrency:
+            got = measure_http(pid, port, c, args.duration, script)
+            into.setdefault(c, []).append(got)
+            log(
+                f"  {system} c={c}: {got['rps']:.0f}/s p50 {got['p50_ms']:.3f} ms "
+                f"p99 {got['p99_ms']:.3f} ms cpu {got['server_cpu_us']:.0f} us/req "
+                f"wrk {got['client_cores']:.2f} cores errors {got['errors']}"
             )
+
+
+def summarise(points: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rounds": len(points), "errors": sum(p["errors"] for p in points)}
+    for key in ("rps", "p50_ms", "p99_ms", "server_cpu_us", "client_cpu_us", "client_cores"):
+        values = [float(p[key]) for p in points]
+        out[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return out
+
+
+def fmt_range(s: dict[str, float], digits: int) -> str:
+    if s["min"] == s["max"]:
+        return f"{s['median']:,.{digits}f}"
+    return f"{s['median']:,.{digits}f} ({s['min']:,.{digits}f}-{s['max']:,.{digits}f})"
+
+
+def fmt_table(summary: dict[str, dict[str, dict[int, dict[str, Any]]]]) -> str:
+    lines = [
+        "| model | system | c | requests/s | p50 ms | p99 ms | server CPU µs/req | wrk CPU µs/req | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for model, by_system in summary.items():
+        for system, by_c in by_system.items():
+            for c, s in sorted(by_c.items()):
+                client = "-" if system == "ort" else f"{s['client_cpu_us']['median']:.0f}"
+                lines.append(
+                    f"| {model} | {system} | {c} | {fmt_range(s['rps'], 0)} | "
+                    f"{fmt_range(s['p50_ms'], 3)} | {fmt_range(s['p99_ms'], 2)} | "
+                    f"{fmt_range(s['server_cpu_us'], 0)} | {client} | {s['errors']} |"
+                )
     return "\n".join(lines)
 
 
-def goals(results: dict[str, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+def goals(model: str, by_system: dict[str, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The issue's goals on one model, from the medians (best against best)."""
     out: list[dict[str, Any]] = []
 
-    def get(peer: str, c: int, key: str) -> float | None:
-        r = results.get(peer, {}).get(c)
-        return None if r is None else float(r[key])
+    def med(system: str, c: int, key: str) -> float | None:
+        s = by_system.get(system, {}).get(c)
+        return None if s is None else float(s[key]["median"])
 
-    def add(name: str, value: float | None, goal: float, higher: bool) -> None:
-        met = None if value is None else (value >= goal if higher else value <= goal)
-        out.append({"goal": name, "value": value, "target": goal, "met": met})
+    def best(systems: tuple[str, ...], c: int, key: str, high: bool) -> tuple[str, float | None]:
+        found = [(s, v) for s in systems if (v := med(s, c, key)) is not None]
+        if not found:
+            return "-", None
+        return (max if high else min)(found, key=lambda sv: sv[1])
 
-    a32, l32, f32 = get("aimass", 32, "rps"), get("litserve", 32, "rps"), get("fastapi", 32, "rps")
-    add("rps aimass / litserve at c=32", a32 / l32 if a32 and l32 else None, GOAL_VS_LITSERVE, True)
-    add("rps aimass / fastapi at c=32", a32 / f32 if a32 and f32 else None, GOAL_VS_FASTAPI, True)
-    p99a, p99l = get("aimass", 32, "p99_ms"), get("litserve", 32, "p99_ms")
-    add("p99 aimass / litserve at c=32", p99a / p99l if p99a and p99l else None, 1.0, False)
-    b1, n1 = get("aimass", 1, "p50_ms"), get("aimass-nobatch", 1, "p50_ms")
-    add(
-        "p50 batching / no batching at c=1",
-        b1 / n1 if b1 and n1 else None,
-        GOAL_BATCHING_P50,
-        False,
-    )
-    o1, e1 = get("ort", 1, "p50_ms"), get("echo", 1, "p50_ms")
-    add(
-        "p50 (aimass - in-process ORT) / echo round trip at c=1",
-        (b1 - o1) / e1 if b1 and o1 is not None and e1 else None,
-        GOAL_OVERHEAD,
-        False,
-    )
+    def add(goal: str, value: float | None, target: float, higher: bool, note: str) -> None:
+        met = None if value is None else (value >= target if higher else value <= target)
+        out.append({"model": model, "goal": goal, "value": value, "target": target,
+                    "higher": higher, "met": met, "note": note})  # fmt: skip
+
+    aim, a32 = best(("aimass", "aimass-r2"), 32, "rps", True)
+    for peer, systems, target in (
+        ("the best FastAPI", ("fastapi-1w", "fastapi-2w"), GOAL_VS_FASTAPI),
+        ("LitServe", ("litserve", "litserve-w2"), GOAL_VS_PEER),
+        ("MLServer", ("mlserver",), GOAL_VS_PEER),
+    ):
+        who, p32 = best(systems, 32, "rps", True)
+        ratio = a32 / p32 if a32 and p32 else None
+        add(f"requests/s at c=32, aimass / {peer}", ratio, target, True, f"{aim} / {who}")
+    ort1 = med("ort", 1, "p50_ms")
+    aim1, a1 = best(("aimass", "aimass-r2"), 1, "p50_ms", False)
+    fa1, f1 = best(("fastapi-1w", "fastapi-2w"), 1, "p50_ms", False)
+    if ort1 is not None and a1 is not None and f1 is not None:
+        ratio: float | None = (a1 - ort1) / (f1 - ort1) if f1 > ort1 else None
+        note = f"{aim1} {(a1 - ort1) * 1000:.0f} µs vs {fa1} {(f1 - ort1) * 1000:.0f} µs"
+    else:
+        ratio, note = None, "-"
+    add("c=1 p50 overhead over in-process ORT, aimass / best FastAPI", ratio, 1.0, False, note)
+    r1, r2 = med("aimass", 32, "rps"), med("aimass-r2", 32, "rps")
+    if model == "small":
+        add(
+            "requests/s at c=32, --replicas 2 / --replicas 1", r2 / r1 if r1 and r2 else None,
+            GOAL_REPLICAS, True, "must not be slower (0.95: within the noise)",
+        )  # fmt: skip
+    elif r1 and r2:
+        out.append({"model": model, "goal": "requests/s at c=32, --replicas 2 / --replicas 1",
+                    "value": r2 / r1, "target": None, "higher": True, "met": None,
+                    "note": "for information"})  # fmt: skip
     return out
+
+
+def fmt_goals(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| model | goal | value | target | verdict | systems |",
+        "| --- | --- | ---: | ---: | --- | --- |",
+    ]
+    for g in rows:
+        value = "n/a" if g["value"] is None else f"{g['value']:.2f}x"
+        target = "-" if g["target"] is None else f"{'>=' if g['higher'] else '<='} {g['target']}x"
+        verdict = {True: "met", False: "**missed**", None: "-"}[g["met"]]
+        lines.append(
+            f"| {g['model']} | {g['goal']} | {value} | {target} | {verdict} | {g['note']} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per point")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="2 s per point: a smoke run")
-    parser.add_argument("--peers", default="ort,echo,aimass,aimass-nobatch,litserve,fastapi")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per point (4)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
+    parser.add_argument("--concurrency", default="1,32", help="connections per point (1,32)")
+    parser.add_argument("--models", default="small,large", help="small,large")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="also: echo, litserve-w2")
+    parser.add_argument("--peers-python", default=str(PEERS_PY), help="the peers' interpreter")
+    parser.add_argument("--quick", action="store_true", help="1 round, 1 s points: a smoke run")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--save", help="also write the JSON results to this file")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration = 1, 1.0
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
     if shutil.which("wrk") is None:
         log("wrk is missing: apt-get install -y wrk")
         return 2
-    duration = 2.0 if args.quick else args.duration
-    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    if (
+        any(s not in ("ort", "aimass", "aimass-r2") for s in systems)
+        and not Path(args.peers_python).exists()
+    ):
+        log(f"{args.peers_python} is missing: bash benchmarks/setup_peers.sh")
+        return 2
     tmp = Path(tempfile.mkdtemp(prefix="aimass-bench-serve-"))
-    env = {**os.environ, "AIMASS_HOME": str(tmp / "ws"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "AIMASS_HOME": str(tmp / "home"), "PYTHONUNBUFFERED": "1"}
     env.pop("AIMASS_DB_URL", None)
-    env_info = environment()
-    log("environment: " + ", ".join(f"{k}={v}" for k, v in env_info.items()))
+    env_info = environment(args.peers_python)
+    started = time.time()
+    load_start = list(os.getloadavg())
     try:
-        log(f"training and exporting the model ({args.epochs} epochs) in {tmp}")
-        ws_path, onnx_path, ref = build_model(tmp, args.epochs)
         os.environ["AIMASS_BENCH_BODY"] = env["AIMASS_BENCH_BODY"] = body_for()
-        script = tmp / "post.lua"
-        script.write_text(LUA, encoding="utf-8")
-        peers_script = [sys.executable, str(Path(__file__).resolve().with_name("serve_peers.py"))]
-        results: dict[str, dict[int, dict[str, Any]]] = {}
-        commands: dict[str, list[str]] = {
-            "echo": [*peers_script, "echo"],
-            "litserve": [*peers_script, "litserve", "--onnx", onnx_path],
-            "fastapi": [*peers_script, "fastapi", "--onnx", onnx_path],
-        }
-        serve = [
-            *(sys.executable, "-m", "aimass_lab.cli", "serve", "--workspace", str(ws_path)),
-            *("--models", ref),
-        ]
-        commands["aimass"] = [*serve, "--max-batch-size", "32", "--max-delay-ms", "2"]
-        commands["aimass-nobatch"] = [*serve, "--max-batch-size", "1", "--max-delay-ms", "0"]
-        for peer in peers:
-            results[peer] = {}
-            if peer == "ort":
-                for c in CONCURRENCY:
-                    results[peer][c] = in_process(onnx_path, c, duration)
-                    log(f"  {peer} c={c}: {results[peer][c]}")
-                continue
-            port = free_port()
-            with process([*commands[peer], "--port", str(port)], port, INFER_PATH, env):
-                wrk(port, 8, 1.0, str(script))  # warm-up
-                for c in CONCURRENCY:
-                    results[peer][c] = wrk(port, c, duration, str(script))
-                    log(f"  {peer} c={c}: {results[peer][c]}")
+        (tmp / "post.lua").write_text(LUA, encoding="utf-8")
+        summary: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
+        raw: dict[str, Any] = {}
+        for model in models:
+            points = run_model(model, args, tmp, env, systems)
+            raw[model] = {s: {str(c): v for c, v in by.items()} for s, by in points.items()}
+            summary[model] = {
+                s: {c: summarise(v) for c, v in by.items()} for s, by in points.items() if by
+            }
+        goal_rows = [g for model in models for g in goals(model, summary[model])]
         doc: dict[str, Any] = {
-            "machine": {
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "processor": platform.processor() or platform.machine(),
-            },
             "environment": env_info,
+            "load_average_start": load_start,
             "load_average_end": list(os.getloadavg()),
-            "duration_s": duration,
-            "results": {p: {str(c): r for c, r in by.items()} for p, by in results.items()},
-            "goals": goals(results),
+            "minutes": (time.time() - started) / 60,
+            "rounds": args.rounds,
+            "duration_s": args.duration,
+            "client": f"{env_info['wrk']}: 1 thread up to c=8, 2 above",
+            "summary": {
+                m: {s: {str(c): v for c, v in by.items()} for s, by in bs.items()}
+                for m, bs in summary.items()
+            },
+            "points": raw,
+            "goals": goal_rows,
         }
+        if args.save:
+            Path(args.save).write_text(json.dumps(doc, indent=2), encoding="utf-8")
         if args.json:
             print(json.dumps(doc, indent=2))
-        else:
-            print("environment: " + ", ".join(f"{k}={v}" for k, v in env_info.items()))
-            print(f"load average at the end: {doc['load_average_end']}")
-            print()
-            print(fmt_table(results))
-            print()
-            for g in doc["goals"]:
-                value = "n/a" if g["value"] is None else f"{g['value']:.2f}"
-                verdict = {True: "met", False: "MISSED", None: "n/a"}[g["met"]]
-                print(
-                    f"- {g['goal']}: {value} (goal {'>=' if 'rps' in g['goal'] else '<='} {g['target']}) {verdict}"
-                )
+            return 0
+        print(f"environment: {json.dumps(env_info)}")
+        print(
+            f"load average: {load_start} at the start, {doc['load_average_end']} at the end; "
+            f"{doc['minutes']:.1f} min; {args.rounds} rounds x {args.duration:g} s per point; "
+            f"client: {doc['client']}"
+        )
+        print()
+        print(fmt_table(summary))
+        print()
+        print(fmt_goals(goal_rows))
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -74,7 +74,7 @@ async def load(
         model.versions[label] = v
     isolation = cfg.isolation if request.isolation is None else request.isolation
     try:
-        await _start(app, v, mv, worker_processes(replicas, isolation))
+        await _start(app, v, mv, worker_processes(replicas, isolation), isolation == "auto")
     except Exception as exc:
         v.state, v.error = (
             "failed",
@@ -113,7 +113,9 @@ def _replaced(model: ServedModel, label: str, replace: bool) -> ServedVersion | 
     return existing
 
 
-async def _start(app: ServeApp, v: ServedVersion, mv: ModelVersion, workers: int) -> None:
+async def _start(
+    app: ServeApp, v: ServedVersion, mv: ModelVersion, workers: int, local: bool = False
+) -> None:
     from aimass_lab._cpu import int8_mismatch
     from aimass_lab.serve.server._engine import prepare
 
@@ -122,7 +124,7 @@ async def _start(app: ServeApp, v: ServedVersion, mv: ModelVersion, workers: int
     warning = int8_mismatch(spec["config"])  # quantised for another CPU than this one?
     if warning:
         log(f"warning: {mv.ref} as {v.model!r}: {warning}")
-    await v.start(spec, workers, cfg.threads, app.metrics)
+    await v.start(spec, workers, cfg.threads, app.metrics, local=local)
 
 
 def _serve(

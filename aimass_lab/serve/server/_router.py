@@ -78,10 +78,17 @@ class ServedVersion:
         }
 
     async def start(
-        self, spec: dict[str, Any], replicas: int, threads: int | None, metrics: Any
+        self,
+        spec: dict[str, Any],
+        replicas: int,
+        threads: int | None,
+        metrics: Any,
+        local: bool = False,
     ) -> None:
-        """Open the engine (in this process, or in ``replicas`` worker processes)."""
-        from aimass_lab.serve.server._worker import InProcessExecutor, ProcessExecutor
+        """Open the engine (in this process, or in ``replicas`` worker processes; with
+        ``local``, a small model also here, for its quick batches)."""
+        from aimass_lab.serve.server._inprocess import InProcessExecutor
+        from aimass_lab.serve.server._worker import ProcessExecutor
 
         self.card = ModelCard(spec["config"])
         self.aliases = list(spec.get("aliases") or [])
@@ -99,6 +106,7 @@ class ServedVersion:
                 threads,
                 on_restart=lambda: metrics.restarted(model, label),
                 log=log,
+                local=local,
             )
             await executor.start()
         info = executor.info()

@@ -5,6 +5,12 @@ batches from stdin, and writes answers to stdout, each as a length-prefixed fram
 raw array bytes (no pickle). The server reads every worker's stdout in an asyncio task: when
 a worker dies (kill -9, a crash in the engine) its pipe ends at once, every batch it held is
 answered with :class:`WorkerCrashed` (a 503) and the worker is started again.
+
+Replicas pay only when a batch's compute is worth a pipe round trip: with ``local=True``
+(isolation ``auto``), ONNX Runtime on CPU and files up to :data:`LOCAL_MAX_BYTES`, the server
+also opens the engine itself and, while the running average of a batch's engine time (the
+workers report it) stays under :data:`INLINE_MAX_S`, runs batches on its event loop as with
+one replica; slower batches go to the workers again.
 """
 
 from __future__ import annotations
@@ -19,15 +25,24 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from aimass_lab.serve.server._frames import (
+    HEAD,
+    K_BATCH,
+    K_ERROR,
+    K_READY,
+    K_RESULT,
+    K_SPEC,
+    decode_arrays,
+    encode_arrays,
+    frame,
+)
 from aimass_lab.settings import settings
 
 __all__ = [
-    "InProcessExecutor",
     "ProcessExecutor",
     "Unavailable",
     "WorkerCrashed",
@@ -35,12 +50,13 @@ __all__ = [
     "encode_arrays",
 ]
 
-# frame: payload length (u32), batch id (u64), kind (u8), then the payload
-_HEAD = struct.Struct("<IQB")
-K_SPEC, K_READY, K_BATCH, K_RESULT, K_ERROR = 0, 1, 2, 3, 4
 START_TIMEOUT_S = settings().serve_worker_start_s
 #: Batches quicker than this (running average) run on the event loop, not in a thread.
 INLINE_MAX_S = settings().serve_inline_max_ms / 1000.0
+#: Model files up to this size (bytes, all files) are also opened in the server process when
+#: replicas run in workers under isolation ``auto``: quick batches run there (module doc).
+LOCAL_MAX_BYTES = 64 << 20
+_SECONDS = struct.Struct("<d")  # a result's engine time, before its arrays
 
 
 class WorkerCrashed(Exception):
@@ -53,119 +69,6 @@ class Unavailable(Exception):
 
 class EngineFailed(Exception):
     """The engine raised while running a batch (the message is the engine's)."""
-
-
-# ------------------------------------------------------------------------------ array frames
-def encode_arrays(arrays: list[tuple[str, np.ndarray]]) -> bytes:
-    """``[(name, array)]`` as bytes: count, then name, dtype, shape, data of each."""
-    parts = [struct.pack("<H", len(arrays))]
-    for name, arr in arrays:
-        arr = np.ascontiguousarray(arr)
-        bname = name.encode()
-        bdt = arr.dtype.str.encode()
-        parts.append(struct.pack("<HB", len(bname), len(bdt)) + bname + bdt)
-        parts.append(struct.pack(f"<B{arr.ndim}Q", arr.ndim, *arr.shape))
-        parts.append(arr.tobytes())
-    return b"".join(parts)
-
-
-def decode_arrays(buf: bytes | memoryview) -> list[tuple[str, np.ndarray]]:
-    """The inverse of :func:`encode_arrays` (arrays are read-only views of ``buf``)."""
-    view = memoryview(buf)
-    (count,) = struct.unpack_from("<H", view, 0)
-    pos = 2
-    out: list[tuple[str, np.ndarray]] = []
-    for _ in range(count):
-        nlen, dlen = struct.unpack_from("<HB", view, pos)
-        pos += 3
-        name = bytes(view[pos : pos + nlen]).decode()
-        pos += nlen
-        dtype = np.dtype(bytes(view[pos : pos + dlen]).decode())
-        pos += dlen
-        (ndim,) = struct.unpack_from("<B", view, pos)
-        pos += 1
-        shape = struct.unpack_from(f"<{ndim}Q", view, pos)
-        pos += 8 * ndim
-        n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        out.append((name, np.frombuffer(view[pos : pos + n], dtype=dtype).reshape(shape)))
-        pos += n
-    return out
-
-
-def _frame(batch_id: int, kind: int, payload: bytes) -> bytes:
-    return _HEAD.pack(len(payload), batch_id, kind) + payload
-
-
-# ----------------------------------------------------------------------------- in the server
-class InProcessExecutor:
-    """Run batches on an engine inside the server process.
-
-    A batch that takes longer than :data:`INLINE_MAX_S` (a running average) runs in a thread
-    (``slots`` at once); a quicker one runs right on the event loop, where handing it to a
-    thread and back would cost more than the batch itself.
-    """
-
-    mode = "thread"
-
-    def __init__(self, engine: Any, slots: int = 1) -> None:
-        self.engine = engine
-        self.slots = slots
-        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="aimass-engine")
-        self.restarts = 0
-        self._avg_s: float | None = None  # running average of a batch's engine time
-
-    @property
-    def ready(self) -> bool:
-        return True
-
-    @property
-    def alive(self) -> int:
-        return 1
-
-    @property
-    def pids(self) -> list[int]:
-        return []
-
-    def info(self) -> dict[str, Any]:
-        return dict(self.engine.info())
-
-    async def start(self) -> None:
-        return None
-
-    def _timed(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
-        start = time.perf_counter()
-        out = self.engine.run(arrays)
-        took = time.perf_counter() - start
-        avg = self._avg_s
-        self._avg_s = took if avg is None else 0.8 * avg + 0.2 * took
-        return out  # type: ignore[no-any-return]
-
-    @property
-    def inline(self) -> bool:
-        """Whether batches are quick enough (a running average) to run on the event loop."""
-        avg = self._avg_s
-        return avg is not None and avg < INLINE_MAX_S
-
-    def run_inline(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Run a batch here, on the calling thread (the event loop: see :attr:`inline`)."""
-        try:
-            return self._timed(arrays)
-        except Exception as exc:
-            raise EngineFailed(f"{type(exc).__name__}: {exc}") from None
-
-    async def run(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
-        try:
-            avg = self._avg_s
-            if avg is not None and avg < INLINE_MAX_S:
-                return self._timed(arrays)
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, self._timed, arrays)
-        except Exception as exc:
-            raise EngineFailed(f"{type(exc).__name__}: {exc}") from None
-
-    async def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self.engine.close()
 
 
 class _Worker:
@@ -194,6 +97,9 @@ class ProcessExecutor:
     log
         Writes one line of the server's log (default: stderr, ``[aimass serve]`` first):
         each worker death (pid, exit code or signal, batches lost) and restart (new pid).
+    local
+        Also open the engine in the server process when the model's files are small (up to
+        :data:`LOCAL_MAX_BYTES`) and run batches there while they are quick (module doc).
     """
 
     mode = "process"
@@ -205,6 +111,7 @@ class ProcessExecutor:
         threads: int | None = None,
         on_restart: Callable[[], None] | None = None,
         log: Callable[[str], None] | None = None,
+        local: bool = False,
     ) -> None:
         self.spec = spec
         self.replicas = replicas
@@ -219,6 +126,9 @@ class ProcessExecutor:
         self._on_restart = on_restart
         self._log = log or _stderr_log
         self._restart_tasks: set[asyncio.Task[None]] = set()
+        self._local_ok = local
+        self._local: Any = None  # the engine in the server process (quick models only)
+        self._avg_s: float | None = None  # running average of a batch's engine time
 
     @property
     def ready(self) -> bool:
@@ -252,6 +162,49 @@ class ProcessExecutor:
                     "starting it again"
                 )
                 self._schedule_restart(w)
+        if self._local_ok and self._small_on_cpu():
+            from aimass_lab.serve.server._engine import open_engine
+
+            try:
+                self._local = await asyncio.to_thread(open_engine, self.spec, self.threads)
+            except Exception as exc:  # the workers serve alone
+                print(
+                    f"[aimass serve] {self.spec['ref']}: no engine in the server process "
+                    f"({exc}); every batch goes to the replica workers",
+                    file=sys.stderr,
+                )
+
+    def _small_on_cpu(self) -> bool:
+        """ONNX Runtime on CPU, files up to :data:`LOCAL_MAX_BYTES`: worth a copy here."""
+        if self._info is None or self._info.get("device") != "cpu":
+            return False
+        if self.spec["engine"] != "onnxruntime":  # torch stays out of the server process
+            return False
+        try:
+            size = sum(os.path.getsize(f["path"]) for f in self.spec["files"].values())
+        except OSError:
+            return False
+        return size <= LOCAL_MAX_BYTES
+
+    def _observe(self, took: float) -> None:
+        avg = self._avg_s
+        self._avg_s = took if avg is None else 0.8 * avg + 0.2 * took
+
+    @property
+    def inline(self) -> bool:
+        """Whether batches run in the server process, on the event loop (module doc)."""
+        avg = self._avg_s
+        return self._local is not None and avg is not None and avg < INLINE_MAX_S
+
+    def run_inline(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run a batch on the server process's engine, on the calling thread (the loop)."""
+        start = time.perf_counter()
+        try:
+            out = list(self._local.run(arrays))
+        except Exception as exc:
+            raise EngineFailed(f"{type(exc).__name__}: {exc}") from None
+        self._observe(time.perf_counter() - start)
+        return out
 
     async def _spawn(self, w: _Worker) -> None:
         env = dict(os.environ)
@@ -268,11 +221,11 @@ class ProcessExecutor:
         w.started_at = time.monotonic()
         assert w.proc.stdin is not None and w.proc.stdout is not None
         payload = json.dumps({"spec": self.spec, "threads": self.threads}).encode()
-        w.proc.stdin.write(_frame(0, K_SPEC, payload))
+        w.proc.stdin.write(frame(0, K_SPEC, payload))
         try:
             await w.proc.stdin.drain()
-            head = await asyncio.wait_for(w.proc.stdout.readexactly(_HEAD.size), START_TIMEOUT_S)
-            length, _, kind = _HEAD.unpack(head)
+            head = await asyncio.wait_for(w.proc.stdout.readexactly(HEAD.size), START_TIMEOUT_S)
+            length, _, kind = HEAD.unpack(head)
             body = await w.proc.stdout.readexactly(length)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
             await self._kill(w)
@@ -302,14 +255,16 @@ class ProcessExecutor:
         assert proc is not None and proc.stdout is not None
         try:
             while True:
-                head = await proc.stdout.readexactly(_HEAD.size)
-                length, batch_id, kind = _HEAD.unpack(head)
+                head = await proc.stdout.readexactly(HEAD.size)
+                length, batch_id, kind = HEAD.unpack(head)
                 body = await proc.stdout.readexactly(length) if length else b""
                 fut = w.inflight.pop(batch_id, None)
                 if fut is None or fut.done():
                     continue
                 if kind == K_RESULT:
-                    fut.set_result([a for _, a in decode_arrays(body)])
+                    (took,) = _SECONDS.unpack_from(body, 0)
+                    self._observe(took)
+                    fut.set_result([a for _, a in decode_arrays(memoryview(body)[_SECONDS.size :])])
                 else:
                     fut.set_exception(EngineFailed(body.decode(errors="replace")))
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -392,6 +347,8 @@ class ProcessExecutor:
         return best
 
     async def run(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if self.inline:
+            return self.run_inline(arrays)
         w = self._pick()
         proc = w.proc
         assert proc is not None and proc.stdin is not None
@@ -399,7 +356,7 @@ class ProcessExecutor:
         fut: asyncio.Future[list[np.ndarray]] = asyncio.get_running_loop().create_future()
         w.inflight[batch_id] = fut
         try:
-            proc.stdin.write(_frame(batch_id, K_BATCH, encode_arrays(list(arrays.items()))))
+            proc.stdin.write(frame(batch_id, K_BATCH, encode_arrays(list(arrays.items()))))
             await proc.stdin.drain()
         except (ConnectionError, RuntimeError):
             w.inflight.pop(batch_id, None)
@@ -429,6 +386,9 @@ class ProcessExecutor:
                 w.reader.cancel()
                 with contextlib.suppress(BaseException):
                     await w.reader
+        if self._local is not None:
+            self._local.close()
+            self._local = None
 
 
 def _stderr_log(msg: str) -> None:
@@ -463,35 +423,36 @@ def worker_main() -> int:
     out_fd = os.dup(1)
     os.dup2(2, 1)  # stray prints go to the log, never into the protocol
     in_fd = 0
-    head = _read_exactly(in_fd, _HEAD.size)
+    head = _read_exactly(in_fd, HEAD.size)
     if head is None:
         return 0
-    length, _, _ = _HEAD.unpack(head)
+    length, _, _ = HEAD.unpack(head)
     start = json.loads(_read_exactly(in_fd, length) or b"{}")
     try:
         from aimass_lab.serve.server._engine import open_engine
 
         engine = open_engine(start["spec"], start.get("threads"))
     except BaseException as exc:
-        _write_all(out_fd, _frame(0, K_ERROR, f"{exc}".encode()))
+        _write_all(out_fd, frame(0, K_ERROR, f"{exc}".encode()))
         return 1
-    _write_all(out_fd, _frame(0, K_READY, json.dumps(engine.info()).encode()))
+    _write_all(out_fd, frame(0, K_READY, json.dumps(engine.info()).encode()))
     while True:
-        head = _read_exactly(in_fd, _HEAD.size)
+        head = _read_exactly(in_fd, HEAD.size)
         if head is None:
             return 0
-        length, batch_id, _ = _HEAD.unpack(head)
+        length, batch_id, _ = HEAD.unpack(head)
         body = _read_exactly(in_fd, length)
         if body is None:
             return 0
         try:
             arrays = dict(decode_arrays(body))
+            start = time.perf_counter()
             outs = engine.run(arrays)
-            reply = _frame(
-                batch_id, K_RESULT, encode_arrays([(str(i), o) for i, o in enumerate(outs)])
-            )
+            took = _SECONDS.pack(time.perf_counter() - start)
+            payload = encode_arrays([(str(i), o) for i, o in enumerate(outs)])
+            reply = frame(batch_id, K_RESULT, took + payload)
         except Exception as exc:
-            reply = _frame(batch_id, K_ERROR, f"{type(exc).__name__}: {exc}".encode())
+            reply = frame(batch_id, K_ERROR, f"{type(exc).__name__}: {exc}".encode())
         _write_all(out_fd, reply)
 
 
