@@ -1,5 +1,5 @@
 """``aimass models ...``: the model registry (versions, aliases, integrity, archives) and
-``aimass models export-triton``."""
+``aimass models export-triton``, ``aimass models export-kserve``."""
 
 from __future__ import annotations
 
@@ -270,3 +270,55 @@ def models_export_triton(
         click.echo(f"exported {ref} to {target}:")
         for f in files:
             click.echo(f"  {f}")
+
+
+@models.command("export-kserve")
+@click.argument("ref", metavar="NAME:VERSION")
+@click.argument("directory", type=click.Path(file_okay=False), metavar="DIR")
+@click.option("--name", "isvc_name", metavar="NAME", help="InferenceService name [registry name].")
+@click.option(
+    "--storage-uri",
+    metavar="URI",
+    help="Where model-repository/ will be (gs://, s3://, pvc://, https://...) "
+    "[pvc://aimass-models/model-repository].",
+)
+@click.option("--min-replicas", type=int, default=1, show_default=True)
+@click.option("--max-replicas", type=int, default=None)
+@json_option
+@click.pass_context
+def models_export_kserve(
+    ctx: click.Context,
+    ref: str,
+    directory: str,
+    isvc_name: str | None,
+    storage_uri: str | None,
+    min_replicas: int,
+    max_replicas: int | None,
+    as_json: bool,
+) -> None:
+    """Write an ONNX version NAME:VERSION as a KServe InferenceService in DIR (new or empty).
+
+    \b
+    DIR/inference-service.yaml      kubectl apply -f it
+    DIR/model-repository/NAME/...   copy it to --storage-uri (Triton's layout)
+    """
+    from aimass_lab.serve import export_kserve
+
+    target = export_kserve(
+        ref,
+        directory,
+        name=isvc_name,
+        storage_uri=storage_uri,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        workspace=workspace_of(ctx),
+    )
+    files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    if as_json:
+        emit_json({"ref": ref, "path": str(target), "files": files})
+    else:
+        click.echo(f"exported {ref} to {target}:")
+        for f in files:
+            click.echo(f"  {f}")
+        click.echo("then: copy model-repository/ to the storage URI; kubectl apply -f "
+                   f"{target / 'inference-service.yaml'}")  # fmt: skip

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from aimass_lab.serve.deploy._deploy import deploy, deployments, get_deployment
     from aimass_lab.serve.deploy._deployment import Deployment
     from aimass_lab.serve.deploy._job import ADMIN_KEY_FILE
+    from aimass_lab.serve.deploy._kserve import KServeExportError, export_kserve
     from aimass_lab.serve.deploy._records import DeployError, parse_split
     from aimass_lab.serve.deploy._server_job import (
         SERVE_KIND,
@@ -33,12 +34,14 @@ __all__ = [
     "Client",
     "DeployError",
     "Deployment",
+    "KServeExportError",
     "SERVE_KIND",
     "ServeError",
     "TritonExportError",
     "deploy",
     "deployments",
     "ensure_server",
+    "export_kserve",
     "export_triton",
     "get_deployment",
     "parse_split",
@@ -63,6 +66,8 @@ _LAZY: dict[str, str] = {
     "server_url": "aimass_lab.serve.deploy._server_job",
     "stop_server": "aimass_lab.serve.deploy._server_job",
     "TritonExportError": "aimass_lab.serve.deploy._triton",
+    "KServeExportError": "aimass_lab.serve.deploy._kserve",
+    "export_kserve": "aimass_lab.serve.deploy._kserve",
     "export_triton": "aimass_lab.serve.deploy._triton",
 }
 
