@@ -333,6 +333,8 @@ def commands(ws: Path, onnx: str, ref: str, peers_py: str, folder: Path) -> dict
     return {
         "aimass": serve,
         "aimass-r2": [*serve, "--replicas", "2"],
+        # the event loop the server used by default before issue 16 (uvloop): its throughput
+        "aimass-uvloop": ["env", "AIMASS_SERVE_LOOP=uvloop", *serve],
         "fastapi-1w": [*peers, "fastapi", "--onnx", onnx, "--workers", "1"],
         "fastapi-2w": [*peers, "fastapi", "--onnx", onnx, "--workers", "2"],
         "litserve": [*peers, "litserve", "--onnx", onnx, "--api-servers", "2", "--workers", "1"],
@@ -495,7 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
     parser.add_argument("--concurrency", default="1,32", help="connections per point (1,32)")
     parser.add_argument("--models", default="small,large", help="small,large")
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help="also: echo, litserve-w2")
+    parser.add_argument(
+        "--systems", default=",".join(SYSTEMS), help="also: echo, litserve-w2, aimass-uvloop"
+    )
     parser.add_argument("--peers-python", default=str(PEERS_PY), help="the peers' interpreter")
     parser.add_argument("--quick", action="store_true", help="1 round, 1 s points: a smoke run")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -510,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         log("wrk is missing: apt-get install -y wrk")
         return 2
     if (
-        any(s not in ("ort", "aimass", "aimass-r2") for s in systems)
+        any(s not in ("ort", "aimass", "aimass-r2", "aimass-uvloop") for s in systems)
         and not Path(args.peers_python).exists()
     ):
         log(f"{args.peers_python} is missing: bash benchmarks/setup_peers.sh")
