@@ -9,7 +9,10 @@ slow its clock — opens a new connection every 20 ms and sends, in turn, a pred
 ``GET /v2/health/live``, timing each answer by status. Reported per event loop (uvloop, when
 installed, and asyncio), over interleaved rounds: the flood's throughput and the share of it
 served (2xx), the probe's p50/p99/max for 429, 200 and health, and wrk's timeouts (2 s).
-The goal (issue 16): 429 within 50 ms at p99 while saturated.
+The goal (issue 16): 429 within 50 ms at p99 while saturated. A second phase sends 40
+malformed 15 MB bodies at once and reports the server's peak memory (RSS of its process tree)
+and health-check latency meanwhile (issue 16 measured 264 -> 897 MB and 2-6 s before the
+body budget).
 
     .venv/bin/python benchmarks/serve_overload.py [--rounds 3] [--duration 10] [--json]
     .venv/bin/python benchmarks/serve_overload.py --quick        # a smoke run
@@ -102,13 +105,13 @@ def build_model(root: Path) -> None:
 
 
 @contextlib.contextmanager
-def server(root: Path, loop: str) -> Iterator[int]:
+def server(root: Path, loop: str, *extra: str) -> Iterator[tuple[int, int]]:
     port = free_port()
     ready = root / f"ready-{port}.json"
     cmd = [
         sys.executable, "-m", "aimass_lab.cli", "serve", "--workspace", str(root / "ws"),
         "--models", "digits:2", "--port", str(port), "--queue-size", "16",
-        "--ready-file", str(ready),
+        "--ready-file", str(ready), *extra,
     ]  # fmt: skip
     env = {**os.environ, "AIMASS_SERVE_LOOP": loop}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -118,7 +121,7 @@ def server(root: Path, loop: str) -> Iterator[int]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the {loop} server did not start")
             time.sleep(0.05)
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(60)
@@ -153,6 +156,62 @@ def flood(port: int, seconds: float, lua: str) -> dict[str, Any]:
             "max": ms[-1],
         }
     return result
+
+
+BODY_SCRIPT = r"""
+import asyncio, json, sys, time
+import psutil
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+n, size = 40, 15 * 1024 * 1024
+body = b"[" + b"1.5," * (size // 4 - 1) + b"x"  # malformed at its very end
+head = (f"POST /v1/models/digits/predict HTTP/1.1\r\nHost: b\r\nContent-Type: "
+        f"application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+root = psutil.Process(pid)
+def rss():
+    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+before = peak = rss()
+async def send():
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(head + body)
+    await w.drain()
+    line = await r.readuntil(b"\r\n")
+    w.close()
+    return int(line.split()[1])
+async def health(stop, lat):
+    while not stop.is_set():
+        t = time.perf_counter()
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"GET /v2/health/live HTTP/1.1\r\nHost: b\r\n\r\n")
+        await r.readuntil(b"\r\n\r\n")
+        w.close()
+        lat.append(time.perf_counter() - t)
+        await asyncio.sleep(0.05)
+async def watch(stop):
+    global peak
+    while not stop.is_set():
+        peak = max(peak, rss())
+        await asyncio.sleep(0.02)
+async def main():
+    stop, lat = asyncio.Event(), []
+    tasks = [asyncio.create_task(health(stop, lat)), asyncio.create_task(watch(stop))]
+    codes = await asyncio.gather(*(send() for _ in range(n)))
+    stop.set()
+    await asyncio.gather(*tasks)
+    lat.sort()
+    print(json.dumps({"rss_before_mb": before >> 20, "rss_peak_mb": peak >> 20,
+                      "statuses": sorted(set(codes)), "health_p50_ms": 1000 * lat[len(lat) // 2],
+                      "health_max_ms": 1000 * lat[-1]}))
+asyncio.run(main())
+"""
+
+
+def big_bodies(port: int, pid: int) -> dict[str, Any]:
+    """40 malformed 15 MB bodies at once: peak memory and health latency meanwhile."""
+    out = subprocess.run(
+        [sys.executable, "-c", BODY_SCRIPT, str(port), str(pid)],
+        capture_output=True, text=True, check=True, timeout=600,
+    ).stdout  # fmt: skip
+    return dict(json.loads(out))
 
 
 def loops() -> list[str]:
@@ -196,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.rounds, args.duration = 1, 3.0
+    load_before = os.getloadavg()[0]
     if shutil.which("wrk") is None:
         log("wrk is missing: apt-get install -y wrk")
         return 2
@@ -209,15 +269,28 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.rounds):
             order = list(rows)[r % len(rows) :] + list(rows)[: r % len(rows)]
             for loop in order:
-                with server(root, loop) as port:
+                with server(root, loop) as (port, _):
                     log(f"round {r + 1}: {loop}")
                     rows[loop].append(flood(port, args.duration, str(lua)))
+        bodies = {}
+        for loop in rows:
+            with server(root, loop, "--max-body-bytes", str(20 << 20)) as (port, pid):
+                log(f"large bodies: {loop}")
+                bodies[loop] = big_bodies(port, pid)
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps({"flood": rows, "bodies": bodies}, indent=1))
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-    print(f"machine: {machine}; load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine: {machine}; load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}"
+    )
     print(f"{args.rounds} round(s) of {args.duration:g} s; median (min-max) over rounds\n")
     print(fmt(rows))
+    print("\n40 malformed 15 MB bodies at once (--max-body-bytes 20 MiB):\n")
+    print("| loop | RSS before MB | RSS peak MB | answers | health p50 / max ms |")
+    print("|---|---|---|---|---|")
+    for loop, b in bodies.items():
+        print(f"| {loop} | {b['rss_before_mb']} | {b['rss_peak_mb']} | {b['statuses']} "
+              f"| {b['health_p50_ms']:.0f} / {b['health_max_ms']:.0f} |")  # fmt: skip
     return 0
 
 
