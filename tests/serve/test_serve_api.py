@@ -39,6 +39,7 @@ def server(ws_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "--models", "digits-mlp:1",
         "--models", "digits-mlp:99",
         "--max-batch-size", "16",
+        "--no-strict-readiness",  # ready with the missing version 99 failed (it says so)
     )  # fmt: skip
     yield srv
     code = srv.terminate()
@@ -84,7 +85,10 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------ health, metadata
 def test_health_and_server_metadata(http: httpx.Client) -> None:
     assert http.get("/v2/health/live").json() == {"live": True}
-    assert http.get("/v2/health/ready").status_code == 200
+    ready = http.get("/v2/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["ready"] is True and len(ready.json()["failed"]) == 1
+    assert "99" in ready.json()["failed"][0]
     meta = http.get("/v2").json()
     assert meta["name"] == "aimass-serve"
     assert "binary_tensor_data" in meta["extensions"]
