@@ -67,6 +67,9 @@ class DataReport:
         ``text_length`` (histogram of tokens or characters), as the source knows them.
     sample
         ``None`` when every number is exact; else what was computed on a random sample.
+    selection
+        What ``preprocess.select`` kept and why (method, features in and out, each
+        feature's score or variance, PCA's explained variance), else ``None``.
     """
 
     name: str
@@ -85,6 +88,7 @@ class DataReport:
     leaked: int = 0
     distributions: dict[str, dict[str, int]] = field(default_factory=dict)
     sample: str | None = None
+    selection: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,6 +115,8 @@ class DataReport:
             )
         if self.sample:
             lines.append(f"  sampled: {self.sample}")
+        if self.selection:
+            lines.append(f"  selection: {self.selection.get('text', self.selection['method'])}")
         lines.extend(f"  ! {w['kind']}: {w['message']}" for w in self.warnings)
         return "\n".join(lines)
 
@@ -141,6 +147,9 @@ class DataReport:
             warnings = f"<ul style='color:#a15c00'>{items}</ul>"
         if self.sample:
             warnings = f"<p><i>{e(self.sample)}</i></p>" + warnings
+        if self.selection:
+            text = str(self.selection.get("text", self.selection["method"]))
+            warnings = f"<p><b>feature selection</b>: {e(text)}</p>" + warnings
         return (
             "<div class='aimass-data-report'>"
             f"<p><b>{e(self.name)}</b> · {e(self.task)} · target <code>{e(self.target)}</code> · "

@@ -238,6 +238,7 @@ class Selector:
             "features_in": len(self.input_names_),
             "features_out": len(self.names_),
             "fit_rows": self.fit_rows_,
+            "text": self.describe(),
         }
         if self.components_ is not None:
             out["explained_variance_ratio"] = list(self.explained_)
