@@ -158,7 +158,7 @@ class SelectSpec(Spec):
         stray = sorted(f for f in self.model_fields_set - used - {"method"})
         if stray:
             raise ValueError(
-                f"{', '.join(stray)} do(es) not apply to method {self.method!r}; "
+                f"{', '.join(stray)}: not used by method {self.method!r}; "
                 f"it takes: {', '.join(sorted(used))}"
             )
         return self
