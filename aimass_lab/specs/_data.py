@@ -155,7 +155,12 @@ class SelectSpec(Spec):
             "l1": {"alpha", "solver", "max_features", "threshold"},
             "pca": {"n_components"},
         }[self.method]
-        stray = sorted(f for f in self.model_fields_set - used - {"method"})
+        fields = type(self).model_fields
+        stray = sorted(
+            f
+            for f in set(fields) - used - {"method"}
+            if getattr(self, f) != fields[f].default  # a full dump repeats the defaults
+        )
         if stray:
             raise ValueError(
                 f"{', '.join(stray)}: not used by method {self.method!r}; "
