@@ -124,9 +124,9 @@ class Preprocessor:
         """A preprocessor with the settings of a :class:`~aimass_lab.specs.PreprocessSpec`."""
         one_hot = spec.one_hot if isinstance(spec.one_hot, str) else list(spec.one_hot)
         chosen = getattr(spec, "select", None)
-        select = chosen.model_dump(exclude_none=True, exclude_unset=True) if chosen else None
-        if select:
-            select["method"] = chosen.method
+        select = None
+        if chosen is not None:
+            select = chosen.model_dump(exclude_none=True)
         return cls(
             kind=kind,
             impute=spec.impute,

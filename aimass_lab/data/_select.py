@@ -29,6 +29,13 @@ __all__ = ["Selector"]
 
 METHODS = ("variance", "kbest", "l1", "pca")
 SCORES = ("mutual_info", "f_test")
+#: The settings each method reads (the others are left out of the state).
+USES = {
+    "variance": ("threshold",),
+    "kbest": ("k", "score"),
+    "l1": ("alpha", "solver", "max_features", "threshold"),
+    "pca": ("n_components",),
+}
 
 
 def _json_floats(values: Any) -> list[float]:
@@ -55,13 +62,16 @@ class Selector:
     fit_rows_: int
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings = {k: v for k, v in dict(settings).items() if v is not None}
-        self.method = str(self.settings.get("method"))
+        self.method = str(settings.get("method"))
         if self.method not in METHODS:
             raise DataError(
                 f"unknown preprocess.select.method {self.method!r}; accepted: "
                 + ", ".join(map(repr, METHODS))
             )
+        self.settings = {"method": self.method}
+        self.settings.update(
+            (k, settings[k]) for k in USES[self.method] if settings.get(k) is not None
+        )
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray | None, task: str, names: list[str]) -> Selector:
