@@ -112,3 +112,46 @@ def test_bad_selections_are_clear_errors() -> None:
             {"name": "iris", "preprocess": {"select": {"method": "kbest", "k": 2}}}
         ).preprocessor.state_dict()
         Preprocessor.from_state({**state, "select": {**state["select"], "keep": [0, 99]}})
+
+
+def test_a_streamed_table_fits_the_selection_on_its_training_sample(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    n = 240
+    x = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "noise": rng.normal(size=n),
+            "color": rng.choice(["red", "green", "blue"], n),
+            "label": np.where(x > 0, "hi", "lo").astype(object),
+        }
+    )
+    frame.loc[[3, 50, 77], "label"] = None  # skipped rows: dataset rows != table rows
+    frame.to_parquet(tmp_path / "t.parquet", row_group_size=50)
+    select = {"method": "kbest", "k": 2}
+    streamed = data.load(
+        {
+            "source": "parquet",
+            "path": str(tmp_path / "t.parquet"),
+            "target": "label",
+            "streaming": True,
+            "on_bad_record": "skip",
+            "loader": {"num_workers": 0},
+            "preprocess": {"select": select},
+        }
+    )
+    kept = frame.dropna(subset=["label"]).reset_index(drop=True)
+    kept.to_parquet(tmp_path / "kept.parquet")
+    memory = data.load(
+        {
+            "source": "parquet",
+            "path": str(tmp_path / "kept.parquet"),
+            "target": "label",
+            "preprocess": {"select": select},
+        }
+    )
+    assert not streamed.in_memory and streamed.input_shape == (2,)
+    assert streamed.feature_names == memory.feature_names and "x" in streamed.feature_names
+    X, _ = streamed.take("test", None)
+    np.testing.assert_allclose(X, memory.X_test, atol=1e-6)
+    assert streamed.preprocessor.select_.fit_rows_ == streamed.sizes["train"]  # type: ignore[union-attr]
