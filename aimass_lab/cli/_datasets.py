@@ -70,6 +70,10 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
         emit_json(doc)
         return
     echo_fields(doc["info"])
+    if doc["report"].get("sample"):
+        click.echo(f"sampled: {doc['report']['sample']}")
+    if doc["report"].get("selection"):
+        click.echo(f"feature selection: {doc['report']['selection']['text']}")
     warnings = doc["report"].get("warnings") or []
     click.echo(f"warnings ({len(warnings)}):")
     for warning in warnings:

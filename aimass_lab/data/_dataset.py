@@ -389,6 +389,9 @@ class Dataset:
 
                 raise DataError(f"dataset {self.name!r} was built without a report")
             self._report = self._compute_report()
+            selector = getattr(self.preprocessor, "select_", None)
+            if selector is not None:
+                self._report.selection = selector.summary()
         return self._report
 
     def info(self) -> dict[str, Any]:

@@ -392,7 +392,7 @@ def build_dataset(
         ]
     else:
         assert isinstance(X, pd.DataFrame)
-        pre.fit(X.iloc[train])
+        pre.fit(X.iloc[train], y_all[train], task)
         width = len(pre.feature_names_)
         parts = [
             pre.transform(X.iloc[idx]) if len(idx) else _empty((width,))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aimass_lab.data._select import Selector
 from aimass_lab.errors import DataError, SpecError, accepted
 
 __all__ = ["Preprocessor", "category_key"]
@@ -98,6 +99,7 @@ class Preprocessor:
     mean_: dict[str, float] | float
     scale_: dict[str, float] | float
     feature_names_: list[str]
+    encoded_names_: list[str]
     input_shape_: list[int]
 
     def __init__(
@@ -106,18 +108,32 @@ class Preprocessor:
         impute: str = "mean",
         one_hot: str | Sequence[str] = "auto",
         standardize: bool = True,
+        select: Mapping[str, Any] | None = None,
     ) -> None:
         self.kind = kind
         self.impute = impute
         self.one_hot = one_hot
         self.standardize = standardize
+        self.select = dict(select) if select else None
+        #: The fitted feature selection (``preprocess.select``), else ``None``.
+        self.select_: Selector | None = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_spec(cls, spec: Any, kind: str = "tabular") -> Preprocessor:
         """A preprocessor with the settings of a :class:`~aimass_lab.specs.PreprocessSpec`."""
         one_hot = spec.one_hot if isinstance(spec.one_hot, str) else list(spec.one_hot)
-        return cls(kind=kind, impute=spec.impute, one_hot=one_hot, standardize=spec.standardize)
+        chosen = getattr(spec, "select", None)
+        select = None
+        if chosen is not None:
+            select = chosen.model_dump(exclude_none=True)
+        return cls(
+            kind=kind,
+            impute=spec.impute,
+            one_hot=one_hot,
+            standardize=spec.standardize,
+            select=select,
+        )
 
     @property
     def fitted(self) -> bool:
@@ -142,13 +158,16 @@ class Preprocessor:
             raise SpecError("Preprocessor", errors)
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, X: Any) -> Preprocessor:
+    def fit(self, X: Any, y: Any = None, task: str = "classification") -> Preprocessor:
         """Learn fill values, categories and scales from ``X`` (the training part only).
 
         Parameters
         ----------
         X
             A DataFrame (tabular) or an ``(N, C, H, W)`` array (image).
+        y, task
+            The training targets (encoded class indices, or numbers) and the task; needed
+            by the ``kbest`` and ``l1`` feature selections (``select``).
 
         Returns
         -------
@@ -156,11 +175,23 @@ class Preprocessor:
             ``self``.
         """
         self._check_settings()
+        self.select_ = None
         if self.kind == "image":
+            if self.select:
+                raise DataError(
+                    "preprocess.select works on tables; this dataset holds images. Remove it"
+                )
             return self._fit_image(np.asarray(X, dtype=np.float32))
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
         frame.columns = pd.Index([str(c) for c in frame.columns])
-        return self._fit_table(frame)
+        self._fit_table(frame)
+        if self.select:
+            encoded = self._transform_table(frame)
+            labels = None if y is None else np.asarray(y)
+            selector = Selector(self.select).fit(encoded, labels, task, self.encoded_names_)
+            self.select_ = selector
+            self.feature_names_ = list(selector.names_)
+        return self
 
     def _fit_image(self, X: np.ndarray) -> Preprocessor:
         if X.ndim != 4:
@@ -251,6 +282,7 @@ class Preprocessor:
             names.append(c)
         self.mean_, self.scale_ = means, scales
         self.feature_names_ = names
+        self.encoded_names_ = list(names)
         return self
 
     def fit_transform(self, X: Any) -> np.ndarray:
@@ -338,7 +370,7 @@ class Preprocessor:
     def _transform_table(self, frame: pd.DataFrame) -> np.ndarray:
         assert isinstance(self.mean_, dict) and isinstance(self.scale_, dict)
         n = len(frame)
-        out = np.empty((n, len(self.feature_names_)), dtype=np.float32)
+        out = np.empty((n, len(self.encoded_names_)), dtype=np.float32)
         j = 0
         for c in self.columns_:
             values = frame[c]
@@ -374,7 +406,7 @@ class Preprocessor:
                 numeric = numeric.fillna(self.fill_[c])
             out[:, j] = ((numeric.to_numpy() - self.mean_[c]) / self.scale_[c]).astype(np.float32)
             j += 1
-        return out
+        return out if self.select_ is None else self.select_.transform(out)
 
     # -- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -398,6 +430,8 @@ class Preprocessor:
                 mean=dict(self.mean_),  # type: ignore[arg-type]
                 std=dict(self.scale_),  # type: ignore[arg-type]
             )
+            if self.select_ is not None:
+                state["select"] = self.select_.state_dict()
         return state
 
     @classmethod
@@ -441,6 +475,11 @@ class Preprocessor:
                 pre.fill_ = dict(state["fill"])
                 pre.mean_ = {str(c): float(v) for c, v in state["mean"].items()}
                 pre.scale_ = {str(c): float(v) for c, v in state["std"].items()}
+                pre.encoded_names_ = list(pre.feature_names_)
+                if state.get("select"):
+                    pre.select_ = Selector.from_state(state["select"])
+                    pre.select = dict(pre.select_.settings)
+                    pre.encoded_names_ = list(pre.select_.input_names_)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"malformed preprocessor state: {type(exc).__name__}: {exc}") from None
         return pre

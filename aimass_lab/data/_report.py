@@ -16,6 +16,9 @@ __all__ = ["DataReport", "class_balance", "compute_report", "leakage_warning"]
 IMBALANCE_RATIO = 0.1
 #: A numeric feature whose absolute correlation with the target exceeds this is a leak.
 LEAK_CORRELATION = 0.99
+#: Tables with more rows than this count distinct values and look for leaking features on a
+#: fixed-seed random sample of this many rows (missing values and duplicates stay exact).
+REPORT_SAMPLE_ROWS = 200_000
 
 
 def _jsonable(value: Any) -> Any:
@@ -64,6 +67,9 @@ class DataReport:
         ``text_length`` (histogram of tokens or characters), as the source knows them.
     sample
         ``None`` when every number is exact; else what was computed on a random sample.
+    selection
+        What ``preprocess.select`` kept and why (method, features in and out, each
+        feature's score or variance, PCA's explained variance), else ``None``.
     """
 
     name: str
@@ -82,6 +88,7 @@ class DataReport:
     leaked: int = 0
     distributions: dict[str, dict[str, int]] = field(default_factory=dict)
     sample: str | None = None
+    selection: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -106,6 +113,10 @@ class DataReport:
             lines.append(
                 "  classes: " + ", ".join(f"{k}={v}" for k, v in self.class_balance.items())
             )
+        if self.sample:
+            lines.append(f"  sampled: {self.sample}")
+        if self.selection:
+            lines.append(f"  selection: {self.selection.get('text', self.selection['method'])}")
         lines.extend(f"  ! {w['kind']}: {w['message']}" for w in self.warnings)
         return "\n".join(lines)
 
@@ -134,6 +145,11 @@ class DataReport:
                 f"<li><b>{e(w['kind'])}</b>: {e(w['message'])}</li>" for w in self.warnings
             )
             warnings = f"<ul style='color:#a15c00'>{items}</ul>"
+        if self.sample:
+            warnings = f"<p><i>{e(self.sample)}</i></p>" + warnings
+        if self.selection:
+            text = str(self.selection.get("text", self.selection["method"]))
+            warnings = f"<p><b>feature selection</b>: {e(text)}</p>" + warnings
         return (
             "<div class='aimass-data-report'>"
             f"<p><b>{e(self.name)}</b> · {e(self.task)} · target <code>{e(self.target)}</code> · "
@@ -194,6 +210,8 @@ def compute_report(
     task: str,
     target: str,
     class_order: list[Any] | None = None,
+    sample_rows: int = REPORT_SAMPLE_ROWS,
+    seed: int = 0,
 ) -> DataReport:
     """Check raw features ``X`` and targets ``y``.
 
@@ -207,6 +225,11 @@ def compute_report(
         Labels for the report.
     class_order
         The classes in the dataset's order (for ``class_balance``).
+    sample_rows, seed
+        A table with more rows than ``sample_rows`` counts distinct values (schema
+        ``unique``, constant columns) and looks for leaking features on a random sample of
+        ``sample_rows`` rows drawn with ``seed``; the report's ``sample`` says so. Missing
+        values, duplicates and the class balance stay exact.
     """
     y = pd.Series(np.asarray(y), name=target)
     n_rows = len(y)
@@ -217,8 +240,17 @@ def compute_report(
         "missing": int(y.isna().sum()),
         "unique": _safe_nunique(y),
     }
+    sampled = None
     if isinstance(X, pd.DataFrame):
-        found = _check_table(X, y, classification)
+        sample = None
+        if n_rows > sample_rows:
+            rng = np.random.default_rng(seed)
+            sample = np.sort(rng.choice(n_rows, sample_rows, replace=False))
+            sampled = (
+                "distinct values (schema 'unique'), constant columns and feature leakage "
+                f"computed on a sample of {sample_rows:,} of {n_rows:,} rows; the rest is exact"
+            )
+        found = _check_table(X, y, classification, sample)
     else:
         found = _check_array(np.asarray(X))
     n_features, schema, missing, duplicates, constant, warnings = found
@@ -251,6 +283,7 @@ def compute_report(
         duplicates=duplicates,
         constant_columns=constant,
         warnings=warnings,
+        sample=sampled,
     )
 
 
@@ -259,9 +292,16 @@ def compute_report(
 _Found = tuple[int, list[dict[str, Any]], int, int, list[str], list[dict[str, Any]]]
 
 
-def _check_table(X: pd.DataFrame, y: pd.Series, classification: bool) -> _Found:
-    """Schema, missing values, duplicates, constant and leaking columns of a feature table."""
+def _check_table(
+    X: pd.DataFrame, y: pd.Series, classification: bool, sample: np.ndarray | None = None
+) -> _Found:
+    """Schema, missing values, duplicates, constant and leaking columns of a feature table.
+
+    With ``sample`` (row positions), distinct values and leakage are computed on those rows.
+    """
     n_rows = len(y)
+    part = X if sample is None else X.iloc[sample]
+    part_y = y if sample is None else y.iloc[sample].reset_index(drop=True)
     schema: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
     constant: list[str] = []
@@ -269,7 +309,9 @@ def _check_table(X: pd.DataFrame, y: pd.Series, classification: bool) -> _Found:
     for c in X.columns:
         col = X[c]
         n_missing = int(col.isna().sum())
-        unique = _safe_nunique(col)
+        unique = _safe_nunique(part[c])
+        if unique <= 1 and sample is not None:  # constant on the sample: count them all
+            unique = _safe_nunique(col)
         schema.append(
             {"column": str(c), "dtype": str(col.dtype), "missing": n_missing, "unique": unique}
         )
@@ -278,20 +320,17 @@ def _check_table(X: pd.DataFrame, y: pd.Series, classification: bool) -> _Found:
         if unique <= 1 and n_rows > 1:
             constant.append(str(c))
     missing = sum(missing_by_col.values())
-    try:
-        full = X.reset_index(drop=True).assign(**{"__target__": y.to_numpy()})
-        duplicates = int(full.duplicated().sum())
-    except TypeError:
-        duplicates = 0
+    duplicates = _duplicates(X, y)
     target_numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    on = "" if sample is None else f" (on a random sample of {len(sample):,} rows)"
     for c in X.columns:
-        reason = _leak(X[c].reset_index(drop=True), y, target_numeric, classification)
+        reason = _leak(part[c].reset_index(drop=True), part_y, target_numeric, classification)
         if reason:
             warnings.append(
                 {
                     "kind": "leakage",
                     "column": str(c),
-                    "message": f"feature {str(c)!r} {reason}: it probably leaks the answer; "
+                    "message": f"feature {str(c)!r} {reason}{on}: it probably leaks the answer; "
                     "leave it out with features=[...]",
                 }
             )
@@ -305,6 +344,20 @@ def _check_table(X: pd.DataFrame, y: pd.Series, classification: bool) -> _Found:
             }
         )
     return X.shape[1], schema, missing, duplicates, constant, warnings
+
+
+def _duplicates(X: pd.DataFrame, y: pd.Series) -> int:
+    """Rows (features and target) that repeat an earlier row, by a 64-bit hash of each row."""
+    try:
+        full = X.reset_index(drop=True).assign(**{"__target__": y.to_numpy()})
+        hashes = pd.util.hash_pandas_object(full, index=False)
+        return int(hashes.duplicated().sum())
+    except TypeError:  # mixed objects the hash does not take: compare them as pandas does
+        pass
+    try:
+        return int(full.duplicated().sum())
+    except TypeError:  # unhashable cells
+        return 0
 
 
 def _check_array(arr: np.ndarray) -> _Found:

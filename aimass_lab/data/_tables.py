@@ -221,8 +221,11 @@ class ArrowLazyData(LazyData):
     ) -> tuple[dict[str, Samples], Preprocessor]:
         rows = {part: self.table_rows(idx) for part, idx in indices.items()}
         pre = Preprocessor.from_spec(spec.preprocess, kind="tabular")
-        sample = self.fit_sample(rows["train"], spec.split.seed)
-        pre.fit(self.table.read_rows(sample, self.features, self.batch_rows).to_pandas())
+        # a bounded sample of the training part (feature selection too: see docs/data.md)
+        positions = self.fit_sample(indices["train"], spec.split.seed)
+        sample = self.table_rows(positions)
+        frame = self.table.read_rows(sample, self.features, self.batch_rows).to_pandas()
+        pre.fit(frame, labels[positions], task)
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()  # the decoded row groups of the sample pass

@@ -340,7 +340,7 @@ class TextPreprocessor(Preprocessor):
         """``(max_length,)``: batches are padded to their longest text, at most this."""
         return (self.max_length,)
 
-    def fit(self, X: Any) -> TextPreprocessor:
+    def fit(self, X: Any, y: Any = None, task: str = "classification") -> TextPreprocessor:
         """A text preprocessor is fitted when it is made (its tokenizer is)."""
         return self
 

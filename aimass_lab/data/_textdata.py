@@ -325,6 +325,8 @@ class TextData(LazyData):
 
     def fit_preprocessor(self, spec: DataSpec, train: np.ndarray) -> TextPreprocessor:
         """Load ``spec.tokenizer.path`` or train a tokenizer on the training texts only."""
+        if spec.preprocess.select is not None:
+            raise DataError("preprocess.select works on tables; this dataset holds text. Remove it")
         tok = spec.tokenizer
         pad_name = None
         if tok.path:

@@ -75,6 +75,7 @@ from aimass_lab.specs._data import (
     DataSpec,
     LoaderSpec,
     PreprocessSpec,
+    SelectSpec,
     SplitSpec,
     TokenizerSpec,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "ParamSpec",
     "Precision",
     "PreprocessSpec",
+    "SelectSpec",
     "PruneKind",
     "PruneSpec",
     "Pruner",

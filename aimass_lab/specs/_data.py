@@ -17,6 +17,7 @@ __all__ = [
     "DataSpec",
     "LoaderSpec",
     "PreprocessSpec",
+    "SelectSpec",
     "SplitSpec",
     "TokenizerSpec",
 ]
@@ -100,6 +101,74 @@ class SplitSpec(Spec):
         raise DataError(f"{where}: {reason}. Use more data or smaller fractions")
 
 
+class SelectSpec(Spec):
+    """Feature selection (or PCA) after imputation, one-hot encoding and standardisation.
+
+    Fitted on the training part only and stored in the preprocessing state. ``variance``
+    drops features whose variance is at most ``threshold``; ``kbest`` keeps the ``k`` best by
+    ``score``; ``l1`` keeps the features an L1-penalised model uses (logistic regression or
+    Lasso, strength ``alpha``; at most ``max_features``, above ``threshold``); ``pca``
+    projects onto ``n_components`` components (an int, or a fraction of the variance).
+    """
+
+    method: Literal["variance", "kbest", "l1", "pca"] = Field(
+        description="'variance', 'kbest', 'l1' or 'pca'"
+    )
+    threshold: float | None = Field(
+        None, ge=0.0, description="variance: keep above this (0); l1: keep |coef| at least this"
+    )
+    k: int | None = Field(None, ge=1, description="kbest: how many features to keep")
+    score: Literal["mutual_info", "f_test"] = Field(
+        "f_test", description="kbest: 'mutual_info' or 'f_test' (ANOVA F / regression F)"
+    )
+    alpha: float = Field(0.01, gt=0.0, description="l1: penalty strength (logistic C = 1/alpha)")
+    solver: Literal["saga", "liblinear"] = Field(
+        "saga", description="l1, classification: 'saga' or 'liblinear' (two classes)"
+    )
+    max_features: int | None = Field(None, ge=1, description="l1: keep at most this many")
+    n_components: int | float | None = Field(
+        None, description="pca: components (int >= 1) or variance to explain (0 < float < 1)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> SelectSpec:
+        if self.method == "kbest" and self.k is None:
+            raise ValueError("method 'kbest' needs k (how many features to keep), e.g. k: 20")
+        if self.method == "pca":
+            n = self.n_components
+            if n is None:
+                raise ValueError(
+                    "method 'pca' needs n_components: an int >= 1 or a float in (0, 1)"
+                )
+            if isinstance(n, bool) or (isinstance(n, int) and n < 1):
+                raise ValueError(
+                    f"n_components must be an int >= 1 or a float in (0, 1); got {n!r}"
+                )
+            if isinstance(n, float) and not 0.0 < n < 1.0:
+                raise ValueError(
+                    f"n_components as a fraction of the variance must be in (0, 1); got {n!r} "
+                    "(use an int for a number of components)"
+                )
+        used = {
+            "variance": {"threshold"},
+            "kbest": {"k", "score"},
+            "l1": {"alpha", "solver", "max_features", "threshold"},
+            "pca": {"n_components"},
+        }[self.method]
+        fields = type(self).model_fields
+        stray = sorted(
+            f
+            for f in set(fields) - used - {"method"}
+            if getattr(self, f) != fields[f].default  # a full dump repeats the defaults
+        )
+        if stray:
+            raise ValueError(
+                f"{', '.join(stray)}: not used by method {self.method!r}; "
+                f"it takes: {', '.join(sorted(used))}"
+            )
+        return self
+
+
 class PreprocessSpec(Spec):
     """Preprocessing fitted on the training part only and stored with every model."""
 
@@ -109,6 +178,9 @@ class PreprocessSpec(Spec):
     )
     one_hot: Literal["auto", "none"] | list[str] = Field(
         "auto", description="categorical columns to one-hot encode ('auto': text/category columns)"
+    )
+    select: SelectSpec | None = Field(
+        None, description="feature selection or PCA after the steps above (tables only)"
     )
 
 

@@ -94,3 +94,33 @@ def test_report_on_a_dataframe_needs_a_target() -> None:
         DataError, match=r"give target=<column> to report on a DataFrame; columns: a, b"
     ):
         report(pd.DataFrame({"a": [1], "b": [2]}))
+
+
+def test_large_table_report_samples_and_still_finds_a_planted_leak() -> None:
+    from aimass_lab.data._report import compute_report
+
+    rng = np.random.default_rng(3)
+    n = 6_000
+    y = pd.Series(rng.integers(0, 3, n), name="y")
+    X = pd.DataFrame(
+        {
+            "noise": rng.normal(size=n),
+            "const": 2.0,
+            "gappy": np.where(rng.random(n) < 0.1, np.nan, 1.0),
+            "leak": y.to_numpy(),
+        }
+    )
+    X.loc[[0, 1], :] = X.loc[[2, 3], :].to_numpy()  # two duplicate rows (with their targets)
+    y.iloc[[0, 1]] = y.iloc[[2, 3]].to_numpy()
+    rep = compute_report(X, y, name="big", task="classification", target="y", sample_rows=500)
+    assert rep.sample is not None and "computed on a sample of 500 of 6,000 rows" in rep.sample
+    leaks = [w for w in rep.warnings if w["kind"] == "leakage"]
+    assert [w["column"] for w in leaks] == ["leak"]
+    assert "on a random sample of 500 rows" in leaks[0]["message"]
+    schema = {s["column"]: s for s in rep.schema}
+    # exact despite the sample: missing values, duplicates, constant columns
+    assert schema["gappy"]["missing"] == int(X["gappy"].isna().sum())
+    assert rep.duplicates == 2 and rep.constant_columns == ["const", "gappy"]
+    # small tables stay exact
+    exact = compute_report(X, y, name="big", task="classification", target="y")
+    assert exact.sample is None and exact.duplicates == 2

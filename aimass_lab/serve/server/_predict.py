@@ -44,6 +44,7 @@ class ModelCard:
             self.preprocess
             and self.kind == "tabular"
             and not pre.get("categories")
+            and not pre.get("select")  # selection/PCA: the Preprocessor applies it
             and self.columns
         )
         if self._simple:
