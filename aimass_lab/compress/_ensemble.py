@@ -101,7 +101,7 @@ def ensemble(
     ws = _workspace(members, workspace)
     mvs = _members(spec, ws)
     configs = [mv.config for mv in mvs]
-    _check_compatible(mvs, configs)
+    _check_compatible(mvs, configs, spec.method)
     if data is None and spec.data is not None:
         data = spec.data
     dataset = _load_data(data, configs[0], mvs[0].ref, ws)
@@ -146,7 +146,7 @@ def _members(spec: EnsembleSpec, ws: Workspace) -> list[ModelVersion]:
     return mvs
 
 
-def _check_compatible(mvs: list[ModelVersion], configs: list[dict[str, Any]]) -> None:
+def _check_compatible(mvs: list[ModelVersion], configs: list[dict[str, Any]], method: str) -> None:
     first = configs[0]
     for mv, config in zip(mvs[1:], configs[1:], strict=True):
         for key in _SAME:
@@ -163,6 +163,11 @@ def _check_compatible(mvs: list[ModelVersion], configs: list[dict[str, Any]]) ->
     task = first.get("task") or "classification"
     if task not in ("classification", "regression"):
         raise DataError(f"cannot ensemble {task!r} models; accepted: classification and regression")
+    if task == "regression" and method in ("vote", "stack"):
+        raise DataError(
+            f"method {method!r} is for classification; {mvs[0].ref} is a regression model; "
+            "accepted: 'mean' or 'weighted'"
+        )
 
 
 def _stack_meta(
@@ -242,11 +247,6 @@ def _build(
     meta = (
         _stack_meta(spec, paths, dataset, n_classes, mvs[0].ref) if spec.method == "stack" else None
     )
-    if task == "regression" and spec.method in ("vote", "stack"):
-        raise DataError(
-            f"method {spec.method!r} is for classification; {mvs[0].ref} is a regression model; "
-            "accepted: 'mean' or 'weighted'"
-        )
     hparams = {
         "members": [member_network_record(c) for c in configs],
         "method": spec.method,
@@ -272,7 +272,8 @@ def _build(
             atol=spec.parity_atol,
             min_agreement=1.0,
             task=task,
-            what=f"the ensemble of {', '.join(mv.ref for mv in mvs)}",
+            what=f"the ensemble of {', '.join(mv.ref for mv in mvs)} (against its members' "
+            "ONNX outputs combined)",
         )
         config = {k: v for k, v in first.items() if k not in _DROP}
         config.update(
