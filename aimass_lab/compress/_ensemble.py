@@ -131,7 +131,7 @@ def _members(spec: EnsembleSpec, ws: Workspace) -> list[ModelVersion]:
         )
     missing = [mv.ref for mv in mvs if ONNX_FILE not in mv.manifest]
     if missing:
-        hint = ", ".join(f"aimass_lab.export_onnx({r!r})" for r in missing)
+        hint = ", ".join(f"aimass_lab.export_onnx({r!r}) or aimass export {r}" for r in missing)
         raise DataError(
             f"member(s) {', '.join(missing)} hold no {ONNX_FILE}; an ensemble is one ONNX graph "
             f"made of its members' ONNX exports, so every member must hold one: export them "
@@ -262,7 +262,7 @@ def _build(
     with tempfile.TemporaryDirectory(prefix="aimass-ensemble-") as tmp_name:
         folder = Path(tmp_name) / "model"
         onnx_path = folder / ONNX_FILE
-        kw = {"method": spec.method, "weights": weights, "task": task}
+        kw: dict[str, Any] = {"method": spec.method, "weights": weights, "task": task}
         info = combine_onnx(paths, onnx_path, n_classes=n_classes, meta=meta, **kw)
         reference = combine_outputs(member_outputs(paths, x_par), meta=meta, **kw)
         info["parity"] = check_parity(

@@ -52,6 +52,9 @@ class EnsembleNetwork(nn.Module):
         ``stack``: ``{"coef": [[...]] (members*classes x classes), "intercept": [...]}``.
     """
 
+    coef: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(
         self,
         members: list[dict[str, Any]],
@@ -74,7 +77,7 @@ class EnsembleNetwork(nn.Module):
             for m in members
         )
         self.method, self.task = method, task
-        self.register_buffer("w", torch.tensor(weights, dtype=torch.float32), persistent=False)
+        self.weights = [float(w) for w in weights]
         coef = (meta or {}).get("coef") or [[0.0]]
         bias = (meta or {}).get("intercept") or [0.0]
         self.register_buffer("coef", torch.tensor(coef, dtype=torch.float32), persistent=False)
@@ -83,12 +86,12 @@ class EnsembleNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = [m(x) for m in self.members]
         if self.task == "regression":
-            return sum(w * o for w, o in zip(self.w, outs, strict=True))  # type: ignore[return-value]
+            return sum(w * o for w, o in zip(self.weights, outs, strict=True))  # type: ignore[return-value]
         probs = [torch.softmax(o, dim=-1) for o in outs]
         if self.method == "stack":
             return torch.cat(probs, dim=-1) @ self.coef + self.bias
         if self.method == "vote":
             n = probs[0].shape[-1]
             probs = [nn.functional.one_hot(p.argmax(-1), n).to(p.dtype) for p in probs]
-        mixed = sum(w * p for w, p in zip(self.w, probs, strict=True))
+        mixed = sum(w * p for w, p in zip(self.weights, probs, strict=True))
         return torch.log(mixed + EPS)  # type: ignore[arg-type]
