@@ -225,6 +225,9 @@ def test_members_of_different_tasks_classes_or_shapes(tmp_path: Path) -> None:
         with pytest.raises(DataError, match=field) as info:
             am.ensemble(refs, workspace=ws)
         assert "accepted: versions of the same task" in str(info.value)
+        if field == "'classes'":  # the message docs/compress.md shows
+            page = (Path(__file__).parents[2] / "docs" / "compress.md").read_text("utf-8")
+            assert f"```text\n{info.value}\n```" in page
     diabetes_b = am.export_onnx("diabetes:1", workspace=ws).ref
     with pytest.raises(DataError, match="'mean' or 'weighted'"):
         am.ensemble([diabetes, diabetes_b], "vote", workspace=ws)
