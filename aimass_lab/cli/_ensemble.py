@@ -60,10 +60,11 @@ def models_ensemble(
     runs: int | None,
     as_json: bool,
 ) -> None:
-    """Combine registered versions (REFS, each with an ONNX export) into one new version.
+    """Combine registered versions (REFS) of one task into one new version.
 
-    The ensemble is one ONNX graph of its members', registered with lineage to every member
-    and measured against each of them on the test split.
+    The ensemble is one ONNX graph of its members' (a member without model.onnx is exported
+    on the way), registered with lineage to every member and measured against each of them
+    on the test split.
 
     \b
     aimass models ensemble digits-mlp:2 digits-cnn:2 --method mean --name digits-ens

@@ -1,8 +1,9 @@
 """``aimass_lab.ensemble``: registered versions of one task combined into one new version.
 
-The members must hold ONNX exports (``aimass_lab.export_onnx``): the ensemble's
-``model.onnx`` is one graph made of theirs, checked against them with ONNX Runtime before
-anything is registered. Its ``weights.safetensors`` holds every member's weights and its
+The ensemble's ``model.onnx`` is one graph made of the members' ONNX graphs (their own
+``model.onnx``, or for a torch-only version an export made on the way, parity-checked like
+``aimass_lab.export_onnx``'s), checked against them with ONNX Runtime before anything is
+registered. Its ``weights.safetensors`` holds every member's weights and its
 ``model_spec`` rebuilds the same ensemble in torch, so it is served like any version.
 """
 
@@ -21,7 +22,13 @@ from aimass_lab.compress._base import Candidate
 from aimass_lab.compress._ensemble_onnx import combine_onnx, combine_outputs, member_outputs
 from aimass_lab.compress._onnx import check_parity
 from aimass_lab.compress._report import CompressionReport
-from aimass_lab.compress._variants import ONNX_FILE, held_out_part, measure
+from aimass_lab.compress._variants import (
+    ONNX_FILE,
+    baseline,
+    export_checked,
+    held_out_part,
+    measure,
+)
 from aimass_lab.errors import DataError
 from aimass_lab.specs import EnsembleSpec
 
@@ -55,8 +62,9 @@ def ensemble(
     ----------
     members
         Refs (``"digits-mlp:1"``) or ModelVersions of at least 2 versions with the same task,
-        classes, input shape and preprocessing, each holding ``model.onnx`` (export them
-        first with :func:`aimass_lab.export_onnx`); or a whole
+        classes, input shape and preprocessing (a member without ``model.onnx`` is exported
+        on the way, as :func:`aimass_lab.export_onnx` would; the export is not registered);
+        or a whole
         :class:`~aimass_lab.specs.EnsembleSpec`.
     method
         ``"mean"`` (of the class probabilities), ``"vote"`` (majority of the predicted
@@ -90,9 +98,11 @@ def ensemble(
     SpecError
         Fewer than 2 members, an unknown method, weights of the wrong length or negative.
     DataError
-        Members of different tasks, classes, input shapes or preprocessing; a member without
-        ``model.json``'s ONNX export; ``stack`` on data without a validation split. Nothing
-        is registered then, nor when the ONNX graph fails its parity check.
+        Members of different tasks, classes, input shapes or preprocessing; ``vote`` or
+        ``stack`` on regression models; ``stack`` on data without a validation split.
+    ExportError, ParityError
+        A member that cannot be exported to ONNX (the message names the layer), or a graph
+        that does not compute what its members compute. Nothing is registered then.
     """
     if isinstance(members, EnsembleSpec):
         spec = members.model_copy(update=fields) if fields else members
@@ -106,7 +116,8 @@ def ensemble(
         data = spec.data
     dataset = _load_data(data, configs[0], mvs[0].ref, ws)
     spec = spec.model_copy(update={"data": dataset.spec, "members": [mv.ref for mv in mvs]})
-    return _build(spec, mvs, configs, dataset, ws, aliases, description)
+    with tempfile.TemporaryDirectory(prefix="aimass-ensemble-") as tmp:
+        return _build(spec, mvs, configs, dataset, ws, aliases, description, Path(tmp))
 
 
 def _workspace(members: Any, workspace: Any) -> Workspace:
@@ -128,14 +139,6 @@ def _members(spec: EnsembleSpec, ws: Workspace) -> list[ModelVersion]:
         raise DataError(
             f"the members {spec.members} name the same version twice ({refs}); accepted: "
             "distinct versions"
-        )
-    missing = [mv.ref for mv in mvs if ONNX_FILE not in mv.manifest]
-    if missing:
-        hint = ", ".join(f"aimass_lab.export_onnx({r!r}) or aimass export {r}" for r in missing)
-        raise DataError(
-            f"member(s) {', '.join(missing)} hold no {ONNX_FILE}; an ensemble is one ONNX graph "
-            f"made of its members' ONNX exports, so every member must hold one: export them "
-            f"first ({hint}) and ensemble the exported versions"
         )
     large = [mv.ref for mv in mvs if ONNX_FILE + ".data" in mv.manifest]
     if large:
@@ -236,13 +239,15 @@ def _build(
     ws: Workspace,
     aliases: Any,
     description: str | None,
+    tmp: Path,
 ) -> CompressionReport:
     from aimass_lab.compress._ensemble_net import TARGET, member_network_record
 
     first = configs[0]
     task = first.get("task") or "classification"
     n_classes = int(first["output_dim"])
-    paths = [mv.files()[ONNX_FILE] for mv in mvs]
+    x_par = np.asarray(dataset.take(held_out_part(dataset, mvs[0].ref), PARITY_ROWS)[0])
+    paths, exported = _member_onnx(mvs, tmp, x_par, spec)
     weights = spec.normalised_weights()
     meta = (
         _stack_meta(spec, paths, dataset, n_classes, mvs[0].ref) if spec.method == "stack" else None
@@ -258,38 +263,59 @@ def _build(
     record = {**spec.to_lineage(), "members": [mv.ref for mv in mvs]}
     if meta:
         record["meta"] = {k: v for k, v in meta.items() if k not in ("coef", "intercept")}
-    x_par = np.asarray(dataset.take(held_out_part(dataset, mvs[0].ref), PARITY_ROWS)[0])
-    with tempfile.TemporaryDirectory(prefix="aimass-ensemble-") as tmp_name:
-        folder = Path(tmp_name) / "model"
-        onnx_path = folder / ONNX_FILE
-        kw: dict[str, Any] = {"method": spec.method, "weights": weights, "task": task}
-        info = combine_onnx(paths, onnx_path, n_classes=n_classes, meta=meta, **kw)
-        reference = combine_outputs(member_outputs(paths, x_par), meta=meta, **kw)
-        info["parity"] = check_parity(
-            reference,
-            onnx_path,
-            x_par,
-            atol=spec.parity_atol,
-            min_agreement=1.0,
-            task=task,
-            what=f"the ensemble of {', '.join(mv.ref for mv in mvs)} (against its members' "
-            "ONNX outputs combined)",
-        )
-        config = {k: v for k, v in first.items() if k not in _DROP}
-        config.update(
-            model_spec={"family": "custom", "target": TARGET, "hparams": hparams},
-            hparams={"method": spec.method, "members": record["members"], "weights": weights},
-            ensemble=record,
-        )
-        rows, versions = _member_rows(mvs, configs, paths, dataset, spec)
-        candidate = Candidate(network, config, spec.label())
-        row = measure(candidate, onnx_path, dataset, spec.benchmark, info["parity"])
-        rows.append({"method": spec.label(), "version": None, "parent": mvs[0].ref, **row})
-        mv = _register(spec, mvs[0], candidate, folder, info, row, ws, aliases, description)
-        rows[-1]["version"] = mv.ref
-        versions[mv.ref] = mv
+    if exported:
+        record["exported"] = exported
+    folder = tmp / "model"
+    onnx_path = folder / ONNX_FILE
+    kw: dict[str, Any] = {"method": spec.method, "weights": weights, "task": task}
+    info = combine_onnx(paths, onnx_path, n_classes=n_classes, meta=meta, **kw)
+    reference = combine_outputs(member_outputs(paths, x_par), meta=meta, **kw)
+    info["parity"] = check_parity(
+        reference,
+        onnx_path,
+        x_par,
+        atol=spec.parity_atol,
+        min_agreement=1.0,
+        task=task,
+        what=f"the ensemble of {', '.join(mv.ref for mv in mvs)} (against its members' "
+        "ONNX outputs combined)",
+    )
+    config = {k: v for k, v in first.items() if k not in _DROP}
+    config.update(
+        model_spec={"family": "custom", "target": TARGET, "hparams": hparams},
+        hparams={"method": spec.method, "members": record["members"], "weights": weights},
+        ensemble=record,
+    )
+    rows, versions = _member_rows(mvs, configs, paths, dataset, spec)
+    candidate = Candidate(network, config, spec.label())
+    row = measure(candidate, onnx_path, dataset, spec.benchmark, info["parity"])
+    rows.append({"method": spec.label(), "version": None, "parent": mvs[0].ref, **row})
+    mv = _register(spec, mvs[0], candidate, folder, info, row, ws, aliases, description)
+    rows[-1]["version"] = mv.ref
+    versions[mv.ref] = mv
     metric = "rmse" if task == "regression" else "accuracy"
     return CompressionReport(rows, versions, metric, spec=spec.to_dict())
+
+
+def _member_onnx(
+    mvs: list[ModelVersion], tmp: Path, x_par: np.ndarray, spec: EnsembleSpec
+) -> tuple[list[Path], list[str]]:
+    """Each member's ONNX file: its own ``model.onnx``, or (a torch-only version) an export
+    made here from its weights and parity-checked like :func:`aimass_lab.export_onnx`'s."""
+    from aimass_lab.specs import CompressSpec
+
+    check = CompressSpec(methods=["prune:0.5"], parity_atol=spec.parity_atol)  # tolerances only
+    paths: list[Path] = []
+    exported: list[str] = []
+    for i, mv in enumerate(mvs):
+        if ONNX_FILE in mv.manifest:
+            paths.append(mv.files()[ONNX_FILE])
+            continue
+        what = f"the export of member {mv.ref}"
+        path, _ = export_checked(baseline(mv), tmp / f"member-{i}", x_par, check, what)
+        paths.append(path)
+        exported.append(mv.ref)
+    return paths, exported
 
 
 def _member_rows(

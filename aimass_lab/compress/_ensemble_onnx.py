@@ -41,10 +41,10 @@ def _prefixed(model: Any, prefix: str) -> tuple[list[Any], list[Any], str]:
         return name if name in keep else prefix + name
 
     nodes = []
-    for node in graph.node:
+    for index, node in enumerate(graph.node):
         new = onnx.NodeProto()
         new.CopyFrom(node)
-        new.name = prefix + (node.name or node.op_type)
+        new.name = prefix + (node.name or f"{node.op_type}_{index}")
         new.ClearField("input")
         new.ClearField("output")
         new.input.extend(rename(n) for n in node.input)
@@ -101,10 +101,18 @@ def _head(
         values = const("ens_onehot", np.asarray([0.0, 1.0], np.float32))
         voted = []
         for i, p in enumerate(parts):
-            nodes.append(helper.make_node("ArgMax", [p], [f"ens_arg{i}"], axis=-1, keepdims=0))
             nodes.append(
                 helper.make_node(
-                    "OneHot", [f"ens_arg{i}", depth, values], [f"ens_vote{i}"], axis=-1
+                    "ArgMax", [p], [f"ens_arg{i}"], axis=-1, keepdims=0, name=f"ens_argmax{i}"
+                )
+            )
+            nodes.append(
+                helper.make_node(
+                    "OneHot",
+                    [f"ens_arg{i}", depth, values],
+                    [f"ens_vote{i}"],
+                    axis=-1,
+                    name=f"ens_onehot{i}",
                 )
             )
             voted.append(f"ens_vote{i}")

@@ -31,7 +31,7 @@ def test_compress_page_examples_run(
     )
     assert "succeeded 1.0 ['baseline', 'quantize:int8-dynamic']" in printed.splitlines()
     # Ensembles: one version with lineage to both members; stacking fitted on the val split.
-    assert "digits-ens:1 digits-member:2 ['digits-member:2', 'digits-member:4']" in printed
+    assert "digits-ens:1 digits-member:1 ['digits-member:1', 'digits-member:3']" in printed
     assert "val" in printed.splitlines()
     # CPU features: quantised for AVX2 (7-bit weights), whatever CPU runs the docs.
     assert printed.splitlines().count("avx2 True") == 2  # the report row, the version
