@@ -21,7 +21,7 @@ from aimass_lab.workspace import set_job_kind_loader as _set_job_kind_loader
 if TYPE_CHECKING:
     from aimass_lab import data as datasets
     from aimass_lab import registry
-    from aimass_lab.compress import CompressionReport, compress, export_onnx
+    from aimass_lab.compress import CompressionReport, compress, ensemble, export_onnx
     from aimass_lab.errors import AimassError
     from aimass_lab.search import Study, search
     from aimass_lab.serve.deploy import Deployment, deploy
@@ -46,6 +46,7 @@ __all__ = [
     "compress",
     "datasets",
     "deploy",
+    "ensemble",
     "export_onnx",
     "registry",
     "search",
@@ -70,6 +71,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "compress": ("aimass_lab.compress", None),
     "CompressionReport": ("aimass_lab.compress", "CompressionReport"),
     "export_onnx": ("aimass_lab.compress", "export_onnx"),
+    "ensemble": ("aimass_lab.compress", "ensemble"),
     "Workbench": ("aimass_lab.widgets", "Workbench"),
     "deploy": ("aimass_lab.serve.deploy", "deploy"),
     "Deployment": ("aimass_lab.serve.deploy", "Deployment"),

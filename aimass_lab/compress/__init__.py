@@ -8,6 +8,7 @@ Examples
 >>> report = am.compress("digits-mlp:1", ["prune:structured:0.5", "quantize:int8-dynamic"])  # doctest: +SKIP
 >>> report.to_frame()  # doctest: +SKIP
 >>> mv = am.export_onnx("digits-mlp:1")  # doctest: +SKIP
+>>> report = am.ensemble(["digits-mlp:2", "digits-cnn:2"], method="mean")  # doctest: +SKIP
 >>> job = am.compress("digits-mlp:1", ["quantize:int8-dynamic"], launch=True)  # doctest: +SKIP
 >>> job.wait().report()  # doctest: +SKIP
 """
@@ -15,6 +16,7 @@ Examples
 from aimass_lab._callable_module import make_callable
 from aimass_lab.compress._api import compress, export_onnx
 from aimass_lab.compress._base import Candidate, CompressionMethod, Context
+from aimass_lab.compress._ensemble import ensemble
 from aimass_lab.compress._errors import ExportError, ParityError
 from aimass_lab.compress._job import CompressJob
 from aimass_lab.compress._report import CompressionReport
@@ -30,6 +32,7 @@ __all__ = [
     "ExportError",
     "ParityError",
     "compress",
+    "ensemble",
     "export_onnx",
 ]
 

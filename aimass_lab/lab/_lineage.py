@@ -50,6 +50,18 @@ def _version_node(graph: _Graph, mv: Any, current: bool = False) -> str:
     )
 
 
+def _members(graph: _Graph, ws: Any, mv: Any) -> None:
+    """An ensemble's other members (the first is its parent), each linked to it."""
+    from aimass_lab import registry
+
+    for ref in mv.members[1:]:
+        try:
+            _version_node(graph, registry.get(ref, workspace=ws))
+        except NotFoundError:
+            graph.node(f"model:{ref}", "model", str(ref), ref=ref, missing=True)
+        graph.edge(f"model:{ref}", f"model:{mv.ref}", "ensemble")
+
+
 def _origin(graph: _Graph, ws: Any, mv: Any) -> None:
     """Dataset, run and trial of one version, linked to the version's node."""
     target = f"model:{mv.ref}"
@@ -188,8 +200,13 @@ def model_lineage(ref: str, workspace: Any) -> dict[str, Any]:
                 str(version.lineage.get("source") or "derived"),
             )
 
+    _members(graph, workspace, mv)
     children = sorted(
-        (v for v in registry.list(workspace=workspace) if v.parent == mv.ref),
+        (
+            v
+            for v in registry.list(workspace=workspace)
+            if v.parent == mv.ref or mv.ref in v.members
+        ),
         key=lambda v: (v.name, v.version),
     )
     for child in children:

@@ -83,7 +83,8 @@ class ModelVersion:
     run_id
         The training run (job) it came from, if any.
     parent
-        The ref (``"name:version"``) of the version it was derived from, or ``None``.
+        The ref (``"name:version"``) of the version it was derived from, or ``None``
+        (for an ensemble: its first member; :attr:`members` lists them all).
     aliases
         The aliases that point to it, sorted.
     model_spec
@@ -124,6 +125,13 @@ class ModelVersion:
         """``"name:version"``: the ref that always means this version."""
         return f"{self.name}:{self.version}"
 
+    @property
+    def members(self) -> list[str]:
+        """The refs of the versions an ensemble combines (recorded in its lineage; ``[]`` for
+        a version that is not an ensemble). The first is also its :attr:`parent`."""
+        refs = self.lineage.get("members")
+        return [str(r) for r in refs] if isinstance(refs, list) else []
+
     def __hash__(self) -> int:
         return hash((self.id, self.name, self.version))
 
@@ -138,6 +146,8 @@ class ModelVersion:
             parts.append(f"metrics={shown!r}")
         if self.parent:
             parts.append(f"parent={self.parent!r}")
+        if self.members:
+            parts.append(f"members={self.members!r}")
         return f"ModelVersion({', '.join(parts)})"
 
     # -- serialisation ----------------------------------------------------------------------
@@ -147,7 +157,7 @@ class ModelVersion:
         Returns
         -------
         dict
-            Every attribute plus ``ref``; ``created_at`` as ISO 8601 UTC (``...Z``).
+            Every attribute plus ``ref`` and ``members``; ``created_at`` as ISO 8601 UTC (``...Z``).
         """
         return {
             "id": self.id,
@@ -157,6 +167,7 @@ class ModelVersion:
             "created_at": self.created_at.isoformat() + "Z",
             "run_id": self.run_id,
             "parent": self.parent,
+            "members": self.members,
             "aliases": list(self.aliases),
             "model_spec": self.model_spec,
             "hparams": self.hparams,
@@ -194,6 +205,7 @@ class ModelVersion:
             ("metrics", metrics or cell(None)),
             ("run", cell(self.run_id)),
             ("parent", cell(self.parent)),
+            ("members", cell(", ".join(self.members) if self.members else None)),
             ("data", cell(self.lineage.get("dataset"))),
             ("files", files or cell(None)),
             ("description", cell(self.description)),

@@ -80,6 +80,7 @@ from aimass_lab.specs._data import (
     TokenizerSpec,
 )
 from aimass_lab.specs._deploy import BatchingSpec, DeploySpec
+from aimass_lab.specs._ensemble import ENSEMBLE_METHODS, EnsembleSpec
 from aimass_lab.specs._model import ModelSpec
 from aimass_lab.specs._refs import LATEST, NAME_RULE, parse_ref, validate_alias, validate_name
 from aimass_lab.specs._search import FAMILY_PARAM, ParamSpec, SearchSpec
@@ -105,7 +106,9 @@ __all__ = [
     "DeploySpec",
     "DistillSpec",
     "Distribution",
+    "ENSEMBLE_METHODS",
     "ENTRY_POINT_GROUP",
+    "EnsembleSpec",
     "EarlyStoppingSpec",
     "FAMILIES",
     "FAMILY_PARAM",

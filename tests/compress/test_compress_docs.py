@@ -30,5 +30,8 @@ def test_compress_page_examples_run(
         or ("'channels': 8" in printed and "'features.0': [16, 8]" in printed)
     )
     assert "succeeded 1.0 ['baseline', 'quantize:int8-dynamic']" in printed.splitlines()
+    # Ensembles: one version with lineage to both members; stacking fitted on the val split.
+    assert "digits-ens:1 digits-member:1 ['digits-member:1', 'digits-member:3']" in printed
+    assert "val" in printed.splitlines()
     # CPU features: quantised for AVX2 (7-bit weights), whatever CPU runs the docs.
     assert printed.splitlines().count("avx2 True") == 2  # the report row, the version
