@@ -25,7 +25,7 @@ def test_train_page_examples_run(run_doc_page: RunPage) -> None:
     assert lines[2] == "digits-mlp:1 ['staging']"
     assert lines[3] == "succeeded True"  # your own module on iris
     assert lines[4:] == ["interrupted", "succeeded", "succeeded"]  # cancel, resume, DDP
-    assert count == 4  # the 4-GPU example is marked not run
+    assert count == 5  # the 4-GPU example is marked not run
 
 
 def test_workspace_page_examples_run(run_doc_page: RunPage) -> None:

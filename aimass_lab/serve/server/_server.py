@@ -151,8 +151,9 @@ async def _until_drained(
     app: ServeApp, server: Any, serve_task: asyncio.Task[Any], config: ServerConfig
 ) -> None:
     """Wait for a drain request; then answer 503 + ``Connection: close`` to what arrives for
-    ``drain_grace_s`` and until nothing is in flight (``drain_timeout_s`` at most); then stop
-    uvicorn (it stops accepting, closes idle connections, finishes the others)."""
+    ``drain_grace_s``; stop accepting; wait for the requests in flight (and, up to
+    ``_SETTLE_S``, for open connections to send what they were sending), ``drain_timeout_s``
+    at most; then stop uvicorn (it closes the idle connections)."""
     while not app.draining and not serve_task.done():
         await asyncio.sleep(0.05)
     if app.draining and not serve_task.done():
