@@ -6,7 +6,8 @@ Run on a GPU machine from the repository root::
 
 Each case fine-tunes a small BERT (text, built-in ``reviews``) or ViT (a generated image
 folder) built from a config, in a real ``train`` job: bf16 and fp16 mixed precision, LoRA,
-gradient checkpointing, FSDP and DDP passed through to Lightning. Each succeeded run is
+gradient checkpointing, FSDP and DDP passed through to Lightning, learning-rate schedules
+with gradient clipping (by norm under a float16 gradient scaler, by value) and ``max_steps``. Each succeeded run is
 registered, loaded back on the GPU and on the CPU, and their logits compared. Nothing
 downloads. Results are recorded in BENCHMARKS.md ("GPU checks").
 """
@@ -37,6 +38,19 @@ def _image_folder(root: Path, size: int = 40, per_class: int = 48) -> Path:
     return root
 
 
+def _first(frame: Any) -> float | None:
+    return float(frame.value.iloc[0]) if len(frame) else None
+
+
+def _last(frame: Any) -> float | None:
+    return float(frame.value.iloc[-1]) if len(frame) else None
+
+
+def _steps(run: Any) -> int | None:
+    steps = run.metrics.step.dropna()
+    return int(steps.max()) if len(steps) else None
+
+
 def _case(name: str, data: Any, model: dict[str, Any], **fields: Any) -> dict[str, Any]:
     import torch
 
@@ -55,6 +69,8 @@ def _case(name: str, data: Any, model: dict[str, Any], **fields: Any) -> dict[st
         val_acc=run.summary.get("val_acc"),
         reason=run.job.exit_reason,
     )
+    lr = run.metrics[run.metrics.name == "lr"]
+    row.update(lr_points=len(lr), lr_first=_first(lr), lr_last=_last(lr), steps=_steps(run))
     if run.status != "succeeded":
         row["log"] = run.logs(tail=25)[-2500:]
         return row
@@ -112,6 +128,8 @@ def main() -> int:
         ("image lora 16-mixed", images, spec(vit, finetune="lora", lora_rank=4), {**gpu, "precision": "16-mixed"}),
         ("text full fsdp bf16", text, spec(bert), {**gpu, "strategy": "fsdp", "precision": "bf16-mixed"}),
         ("text lora ddp 1 gpu", text, spec(bert, finetune="lora"), {**gpu, "strategy": "ddp", "precision": "bf16-mixed"}),
+        ("text full 16-mixed one-cycle clip-norm", text, spec(bert), {**gpu, "precision": "16-mixed", "lr_schedule": "one_cycle", "gradient_clip_val": 1.0}),
+        ("text lora bf16-mixed plateau clip-value max_steps", text, spec(bert, finetune="lora"), {**gpu, "precision": "bf16-mixed", "lr_schedule": "plateau", "gradient_clip_val": 0.5, "gradient_clip_algorithm": "value", "max_steps": 40}),
         ("text deepspeed", text, spec(bert), {**gpu, "strategy": "deepspeed"}),
         ("text fsdp on cpu", text, spec(bert), {"accelerator": "cpu", "strategy": "fsdp"}),
     ]  # fmt: skip
