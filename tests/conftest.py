@@ -52,10 +52,25 @@ def _pg_database() -> str:
     return f"{base}/{name}"
 
 
+def _drop_pg_database(url: str) -> None:
+    """Drop a test database (best effort): a long-lived test server does not fill up."""
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass  # a server gone or busy: the throwaway server of scripts/test.sh is removed anyway
+
+
 @pytest.fixture
-def pg_url() -> str:
-    """URL of an empty PostgreSQL database of this test's own."""
-    return _pg_database()
+def pg_url() -> Iterator[str]:
+    """URL of an empty PostgreSQL database of this test's own (dropped afterwards)."""
+    url = _pg_database()
+    yield url
+    _drop_pg_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -72,6 +87,8 @@ def workspace(backend: str, tmp_path: Path) -> Iterator[Workspace]:
     set_current_workspace(ws)
     yield ws
     ws.store.close()  # give the test server's connections back
+    if url is not None:
+        _drop_pg_database(url)
 
 
 @pytest.fixture
