@@ -174,8 +174,9 @@ class DataPanel(Panel):
 
         self.summary = widgets.HTML()
         self.report_view = widgets.HTML()
-        self.balance_chart = empty_figure("class balance", height=260)
-        self.balance_chart.add_trace(go.Bar(x=[], y=[], name="rows"))
+        #: Holds the class-balance chart once a dataset is shown (no empty axes before).
+        self._balance_box = widgets.Box()
+        self._balance_chart: Any = None
         self.samples = SamplesView()
 
     def _layout(self) -> list[widgets.Widget]:
@@ -191,7 +192,7 @@ class DataPanel(Panel):
             widgets.HBox([self.load_button]),
             self.status,
             self.summary,
-            widgets.HBox([self.report_view, self.balance_chart]),
+            widgets.HBox([self.report_view, self._balance_box]),
             section("samples"),
             self.samples,
             widgets.HBox([self.register_name.box, self.register_button]),
@@ -366,6 +367,15 @@ class DataPanel(Panel):
     def load(self) -> Dataset | None:
         """Press Load: load the dataset of the form (None on an error, shown in the panel)."""
         return self._on_load()  # type: ignore[no-any-return]
+
+    @property
+    def balance_chart(self) -> Any:
+        """The class-balance chart (a FigureWidget), made when first needed."""
+        if self._balance_chart is None:
+            self._balance_chart = empty_figure("class balance", height=260)
+            self._balance_chart.add_trace(go.Bar(x=[], y=[], name="rows"))
+            self._balance_box.children = (self._balance_chart,)
+        return self._balance_chart
 
     def show_dataset(self, dataset: Dataset) -> None:
         """Show a loaded dataset: summary, report, class balance and a page of samples.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "DeployPanel",
     "curl_snippet",
     "deploy_ref",
+    "proxied_url",
     "python_snippet",
     "rebalance",
 ]
@@ -68,23 +70,45 @@ def rebalance(weights: dict[str, int], changed: str, value: int) -> dict[str, in
     return out
 
 
+def proxied_url(endpoint: str) -> str:
+    """``endpoint`` (the server's own URL) as the Jupyter server forwards it:
+    ``{base_url}aimass-lab/serve/...``, for a browser or a machine that reaches Jupyter only.
+
+    The base URL is JupyterHub's ``JUPYTERHUB_SERVICE_PREFIX`` in a Hub's kernels, else ``/``.
+    """
+    from urllib.parse import urlsplit
+
+    base = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+    path = urlsplit(endpoint).path.lstrip("/")
+    return f"{base.rstrip('/')}/aimass-lab/serve/{path}"
+
+
 def curl_snippet(endpoint: str, body: dict[str, Any]) -> str:
-    """A curl command that posts ``body`` to ``endpoint``."""
+    """A curl command that posts ``body`` to ``endpoint`` (and the same through Jupyter)."""
+    data = json.dumps(body)
     return (
         f"curl -s -X POST '{endpoint}' \\\n  -H 'Content-Type: application/json' \\\n"
-        f"  -d '{json.dumps(body)}'"
+        f"  -d '{data}'\n\n"
+        "# through Jupyter (its login; JUPYTER_URL like http://127.0.0.1:8888):\n"
+        f'curl -s -X POST "$JUPYTER_URL{proxied_url(endpoint)}" \\\n'
+        "  -H \"Authorization: token $JUPYTER_TOKEN\" -H 'Content-Type: application/json' \\\n"
+        f"  -d '{data}'"
     )
 
 
 def python_snippet(endpoint: str, name: str, body: dict[str, Any]) -> str:
     """Python that calls the endpoint, with httpx and with the Deployment handle."""
+    if "records" in body:
+        call = f"records={json.dumps(body['records'])}"
+    else:
+        call = json.dumps(body.get("inputs", []))
     return (
         "import httpx\n\n"
         f"response = httpx.post({endpoint!r}, json={json.dumps(body)})\n"
         "print(response.json())\n\n"
         "# or, from any notebook on this workspace:\n"
         "from aimass_lab.serve import get_deployment\n"
-        f"get_deployment({name!r}).predict({json.dumps(body['inputs']) if 'inputs' in body else '...'})\n"
+        f"get_deployment({name!r}).predict({call})\n"
     )
 
 
@@ -161,7 +185,7 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
             "replicas": self.replicas,
             "engine": self.engine,
         }
-        self.deploy_button = button("Deploy", "danger", "rocket")
+        self.deploy_button = button("Deploy", "primary", "rocket")
         self.deploy_button.on_click(self._on_deploy)
         refresh = button("", icon="refresh")
         refresh.on_click(lambda _b: self.refresh_lists())
@@ -194,7 +218,7 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
             widgets.HBox([self.model.box, refresh]),
             widgets.HBox([self.endpoint_name.box, self.replicas.box]),
             self.engine.box,
-            self.deploy_button,
+            widgets.HBox([self.deploy_button]),
             self.status,
             section("endpoint"),
             widgets.HBox(
@@ -332,6 +356,8 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
         self.info.value = (
             f"<b>{esc(dep.name)}</b> — {esc(dep.state)} · model {esc(dep.model)}<br>"
             f"JSON: <code>POST {esc(endpoint)}</code><br>"
+            f"through Jupyter: <code>POST {esc(proxied_url(endpoint))}</code> "
+            "<small>(from a browser or a machine that reaches Jupyter only)</small><br>"
             f"Open Inference Protocol v2: <code>POST {esc(dep.infer_url or '')}</code>"
         )
         self.curl.text = curl_snippet(endpoint, body)

@@ -32,14 +32,14 @@ class EndpointMetrics:
         self._t0 = time.monotonic()
         self._last_counts = None
         self.p99_limit = Field(
-            "alert: p99 above (ms)",
+            "alert when p99 above (ms; 0 = off)",
             widgets.FloatText(0.0, layout=widgets.Layout(width="7em")),
-            width="12em",
+            width="17em",
         )
         self.error_limit = Field(
-            "alert: errors above (%)",
+            "alert when errors above (%; 0 = off)",
             widgets.FloatText(0.0, layout=widgets.Layout(width="7em")),
-            width="12em",
+            width="17em",
         )
         self.alert = widgets.HTML()
         for f in (self.p99_limit, self.error_limit):
@@ -52,11 +52,13 @@ class EndpointMetrics:
         self.metrics_chart = go.FigureWidget(fig)
         self.metrics_chart.update_layout(
             height=260,
-            margin={"l": 40, "r": 10, "t": 40, "b": 30},
+            margin={"l": 40, "r": 10, "t": 40, "b": 45},
             template="plotly_white",
             showlegend=True,
-            legend={"orientation": "h", "y": -0.2},
+            legend={"orientation": "h", "y": -0.35},
         )
+        for col in (1, 2, 3):  # time since the panel started watching, on every chart
+            self.metrics_chart.update_xaxes(title_text="seconds", row=1, col=col)
         self.metrics_chart.add_trace(
             go.Scatter(x=[], y=[], mode="lines", name="requests/s"), row=1, col=1
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -25,7 +26,7 @@ from aimass_lab.widgets._base import button, esc
 if TYPE_CHECKING:
     from aimass_lab.workspace import Workspace
 
-__all__ = ["TryIt", "example_body", "image_body", "model_kind", "text_body"]
+__all__ = ["TryIt", "answer_html", "example_body", "image_body", "model_kind", "text_body"]
 
 #: Top-level keys of a try-it body the JSON route takes.
 BODY_KEYS = ("inputs", "records")
@@ -44,8 +45,9 @@ def model_kind(ref: str, workspace: Workspace) -> str:
 
 
 def example_body(ref: str, workspace: Workspace) -> dict[str, Any]:
-    """A request body of two test rows of the model's data: raw texts for a text model,
-    model-ready features otherwise."""
+    """A request body of test rows of the model's data, as a user would send them: raw
+    column values as records for a table, raw texts for a text model, the first test image
+    file (base64) for an image model. The server applies the model's own preprocessing."""
     from aimass_lab import data as data_stage
     from aimass_lab import registry
 
@@ -53,13 +55,56 @@ def example_body(ref: str, workspace: Workspace) -> dict[str, Any]:
         config = registry.get(ref, workspace=workspace).config
         dataset = data_stage.load(config["data_spec"], workspace=workspace)
         part = "test" if len(dataset.y_test) else "val"
-        if model_kind(ref, workspace) == "text":
-            rows = dataset.preview(part, n=2)["rows"]
+        kind = model_kind(ref, workspace)
+        rows = dataset.preview(part, n=1 if kind == "image" else 2)["rows"]
+        if kind == "text":
             return {"inputs": [str(r["text"]) for r in rows]}
-        rows, _ = dataset.take(part, 2)
-        return {"inputs": [[round(float(v), 4) for v in row.reshape(-1)] for row in rows]}
+        if kind == "image":
+            path = rows[0].get("path")  # relative to the image folder
+            root = Path(str(getattr(dataset.spec, "path", None) or "."))
+            return image_body((root / path).read_bytes()) if path else {"inputs": []}
+        return {"records": [{k: _plain(v) for k, v in r["values"].items()} for r in rows]}
     except Exception:
         return {"inputs": [[0.0]]}
+
+
+def _plain(value: Any) -> Any:
+    """A raw cell as JSON has it (numbers rounded for reading; missing values as null)."""
+    if isinstance(value, float):
+        return None if value != value else round(value, 6)
+    return value
+
+
+def answer_html(result: dict[str, Any], classes: list[str] | None) -> str:
+    """A model's answer for people: one row per input, the prediction, its confidence and
+    the class probabilities as rounded numbers with bars; the JSON below, folded."""
+    probs = result.get("probabilities")
+    preds = result.get("predictions") or []
+    head = "<tr><th>#</th><th>prediction</th>"
+    names = list(classes or [])
+    if probs and probs[0] and len(names) != len(probs[0]):
+        names = [str(i) for i in range(len(probs[0]))]
+    head += "".join(f"<th>{esc(n)}</th>" for n in names) + "</tr>" if probs else "</tr>"
+    rows = []
+    for i, pred in enumerate(preds):
+        shown = f"{pred:.4g}" if isinstance(pred, float) else esc(pred)
+        cells = f"<td>{i}</td><td><b>{shown}</b></td>"
+        for p in probs[i] if probs else []:
+            width = max(0, min(100, round(100 * float(p))))
+            cells += (
+                f"<td title='{float(p):.6f}'>{float(p):.3f}<div style='height:4px;width:"
+                f"{width}%;background:#1976d2'></div></td>"
+            )
+        rows.append(f"<tr>{cells}</tr>")
+    rounded = json.loads(json.dumps(result), parse_float=lambda x: round(float(x), 4))
+    return (
+        f"<small>answered by version {esc(result.get('version'))}</small>"
+        "<table class='aimass-answer' style='font-size:12px;border-collapse:collapse'>"
+        f"{head}{''.join(rows)}</table>"
+        "<details><summary><small>JSON</small></summary>"
+        f"<pre style='font-size:11px;white-space:pre-wrap'>{esc(json.dumps(rounded)[:3000])}"
+        "</pre></details>"
+    )
 
 
 def text_body(text: str) -> dict[str, Any]:
@@ -125,6 +170,7 @@ class TryIt:
             self.try_text.value = "\n".join(body["inputs"])
         if not self.request.value:
             self.request.value = json.dumps(body)
+        self._show_image()
 
     def _text_changed(self, _change: Any = None) -> None:
         self.request.value = json.dumps(text_body(self.try_text.value))
@@ -136,6 +182,22 @@ class TryIt:
         first = files[0] if isinstance(files, list | tuple) else next(iter(files.values()))
         content = first["content"]
         self.request.value = json.dumps(image_body(bytes(content)))
+        self._show_image()
+
+    def _show_image(self) -> None:
+        """For an image model, the picture the body holds, beside the upload box."""
+        if self.try_kind != "image":
+            return
+        try:
+            first = json.loads(self.request.value)["inputs"][0]["image_b64"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return
+        mime = "image/png" if first.startswith("iVBOR") else "image/jpeg"
+        note = "<small>upload an image: it is sent as base64 (image_b64)</small>"
+        self.try_note.value = (
+            f"{note}<br><img alt='the image sent' style='max-height:96px;image-rendering:"
+            f"pixelated' src='data:{mime};base64,{esc(first)}'>"
+        )
 
     def set_image(self, content: bytes, name: str = "image.png") -> None:
         """Give the upload box an image file's bytes (what choosing a file does)."""
@@ -170,8 +232,17 @@ class TryIt:
             result = self.deployment.predict(records=body["records"])
         else:
             result = self.deployment.predict(body["inputs"])
-        self.response.value = (
-            f"<small>answered by version {esc(result.get('version'))}</small>"
-            f"<pre style='font-size:11px'>{esc(json.dumps(result, indent=1)[:3000])}</pre>"
-        )
+        self.response.value = answer_html(result, self._classes())
         return result
+
+    def _classes(self) -> list[str] | None:
+        """The class names of the deployed model, in the order of its probabilities."""
+        from aimass_lab import registry
+
+        try:
+            classes = registry.get(self.deployment.model, workspace=self.workspace).config.get(
+                "classes"
+            )
+        except AimassError:
+            return None
+        return [str(c) for c in classes] if classes else None

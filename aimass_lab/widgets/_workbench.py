@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from typing import Any
 
 import ipywidgets as widgets
@@ -16,6 +19,39 @@ from aimass_lab.widgets._train import TrainPanel
 from aimass_lab.workspace import Workspace, resolve_workspace
 
 __all__ = ["Workbench"]
+
+#: The tabs, in order. A panel is built when first shown (or asked for), so the Workbench
+#: appears as soon as the Data tab is ready.
+_PANELS: dict[str, type[Panel]] = {
+    "data": DataPanel,
+    "train": TrainPanel,
+    "search": SearchPanel,
+    "compress": CompressPanel,
+    "models": ModelsPanel,
+    "deploy": DeployPanel,
+}
+
+
+_WARMING: list[threading.Thread] = []
+
+
+def _warm_up() -> None:
+    """Import the charts' library in a background thread while the user reads the Data tab.
+
+    Plotly's FigureWidget pulls in nbformat and jsonschema (whose URI grammars take seconds
+    to compile): done now, the first click on another tab does not wait for it. Only
+    imports run in the thread; every widget is made in the kernel's thread.
+    """
+    if _WARMING or "plotly.basewidget" in sys.modules:
+        return
+    thread = threading.Thread(
+        target=importlib.import_module,
+        args=("plotly.graph_objs._figurewidget",),
+        name="aimass-warm-up",
+        daemon=True,
+    )
+    _WARMING.append(thread)
+    thread.start()
 
 
 class Workbench(widgets.VBox):
@@ -35,7 +71,9 @@ class Workbench(widgets.VBox):
     Attributes
     ----------
     panels : dict
-        ``{"data": DataPanel, "train": TrainPanel, ...}``.
+        ``{"data": DataPanel, "train": TrainPanel, ...}``. Panels are built when their tab
+        is first shown, or when code first asks for them (``wb.select("train")``,
+        ``wb.train_panel``, ``wb.panels``).
     tabs : ipywidgets.Tab
 
     Examples
@@ -47,77 +85,121 @@ class Workbench(widgets.VBox):
     def __init__(self, workspace: Workspace | str | None = None, data: str | None = None) -> None:
         super().__init__()
         self.workspace = resolve_workspace(workspace)
-        ws = self.workspace
-        self.data_panel = DataPanel(data, workspace=ws)
-        self.train_panel = TrainPanel(data, workspace=ws)
-        self.search_panel = SearchPanel(data, workspace=ws)
-        self.compress_panel = CompressPanel(workspace=ws)
-        self.models_panel = ModelsPanel(workspace=ws)
-        self.deploy_panel = DeployPanel(workspace=ws)
-        self.panels: dict[str, Panel] = {
-            "data": self.data_panel,
-            "train": self.train_panel,
-            "search": self.search_panel,
-            "compress": self.compress_panel,
-            "models": self.models_panel,
-            "deploy": self.deploy_panel,
-        }
+        self._data = data
+        self._data_choice: tuple[Any, str] | None = None
+        #: The panels built so far; a panel is built when its tab is first shown.
+        self._built: dict[str, Panel] = {}
+        #: One box per tab; a panel goes into its box when it is built.
+        self._slots = {name: widgets.VBox() for name in _PANELS}
         self.tabs = widgets.Tab(
-            children=list(self.panels.values()),
-            titles=[p.title for p in self.panels.values()],
+            children=list(self._slots.values()), titles=[cls.title for cls in _PANELS.values()]
         )
         header = widgets.HTML(
             "<div style='font-size:15px'><b>AI Mass Lab</b> · workspace "
-            f"<code>{esc(ws.path)}</code></div>"
+            f"<code>{esc(self.workspace.path)}</code></div>"
         )
         self.children = [header, self.tabs]
         self.add_class("aimass-workbench")
-
-        self.data_panel.on_loaded.append(self._dataset_loaded)
-        self.data_panel.on_registered.append(lambda _ds: self._datasets_changed())
-        self.train_panel.on_registered.append(self._model_registered)
-        self.search_panel.on_registered.append(self._model_registered)
-        self.compress_panel.on_registered.append(self._model_registered)
-        self.compress_panel.on_deploy.append(self._deploy_requested)
-        self.deploy_panel.on_deployed.append(lambda _d: self.models_panel.refresh())
         self.tabs.observe(self._tab_changed, "selected_index")
+        self.panel("data")
+        _warm_up()
+
+    @property
+    def panels(self) -> dict[str, Panel]:
+        """``{"data": DataPanel, "train": TrainPanel, ...}`` (builds those not built yet)."""
+        return {name: self.panel(name) for name in _PANELS}
+
+    def panel(self, name: str) -> Panel:
+        """The panel of a tab (``"train"``...), built on first use; its tab is not shown."""
+        if name not in _PANELS:
+            raise ValueError(f"unknown panel {name!r}; accepted: {', '.join(_PANELS)}")
+        if name not in self._built:
+            panel = self._build(name)
+            self._built[name] = panel
+            self._slots[name].children = (panel,)
+        return self._built[name]
+
+    def _build(self, name: str) -> Panel:
+        """Make one panel and wire it to the others (those built now or later)."""
+        ws = self.workspace
+        if name == "data":
+            data = DataPanel(self._data, workspace=ws)
+            data.on_loaded.append(self._dataset_loaded)
+            data.on_registered.append(lambda _ds: self._datasets_changed())
+            return data
+        if name in ("train", "search"):
+            form = (TrainPanel if name == "train" else SearchPanel)(self._data, workspace=ws)
+            form.on_registered.append(self._model_registered)
+            if self._data_choice is not None:
+                form.set_data(*self._data_choice)
+            return form
+        if name == "compress":
+            compress = CompressPanel(workspace=ws)
+            compress.on_registered.append(self._model_registered)
+            compress.on_deploy.append(self._deploy_requested)
+            return compress
+        if name == "models":
+            return ModelsPanel(workspace=ws)
+        deploy = DeployPanel(workspace=ws)
+        deploy.on_deployed.append(lambda _d: self._refresh_built("models"))
+        return deploy
+
+    data_panel = property(lambda self: self.panel("data"), doc="The Data panel.")
+    train_panel = property(lambda self: self.panel("train"), doc="The Train panel.")
+    search_panel = property(lambda self: self.panel("search"), doc="The Search panel.")
+    compress_panel = property(lambda self: self.panel("compress"), doc="The Compress panel.")
+    models_panel = property(lambda self: self.panel("models"), doc="The Models panel.")
+    deploy_panel = property(lambda self: self.panel("deploy"), doc="The Deploy panel.")
 
     def select(self, name: str) -> Panel:
         """Show the tab of a panel (``"train"``, ``"deploy"``...); return the panel."""
-        keys = list(self.panels)
-        self.tabs.selected_index = keys.index(name)
-        return self.panels[name]
+        panel = self.panel(name)
+        self.tabs.selected_index = list(_PANELS).index(name)
+        return panel
 
     def _dataset_loaded(self, dataset: Any) -> None:
-        label = dataset.name
-        self.train_panel.set_data(dataset.spec, label)
-        self.search_panel.set_data(dataset.spec, label)
+        self._data_choice = (dataset.spec, dataset.name)
+        for name in ("train", "search"):
+            if name in self._built:
+                self._built[name].set_data(*self._data_choice)  # type: ignore[attr-defined]
 
     def _datasets_changed(self) -> None:
-        self.train_panel.refresh_choices()
-        self.search_panel.refresh_choices()
+        for name in ("train", "search"):
+            if name in self._built:
+                self._built[name].refresh_choices()  # type: ignore[attr-defined]
+
+    def _refresh_built(self, name: str) -> None:
+        """Bring a built panel up to date with the store (an unbuilt one reads it when built)."""
+        panel = self._built.get(name)
+        if panel is None:
+            return
+        if name == "compress":
+            panel.refresh_models()  # type: ignore[attr-defined]
+        elif name == "deploy":
+            panel.refresh_lists()  # type: ignore[attr-defined]
+        else:
+            panel.refresh()
 
     def _model_registered(self, _mv: Any) -> None:
-        self.compress_panel.refresh_models()
-        self.deploy_panel.refresh_lists()
-        self.models_panel.refresh()
+        for name in ("compress", "deploy", "models"):
+            self._refresh_built(name)
 
     def _deploy_requested(self, ref: str) -> None:
         self.select("deploy")
-        self.deploy_panel.deploy(ref)
+        self.deploy_panel.deploy(ref)  # type: ignore[attr-defined]
 
     def _tab_changed(self, change: Any) -> None:
-        name = list(self.panels)[change["new"]] if change["new"] is not None else None
-        if name == "models":
-            self.models_panel.refresh()
-        elif name == "compress":
-            self.compress_panel.refresh_models()
-        elif name == "deploy":
-            self.deploy_panel.refresh_lists()
+        if change["new"] is None:
+            return
+        name = list(_PANELS)[change["new"]]
+        if name in self._built:
+            self._refresh_built(name)
+        else:
+            self.panel(name)  # built now: it reads the store as it is
 
     def close(self) -> None:
         """Close every panel (their polling stops) and the workbench."""
-        for panel in self.panels.values():
+        for panel in self._built.values():
             panel.close()
         self.tabs.close()
         super().close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,14 @@ def ws(trained: dict[str, Any], tmp_path: Path) -> Iterator[Workspace]:
         if job.active:
             workspace.jobs.cancel(job.id)
             workspace.jobs.wait(job.id, timeout=60)
+
+
+def ws_dataset_rows(ws: Workspace, ref: str) -> list[dict[str, Any]]:
+    """The first two raw rows of a version's test split, as records."""
+    from aimass_lab import datasets, registry
+
+    dataset = datasets.load(registry.get(ref, workspace=ws).config["data_spec"], workspace=ws)
+    return [row["values"] for row in dataset.preview("test", n=2)["rows"]]
 
 
 def test_compress_panel_runs_a_job_and_picks_a_variant(ws: Workspace) -> None:
@@ -82,11 +91,26 @@ def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
     assert dep is not None and dep.state == "running" and dep.split_weights == {"1": 100}
     assert dep.endpoint in panel.curl.text and "curl -s -X POST" in panel.curl.text
     assert "httpx.post" in panel.python.text and "get_deployment('iris')" in panel.python.text
+    # what a learner sends is the raw rows of the test split, as records, not model-ready
+    # (standardised) numbers; the URL through Jupyter's proxy is shown and in the snippet
+    body = json.loads(panel.request.value)
+    test_rows = ws_dataset_rows(ws, "iris-mlp:1")
+    assert body == {"records": test_rows} and "sepal length (cm)" in test_rows[0]
+    assert "/aimass-lab/serve/v1/models/iris/predict" in panel.info.value
+    assert '"$JUPYTER_URL/aimass-lab/serve/v1/models/iris/predict"' in panel.curl.text
+    assert f"predict(records={json.dumps(test_rows)})" in panel.python.text
+    assert panel.python.text.count(json.dumps(test_rows)) == 2
 
     result = panel.predict()
     assert result is not None, panel.status.value
     assert result["version"] == "1" and len(result["predictions"]) == 2
     assert "answered by version 1" in panel.response.value
+    # the answer is a table: class names as columns, probabilities rounded to 3 places
+    answer = panel.response.value
+    for name in ("setosa", "versicolor", "virginica"):
+        assert f"<th>{name}</th>" in answer
+    first = result["probabilities"][0][0]
+    assert f">{first:.3f}<div" in answer and repr(first) not in answer.split("<details>")[0]
 
     # a second version, hot-swapped, then a canary split from the slider
     second = _second_version(ws)

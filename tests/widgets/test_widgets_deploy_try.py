@@ -97,12 +97,16 @@ def test_an_image_model_takes_an_uploaded_image(ws: Workspace, tmp_path: Path) -
     assert panel.try_kind == "image"
     assert panel.try_image.layout.display == "" and panel.try_text.layout.display == "none"
     assert "upload an image" in panel.try_note.value
+    # the box starts with the first test image, and shows it
+    first = json.loads(panel.request.value)["inputs"][0]["image_b64"]
+    assert base64.b64decode(first)[:4] == b"\x89PNG" and f"base64,{first}" in panel.try_note.value
 
     content = (tmp_path / "pets" / "dog" / "0.png").read_bytes()
     panel.set_image(content, "0.png")
     body = json.loads(panel.request.value)
     assert list(body) == ["inputs"] and list(body["inputs"][0]) == ["image_b64"]
     assert base64.b64decode(body["inputs"][0]["image_b64"]) == content
+    assert body["inputs"][0]["image_b64"] in panel.try_note.value  # the picture sent
     assert not panel.predict_button.disabled and panel.request_error.value == ""
     result = panel.predict()  # the server decodes, resizes and normalises the uploaded bytes
     assert result is not None, panel.status.value

@@ -386,15 +386,27 @@ def test_workbench_holds_every_panel_and_closes_them(ws: Workspace) -> None:
     )
 
     wb = am.Workbench(workspace=ws)
-    kinds = [type(p) for p in wb.tabs.children]
-    assert kinds == [DataPanel, TrainPanel, SearchPanel, CompressPanel, ModelsPanel, DeployPanel]
     assert list(wb.tabs.titles) == ["Data", "Train", "Search", "Compress", "Models", "Deploy"]
-    assert all(p.workspace is ws for p in wb.panels.values())
+    # Only the Data tab is built at first (and draws no empty chart): the rest on demand.
+    assert [type(c) for slot in wb.tabs.children for c in slot.children] == [DataPanel]
+    assert wb.data_panel._balance_chart is None
+    search = wb.search_panel  # built before the dataset is loaded
     wb.data_panel.builtin.value = "wine"
     wb.data_panel.load()
-    assert wb.train_panel.data.value == "spec:wine"  # handed on to Train and Search
-    assert wb.search_panel.data.value == "spec:wine"
+    assert wb.data_panel.balance_chart.data[0].y  # the chart, once there is data
+    assert search.data.value == "spec:wine"  # handed on to Search, built already...
+    assert wb.tabs.children[1].children == ()
+    wb.tabs.selected_index = 1  # ...and to Train, built when its tab is first shown
+    assert isinstance(wb.tabs.children[1].children[0], TrainPanel)
+    assert wb.train_panel.data.value == "spec:wine"
     assert wb.select("deploy") is wb.deploy_panel and wb.tabs.selected_index == 5
+    kinds = [type(slot.children[0]) for slot in wb.tabs.children if slot.children]
+    assert kinds == [DataPanel, TrainPanel, SearchPanel, DeployPanel]
+    assert all(p.workspace is ws for p in wb.panels.values())
+    kinds = [type(slot.children[0]) for slot in wb.tabs.children]
+    assert kinds == [DataPanel, TrainPanel, SearchPanel, CompressPanel, ModelsPanel, DeployPanel]
+    with pytest.raises(ValueError, match="unknown panel 'tarin'; accepted: data, train"):
+        wb.select("tarin")
     wb.train_panel.start_polling()
     wb.close()
     assert not wb.train_panel.polling and wb.train_panel._closed
