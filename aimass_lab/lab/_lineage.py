@@ -157,7 +157,9 @@ def model_lineage(ref: str, workspace: Any) -> dict[str, Any]:
         ``id``, ``kind`` -- ``dataset``, ``run``, ``trial``, ``model`` or ``deployment`` --,
         ``label`` and kind-specific fields; a deleted ancestor or run has ``missing: true``);
         ``edges`` (``source``, ``target``, ``label``); ``children`` (refs of versions derived
-        from this one) and ``deployments`` (names of the deployments that serve it).
+        from this one) and ``deployments`` (names of the running deployments whose current traffic
+        split sends it requests; a version loaded at 0% or in a stopped deployment is linked
+        with the edge ``loaded, 0% of traffic`` or ``was deployed (stopped)``).
 
     Raises
     ------
@@ -221,7 +223,12 @@ def model_lineage(ref: str, workspace: Any) -> dict[str, Any]:
         if mv.ref not in refs:
             continue
         name = str(deployment.get("name"))
-        served.append(name)
+        weight = refs[mv.ref]
+        # The current split decides: a version still loaded after traffic moved on is not
+        # "deployed" (it serves nothing), nor is any version of a stopped deployment.
+        serving = bool(weight) and deployment.get("state") == "running"
+        if serving:
+            served.append(name)
         node = graph.node(
             f"deployment:{name}",
             "deployment",
@@ -229,9 +236,16 @@ def model_lineage(ref: str, workspace: Any) -> dict[str, Any]:
             name=name,
             url=deployment.get("url"),
             endpoint=deployment.get("endpoint"),
-            weight=refs[mv.ref],
+            weight=weight or 0,
+            state=deployment.get("state"),
         )
-        graph.edge(f"model:{mv.ref}", node, "deployed")
+        if serving:
+            label = "deployed" if weight == 100 else f"deployed, {weight}% of traffic"
+        elif deployment.get("state") == "running":
+            label = "loaded, 0% of traffic"
+        else:
+            label = f"was deployed ({deployment.get('state')})"
+        graph.edge(f"model:{mv.ref}", node, label)
 
     return {
         "ref": mv.ref,

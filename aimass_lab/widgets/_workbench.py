@@ -11,6 +11,7 @@ from aimass_lab.widgets._compress import CompressPanel
 from aimass_lab.widgets._data import DataPanel
 from aimass_lab.widgets._deploy import DeployPanel
 from aimass_lab.widgets._models import ModelsPanel
+from aimass_lab.widgets._resume import ResumeBar, active_jobs, latest_run, registered_note
 from aimass_lab.widgets._search import SearchPanel
 from aimass_lab.widgets._train import TrainPanel
 from aimass_lab.workspace import Workspace, resolve_workspace
@@ -25,6 +26,11 @@ class Workbench(widgets.VBox):
     to Train and Search; a model registered anywhere appears in Compress, Models and Deploy;
     Deploy in Compress opens the Deploy tab with the picked variant.
 
+    A new Workbench (after a kernel restart, say) picks up the workspace's work: a training
+    run or a search that is running is offered at the top ("A training job is running: NAME
+    — Watch it": one click attaches the live view to it), the Train form is filled from the
+    latest run's spec, and the Data tab lists the registered datasets.
+
     Parameters
     ----------
     workspace
@@ -37,6 +43,8 @@ class Workbench(widgets.VBox):
     panels : dict
         ``{"data": DataPanel, "train": TrainPanel, ...}``.
     tabs : ipywidgets.Tab
+    running : ResumeBar
+        The offers of the running jobs found at start (``running.offers``).
 
     Examples
     --------
@@ -70,8 +78,11 @@ class Workbench(widgets.VBox):
             "<div style='font-size:15px'><b>AI Mass Lab</b> · workspace "
             f"<code>{esc(ws.path)}</code></div>"
         )
-        self.children = [header, self.tabs]
+        self.running = ResumeBar(active_jobs(ws), self.watch)
+        self.children = [header, self.running, self.tabs]
         self.add_class("aimass-workbench")
+        if data is None:
+            self._pick_up(ws)
 
         self.data_panel.on_loaded.append(self._dataset_loaded)
         self.data_panel.on_registered.append(lambda _ds: self._datasets_changed())
@@ -81,6 +92,33 @@ class Workbench(widgets.VBox):
         self.compress_panel.on_deploy.append(self._deploy_requested)
         self.deploy_panel.on_deployed.append(lambda _d: self.models_panel.refresh())
         self.tabs.observe(self._tab_changed, "selected_index")
+
+    def _pick_up(self, ws: Workspace) -> None:
+        """Fill the Train form from the latest run; list the registered datasets in Data."""
+        note = registered_note(ws)
+        if note is not None:
+            self.data_panel.source.value = "registered"
+            self.data_panel.children = (note, *self.data_panel.children)
+        job = latest_run(ws)
+        if job is not None:
+            from aimass_lab.train import Run
+
+            self.train_panel._fill_from_spec(Run(job.id, ws))
+
+    def watch(self, kind: str, job: Any) -> Panel:
+        """Open the tab of a running ``train`` or ``search`` job and follow it live."""
+        if kind == "search":
+            from aimass_lab.search import load_study
+
+            study = load_study(job.spec["study"], job.spec.get("storage"), self.workspace)
+            self.search_panel.attach(study)
+            return self.select("search")
+        from aimass_lab.train import Run
+
+        run = Run(job.id, self.workspace)
+        self.train_panel._fill_from_spec(run)
+        self.train_panel.attach(run)
+        return self.select("train")
 
     def select(self, name: str) -> Panel:
         """Show the tab of a panel (``"train"``, ``"deploy"``...); return the panel."""
