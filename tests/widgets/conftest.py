@@ -36,7 +36,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     events["cancel_enabled_while_active"] = not panel.cancel_button.disabled
     assert panel.run is not None, panel.status.value
     panel.cancel_button.click()  # asks first: the confirm row names the run
-    events["cancel_asks"] = panel.confirm.asking and panel.run.active
+    events["cancel_asks"] = panel.confirm.asking and panel.run.job.active
     panel.confirm.yes.click()
     stop_polling(panel)
     poll_until(panel.refresh)
