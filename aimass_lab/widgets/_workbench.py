@@ -98,7 +98,7 @@ class Workbench(widgets.VBox):
         note = registered_note(ws)
         if note is not None:
             self.data_panel.source.value = "registered"
-            self.data_panel.children = (note, *self.data_panel.children)
+            self.data_panel.children = [note, *self.data_panel.children]
         job = latest_run(ws)
         if job is not None:
             from aimass_lab.train import Run
