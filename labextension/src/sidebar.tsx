@@ -341,9 +341,6 @@ function JobRow(props: { job: IJob; actions: Actions }): JSX.Element {
         >
           {server ? 'inference server' : jobTitle(job)}
         </span>
-        <span className="jp-AimassItem-kind" title={job.id}>
-          {job.kind} #{shortId(job)}
-        </span>
       </div>
       {((active && !server) || progress !== null) && (
         <div
@@ -379,6 +376,10 @@ function JobRow(props: { job: IJob; actions: Actions }): JSX.Element {
       )}
       <div className="jp-AimassItem-line jp-AimassItem-meta">
         <span title={job.exit_reason ?? undefined}>
+          <span className="jp-AimassItem-kind jp-AimassJob-id" title={job.id}>
+            {job.kind} #{shortId(job)}
+          </span>
+          {' · '}
           {meta.filter(m => m).join(' · ')}
           {job.exit_reason && !active ? ` · ${job.exit_reason}` : ''}
         </span>
