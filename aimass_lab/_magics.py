@@ -193,7 +193,7 @@ def _jobs(limit: int, state: str | None, kind: str | None) -> Table:
     for job in jobs:
         progress = "" if job.progress is None else f"{job.progress:.0%}"
         duration = "" if job.duration_s is None else f"{job.duration_s:.0f}s"
-        rows.append([job.id, job.kind, job.name, job.state, progress, duration])
+        rows.append([job.id, job.kind, job.label, job.state, progress, duration])
     return Table(
         f"Jobs (newest first, at most {limit})",
         ["id", "kind", "name", "state", "progress", "duration"],

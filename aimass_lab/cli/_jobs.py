@@ -34,7 +34,9 @@ def jobs_list(
         emit_json(items)
     else:
         for item in items:
-            item["progress"] = f"{100 * (item['progress'] or 0):.0f}%"
+            progress = item["progress"]
+            item["progress"] = "-" if progress is None else f"{100 * progress:.0f}%"
+            item["name"] = item["label"]  # an unnamed job: what it works on and its short id
         table(items, ["id", "kind", "name", "state", "progress", "created_at", "exit_reason"])
 
 

@@ -140,6 +140,41 @@ def _served_refs(deployment: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _deployment_nodes(graph: _Graph, workspace: Any, ref: str) -> list[str]:
+    """Link ``ref`` to the deployments that load it, by the current traffic split; return the
+    names of the running ones that send it requests."""
+    served: list[str] = []
+    for deployment in _deployments(workspace):
+        refs = _served_refs(deployment)
+        if ref not in refs:
+            continue
+        name = str(deployment.get("name"))
+        weight = refs[ref]
+        # The current split decides: a version still loaded after traffic moved on is not
+        # "deployed" (it serves nothing), nor is any version of a stopped deployment.
+        serving = bool(weight) and deployment.get("state") == "running"
+        if serving:
+            served.append(name)
+        node = graph.node(
+            f"deployment:{name}",
+            "deployment",
+            name,
+            name=name,
+            url=deployment.get("url"),
+            endpoint=deployment.get("endpoint"),
+            weight=weight or 0,
+            state=deployment.get("state"),
+        )
+        if serving:
+            label = "deployed" if weight == 100 else f"deployed, {weight}% of traffic"
+        elif deployment.get("state") == "running":
+            label = "loaded, 0% of traffic"
+        else:
+            label = f"was deployed ({deployment.get('state')})"
+        graph.edge(f"model:{ref}", node, label)
+    return served
+
+
 def model_lineage(ref: str, workspace: Any) -> dict[str, Any]:
     """Where a model version came from and where it went, as nodes and edges.
 
@@ -157,7 +192,9 @@ def model_lineage(ref: str, workspace: Any) -> dict[str, Any]:
         ``id``, ``kind`` -- ``dataset``, ``run``, ``trial``, ``model`` or ``deployment`` --,
         ``label`` and kind-specific fields; a deleted ancestor or run has ``missing: true``);
         ``edges`` (``source``, ``target``, ``label``); ``children`` (refs of versions derived
-        from this one) and ``deployments`` (names of the deployments that serve it).
+        from this one) and ``deployments`` (names of the running deployments whose current traffic
+        split sends it requests; a version loaded at 0% or in a stopped deployment is linked
+        with the edge ``loaded, 0% of traffic`` or ``was deployed (stopped)``).
 
     Raises
     ------
@@ -215,23 +252,7 @@ def model_lineage(ref: str, workspace: Any) -> dict[str, Any]:
             f"model:{mv.ref}", f"model:{child.ref}", str(child.lineage.get("source") or "derived")
         )
 
-    served: list[str] = []
-    for deployment in _deployments(workspace):
-        refs = _served_refs(deployment)
-        if mv.ref not in refs:
-            continue
-        name = str(deployment.get("name"))
-        served.append(name)
-        node = graph.node(
-            f"deployment:{name}",
-            "deployment",
-            name,
-            name=name,
-            url=deployment.get("url"),
-            endpoint=deployment.get("endpoint"),
-            weight=refs[mv.ref],
-        )
-        graph.edge(f"model:{mv.ref}", node, "deployed")
+    served = _deployment_nodes(graph, workspace, mv.ref)
 
     return {
         "ref": mv.ref,

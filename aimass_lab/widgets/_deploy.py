@@ -23,6 +23,7 @@ from aimass_lab.widgets._base import (
     spec_messages,
 )
 from aimass_lab.widgets._common import version_refs
+from aimass_lab.widgets._confirm import Confirm
 from aimass_lab.widgets._deploy_metrics import HISTORY, EndpointMetrics
 from aimass_lab.widgets._deploy_try import TryIt, example_body
 
@@ -209,6 +210,8 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
         self.start_button = button("Start endpoint", "success", "play")
         self.rollback_button.on_click(self._on_rollback)
         self.stop_button.on_click(self._on_stop)
+        #: Stop asks first, naming the endpoint (and the server when it is its last one).
+        self.confirm = Confirm()
         self.start_button.on_click(self._on_start)
 
     def _layout(self, refresh: widgets.Button) -> list[widgets.Widget]:
@@ -234,6 +237,7 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
             section("traffic split (applied live)"),
             self.split_box,
             widgets.HBox([self.rollback_button, self.stop_button, self.start_button]),
+            self.confirm.box,
             section("live metrics"),
             widgets.HBox([self.p99_limit.box, self.error_limit.box]),
             self.alert,
@@ -434,8 +438,21 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
         self._sync_sliders()
         self.show_status(f"rolled back: {self.deployment.split_weights}")
 
-    @guarded
     def _on_stop(self, _button: Any = None) -> None:
+        """Ask first: the row under the buttons names the endpoint that would stop."""
+        dep = self.deployment
+        if dep is None:
+            return
+        self.confirm.ask(
+            f"Stop endpoint {dep.name}? It stops serving (the inference server stops too when "
+            "it serves nothing else); its record and split stay, Start serves it again.",
+            f"Confirm stop {dep.name}",
+            self._stop,
+            keep="Keep it running",
+        )
+
+    @guarded
+    def _stop(self) -> None:
         if self.deployment is None:
             return
         self.deployment.stop()

@@ -21,6 +21,7 @@ from aimass_lab.widgets._base import (
     spec_messages,
 )
 from aimass_lab.widgets._common import DataChoices, DataPicker
+from aimass_lab.widgets._confirm import Confirm
 from aimass_lab.widgets._search_charts import SearchCharts, half, pair
 from aimass_lab.widgets._search_pick import TrialPicking
 from aimass_lab.widgets._search_space import TRAIN_PARAMS, ParamRow, model_params
@@ -147,6 +148,8 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
         self.stop_button.disabled = True
         self.start_button.on_click(self._on_start)
         self.stop_button.on_click(self._on_stop)
+        #: Stop asks first, naming the study whose workers would stop.
+        self.confirm = Confirm()
 
         self._build_register()
 
@@ -170,6 +173,7 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
             self.space_box,
             self.space_error,
             widgets.HBox([self.start_button, self.stop_button]),
+            self.confirm.box,
             self.status,
             pair(half(self.history_chart), half(self.intermediate_chart)),
             pair(half(self.parallel_chart), half(self.importance_chart)),
@@ -354,11 +358,23 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
         """Press Start: start the search of the form (None on an error, shown in the panel)."""
         return self._on_start()  # type: ignore[no-any-return]
 
-    @guarded
     def _on_stop(self, _button: Any = None) -> None:
-        if self.study is not None:
-            self.study.stop()
-            self.show_status("stopping the workers…")
+        """Ask first: the row under the buttons names the study that would stop."""
+        study = self.study
+        if study is None:
+            return
+        self.confirm.ask(
+            f"Stop search {study.name}? Its workers stop; the trial in progress is queued "
+            "again and the search can be resumed.",
+            f"Confirm stop {study.name}",
+            lambda: self._stop(study),
+            keep="Keep it running",
+        )
+
+    @guarded
+    def _stop(self, study: Study) -> None:
+        study.stop()
+        self.show_status(f"stopping the workers of {study.name}…")
 
     _running = False
 

@@ -24,6 +24,7 @@ from aimass_lab.widgets._charts import (
     live_train_figure,
 )
 from aimass_lab.widgets._common import DataChoices, DataPicker, parse_devices
+from aimass_lab.widgets._confirm import Confirm
 from aimass_lab.widgets._train_compare import RunComparison
 from aimass_lab.widgets._train_live import LOG_LINES, LiveRun
 from aimass_lab.widgets._train_pretrained import PretrainedChoice
@@ -174,6 +175,8 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
         self.train_button.on_click(self._on_train)
         self.cancel_button.on_click(self._on_cancel)
         self.resume_button.on_click(self._on_resume)
+        #: Cancel asks first: "Cancel run NAME?" with "Confirm cancel NAME" / "Keep it running".
+        self.confirm = Confirm()
 
         self.register_name = Field(
             "register as",
@@ -217,6 +220,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
         return [
             widgets.HBox([form_left, form_right]),
             actions,
+            self.confirm.box,
             widgets.HBox([self.progress, self.eta]),
             self.status,
             self.chart,
@@ -361,13 +365,25 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
         """Press Train: start the job from the form (returns the Run, or None on an error)."""
         return self._on_train()  # type: ignore[no-any-return]
 
-    @guarded
     def _on_cancel(self, _button: Any = None) -> None:
-        if self.run is not None:
-            self.run.cancel()
-            self.show_status("cancelling: the job saves a checkpoint and stops…")
-            self.cancel_button.disabled = True
-            self.start_polling()
+        """Ask first: the row under the buttons names the run that would stop."""
+        run = self.run
+        if run is None:
+            return
+        self.confirm.ask(
+            f"Cancel run {run.name} ({run.id})? It saves a checkpoint and stops; "
+            "Resume continues from there.",
+            f"Confirm cancel {run.name}",
+            lambda: self._cancel(run),
+            keep="Keep it running",
+        )
+
+    @guarded
+    def _cancel(self, run: Run) -> None:
+        run.cancel()
+        self.show_status(f"cancelling run {run.name}: the job saves a checkpoint and stops…")
+        self.cancel_button.disabled = True
+        self.start_polling()
 
     @guarded
     def _on_resume(self, _button: Any = None) -> None:
@@ -450,6 +466,8 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
         self._update_curves(self.workspace.metrics(run.id, after_id=self._last_id))
         self._update_progress(job)
         self.cancel_button.disabled = not job.active
+        if not job.active and self.confirm.asking:
+            self.confirm.dismiss()  # nothing left to cancel
         self.resume_button.disabled = job.state not in ("interrupted", "failed", "cancelled")
         self.train_button.disabled = job.active or not self._form_ok()
         if job.active:

@@ -14,6 +14,7 @@ from aimass_lab.widgets._compress import CompressPanel
 from aimass_lab.widgets._data import DataPanel
 from aimass_lab.widgets._deploy import DeployPanel
 from aimass_lab.widgets._models import ModelsPanel
+from aimass_lab.widgets._resume import ResumeBar, active_jobs, latest_run, registered_note
 from aimass_lab.widgets._search import SearchPanel
 from aimass_lab.widgets._train import TrainPanel
 from aimass_lab.workspace import Workspace, resolve_workspace
@@ -61,6 +62,11 @@ class Workbench(widgets.VBox):
     to Train and Search; a model registered anywhere appears in Compress, Models and Deploy;
     Deploy in Compress opens the Deploy tab with the picked variant.
 
+    A new Workbench (after a kernel restart, say) picks up the workspace's work: a training
+    run or a search that is running is offered at the top ("A training job is running: NAME
+    — Watch it": one click attaches the live view to it), the Train form is filled from the
+    latest run's spec, and the Data tab lists the registered datasets.
+
     Parameters
     ----------
     workspace
@@ -75,6 +81,8 @@ class Workbench(widgets.VBox):
         is first shown, or when code first asks for them (``wb.select("train")``,
         ``wb.train_panel``, ``wb.panels``).
     tabs : ipywidgets.Tab
+    running : ResumeBar
+        The offers of the running jobs found at start (``running.offers``).
 
     Examples
     --------
@@ -84,7 +92,7 @@ class Workbench(widgets.VBox):
 
     def __init__(self, workspace: Workspace | str | None = None, data: str | None = None) -> None:
         super().__init__()
-        self.workspace = resolve_workspace(workspace)
+        self.workspace = ws = resolve_workspace(workspace)
         self._data = data
         self._data_choice: tuple[Any, str] | None = None
         #: The panels built so far; a panel is built when its tab is first shown.
@@ -98,10 +106,15 @@ class Workbench(widgets.VBox):
             "<div style='font-size:15px'><b>AI Mass Lab</b> · workspace "
             f"<code>{esc(self.workspace.path)}</code></div>"
         )
-        self.children = [header, self.tabs]
+        self.running = ResumeBar(active_jobs(ws), self.watch)
+        self.children = [header, self.running, self.tabs]
         self.add_class("aimass-workbench")
         self.tabs.observe(self._tab_changed, "selected_index")
+        #: The latest run, whose settings fill the Train form when it is built.
+        self._latest_run = latest_run(ws) if data is None else None
         self.panel("data")
+        if data is None:
+            self._list_registered(ws)
         _warm_up()
 
     @property
@@ -132,6 +145,10 @@ class Workbench(widgets.VBox):
             form.on_registered.append(self._model_registered)
             if self._data_choice is not None:
                 form.set_data(*self._data_choice)
+            elif name == "train" and self._latest_run is not None:
+                from aimass_lab.train import Run
+
+                form._fill_from_spec(Run(self._latest_run.id, ws))  # type: ignore[attr-defined]
             return form
         if name == "compress":
             compress = CompressPanel(workspace=ws)
@@ -150,6 +167,28 @@ class Workbench(widgets.VBox):
     compress_panel = property(lambda self: self.panel("compress"), doc="The Compress panel.")
     models_panel = property(lambda self: self.panel("models"), doc="The Models panel.")
     deploy_panel = property(lambda self: self.panel("deploy"), doc="The Deploy panel.")
+
+    def _list_registered(self, ws: Workspace) -> None:
+        """Open the Data tab on the workspace's registered datasets, when there are some."""
+        note = registered_note(ws)
+        if note is not None:
+            self.data_panel.source.value = "registered"
+            self.data_panel.children = [note, *self.data_panel.children]
+
+    def watch(self, kind: str, job: Any) -> Panel:
+        """Open the tab of a running ``train`` or ``search`` job and follow it live."""
+        if kind == "search":
+            from aimass_lab.search import load_study
+
+            study = load_study(job.spec["study"], job.spec.get("storage"), self.workspace)
+            self.search_panel.attach(study)
+            return self.select("search")
+        from aimass_lab.train import Run
+
+        run = Run(job.id, self.workspace)
+        self.train_panel._fill_from_spec(run)
+        self.train_panel.attach(run)
+        return self.select("train")
 
     def select(self, name: str) -> Panel:
         """Show the tab of a panel (``"train"``, ``"deploy"``...); return the panel."""

@@ -48,9 +48,12 @@ JOB_STATES: tuple[str, ...] = (
     "failed",
     "interrupted",
     "cancelled",
+    "stopped",
 )
 ACTIVE_STATES: tuple[str, ...] = ("queued", "running")
-FINAL_STATES: tuple[str, ...] = ("succeeded", "failed", "interrupted", "cancelled")
+#: ``stopped``: a service job (the inference server) that was stopped on purpose and shut down
+#: cleanly; a job that computes something ends ``interrupted`` when stopped instead.
+FINAL_STATES: tuple[str, ...] = ("succeeded", "failed", "interrupted", "cancelled", "stopped")
 
 #: The job process: ``python -m RUNNER_MODULE WORKSPACE JOB_ID`` (it imports the stages, so
 #: every job kind is registered there; see :mod:`aimass_lab.workspace._kinds`).
@@ -130,6 +133,23 @@ class Job:
             return None
         return elapsed * (1.0 - self.progress) / self.progress
 
+    @property
+    def short_id(self) -> str:
+        """The random tail of the id (``a1b2c3``): what tells jobs of one minute apart."""
+        return self.id.rsplit("-", 1)[-1]
+
+    @property
+    def label(self) -> str:
+        """The job's name, or for an unnamed job what it works on and its short id
+        (``train mlp/digits #a1b2c3``)."""
+        if self.name:
+            return self.name
+        model, data = self.spec.get("model"), self.spec.get("data")
+        family = model.get("family") if isinstance(model, dict) else model
+        dataset = data.get("name") if isinstance(data, dict) else data
+        what = "/".join(str(p) for p in (family, dataset) if p)
+        return f"{self.kind} {what} #{self.short_id}" if what else f"{self.kind} #{self.short_id}"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; passwords in URLs of the spec are masked."""
         out: dict[str, Any] = {}
@@ -139,6 +159,7 @@ class Job:
         out["spec"] = _mask_passwords(self.spec)
         out["duration_s"] = self.duration_s
         out["eta_s"] = self.eta_s
+        out["label"] = self.label
         return out
 
 

@@ -74,6 +74,9 @@ class JobContext:
     in_loop
         Set by the job function while a loop that handles SIGTERM itself (Lightning's) runs;
         outside it SIGTERM raises :class:`JobInterrupted` at once.
+    end_state
+        Set by a service job (the inference server) that returns because it was asked to
+        stop: the job is recorded in this state (``"stopped"``) instead of ``succeeded``.
     """
 
     def __init__(self, workspace: Any, job: Job, primary: bool) -> None:
@@ -83,6 +86,7 @@ class JobContext:
         self.run_dir: Path = workspace.jobs.run_dir(job.id)
         self.stop_requested = threading.Event()
         self.in_loop = False
+        self.end_state: str | None = None
         self._progress: float | None = None
         self._progress_written: float | None = None
         self._done = threading.Event()
@@ -174,7 +178,9 @@ def execute_job(ctx: JobContext, func: Callable[[JobContext], Any]) -> int:
     state, reason, code = "failed", None, 1
     try:
         func(ctx)
-        if ctx.stop_requested.is_set():
+        if ctx.end_state is not None:
+            state, reason, code = ctx.end_state, "stopped on request", 0
+        elif ctx.stop_requested.is_set():
             state, reason, code = "interrupted", interrupted, 0
         else:
             state, reason, code = "succeeded", None, 0

@@ -32,7 +32,34 @@ export class Actions {
     this._openLog(job);
   }
 
+  /**
+   * Cancel a job, after a dialog that names it. The inference server (`serve` job) is not
+   * cancelled here: it is stopped from the Deployments section ({@link stopServer}).
+   */
   async cancel(job: IJob): Promise<void> {
+    if (job.kind === SERVE_KIND) {
+      return;
+    }
+    const what =
+      job.kind === 'train'
+        ? 'It saves a checkpoint and stops; Resume continues from there.'
+        : job.kind === 'search'
+          ? 'Its worker stops; the trial in progress is queued again.'
+          : 'It stops; what it finished so far is kept.';
+    const answer = await showDialog({
+      title: `Cancel ${jobLabel(job)}?`,
+      body: `The ${job.kind} job ${jobLabel(job)} (id ${job.id}) is ${job.state}. ${what}`,
+      buttons: [
+        Dialog.cancelButton({ label: 'Keep it running' }),
+        Dialog.warnButton({
+          label: `Cancel ${job.kind} job`,
+          ariaLabel: `Cancel ${job.kind} job ${job.id}`
+        })
+      ]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
     await this._act(
       requestAPI<IJob>(`jobs/${encodeURIComponent(job.id)}/cancel`, {
         method: 'POST'
@@ -96,12 +123,38 @@ export class Actions {
     );
   }
 
+  /** Stop the workspace's inference server (its `serve` job), after a dialog naming what
+   * it serves. */
+  async stopServer(job: IJob, serving: string[]): Promise<void> {
+    const served = serving.length
+      ? `Every deployment it serves stops: ${serving.join(', ')}.`
+      : 'It serves no deployment.';
+    const answer = await showDialog({
+      title: 'Stop the inference server?',
+      body: `The inference server (job ${job.id}${serverPort(job)}) drains and exits. ${served} Their records stay; Start serves one again.`,
+      buttons: [
+        Dialog.cancelButton({ label: 'Keep it running' }),
+        Dialog.warnButton({ label: 'Stop server', ariaLabel: 'Stop server' })
+      ]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    await this._act(
+      requestAPI<IJob>(`jobs/${encodeURIComponent(job.id)}/cancel`, {
+        method: 'POST'
+      }),
+      'Stopping the inference server (it drains first)',
+      'Inference server stopped'
+    );
+  }
+
   async stop(deployment: IDeployment): Promise<void> {
     const answer = await showDialog({
       title: `Stop ${deployment.name}?`,
-      body: `The endpoint "${deployment.name}" stops serving; its record and split stay, so it can be deployed again.`,
+      body: `The endpoint "${deployment.name}" stops serving (the inference server stops too when it serves nothing else); its record and split stay, so Start serves it again.`,
       buttons: [
-        Dialog.cancelButton(),
+        Dialog.cancelButton({ label: 'Keep it running' }),
         Dialog.warnButton({ label: 'Stop', ariaLabel: 'Stop deployment' })
       ]
     });
@@ -153,8 +206,40 @@ export class Actions {
   }
 }
 
+/** The job kind of the workspace's inference server. */
+export const SERVE_KIND = 'serve';
+
+/** The random tail of a job id (`a1b2c3` of `20261204-183015-a1b2c3`). */
+export function shortId(job: IJob): string {
+  const parts = job.id.split('-');
+  return parts[parts.length - 1];
+}
+
+/** The job's full name (the server's `label`: its name, or what it works on). */
 export function jobLabel(job: IJob): string {
-  return job.name || `${job.kind} ${job.id}`;
+  return job.label || job.name || `${job.kind} #${shortId(job)}`;
+}
+
+/**
+ * The job's name with what tells it from its neighbours first, so that an ellipsis never
+ * hides the difference: `trial 3 · digits-mlp-20261204-1830` for a trial of a search.
+ */
+export function jobTitle(job: IJob): string {
+  const label = jobLabel(job);
+  const trial = /^(.*)-trial-(\d+)$/.exec(label);
+  if (trial) {
+    return `trial ${trial[2]} · ${trial[1]}`;
+  }
+  const worker = /^(.*)-worker-(\d+)$/.exec(label);
+  if (worker) {
+    return `worker ${worker[2]} · ${worker[1]}`;
+  }
+  return label;
+}
+
+function serverPort(job: IJob): string {
+  const port = job.result?.port;
+  return port ? `, port ${port}` : '';
 }
 
 function message(error: unknown): string {

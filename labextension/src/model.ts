@@ -7,6 +7,8 @@ export interface IJob {
   id: string;
   kind: string;
   name: string | null;
+  /** The name, or for an unnamed job what it works on and its short id. */
+  label?: string;
   state: string;
   progress: number | null;
   eta_s: number | null;

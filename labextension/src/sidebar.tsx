@@ -9,7 +9,7 @@ import {
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { Actions, jobLabel } from './actions';
+import { Actions, jobLabel, jobTitle, SERVE_KIND, shortId } from './actions';
 import { DatasetRow } from './datasets';
 import { PretrainedRow } from './pretrained';
 import {
@@ -81,6 +81,8 @@ function SidebarView(props: {
   const s = model.sections;
   const updated = model.lastUpdated;
   const running = s.jobs.items.filter(j => ACTIVE_STATES.includes(j.state));
+  const server = running.find(j => j.kind === SERVE_KIND);
+  const jobs = useStableOrder(s.jobs.items);
   return (
     <div className="jp-AimassSidebar-body">
       <header className="jp-AimassSidebar-header">
@@ -103,11 +105,18 @@ function SidebarView(props: {
       <Section
         name="jobs"
         title="Jobs"
+        onPointer={jobs.setPointer}
         section={s.jobs}
         extra={running.length > 0 ? `${running.length} active` : undefined}
         empty="No jobs yet: training, searches, compressions and servers started from a notebook, the CLI or here show up as they run."
       >
-        {s.jobs.items.map(job => (
+        {jobs.held > 0 && (
+          <li className="jp-AimassSection-note jp-AimassJobs-held">
+            {jobs.held} new job{jobs.held === 1 ? '' : 's'}: shown when the
+            pointer leaves the list
+          </li>
+        )}
+        {jobs.items.map(job => (
           <JobRow key={job.id} job={job} actions={actions} />
         ))}
       </Section>
@@ -160,6 +169,19 @@ function SidebarView(props: {
         name="deployments"
         title="Deployments"
         section={s.deployments}
+        lead={
+          server && (
+            <ul className="jp-AimassList">
+              <ServerRow
+                job={server}
+                serving={s.deployments.items
+                  .filter(d => d.state === 'running')
+                  .map(d => d.name)}
+                actions={actions}
+              />
+            </ul>
+          )
+        }
         empty="No deployments yet: Deploy a model version above, or aimass_lab.deploy(...)."
       >
         {s.deployments.items.map(d => (
@@ -170,12 +192,45 @@ function SidebarView(props: {
   );
 }
 
+/** Jobs newest first by creation time (a stable order: a row never moves because a job
+ * ended). While the pointer is over the list, no new row is inserted above the others, so
+ * that what is under the pointer stays the same job; the new ones show when it leaves. */
+function useStableOrder(items: IJob[]): {
+  items: IJob[];
+  held: number;
+  setPointer: (inside: boolean) => void;
+} {
+  const [inside, setInside] = React.useState(false);
+  const frozen = React.useRef<string[] | null>(null);
+  const sorted = [...items].sort(
+    (a, b) =>
+      b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id)
+  );
+  if (!inside || frozen.current === null) {
+    frozen.current = sorted.map(j => j.id);
+    return { items: sorted, held: 0, setPointer: setInside };
+  }
+  const shown = new Set(frozen.current);
+  const byId = new Map(sorted.map(j => [j.id, j]));
+  const kept = frozen.current
+    .map(id => byId.get(id))
+    .filter((j): j is IJob => j !== undefined);
+  return {
+    items: kept,
+    held: sorted.filter(j => !shown.has(j.id)).length,
+    setPointer: setInside
+  };
+}
+
 function Section(props: {
   name: string;
   title: string;
   section: ISection<unknown>;
   empty: string;
   extra?: string;
+  onPointer?: (inside: boolean) => void;
+  /** Shown above the items (or the empty note) whatever the items. */
+  lead?: React.ReactNode;
   children: React.ReactNode;
 }): JSX.Element {
   const [open, setOpen] = React.useState(true);
@@ -194,13 +249,20 @@ function Section(props: {
   } else {
     body = (
       <>
+        {props.lead}
         {section.status === 'error' && (
           <p className="jp-AimassSection-error">{section.error}</p>
         )}
         {section.items.length === 0 && section.status === 'ok' ? (
           <p className="jp-AimassSection-note">{props.empty}</p>
         ) : (
-          <ul className="jp-AimassList">{props.children}</ul>
+          <ul
+            className="jp-AimassList"
+            onPointerEnter={() => props.onPointer?.(true)}
+            onPointerLeave={() => props.onPointer?.(false)}
+          >
+            {props.children}
+          </ul>
         )}
       </>
     );
@@ -241,9 +303,12 @@ function StateBadge(props: { state: string }): JSX.Element {
 function JobRow(props: { job: IJob; actions: Actions }): JSX.Element {
   const { job, actions } = props;
   const active = ACTIVE_STATES.includes(job.state);
-  const resumable = job.state === 'interrupted' || job.state === 'failed';
+  const server = job.kind === SERVE_KIND;
+  const resumable =
+    !server && (job.state === 'interrupted' || job.state === 'failed');
+  // A server has no progress: it runs until stopped ("stopped", never "succeeded 100%").
   const progress =
-    job.progress === null || job.progress === undefined
+    server || job.progress === null || job.progress === undefined
       ? null
       : Math.max(0, Math.min(1, job.progress));
   const meta: string[] = [];
@@ -272,13 +337,12 @@ function JobRow(props: { job: IJob; actions: Actions }): JSX.Element {
         <StateBadge state={job.state} />
         <span
           className="jp-AimassItem-name"
-          title={`${job.kind} job ${job.id}`}
+          title={`${jobLabel(job)}\n${job.kind} job ${job.id}`}
         >
-          {jobLabel(job)}
+          {server ? 'inference server' : jobTitle(job)}
         </span>
-        <span className="jp-AimassItem-kind">{job.kind}</span>
       </div>
-      {(active || progress !== null) && (
+      {((active && !server) || progress !== null) && (
         <div
           className="jp-AimassProgress"
           role="progressbar"
@@ -295,8 +359,27 @@ function JobRow(props: { job: IJob; actions: Actions }): JSX.Element {
           />
         </div>
       )}
+      {active && server && (
+        <div className="jp-AimassItem-line jp-AimassItem-meta">
+          <button
+            className="jp-AimassItem-hint"
+            title="The inference server serves every deployment: stop it from the Deployments section, which asks first."
+            onClick={() =>
+              document
+                .querySelector('.jp-AimassServer')
+                ?.scrollIntoView({ block: 'nearest' })
+            }
+          >
+            serves the deployments: stop it from Deployments ↓
+          </button>
+        </div>
+      )}
       <div className="jp-AimassItem-line jp-AimassItem-meta">
         <span title={job.exit_reason ?? undefined}>
+          <span className="jp-AimassItem-kind jp-AimassJob-id" title={job.id}>
+            {job.kind} #{shortId(job)}
+          </span>
+          {' · '}
           {meta.filter(m => m).join(' · ')}
           {job.exit_reason && !active ? ` · ${job.exit_reason}` : ''}
         </span>
@@ -307,9 +390,10 @@ function JobRow(props: { job: IJob; actions: Actions }): JSX.Element {
           >
             Log
           </button>
-          {active && (
+          {active && !server && (
             <button
               className="jp-AimassButton jp-mod-warn"
+              title={`Cancel ${jobLabel(job)} (asks first)`}
               onClick={() => void actions.cancel(job)}
             >
               Cancel
@@ -422,6 +506,50 @@ function ModelGroup(props: {
           </li>
         ))}
       </ul>
+    </li>
+  );
+}
+
+/** The workspace's running inference server, at the top of Deployments: Stop server asks
+ * first, naming the deployments it serves. */
+function ServerRow(props: {
+  job: IJob;
+  serving: string[];
+  actions: Actions;
+}): JSX.Element {
+  const { job, serving, actions } = props;
+  const url = typeof job.result?.url === 'string' ? job.result.url : '';
+  return (
+    <li
+      className="jp-AimassItem jp-AimassServer"
+      data-job-id={job.id}
+      data-state={job.state}
+    >
+      <div className="jp-AimassItem-line">
+        <StateBadge state={job.state} />
+        <span className="jp-AimassItem-name" title={`serve job ${job.id}`}>
+          inference server
+        </span>
+      </div>
+      {url && (
+        <div className="jp-AimassItem-line jp-AimassEndpoint">
+          <code title={url}>{url}</code>
+        </div>
+      )}
+      <div className="jp-AimassItem-line jp-AimassItem-meta">
+        <span>
+          serves {serving.length ? serving.join(', ') : 'no deployment'}
+        </span>
+        <span className="jp-AimassItem-actions">
+          <button
+            className="jp-AimassButton jp-mod-warn"
+            title="Stop the inference server and every deployment on it (asks first)"
+            onClick={() => void actions.stopServer(job, serving)}
+          >
+            Stop server
+          </button>
+        </span>
+      </div>
     </li>
   );
 }

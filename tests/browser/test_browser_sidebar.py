@@ -63,7 +63,7 @@ def test_launcher_card_opens_a_notebook_whose_job_shows_in_the_sidebar(
     sidebar = open_sidebar(page)
     job = sidebar.locator(f'.jp-AimassJob[data-job-id="{job_id}"]')
     job.wait_for(timeout=60_000)
-    expect(job.locator(".jp-AimassItem-kind")).to_have_text("train")
+    expect(job.locator(".jp-AimassItem-kind")).to_have_text(f"train #{job_id[-6:]}")
     expect(job.locator(".jp-AimassItem-name")).to_have_text("from-notebook")
     screenshot("sidebar-job-started", sidebar)
     expect(job).to_have_attribute("data-state", "succeeded", timeout=120_000)

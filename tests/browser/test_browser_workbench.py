@@ -230,7 +230,10 @@ def test_workbench_click_only_tour_data_train_search_compress_deploy(
     button("Predict").click()
     workbench.get_by_text("answered by version 1").wait_for(timeout=WAIT_MS)
     screenshot("tour-5-deploy", workbench)
-    button("Stop endpoint").click()
+    button("Stop endpoint").click()  # asks first: a row naming the endpoint
+    confirm = workbench.locator(".aimass-confirm:visible")
+    confirm.wait_for(timeout=WAIT_MS)
+    confirm.locator("button.jupyter-button").filter(has_text="Confirm stop").click()
     wait_status(r"endpoint \S+ stopped")
 
 

@@ -75,6 +75,22 @@ def test_jobs(shell: Any, lab_study_ws: dict[str, Any]) -> None:
     assert "unknown job state 'done'" in _usage_error(shell, "jobs --state done")
 
 
+def test_jobs_name_column_of_an_unnamed_run(shell: Any, study: Path) -> None:
+    """A training job started without a name shows what it trains and its short id (the
+    name column was empty), the same in ``%aimass jobs`` and ``aimass jobs list``."""
+    import aimass_lab as am
+
+    run = am.train("iris", "mlp", max_epochs=1, workspace=study, launch=False)
+    job = run.job
+    assert job.name is None
+    label = f"train mlp/iris #{job.id.rsplit('-', 1)[-1]}"
+    table = shell.run_line_magic("aimass", "jobs --kind train --state queued")
+    assert [(r[0], r[2]) for r in table.rows] == [(job.id, label)]
+    out = aimass(study, "jobs", "list", "--state", "queued", check=True).stdout
+    assert label in out
+    assert json.loads(aimass(study, "jobs", "show", job.id, "--json").stdout)["label"] == label
+
+
 def _cli_header(study: Path, *args: str) -> list[str]:
     """The column names of an ``aimass ... list`` table (its header line, lower case)."""
     out = aimass(study, *args, check=True).stdout

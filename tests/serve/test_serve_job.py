@@ -46,6 +46,15 @@ def test_serve_job_listens_answers_and_drains_on_cancel(
         time.sleep(0.1)
     assert not client.live()
     assert "draining" in ws.jobs.log_path(job.id).read_text()
+    # stopped on purpose: "stopped", not "succeeded" at 100%, in the store and the CLI
+    ended = ws.jobs.get(job.id)
+    assert ended.state == "stopped" and ended.progress != 1.0, ended
+    assert ended.exit_reason == "stopped on request"
+    assert [j.id for j in ws.jobs.list(state="stopped")] == [job.id]
+    listing = CliRunner().invoke(cli, ["--workspace", str(ws.path), "jobs", "list"])
+    assert listing.exit_code == 0, listing.output
+    row = next(line for line in listing.output.splitlines() if job.id in line)
+    assert " stopped " in row and "aimass serve" in row and "100%" not in row, row
     ws.store.close()
 
 

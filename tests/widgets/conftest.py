@@ -35,7 +35,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     events["train_disabled_while_active"] = panel.train_button.disabled
     events["cancel_enabled_while_active"] = not panel.cancel_button.disabled
     assert panel.run is not None, panel.status.value
-    panel.cancel_button.click()
+    panel.cancel_button.click()  # asks first: the confirm row names the run
+    events["cancel_asks"] = panel.confirm.asking and panel.run.job.active
+    panel.confirm.yes.click()
     stop_polling(panel)
     poll_until(panel.refresh)
     events["state_after_cancel"] = panel.run.status

@@ -136,6 +136,15 @@ def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
     panel.rollback_button.click()
     assert panel.deployment.split_weights == {v2: 100}, panel.status.value
     assert panel.sliders["1"].value == 0
+    # the lineage reads the current split: v1 is loaded but serves nothing now
+    from aimass_lab.lab._lineage import model_lineage
+
+    old, new = model_lineage("iris-mlp:1", ws), model_lineage(second, ws)
+    assert old["deployments"] == [] and new["deployments"] == ["iris"]
+    assert {"source": "model:iris-mlp:1", "target": "deployment:iris",
+            "label": "loaded, 0% of traffic"} in old["edges"]  # fmt: skip
+    assert {"source": f"model:{second}", "target": "deployment:iris",
+            "label": "deployed"} in new["edges"]  # fmt: skip
 
     models = ModelsPanel(workspace=ws)
     models.select("iris-mlp:1")
@@ -151,7 +160,12 @@ def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
     shown.close()
 
     assert panel.start_button.disabled  # running
+    panel.stop_button.click()  # asks first, naming the endpoint; "Keep it running" keeps it
+    assert panel.confirm.asking and panel.confirm.yes.description == "Confirm stop iris"
+    panel.confirm.no.click()
+    assert not panel.confirm.asking and panel.deployment.state == "running"
     panel.stop_button.click()
+    panel.confirm.yes.click()
     assert "stopped" in panel.status.value and panel.refresh() is False
     assert not panel.start_button.disabled and panel.stop_button.disabled
     weights = panel.deployment.split_weights
@@ -162,6 +176,8 @@ def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
     panel.stop_polling()
     assert len(panel.predict()["predictions"]) == 2, panel.status.value
     panel.stop_button.click()
+    panel.confirm.yes.click()
+    assert panel.deployment.state == "stopped"
 
 
 def _second_version(ws: Any) -> str:

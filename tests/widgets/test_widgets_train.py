@@ -16,6 +16,7 @@ def test_train_button_starts_a_job_that_cancel_and_resume_control(trained: dict[
     hparams = events["jobs_after_click"][0].spec["model"]["hparams"]
     assert hparams["hidden"] == 16
     assert events["train_disabled_while_active"] and events["cancel_enabled_while_active"]
+    assert events["cancel_asks"]  # Cancel asked first (the confirm row), the run kept running
     assert events["state_after_cancel"] in ("cancelled", "interrupted")
     assert "Resume continues" in events["status_after_cancel"]
     assert events["resume_enabled_after_cancel"]

@@ -17,8 +17,8 @@ def run(ctx: Any) -> None:
     The spec holds :class:`~aimass_lab.serve.ServerConfig` fields (``port`` 0 picks a free
     port). The admin API is always on, with a random key written (mode 0600) to
     ``admin.key`` in the job's folder. Once listening, the job's result holds ``url``,
-    ``host``, ``port``, ``pid`` and ``admin_key_file``. SIGTERM (``jobs cancel``) drains; the
-    job then ends ``succeeded`` (exit 0).
+    ``host``, ``port``, ``pid`` and ``admin_key_file``. SIGTERM (stopping the server, or
+    ``jobs cancel``) drains; the job then ends ``stopped`` (exit 0).
     """
     from aimass_lab.serve.server import PortInUse, ServerConfig, run_server
 
@@ -47,3 +47,4 @@ def run(ctx: Any) -> None:
         raise
     if code:
         raise SystemExit(code)
+    ctx.end_state = "stopped"  # the server returns only when it was asked to stop
