@@ -268,8 +268,12 @@ def test_data_panel_split_and_file_errors(ws: Workspace, tmp_path: Path) -> None
         {"rooms": rng.integers(1, 6, 60), "area": rng.random(60), "price": rng.random(60)}
     ).to_csv(csv, index=False)
     panel.path.value = str(csv)
-    assert panel.target.control.options == ("rooms", "area", "price")
-    assert panel.target.value == "price" and not panel.load_button.disabled
+    # no column is named like a label: none is chosen, Load waits for the user's choice
+    assert [v for _, v in panel.target.control.options] == ["", "rooms", "area", "price"]
+    assert panel.target.value == "" and panel.load_button.disabled
+    assert "rooms, area, price" in panel.target.error.value
+    panel.target.value = "price"
+    assert not panel.load_button.disabled
     ds = panel.load()
     assert ds is not None and ds.task == "regression"
     assert panel.balance_chart.layout.title.text.startswith("target distribution")
