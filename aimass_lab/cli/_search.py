@@ -3,6 +3,7 @@ and ``aimass search list | show | best | register | worker | dashboard``."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -113,7 +114,7 @@ def search(
         else:
             click.echo(f"follow it with: aimass search show {handle.name}")
         return
-    handle.wait()
+    handle.wait(on_trial=None if as_json else _echo_trial)
     doc = handle.to_dict()
     if do_register and len(handle.spec.objectives) == 1 and handle.best_trials:
         mv = handle.best_model(register=True, name=name)
@@ -125,6 +126,19 @@ def search(
         _show_study(doc)
     if not any(t["state"] == "COMPLETE" for t in doc["trials"]):
         ctx.exit(1)
+
+
+def _echo_trial(trial: Any) -> None:
+    """One line per finished trial: number, state, value(s), parameters and duration."""
+    values = "/".join(fmt(v) for v in trial.values) if trial.values else "-"
+    params = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(trial.params.items()))
+    took = f"{trial.duration_s:.1f} s" if trial.duration_s is not None else "-"
+    error = f" · {trial.error}" if trial.state == "FAIL" and trial.error else ""
+    click.echo(
+        f"trial {trial.number} {trial.state} · value {values} · {params or 'no params'} · "
+        f"{took}{error}"
+    )
+    sys.stdout.flush()
 
 
 def _search_spec(
