@@ -23,6 +23,7 @@ from aimass_lab.widgets._base import (
     set_options,
 )
 from aimass_lab.widgets._charts import empty_figure
+from aimass_lab.widgets._common import registered_note
 from aimass_lab.widgets._samples import SamplesView
 
 if TYPE_CHECKING:
@@ -179,6 +180,8 @@ class DataPanel(Panel):
         self.register_button = button("Register", "success", "archive")
         self.register_button.disabled = True
         self.register_button.on_click(self._on_register)
+        #: What Register did, beside its button (the status line keeps the loaded summary).
+        self.register_note = widgets.HTML()
 
         self.summary = widgets.HTML()
         self.report_view = widgets.HTML()
@@ -202,7 +205,7 @@ class DataPanel(Panel):
             widgets.HBox([self.report_view, self.balance_chart]),
             section("samples"),
             self.samples,
-            widgets.HBox([self.register_name.box, self.register_button]),
+            widgets.HBox([self.register_name.box, self.register_button, self.register_note]),
         ]
 
     # -- form ---------------------------------------------------------------------------------
@@ -431,7 +434,9 @@ class DataPanel(Panel):
         dataset = add(name, self.dataset, workspace=self.workspace)
         self.dataset = dataset
         self.refresh_registered()
-        self.show_status(f"registered dataset {name}: load it anywhere with datasets.get({name!r})")
+        self.register_note.value = registered_note(
+            name, f"choose it in Train or Search (datasets.get({name!r}) in code)"
+        )
         for callback in self.on_registered:
             callback(dataset)
         return dataset

@@ -75,8 +75,8 @@ class Workbench(widgets.VBox):
 
         self.data_panel.on_loaded.append(self._dataset_loaded)
         self.data_panel.on_registered.append(lambda _ds: self._datasets_changed())
-        self.train_panel.on_registered.append(self._model_registered)
-        self.search_panel.on_registered.append(self._model_registered)
+        self.train_panel.on_registered.append(self._model_trained)
+        self.search_panel.on_registered.append(self._model_trained)
         self.compress_panel.on_registered.append(self._model_registered)
         self.compress_panel.on_deploy.append(self._deploy_requested)
         self.deploy_panel.on_deployed.append(lambda _d: self.models_panel.refresh())
@@ -96,6 +96,11 @@ class Workbench(widgets.VBox):
     def _datasets_changed(self) -> None:
         self.train_panel.refresh_choices()
         self.search_panel.refresh_choices()
+
+    def _model_trained(self, mv: Any) -> None:
+        """A trained model was registered: Compress offers it first."""
+        self._model_registered(mv)
+        self.compress_panel.refresh_models(select=mv.ref)
 
     def _model_registered(self, _mv: Any) -> None:
         self.compress_panel.refresh_models()
