@@ -462,8 +462,9 @@ def test_a_panel_names_its_button_where_a_message_suggests_a_cli_command(ws: Wor
 
 
 def test_compress_offers_the_model_just_registered(ws: Workspace, tmp_path: Path) -> None:
-    import aimass_lab as am
     from common_helpers import train_digits
+
+    import aimass_lab as am
 
     first = train_digits(ws, tmp_path / "a", name="first-mlp", epochs=1)
     train_digits(ws, tmp_path / "b", name="second-mlp", epochs=1)
