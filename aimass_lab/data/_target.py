@@ -77,7 +77,6 @@ def no_target_error(source: str, columns: list[str]) -> SpecError:
         [
             {
                 "field": "target",
-                "value": None,
                 "message": f"which column to predict? The {source} file has no column named "
                 f"{'/'.join(LABEL_NAMES)}, so the target must be chosen; columns: {names}. "
                 + HOW_TO_CHOOSE[0].upper()
