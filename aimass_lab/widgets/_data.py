@@ -182,6 +182,7 @@ class DataPanel(Panel):
         self.register_button.on_click(self._on_register)
         #: What Register did, beside its button (the status line keeps the loaded summary).
         self.register_note = widgets.HTML()
+        self.register_note.add_class("aimass-register-note")
 
         self.summary = widgets.HTML()
         self.report_view = widgets.HTML()

@@ -185,6 +185,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
         self.register_name.control.observe(self._check_register, "value")
         #: What Register did, beside its button (the status line keeps the run's summary).
         self.register_note = widgets.HTML()
+        self.register_note.add_class("aimass-register-note")
 
     def _layout(self) -> list[widgets.Widget]:
         """The panel's rows: the form, the buttons, the live view, register, compare."""
