@@ -23,7 +23,7 @@ def run_quickstart(
     Returns
     -------
     dict
-        ``status``, ``run_id``, ``model`` (``name:version``), ``test_accuracy`` measured on
+        ``status``, ``run_id``, ``model`` (``name:version``), ``test_acc`` measured on
         the test split with the model loaded back from the registry (hashes verified),
         the run's metrics, the short search's trials and best value, ``compressed`` (the
         compression report's rows and the variant picked), ``deployed`` (the endpoint, the
@@ -64,7 +64,7 @@ def run_quickstart(
     summary.update(
         {
             "model": version.ref,
-            "test_accuracy": accuracy,
+            "test_acc": accuracy,
             "test_samples": len(dataset.y_test),
             "metrics": run.summary,
             "global_step": run.job.result.get("global_step"),

@@ -97,7 +97,12 @@ def datasets_show(ctx: click.Context, name: str, as_json: bool) -> None:
 )
 @field_option(DataSpec, "url", "--url")
 @field_option(DataSpec, "query", "--query")
-@field_option(DataSpec, "target", "--target", help="Column to predict")
+@field_option(
+    DataSpec,
+    "target",
+    "--target",
+    help="Column to predict (csv/parquet: default the column named label, target, class or y).",
+)
 @field_option(DataSpec, "task", "--task", help="Inferred when not given")
 @field_option(DataSpec, "text", "--text")
 @field_option(DataSpec, "image_size", "--image-size")

@@ -1,13 +1,18 @@
-"""``aimass jobs ...``: list, follow, cancel and resume jobs."""
+"""``aimass jobs ...``: list, show, cancel and resume jobs, and print or follow their logs."""
 
 from __future__ import annotations
-
-import time
 
 import click
 
 from aimass_lab.cli._options import json_option
-from aimass_lab.cli._output import echo_fields, emit_json, show_run, table
+from aimass_lab.cli._output import (
+    echo_fields,
+    emit_json,
+    follow_log,
+    show_run,
+    table,
+    wait_for_run,
+)
 from aimass_lab.cli._root import AimassGroup, cli, workspace_of
 
 __all__ = ["jobs"]
@@ -15,7 +20,8 @@ __all__ = ["jobs"]
 
 @cli.group(cls=AimassGroup)
 def jobs() -> None:
-    """List, follow, cancel and resume jobs."""
+    """List, show, cancel and resume jobs; print their logs (logs JOB_ID --follow streams a
+    log until the job ends)."""
 
 
 @jobs.command("list")
@@ -59,27 +65,14 @@ def jobs_show(ctx: click.Context, job_id: str, as_json: bool) -> None:
 @click.option("--tail", type=int, help="Only the last N lines.")
 @click.pass_context
 def jobs_logs(ctx: click.Context, job_id: str, follow: bool, tail: int | None) -> None:
-    """Print a job's log."""
+    """Print a job's log; with --follow, keep printing its new lines until the job ends."""
     manager = workspace_of(ctx).jobs
     job = manager.get(job_id)
     text = manager.logs(job.id, tail=tail)
     click.echo(text, nl=not text.endswith("\n"))
-    if not follow:
-        return
-    path = manager.log_path(job.id)
-    position = path.stat().st_size if path.exists() else 0
-    while True:
-        active = manager.get(job.id).active
-        if path.exists():
-            with open(path, "rb") as fh:
-                fh.seek(position)
-                chunk = fh.read()
-                position += len(chunk)
-            if chunk:
-                click.echo(chunk.decode(errors="replace"), nl=False)
-        if not active:
-            break
-        time.sleep(0.5)
+    if follow:
+        path = manager.log_path(job.id)
+        follow_log(manager, job.id, path.stat().st_size if path.exists() else 0)
 
 
 @jobs.command("cancel")
@@ -105,7 +98,7 @@ def jobs_resume(ctx: click.Context, job_id: str, wait: bool, as_json: bool) -> N
     if job.kind == "train":
         run = Run(job.id, ws).resume()
         if wait:
-            run.wait(progress=not as_json)
+            wait_for_run(run, as_json)
         show_run(run, as_json)
         if wait and run.status != "succeeded":
             ctx.exit(1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,7 +12,16 @@ import click
 
 from aimass_lab._listings import cell
 
-__all__ = ["echo_fields", "emit_json", "fmt", "show_run", "table"]
+__all__ = [
+    "echo_fields",
+    "emit_json",
+    "fmt",
+    "follow_log",
+    "on_terminal",
+    "show_run",
+    "table",
+    "wait_for_run",
+]
 
 
 def emit_json(doc: Any) -> None:
@@ -58,3 +69,51 @@ def show_run(run: Any, as_json: bool) -> None:
         click.echo(f"  {key:<22} {value:.4f}")
     if doc["state"] in ("queued", "running"):
         click.echo(f"follow it with: aimass jobs logs {doc['id']} -f")
+
+
+def on_terminal() -> bool:
+    """Whether both stdout and stderr are terminals (a progress bar may redraw itself)."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def follow_log(manager: Any, job_id: str, position: int = 0, poll: float = 0.5) -> None:
+    """Print a job's log from byte ``position`` as it grows, until the job has ended.
+
+    Parameters
+    ----------
+    manager
+        The workspace's job manager.
+    job_id
+        The job.
+    position
+        Where to start in the log file (0: from its first line).
+    poll
+        Seconds between two looks at the log.
+    """
+    path = manager.log_path(job_id)
+    while True:
+        active = manager.get(job_id).active  # read before the log: its last lines come after
+        if path.exists():
+            with open(path, "rb") as fh:
+                fh.seek(position)
+                chunk = fh.read()
+            position += len(chunk)
+            if chunk:
+                click.echo(chunk.decode(errors="replace"), nl=False)
+                sys.stdout.flush()
+        if not active:
+            return
+        time.sleep(poll)
+
+
+def wait_for_run(run: Any, as_json: bool) -> None:
+    """Wait for a run to end: a progress bar on a terminal; otherwise (output to a file or a
+    pipe) the job's log as plain lines while it runs (epochs, metrics, warnings); nothing
+    with ``--json``."""
+    if as_json:
+        run.wait()
+    elif on_terminal():
+        run.wait(progress=True)
+    else:
+        follow_log(run.workspace.jobs, run.id)
+        run.wait()

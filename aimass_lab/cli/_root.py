@@ -52,7 +52,7 @@ def workspace_of(ctx: click.Context) -> Any:
 )
 @click.pass_context
 def cli(ctx: click.Context, path: str | None, db_url: str | None) -> None:
-    """AI Mass Lab: data -> train -> registry, from a terminal.
+    """AI Mass Lab: data → train → search → compress → registry → deploy, from a terminal.
 
     Every long piece of work runs as a job in the workspace; the notebook, this command
     and JupyterLab all see the same jobs, runs and models.

@@ -3,6 +3,7 @@ and ``aimass search list | show | best | register | worker | dashboard``."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from aimass_lab.cli._output import emit_json, fmt, table
 from aimass_lab.cli._root import AimassGroup, cli, workspace_of
 from aimass_lab.cli._train import training_args
 from aimass_lab.errors import AimassError
-from aimass_lab.specs import SearchSpec, TrainSpec
+from aimass_lab.specs import SearchSpec, TrainSpec, default_space
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +35,8 @@ __all__ = ["search"]
 @click.option(
     "--space",
     type=click.Path(dir_okay=False),
-    help="YAML file: NAME: {type: int|float|categorical, low, high, log, step, choices}.",
+    help="YAML file: NAME: {type: int|float|categorical, low, high, log, step, choices} "
+    "[default: lr and the model's first hyperparameter, as in the Search panel].",
 )
 @field_option(
     SearchSpec,
@@ -48,7 +50,14 @@ __all__ = ["search"]
 @field_option(SearchSpec, "pruner", "--pruner")
 @field_option(SearchSpec, "n_trials", "--trials")
 @field_option(SearchSpec, "timeout", "--timeout")
-@field_option(SearchSpec, "parallel", "--parallel")
+@field_option(
+    SearchSpec,
+    "parallel",
+    "--workers",
+    "parallel",
+    help="Worker jobs running trials at the same time (the Search panel's 'workers') [default: 1].",
+)
+@click.option("--parallel", "parallel_alias", type=int, hidden=True)
 @field_option(SearchSpec, "seed", "--seed")
 @field_option(SearchSpec, "cv", "--cv")
 @field_option(
@@ -83,13 +92,15 @@ def search(
     do_register: bool,
     name: str | None,
     as_json: bool,
+    parallel_alias: int | None,
     **flags: Any,
 ) -> None:
     """Search hyperparameters: trials are trainings run by worker jobs.
 
     \b
     aimass search --data digits --model mlp --space space.yaml --objective val_acc:max \\
-        --sampler tpe --pruner hyperband --trials 30 --parallel 2 --json
+        --sampler tpe --pruner hyperband --trials 30 --workers 2 --json
+    aimass search --data digits --model mlp --trials 10   (the default space: lr, hidden)
     aimass search list | show NAME | best NAME | register NAME | worker --study NAME
     """
     if ctx.invoked_subcommand is not None:
@@ -100,20 +111,23 @@ def search(
     base: dict[str, Any] = SearchSpec.from_yaml(config).to_dict() if config else {}
     if data is None and not base:
         raise click.UsageError("give --data NAME or --config FILE")
-    if space is None and not base:
-        raise click.UsageError("give --space FILE (or --config FILE)")
+    if parallel_alias is not None:
+        click.echo("warning: --parallel is deprecated; use --workers", err=True)
+        if flags.get("parallel") is None:
+            flags["parallel"] = parallel_alias
     train_flags = {"data": data, "model": model, "epochs": epochs, "images": images}
     spec = _search_spec(ws, base, train_flags, sets, space, given(flags))
     handle = run_search(spec, ws)
     say = (lambda m: None) if as_json else click.echo
     say(f"study {handle.name}: {len(handle.workers)} worker job(s) started")
+    say(f"space: {', '.join(f'{k} ({v.type})' for k, v in spec.space.items())}")
     if no_wait:
         if as_json:
             emit_json(handle.to_dict())
         else:
             click.echo(f"follow it with: aimass search show {handle.name}")
         return
-    handle.wait()
+    handle.wait(on_trial=None if as_json else _echo_trial)
     doc = handle.to_dict()
     if do_register and len(handle.spec.objectives) == 1 and handle.best_trials:
         mv = handle.best_model(register=True, name=name)
@@ -125,6 +139,19 @@ def search(
         _show_study(doc)
     if not any(t["state"] == "COMPLETE" for t in doc["trials"]):
         ctx.exit(1)
+
+
+def _echo_trial(trial: Any) -> None:
+    """One line per finished trial: number, state, value(s), parameters and duration."""
+    values = "/".join(fmt(v) for v in trial.values) if trial.values else "-"
+    params = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(trial.params.items()))
+    took = f"{trial.duration_s:.1f} s" if trial.duration_s is not None else "-"
+    error = f" · {trial.error}" if trial.state == "FAIL" and trial.error else ""
+    click.echo(
+        f"trial {trial.number} {trial.state} · value {values} · {params or 'no params'} · "
+        f"{took}{error}"
+    )
+    sys.stdout.flush()
 
 
 def _search_spec(
@@ -151,6 +178,8 @@ def _search_spec(
     payload["train"] = train_spec
     if space is not None:
         payload["space"] = load_space(space)
+    elif "space" not in payload:
+        payload["space"] = default_space(train_spec.model.family)
     payload.update(overrides)
     return SearchSpec.from_dict(payload)
 

@@ -15,7 +15,7 @@ from aimass_lab.cli._options import (
     parse_sets,
     sets_option,
 )
-from aimass_lab.cli._output import emit_json, show_run
+from aimass_lab.cli._output import emit_json, show_run, wait_for_run
 from aimass_lab.cli._root import cli, workspace_of
 from aimass_lab.specs import TrainSpec
 
@@ -97,7 +97,12 @@ def pretrained_model(ws: Any, model: str | None, pretrained: str) -> dict[str, A
 @images_option
 @field_option(TrainSpec, "name", "--name")
 @config_option("TrainSpec")
-@click.option("--wait", is_flag=True, help="Wait for the run to end, with a progress bar.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait for the run to end: a progress bar on a terminal, the job's log lines when the "
+    "output goes to a file or a pipe.",
+)
 @click.option(
     "--no-launch",
     is_flag=True,
@@ -158,7 +163,7 @@ def train(
             )
         return
     if wait:
-        run.wait(progress=not as_json)
+        wait_for_run(run, as_json)
     show_run(run, as_json)
     if wait and run.status != "succeeded":
         ctx.exit(1)

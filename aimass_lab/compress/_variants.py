@@ -168,7 +168,7 @@ def register(
         "ort_cpu_throughput",
     )
     metrics = {
-        f"test_{k}" if k in ("accuracy", "rmse") else k: measured[k]
+        {"accuracy": "test_acc", "rmse": "test_rmse"}.get(k, k): measured[k]
         for k in metric_keys
         if k in measured
     }

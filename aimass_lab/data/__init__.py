@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     )
     from aimass_lab.data._report import DataReport
     from aimass_lab.data._resolve import resolve_spec
+    from aimass_lab.data._target import default_target, file_columns
 
 __all__ = [
     "BUILTINS",
@@ -59,6 +60,8 @@ __all__ = [
     "augment_batch",
     "check_dataset_name",
     "decode_image_bytes",
+    "default_target",
+    "file_columns",
     "from_csv",
     "from_dataframe",
     "from_images",
@@ -96,6 +99,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "registered_row": ("aimass_lab.data._records", "registered_row"),
     "augment_batch": ("aimass_lab.data._augment", "augment_batch"),
     "decode_image_bytes": ("aimass_lab.data._images", "decode_image_bytes"),
+    "default_target": ("aimass_lab.data._target", "default_target"),
+    "file_columns": ("aimass_lab.data._target", "file_columns"),
     "from_csv": ("aimass_lab.data._registry", "from_csv"),
     "from_dataframe": ("aimass_lab.data._registry", "from_dataframe"),
     "from_images": ("aimass_lab.data._registry", "from_images"),

@@ -309,28 +309,33 @@ def from_numpy(
 
 def from_csv(
     path: str | os.PathLike[str],
-    target: str,
+    target: str | None = None,
     *,
     name: str | None = None,
     workspace: Workspace | str | os.PathLike[str] | None = None,
     description: str | None = None,
     **spec_fields: Any,
 ) -> Dataset:
-    """A dataset from a CSV file (``options`` go to :func:`pandas.read_csv`); registered with ``name``."""
+    """A dataset from a CSV file (``options`` go to :func:`pandas.read_csv`); registered with ``name``.
+
+    ``target`` defaults to the column named label, target, class or y (any case); a file
+    without one needs ``target`` (the error lists its columns).
+    """
     fields = {"source": "csv", "path": os.fspath(path), "target": target, **spec_fields}
     return _finish(fields, name, workspace, description)
 
 
 def from_parquet(
     path: str | os.PathLike[str],
-    target: str,
+    target: str | None = None,
     *,
     name: str | None = None,
     workspace: Workspace | str | os.PathLike[str] | None = None,
     description: str | None = None,
     **spec_fields: Any,
 ) -> Dataset:
-    """A dataset from a Parquet file; registered with ``name``."""
+    """A dataset from a Parquet file; registered with ``name`` (``target`` as for
+    :func:`from_csv`)."""
     fields = {"source": "parquet", "path": os.fspath(path), "target": target, **spec_fields}
     return _finish(fields, name, workspace, description)
 

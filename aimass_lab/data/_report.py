@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aimass_lab.data._target import target_warnings
+
 __all__ = ["DataReport", "class_balance", "compute_report", "leakage_warning"]
 
 #: A class is "strongly" imbalanced when the rarest has fewer rows than this share of the commonest.
@@ -256,6 +258,7 @@ def compute_report(
     n_features, schema, missing, duplicates, constant, warnings = found
     schema.append(target_row)
     balance = class_balance(y, class_order, warnings) if classification else None
+    warnings.extend(target_warnings(X, y, task=task, target=target))
     if duplicates:
         warnings.append(
             {

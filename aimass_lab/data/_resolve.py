@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._records import registered_names, registered_row
+from aimass_lab.data._target import resolve_target
 from aimass_lab.errors import NotFoundError, SpecError, accepted
 from aimass_lab.specs import BUILTINS, DataSpec, Spec
 
@@ -83,7 +84,7 @@ def resolve_named(
                 }
             ],
         )
-    spec = DataSpec.from_dict(_merge(base, overrides))
+    spec = DataSpec.from_dict(resolve_target(_merge(base, overrides)))
     if spec.source in _FILE_SOURCES and spec.path and not spec.path.startswith("sha256:"):
         absolute = str(Path(spec.path).expanduser().absolute())
         if absolute != spec.path:

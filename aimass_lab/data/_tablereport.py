@@ -177,7 +177,9 @@ def table_report(
         target=target,
         class_order=classes,
     )
-    warnings = [w for w in base.warnings if w["kind"] in ("leakage", "constant")]
+    warnings = [
+        w for w in base.warnings if w["kind"] in ("leakage", "constant", "target", "label_feature")
+    ]
     if len(sample) < len(kept):
         for w in warnings:
             w["message"] += f" (on a random sample of {len(sample)} rows)"

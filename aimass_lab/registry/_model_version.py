@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_FILE",
     "LATEST",
+    "METRIC_RENAMES",
     "ModelVersion",
     "REQUIRED_FILES",
     "WEIGHTS_FILE",
+    "canonical_metrics",
     "parse_ref",
     "validate_alias",
     "validate_filename",
@@ -40,6 +42,28 @@ WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "model.json"
 #: Every model version holds at least these files.
 REQUIRED_FILES: tuple[str, ...] = (WEIGHTS_FILE, CONFIG_FILE)
+#: Metric names older versions recorded, and the names training records (``val_acc``,
+#: ``test_acc``): every version is read and written with the latter.
+METRIC_RENAMES = {"test_accuracy": "test_acc", "val_accuracy": "val_acc"}
+
+
+def canonical_metrics(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """``metrics`` under the names training records (old names renamed, see
+    :data:`METRIC_RENAMES`; a value under the new name wins).
+
+    Examples
+    --------
+    >>> canonical_metrics({"test_accuracy": 0.9, "size_bytes": 10})
+    {'test_acc': 0.9, 'size_bytes': 10}
+    """
+    out: dict[str, Any] = {}
+    for key, value in (metrics or {}).items():
+        new = METRIC_RENAMES.get(key, key)
+        if new not in out or new == key:
+            out[new] = value
+    return out
+
+
 _FILENAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from aimass_lab.errors import NotFoundError
 from aimass_lab.registry._common import Ref, WorkspaceLike, _few
-from aimass_lab.registry._model_version import ModelVersion, verify_files
+from aimass_lab.registry._model_version import ModelVersion, canonical_metrics, verify_files
 from aimass_lab.specs import parse_ref, validate_name
 from aimass_lab.workspace import AliasRow, ModelVersionRow, Workspace, resolve_workspace
 
@@ -59,7 +59,7 @@ def _to_versions(
             aliases=aliases.get(r.id, []),
             model_spec=dict(r.model_spec or {}),
             hparams=dict(r.hparams or {}),
-            metrics=dict(r.metrics or {}),
+            metrics=canonical_metrics(r.metrics),
             lineage=dict(r.lineage or {}),
             manifest={k: dict(v) for k, v in (r.manifest or {}).items()},
             description=r.description,

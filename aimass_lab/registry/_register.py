@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 
 from aimass_lab.errors import AimassError, NotFoundError
 from aimass_lab.registry._common import MAX_ATTEMPTS, Ref, WorkspaceLike, _retrying
-from aimass_lab.registry._model_version import ModelVersion
+from aimass_lab.registry._model_version import ModelVersion, canonical_metrics
 from aimass_lab.registry._query import _get_by_id, get
 from aimass_lab.registry._sources import Source, _dataset_label, _json_dict, _resolve_source
 from aimass_lab.specs import validate_alias, validate_name
@@ -95,7 +95,7 @@ def _recorded(
     fields: dict[str, Any] = {
         "model_spec": dict(config["model_spec"]),
         "hparams": dict(config.get("hparams") or config["model_spec"].get("hparams") or {}),
-        "metrics": {**(src.job_metrics or {}), **(config.get("metrics") or {})},
+        "metrics": canonical_metrics({**(src.job_metrics or {}), **(config.get("metrics") or {})}),
         "data_fingerprint": config.get("data_fingerprint"),
         "run_id": src.run_id,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -346,15 +347,38 @@ class Study:
             return "finished"
         return "stopped"
 
-    def wait(self, timeout: float | None = None, poll: float = 1.0) -> Study:
-        """Block until every worker of the study in this workspace has ended."""
+    def wait(
+        self,
+        timeout: float | None = None,
+        poll: float = 1.0,
+        on_trial: Callable[[TrialResult], Any] | None = None,
+    ) -> Study:
+        """Block until every worker of the study in this workspace has ended.
+
+        ``on_trial`` is called with each trial that finishes (complete, pruned or failed)
+        while waiting, once per trial, in the order they are seen (``aimass search`` prints
+        a line for each).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+        seen: set[int] = set()
+
+        def report() -> None:
+            if on_trial is None:
+                return
+            for trial in self.trial_results():
+                if trial.state in ("COMPLETE", "PRUNED", "FAIL") and trial.number not in seen:
+                    seen.add(trial.number)
+                    on_trial(trial)
+
+        report()  # (finished before the wait: reported once, first)
         while any(j.active for j in self.workers):
             if deadline is not None and time.monotonic() >= deadline:
                 break
             time.sleep(poll)
+            report()
         if self._storage is not None:
             reap_dead_workers(self.optuna_study, self._storage, self.workspace, self.spec.max_retry)
+        report()
         return self
 
     def stop(self) -> Study:

@@ -83,7 +83,14 @@ from aimass_lab.specs._deploy import BatchingSpec, DeploySpec
 from aimass_lab.specs._ensemble import ENSEMBLE_METHODS, EnsembleSpec
 from aimass_lab.specs._model import ModelSpec
 from aimass_lab.specs._refs import LATEST, NAME_RULE, parse_ref, validate_alias, validate_name
-from aimass_lab.specs._search import FAMILY_PARAM, ParamSpec, SearchSpec
+from aimass_lab.specs._search import (
+    FAMILY_PARAM,
+    SPACE_TRAIN_PARAMS,
+    ParamSpec,
+    SearchSpec,
+    default_space,
+    space_params,
+)
 from aimass_lab.specs._train import EarlyStoppingSpec, TrainSpec, split_hparams
 
 __all__ = [
@@ -132,6 +139,7 @@ __all__ = [
     "QuantizeMode",
     "QuantizeSpec",
     "SAMPLERS",
+    "SPACE_TRAIN_PARAMS",
     "STRATEGIES",
     "STUDENT_PRESETS",
     "Sampler",
@@ -144,6 +152,7 @@ __all__ = [
     "TrainSpec",
     "add_runtime_source",
     "coerce_hparams",
+    "default_space",
     "one_of",
     "read_yaml",
     "parse_method",
@@ -151,6 +160,7 @@ __all__ = [
     "plugin_sources",
     "remove_runtime_source",
     "source_names",
+    "space_params",
     "split_hparams",
     "validate_alias",
     "validate_name",

@@ -292,6 +292,16 @@ def _coerce(value: Any, default: Any) -> Any:
     return value
 
 
+def _bounds_text(low: Any, high: Any) -> str:
+    """What a bounded hyperparameter accepts: ``must be at least 1``, ``at most 9``, or
+    ``between 1 and 9``."""
+    if high is None:
+        return f"must be at least {low}"
+    if low is None:
+        return f"must be at most {high}"
+    return f"must be between {low} and {high}"
+
+
 def coerce_hparams(
     family: Family, hparams: dict[str, Any]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -338,7 +348,7 @@ def coerce_hparams(
                 {
                     "field": f"hparams.{key}",
                     "value": value,
-                    "message": f"must be between {low} and {high if high is not None else 'any'}",
+                    "message": _bounds_text(low, high),
                 }
             )
             continue

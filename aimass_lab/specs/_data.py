@@ -259,6 +259,9 @@ class TokenizerSpec(Spec):
 
 
 _TABLE_SOURCES = ("csv", "parquet", "jsonl", "hf", "dataframe", "sql")
+#: Table files whose header is read when the target is not given: a column named label,
+#: target, class or y is the target, otherwise loading names the columns to choose from.
+_HEADER_SOURCES = ("csv", "parquet")
 
 
 class DataSpec(Spec):
@@ -284,7 +287,11 @@ class DataSpec(Spec):
     )
     url: str | None = Field(None, description="SQLAlchemy URL (sql)")
     query: str | None = Field(None, description="SELECT statement (sql)")
-    target: str | None = Field(None, description="the target column (tabular sources)")
+    target: str | None = Field(
+        None,
+        description="the target column (tabular sources; csv/parquet: default the column "
+        "named label, target, class or y, any case; else it must be given)",
+    )
     features: list[str] | None = Field(
         None, description="feature columns (default: all but the target)"
     )
@@ -343,8 +350,11 @@ class DataSpec(Spec):
             raise ValueError(
                 "source 'sql' needs both url (a SQLAlchemy URL) and query (a SELECT statement)"
             )
-        if src in _TABLE_SOURCES and not self.target:
-            raise ValueError(f"source {src!r} needs target: the name of the column to predict")
+        if src in _TABLE_SOURCES and not self.target and src not in _HEADER_SOURCES:
+            raise ValueError(
+                f"source {src!r} needs target: the name of the column to predict (target= in "
+                "Python or a spec, --target in the CLI, the target dropdown in the Workbench)"
+            )
         builtin_text = BUILTINS[self.name].text if src == "builtin" and self.name else None
         if self.text is not None and builtin_text is not None:
             if self.text != builtin_text:

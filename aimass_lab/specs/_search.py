@@ -20,7 +20,74 @@ from aimass_lab.specs._choices import (
 )
 from aimass_lab.specs._train import TrainSpec
 
-__all__ = ["FAMILY_PARAM", "ParamSpec", "SearchSpec"]
+__all__ = [
+    "FAMILY_PARAM",
+    "SPACE_TRAIN_PARAMS",
+    "ParamSpec",
+    "SearchSpec",
+    "default_space",
+    "space_params",
+]
+
+#: One parameter offered for a search space: (type, low, high, log, choices).
+SpaceParam = tuple[str, float | None, float | None, bool, list[Any] | None]
+
+#: Training hyperparameters offered for a search space, with their default ranges.
+SPACE_TRAIN_PARAMS: dict[str, SpaceParam] = {
+    "lr": ("float", 1e-4, 1e-1, True, None),
+    "batch_size": ("int", 16, 128, True, None),
+    "weight_decay": ("float", 1e-6, 1e-2, True, None),
+    "optimizer": ("categorical", None, None, False, ["adam", "adamw", "sgd"]),
+    "lr_schedule": ("categorical", None, None, False, ["constant", "cosine", "one_cycle"]),
+    "gradient_clip_val": ("float", 0.1, 10.0, True, None),
+}
+
+
+def space_params(family: str) -> dict[str, SpaceParam]:
+    """The model family's hyperparameters offered for a search space, with default ranges
+    (a quarter to twice an integer's default, 0 to 0.5 for a float, its choices)."""
+    fam = FAMILIES[family]
+    out: dict[str, SpaceParam] = {}
+    for name, default in fam.defaults.items():
+        low_b, high_b = fam.bounds.get(name, (None, None))
+        if name in fam.choices:
+            out[name] = ("categorical", None, None, False, list(fam.choices[name]))
+        elif isinstance(default, bool):
+            out[name] = ("categorical", None, None, False, [False, True])
+        elif isinstance(default, int):
+            low = max(int(low_b or 1), max(1, default // 4))
+            high = max(low, default * 2)
+            if high_b is not None:
+                high = min(high, int(high_b))
+            out[name] = ("int", float(low), float(high), default >= 8 and low > 0, None)
+        elif isinstance(default, float):
+            out[name] = ("float", 0.0, 0.5, False, None)
+    return out
+
+
+def _param_dict(param: SpaceParam) -> dict[str, Any]:
+    kind, low, high, log, choices = param
+    if kind == "categorical":
+        return {"type": kind, "choices": list(choices or [])}
+    if kind == "int":
+        return {"type": kind, "low": int(low or 0), "high": int(high or 0), "log": log}
+    return {"type": kind, "low": low, "high": high, "log": log}
+
+
+def default_space(family: str) -> dict[str, dict[str, Any]]:
+    """The search space used when none is given (``aimass search`` without ``--space``, the
+    Search panel's ticked rows): ``lr`` and the model family's first hyperparameter.
+
+    Examples
+    --------
+    >>> sorted(default_space("mlp"))
+    ['hidden', 'lr']
+    """
+    space = {"lr": _param_dict(SPACE_TRAIN_PARAMS["lr"])}
+    first = next(iter(space_params(family).items()), None) if family in FAMILIES else None
+    if first is not None:
+        space[first[0]] = _param_dict(first[1])
+    return space
 
 
 #: The search-space parameter that picks the model family (its choices are zoo names).

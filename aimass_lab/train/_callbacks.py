@@ -17,7 +17,13 @@ from typing_extensions import override
 
 from aimass_lab._io import atomic_open
 
-__all__ = ["AtomicCheckpointIO", "GracefulStop", "IntervalCheckpoint", "MetricsRecorder"]
+__all__ = [
+    "AtomicCheckpointIO",
+    "GracefulStop",
+    "IntervalCheckpoint",
+    "LogLines",
+    "MetricsRecorder",
+]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -239,3 +245,108 @@ class GracefulStop(pl.Callback):
         if isinstance(exception, SIGTERMException) or self.stop_event.is_set():
             self.stop_event.set()
             self._save(trainer)
+
+
+def _metric_text(metrics: dict[str, Any], prefixes: tuple[str, ...]) -> str:
+    """``name value`` pairs of the finite metrics starting with one of ``prefixes``."""
+    shown: dict[str, float] = {}
+    for name, value in sorted(metrics.items()):
+        if name.endswith("_step") or not name.startswith(prefixes):
+            continue
+        number = float(value)
+        if math.isfinite(number):
+            shown[name.removesuffix("_epoch")] = number
+    return " · ".join(f"{name} {number:.4g}" for name, number in shown.items())
+
+
+class LogLines(pl.Callback):
+    """Plain lines in the job's log: the start, every ``every`` of the steps, one line per
+    epoch with its train and validation metrics, and the test metrics.
+
+    Each line is flushed at once, so the log (and the sidebar's Log tab) shows how far the
+    training is while it runs. Only global rank 0 writes.
+
+    Parameters
+    ----------
+    every
+        The fraction of all training steps between two progress lines (0 for none).
+    write
+        Where a line goes (default: ``print(line, flush=True)``, the job's log).
+    """
+
+    def __init__(self, every: float = 0.1, write: Any = None) -> None:
+        self.every = every
+        self.write = write or (lambda line: print(line, flush=True))
+        self._started = 0.0
+        self._next = every
+
+    def _total_steps(self, trainer: pl.Trainer) -> int | None:
+        batches = trainer.num_training_batches
+        if not isinstance(batches, int | float) or not math.isfinite(batches) or not batches:
+            return None
+        total = int(batches) * int(trainer.max_epochs or 1)
+        if trainer.max_steps and trainer.max_steps > 0:
+            total = min(total, trainer.max_steps * trainer.accumulate_grad_batches)
+        return max(1, total)
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.monotonic()
+        if trainer.is_global_zero:
+            batches = trainer.num_training_batches
+            self.write(
+                f"[train] {trainer.max_epochs} epoch(s) of {batches} batch(es), from epoch "
+                f"{trainer.current_epoch + 1}"
+            )
+
+    @override
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        total = self._total_steps(trainer)
+        if not trainer.is_global_zero or not self.every or total is None:
+            return
+        batches = int(trainer.num_training_batches)
+        done = (trainer.current_epoch * batches + batch_idx + 1) / total
+        if done + 1e-9 < self._next or done >= 1.0 or batch_idx + 1 == batches:
+            return  # (the epoch's own line follows its last batch)
+        while self._next <= done + 1e-9:
+            self._next += self.every
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        loss_text = f" · train_loss {float(loss):.4g}" if isinstance(loss, torch.Tensor) else ""
+        self.write(
+            f"[train] {100 * done:.0f}% · epoch {trainer.current_epoch + 1} batch "
+            f"{batch_idx + 1}/{batches}{loss_text}"
+        )
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        metrics = _metric_text(dict(trainer.callback_metrics), ("train_", "val_"))
+        elapsed = time.monotonic() - self._started
+        self.write(
+            f"[train] epoch {trainer.current_epoch + 1}/{trainer.max_epochs} · step "
+            f"{trainer.global_step}" + (f" · {metrics}" if metrics else "") + f" · {elapsed:.1f} s"
+        )
+
+    @override
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            metrics = _metric_text(dict(trainer.callback_metrics), ("test_",))
+            self.write(f"[train] test · {metrics or 'no metrics'}")
+
+    @override
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if trainer.is_global_zero and not isinstance(exception, SIGTERMException):
+            self.write(
+                f"[train] stopped at epoch {trainer.current_epoch + 1} step "
+                f"{trainer.global_step}: {type(exception).__name__}: {exception}"
+            )

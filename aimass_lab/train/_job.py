@@ -197,7 +197,12 @@ def _callbacks(ctx: Any, spec: TrainSpec, last_ckpt: Path, extra: Sequence[Any])
     """Checkpointing, graceful stop, the extra callbacks, metrics and early stopping."""
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from aimass_lab.train._callbacks import GracefulStop, IntervalCheckpoint, MetricsRecorder
+    from aimass_lab.train._callbacks import (
+        GracefulStop,
+        IntervalCheckpoint,
+        LogLines,
+        MetricsRecorder,
+    )
 
     # last.ckpt: written at most every checkpoint_interval_s seconds while training (a save
     # costs tens of ms with its fsyncs, too much for every short epoch) and then at most 2%
@@ -217,6 +222,8 @@ def _callbacks(ctx: Any, spec: TrainSpec, last_ckpt: Path, extra: Sequence[Any])
     callbacks: list[Any] = [checkpointing, GracefulStop(last_ckpt, ctx.stop_requested), *extra]
     if ctx.primary:
         callbacks.append(MetricsRecorder(ctx.workspace, ctx.job.id, on_progress=ctx.set_progress))
+        if not ctx.job.result.get("in_process"):  # a job process: its stdout is its log
+            callbacks.append(LogLines())
     if spec.early_stopping:
         es = spec.early_stopping
         callbacks.append(

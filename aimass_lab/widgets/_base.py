@@ -111,11 +111,46 @@ def spec_messages(exc: SpecError) -> list[tuple[str, str]]:
     return out
 
 
+#: Hints of the stages' messages that name a CLI command, and what a panel says instead: the
+#: button beside the message (a learner in the Workbench has no terminal open).
+_BUTTON_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        r"deploy it again with aimass_lab\.deploy\([^)]*\), or start it as recorded with "
+        r"\.start\(\) \(aimass deployments start \S+\)",
+        "start it with the Start endpoint button, or deploy it again with Deploy",
+    ),
+    (r"\(aimass deployments stop [^)]+\)", "(the Stop endpoint button)"),
+    (
+        r"deploy a model with aimass_lab\.deploy\('name:version'\) or: aimass deploy NAME:VERSION",
+        "deploy a model with the Deploy button",
+    ),
+    (r"list them with: aimass jobs list", "see the Jobs list in the sidebar"),
+    (r"list studies with: aimass search list", "see the studies in the Search panel"),
+)
+
+
+def button_hints(text: str) -> str:
+    """``text`` with a CLI command it suggests replaced by the panel's button for it.
+
+    Examples
+    --------
+    >>> button_hints("endpoint 'x' serves model 'a'; stop it first (aimass deployments stop x)")
+    "endpoint 'x' serves model 'a'; stop it first (the Stop endpoint button)"
+    """
+    import re
+
+    for pattern, replacement in _BUTTON_HINTS:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
 def error_text(exc: BaseException) -> str:
-    """One line for an error: a SpecError's messages joined, else the message."""
+    """One line for an error: a SpecError's messages joined, else the message (a CLI command
+    it suggests replaced by the panel's button, see :func:`button_hints`)."""
     if isinstance(exc, SpecError):
         return "; ".join(m for _p, m in spec_messages(exc))
-    return str(exc) if isinstance(exc, AimassError) else f"{type(exc).__name__}: {exc}"
+    text = str(exc) if isinstance(exc, AimassError) else f"{type(exc).__name__}: {exc}"
+    return button_hints(text)
 
 
 def check_text(field: Field, validate: Callable[[str], Any]) -> bool:
@@ -208,6 +243,7 @@ class Panel(widgets.VBox):
             text = f"{name}: {error}" if not isinstance(error, AimassError) else str(error)
         else:
             text = error
+        text = button_hints(text)
         self.last_error = text
         self.status.value = (
             f"<div style='color:#c62828'><b>&#9888; error</b>: {esc(text)}</div>"

@@ -15,11 +15,22 @@ __all__ = [
     "DataPicker",
     "fmt_seconds",
     "parse_devices",
+    "registered_note",
     "version_refs",
 ]
 
 #: Dropdown values that stand for a DataSpec handed over by the Data panel.
 SPEC_PREFIX = "spec:"
+
+
+def registered_note(name: str, next_step: str) -> str:
+    """The note shown beside a Register button once it worked: the name and what to do next."""
+    import html
+
+    return (
+        f"<span style='color:#2e7d32'>&#10003; registered <b>{html.escape(name)}</b>; "
+        f"{html.escape(next_step)}</span>"
+    )
 
 
 def fmt_seconds(seconds: float | None) -> str:

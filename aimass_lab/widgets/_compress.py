@@ -236,9 +236,10 @@ class CompressPanel(Panel):
         ]
 
     # -- form ---------------------------------------------------------------------------------
-    def refresh_models(self) -> None:
-        """Read the registry's versions again."""
-        set_options(self.model.control, version_refs(self.workspace))
+    def refresh_models(self, select: str | None = None) -> None:
+        """Read the registry's versions again; choose ``select`` (a version just registered)
+        when given, else keep the chosen one."""
+        set_options(self.model.control, version_refs(self.workspace), select)
         self._validate()
 
     def method_list(self) -> list[dict[str, Any]]:

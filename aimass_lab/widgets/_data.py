@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from aimass_lab.errors import DataError, SpecError
+from aimass_lab.errors import SpecError
 from aimass_lab.specs import BUILTINS, DataSpec, SplitSpec
 from aimass_lab.widgets._base import (
     Field,
@@ -23,6 +23,7 @@ from aimass_lab.widgets._base import (
     set_options,
 )
 from aimass_lab.widgets._charts import empty_figure
+from aimass_lab.widgets._common import registered_note
 from aimass_lab.widgets._samples import SamplesView
 
 if TYPE_CHECKING:
@@ -40,18 +41,23 @@ _SOURCES = (
 UPLOAD_DIR = "uploads"
 
 
-def file_columns(path: str) -> list[str]:
-    """The column names of a CSV or Parquet file (reads only its header)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"file not found: {p}")
-    if p.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
+#: The target dropdown's first option: no column chosen yet.
+NO_TARGET = ("(choose the column to predict)", "")
 
-        return list(pq.read_schema(p).names)
-    import pandas as pd
 
-    return [str(c) for c in pd.read_csv(p, nrows=0).columns]
+def default_register_name(dataset_name: str, source: str) -> str:
+    """The name Register proposes: ``<file name without suffix>-data`` for files, else
+    ``<dataset>-data`` (characters a dataset name cannot hold become ``-``).
+
+    Examples
+    --------
+    >>> default_register_name("house prices.csv", "file"), default_register_name("iris", "builtin")
+    ('house-prices-data', 'iris-data')
+    """
+    import re
+
+    base = Path(dataset_name).stem if source in ("file", "upload") else dataset_name.split(" ")[0]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.") + "-data"
 
 
 def file_source(path: str) -> str:
@@ -93,6 +99,9 @@ class DataPanel(Panel):
         self.dataset: Dataset | None = None
         self.on_loaded: list[Callable[[Any], Any]] = []
         self.on_registered: list[Callable[[Any], Any]] = []
+        #: The register name the panel proposed last (replaced on the next load unless edited).
+        self._proposed_name = ""
+        self._columns: list[str] = []
 
         self._build_form()
         self._build_results()
@@ -134,7 +143,7 @@ class DataPanel(Panel):
             widgets.Text("", placeholder="path/to/data.csv", layout=widgets.Layout(width="24em")),
         )
         self.upload = widgets.FileUpload(accept=".csv,.parquet,.pq", multiple=False)
-        self.target = Field("target", dropdown([], width="16em"))
+        self.target = Field("target", dropdown([NO_TARGET], width="16em"))
         self.task = Field("task", dropdown(["auto", "classification", "regression"], width="12em"))
         split = SplitSpec()  # the form starts from the spec's defaults
         self.val = Field(
@@ -171,6 +180,9 @@ class DataPanel(Panel):
         self.register_button = button("Register", "success", "archive")
         self.register_button.disabled = True
         self.register_button.on_click(self._on_register)
+        #: What Register did, beside its button (the status line keeps the loaded summary).
+        self.register_note = widgets.HTML()
+        self.register_note.add_class("aimass-register-note")
 
         self.summary = widgets.HTML()
         self.report_view = widgets.HTML()
@@ -195,7 +207,7 @@ class DataPanel(Panel):
             widgets.HBox([self.report_view, self._balance_box]),
             section("samples"),
             self.samples,
-            widgets.HBox([self.register_name.box, self.register_button]),
+            widgets.HBox([self.register_name.box, self.register_button, self.register_note]),
         ]
 
     # -- form ---------------------------------------------------------------------------------
@@ -229,19 +241,20 @@ class DataPanel(Panel):
         self._validate()
 
     def _path_changed(self, _change: Any = None) -> None:
+        """A new file: its columns in the target dropdown, the one named label, target, class
+        or y (any case) chosen, else none (the user chooses; nothing is guessed)."""
+        from aimass_lab.data import default_target, file_columns
+
         path = self.path.value.strip()
         columns: list[str] = []
-        if path:
+        if path and Path(path).expanduser().is_file():
             try:
-                columns = file_columns(path)
+                columns = file_columns(path, file_source(path))
             except Exception:
                 columns = []
-        current = self.target.control.value
-        self.target.control.options = columns
-        if current in columns:
-            self.target.control.value = current
-        elif columns:
-            self.target.control.value = columns[-1]
+        self._columns = columns
+        self.target.control.options = [NO_TARGET, *((c, c) for c in columns)]
+        self.target.control.value = default_target(columns) or ""
         self._validate()
 
     def _uploaded(self, _change: Any = None) -> None:
@@ -279,7 +292,7 @@ class DataPanel(Panel):
             spec = {
                 "source": file_source(path) if path else "csv",
                 "path": path or None,
-                "target": self.target.value,
+                "target": self.target.value or None,
                 "split": split,
             }
         if task:
@@ -320,7 +333,12 @@ class DataPanel(Panel):
             elif not Path(path).expanduser().is_file():
                 field, message = self.path, f"file not found: {path}"
             elif not self.target.value:
-                field, message = self.target, "needs target: the name of the column to predict"
+                names = ", ".join(self._columns) or "none"
+                field, message = (
+                    self.target,
+                    "choose the column to predict (no column is named label, target, class "
+                    f"or y); columns: {names}",
+                )
         if field is not None:
             field.set_error(message)
         return field is None
@@ -405,8 +423,10 @@ class DataPanel(Panel):
                 self.balance_chart.layout.xaxis.type = "linear"
         warnings = f" · {len(report.warnings)} warning(s)" if report.warnings else ""
         self.show_status(f"loaded {dataset.name}: {dataset._summary()}{warnings}")
-        if not self.register_name.value and not dataset.registered:
-            self.register_name.value = f"{dataset.name.split(' ')[0]}-data"
+        current = self.register_name.value.strip()
+        if not dataset.registered and current in ("", self._proposed_name):
+            self._proposed_name = default_register_name(dataset.name, self.source.value)
+            self.register_name.value = self._proposed_name
         self._check_register()
 
     def _check_register(self, _change: Any = None) -> None:
@@ -425,7 +445,9 @@ class DataPanel(Panel):
         dataset = add(name, self.dataset, workspace=self.workspace)
         self.dataset = dataset
         self.refresh_registered()
-        self.show_status(f"registered dataset {name}: load it anywhere with datasets.get({name!r})")
+        self.register_note.value = registered_note(
+            name, f"choose it in Train or Search (datasets.get({name!r}) in code)"
+        )
         for callback in self.on_registered:
             callback(dataset)
         return dataset

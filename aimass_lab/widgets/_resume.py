@@ -81,7 +81,7 @@ class ResumeBar(widgets.VBox):
         self.add_class("aimass-resume")
 
 
-def registered_note(ws: Workspace) -> widgets.HTML | None:
+def registered_datasets_note(ws: Workspace) -> widgets.HTML | None:
     """``Registered in this workspace: a, b`` (None when there are none)."""
     from aimass_lab.data import registered_names
 

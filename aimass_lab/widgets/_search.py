@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from aimass_lab.errors import SpecError
-from aimass_lab.specs import FAMILIES, PRUNERS, SAMPLERS, ModelSpec, SearchSpec, TrainSpec
+from aimass_lab.specs import (
+    FAMILIES,
+    PRUNERS,
+    SAMPLERS,
+    ModelSpec,
+    SearchSpec,
+    TrainSpec,
+    default_space,
+)
 from aimass_lab.widgets._base import (
     Field,
     Panel,
@@ -116,7 +124,9 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
         )
         self.sampler = Field("sampler", dropdown(SAMPLERS, value="tpe", width="9em"), width="10em")
         self.pruner = Field(
-            "pruner", dropdown(["auto", *PRUNERS], value="auto", width="9em"), width="10em"
+            "pruner",
+            dropdown(list(PRUNERS), value=SearchSpec.model_fields["pruner"].default, width="9em"),
+            width="10em",
         )
         self.n_trials = Field("trials", widgets.IntText(10, layout=small), width="10em")
         self.workers = Field("workers", widgets.IntText(1, layout=small), width="10em")
@@ -193,10 +203,10 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
 
     def _build_rows(self) -> None:
         params = {**TRAIN_PARAMS, **model_params(self.family.value)}
-        first_model = next(iter(model_params(self.family.value)), None)
+        ticked = default_space(self.family.value)  # the space aimass search uses by default
         self.rows = {}
         for name, (kind, low, high, log, choices) in params.items():
-            row = ParamRow(name, kind, low, high, log, choices, include=name in ("lr", first_model))
+            row = ParamRow(name, kind, low, high, log, choices, include=name in ticked)
             for control in row.controls():
                 control.observe(self._validate, "value")
             self.rows[name] = row
@@ -248,7 +258,8 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
             "n_trials": self.n_trials.value,
             "parallel": self.workers.value,
         }
-        if self.pruner.value != "auto":
+        if self.pruner.value != SearchSpec.model_fields["pruner"].default:
+            # (the default is given by leaving it out: with several objectives it becomes none)
             payload["pruner"] = self.pruner.value
         if self.study_name.value.strip():
             payload["study"] = self.study_name.value.strip()

@@ -6,43 +6,20 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from aimass_lab.specs import FAMILIES
+from aimass_lab.specs import SPACE_TRAIN_PARAMS, space_params
 from aimass_lab.widgets._base import error_html
 
 __all__ = ["TRAIN_PARAMS", "ParamRow", "model_params"]
 
 #: Training hyperparameters offered in the space editor: (type, low, high, log, choices).
-TRAIN_PARAMS: dict[str, tuple[str, float | None, float | None, bool, list[Any] | None]] = {
-    "lr": ("float", 1e-4, 1e-1, True, None),
-    "batch_size": ("int", 16, 128, True, None),
-    "weight_decay": ("float", 1e-6, 1e-2, True, None),
-    "optimizer": ("categorical", None, None, False, ["adam", "adamw", "sgd"]),
-    "lr_schedule": ("categorical", None, None, False, ["constant", "cosine", "one_cycle"]),
-    "gradient_clip_val": ("float", 0.1, 10.0, True, None),
-}
+TRAIN_PARAMS = SPACE_TRAIN_PARAMS
 
 
 def model_params(
     family: str,
 ) -> dict[str, tuple[str, float | None, float | None, bool, list[Any] | None]]:
     """The model family's hyperparameters offered in the space editor, with default ranges."""
-    fam = FAMILIES[family]
-    out: dict[str, tuple[str, float | None, float | None, bool, list[Any] | None]] = {}
-    for name, default in fam.defaults.items():
-        low_b, high_b = fam.bounds.get(name, (None, None))
-        if name in fam.choices:
-            out[name] = ("categorical", None, None, False, list(fam.choices[name]))
-        elif isinstance(default, bool):
-            out[name] = ("categorical", None, None, False, [False, True])
-        elif isinstance(default, int):
-            low = max(int(low_b or 1), max(1, default // 4))
-            high = max(low, default * 2)
-            if high_b is not None:
-                high = min(high, int(high_b))
-            out[name] = ("int", float(low), float(high), default >= 8 and low > 0, None)
-        elif isinstance(default, float):
-            out[name] = ("float", 0.0, 0.5, False, None)
-    return out
+    return space_params(family)
 
 
 def _parse_choice(text: str) -> Any:

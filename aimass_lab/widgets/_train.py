@@ -23,7 +23,7 @@ from aimass_lab.widgets._base import (
 from aimass_lab.widgets._charts import (
     live_train_figure,
 )
-from aimass_lab.widgets._common import DataChoices, DataPicker, parse_devices
+from aimass_lab.widgets._common import DataChoices, DataPicker, parse_devices, registered_note
 from aimass_lab.widgets._confirm import Confirm
 from aimass_lab.widgets._train_compare import RunComparison
 from aimass_lab.widgets._train_live import LOG_LINES, LiveRun
@@ -186,6 +186,9 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
         self.register_button.disabled = True
         self.register_button.on_click(self._on_register)
         self.register_name.control.observe(self._check_register, "value")
+        #: What Register did, beside its button (the status line keeps the run's summary).
+        self.register_note = widgets.HTML()
+        self.register_note.add_class("aimass-register-note")
 
     def _layout(self) -> list[widgets.Widget]:
         """The panel's rows: the form, the buttons, the live view, register, compare."""
@@ -226,7 +229,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
             self.chart,
             self.evaluation_box,
             self.log_view,
-            widgets.HBox([self.register_name.box, self.register_button]),
+            widgets.HBox([self.register_name.box, self.register_button, self.register_note]),
             extras,
         ]
 
@@ -406,7 +409,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
         if self.run is None:
             return None
         mv = self.run.register(self.register_name.value.strip())
-        self.show_status(f"registered {mv.ref}")
+        self.register_note.value = registered_note(mv.ref, "compress or deploy it")
         for callback in self.on_registered:
             callback(mv)
         return mv

@@ -14,7 +14,7 @@ from aimass_lab.widgets._compress import CompressPanel
 from aimass_lab.widgets._data import DataPanel
 from aimass_lab.widgets._deploy import DeployPanel
 from aimass_lab.widgets._models import ModelsPanel
-from aimass_lab.widgets._resume import ResumeBar, active_jobs, latest_run, registered_note
+from aimass_lab.widgets._resume import ResumeBar, active_jobs, latest_run, registered_datasets_note
 from aimass_lab.widgets._search import SearchPanel
 from aimass_lab.widgets._train import TrainPanel
 from aimass_lab.workspace import Workspace, resolve_workspace
@@ -95,6 +95,8 @@ class Workbench(widgets.VBox):
         self.workspace = ws = resolve_workspace(workspace)
         self._data = data
         self._data_choice: tuple[Any, str] | None = None
+        #: The version registered last from Train or Search: Compress selects it.
+        self._trained: str | None = None
         #: The panels built so far; a panel is built when its tab is first shown.
         self._built: dict[str, Panel] = {}
         #: One box per tab; a panel goes into its box when it is built.
@@ -142,7 +144,7 @@ class Workbench(widgets.VBox):
             return data
         if name in ("train", "search"):
             form = (TrainPanel if name == "train" else SearchPanel)(self._data, workspace=ws)
-            form.on_registered.append(self._model_registered)
+            form.on_registered.append(self._model_trained)
             if self._data_choice is not None:
                 form.set_data(*self._data_choice)
             elif name == "train" and self._latest_run is not None:
@@ -152,6 +154,8 @@ class Workbench(widgets.VBox):
             return form
         if name == "compress":
             compress = CompressPanel(workspace=ws)
+            if self._trained is not None:
+                compress.refresh_models(select=self._trained)
             compress.on_registered.append(self._model_registered)
             compress.on_deploy.append(self._deploy_requested)
             return compress
@@ -170,7 +174,7 @@ class Workbench(widgets.VBox):
 
     def _list_registered(self, ws: Workspace) -> None:
         """Open the Data tab on the workspace's registered datasets, when there are some."""
-        note = registered_note(ws)
+        note = registered_datasets_note(ws)
         if note is not None:
             self.data_panel.source.value = "registered"
             self.data_panel.children = [note, *self.data_panel.children]
@@ -218,6 +222,13 @@ class Workbench(widgets.VBox):
             panel.refresh_lists()  # type: ignore[attr-defined]
         else:
             panel.refresh()
+
+    def _model_trained(self, mv: Any) -> None:
+        """A trained model was registered: Compress offers it first (once built)."""
+        self._trained = mv.ref
+        self._model_registered(mv)
+        if "compress" in self._built:
+            self._built["compress"].refresh_models(select=mv.ref)  # type: ignore[attr-defined]
 
     def _model_registered(self, _mv: Any) -> None:
         for name in ("compress", "deploy", "models"):

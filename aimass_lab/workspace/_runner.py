@@ -37,6 +37,7 @@ __all__ = [
     "execute_job",
     "is_primary_process",
     "job_function",
+    "job_log_output",
     "run_job_process",
     "start_job",
 ]
@@ -205,12 +206,36 @@ def execute_job(ctx: JobContext, func: Callable[[JobContext], Any]) -> int:
     return code
 
 
+def job_log_output() -> None:
+    """Make this process's output a readable job log, written as it happens.
+
+    stdout and stderr (the log file) are flushed at each line; log records of WARNING and
+    above (Lightning's among them) go to the log with their time, level and logger; Python
+    warnings are captured into it the same way.
+    """
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stdout,
+        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )
+    logging.captureWarnings(True)
+
+
 def run_job_process(argv: list[str] | None = None) -> int:
     """Run one job in this process; return the exit code (``aimass_lab.runjob`` calls it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
         print("usage: python -m aimass_lab.runjob WORKSPACE JOB_ID", file=sys.stderr)
         return 2
+    job_log_output()
     ws = Workspace(args[0], db_url=settings().db_url)
     try:
         ctx = start_job(ws, args[1], primary=is_primary_process())

@@ -179,7 +179,10 @@ def test_workbench_click_only_tour_data_train_search_compress_deploy(
     register = button("Register")
     expect_enabled(register)
     register.click()
-    wait_status(r"registered tour-mlp:1")
+    # the note beside Register says what it did; the status line keeps the run's summary
+    note = workbench.locator(".aimass-register-note:visible")
+    note.filter(has_text=re.compile(r"registered tour-mlp:1")).wait_for(timeout=WAIT_MS)
+    wait_status(r"succeeded")
     screenshot("tour-2-train", workbench)
 
     # (3) Search: 2 trials of 1 epoch; the history chart fills; the study finishes; Register best

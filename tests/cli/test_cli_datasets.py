@@ -78,6 +78,13 @@ def test_bad_data_gives_one_clear_line(tmp_path: Path) -> None:
         (("--source", "image_folder", "--path", str(empty)), "class folder(s) 'bird'"),
         (("--source", "image_folder", "--path", str(broken)), "bad.png"),
         (("--path", str(csv), "--target", "price"), "target column 'price' not found"),
+        (
+            (
+                "--path",
+                str(csv),
+            ),
+            "columns: 'a', 'cost'. Choose it with target='<column>'",
+        ),
     ]
     for args, message in cases:
         proc = aimass(ws, "datasets", "add", "bad", *args)

@@ -35,7 +35,7 @@ def test_structured_prune_removes_neurons_for_real(trained: Any) -> None:
     assert lineage["method"] == "prune:structured:0.5" and lineage["source"] == trained.ref
     assert lineage["details"]["hidden"] == [64, 32]
     assert child.lineage["export"]["parity"]["passed"]
-    assert child.metrics["test_accuracy"] == pytest.approx(row["accuracy"])
+    assert child.metrics["test_acc"] == pytest.approx(row["accuracy"])
 
 
 @pytest.mark.parametrize("scope", ["global", "layer"])

@@ -23,10 +23,10 @@ def test_quickstart_trains_registers_and_evaluates(tmp_path: Path) -> None:
     summary = json.loads(proc.stdout)
     assert summary["status"] == "succeeded"
     assert summary["model"] == "quickstart-digits:1"
-    assert summary["test_accuracy"] >= 0.95
+    assert summary["test_acc"] >= 0.95
     assert summary["test_samples"] > 200
     # The accuracy measured on the model reloaded from the registry matches the run's own test metric.
-    assert abs(summary["test_accuracy"] - summary["metrics"]["test_acc"]) < 1e-6
+    assert abs(summary["test_acc"] - summary["metrics"]["test_acc"]) < 1e-6
     # The short search ran its trials as worker jobs and found a good point.
     search = summary["search"]
     assert search["trials"] >= 4 and sum(search["states"].values()) == search["trials"]
@@ -46,7 +46,7 @@ def test_quickstart_trains_registers_and_evaluates(tmp_path: Path) -> None:
         "quickstart-digits:3",
     ]
     base, pruned, int8 = rows
-    assert abs(base["accuracy"] - summary["test_accuracy"]) < 0.01
+    assert abs(base["accuracy"] - summary["test_acc"]) < 0.01
     assert pruned["params"] < 0.5 * base["params"]
     assert pruned["size_bytes"] < 0.5 * base["size_bytes"]
     assert int8["size_bytes"] < 0.5 * pruned["size_bytes"]

@@ -137,3 +137,18 @@ def test_the_cache_keeps_a_dataset_until_it_is_registered_again(tmp_path: Path) 
     data.add("mine", {"source": "builtin", "name": "wine"}, workspace=ws)
     again = cache.get("mine", ws)
     assert again is not first and again.num_classes == 3 and len(again) == 178
+
+
+async def test_a_training_on_a_table_without_a_chosen_target_is_refused(
+    jp_fetch: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "points.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x1": rng.normal(size=30), "x2": rng.normal(size=30)}).to_csv(path, index=False)
+    spec = {"data": {"source": "csv", "path": str(path)}, "model": {"family": "mlp"}}
+    body = json.dumps({"kind": "train", "spec": spec})
+    code, payload = await api_error(jp_fetch, "jobs", method="POST", body=body)
+    assert code == 422, payload
+    assert payload["errors"][0]["field"] == "target"
+    message = payload["errors"][0]["message"]
+    assert "columns: 'x1', 'x2'" in message and '"target" in the REST body' in message

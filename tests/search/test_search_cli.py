@@ -79,7 +79,7 @@ def test_cli_search_end_to_end(tmp_path: Path) -> None:
         "hyperband",
         "--trials",
         "4",
-        "--parallel",
+        "--workers",
         "2",
         "--seed",
         "0",

@@ -49,8 +49,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     run = panel.run
     assert run.status == "succeeded", run.logs(tail=30)
     panel.register_name.value = "iris-mlp"
+    events["status_before_register"] = panel.status.value
     panel.register_button.click()
     events["status_after_register"] = panel.status.value
+    events["note_after_register"] = panel.register_note.value
     mv = registry.get("iris-mlp:1", workspace=ws)
     yield {"workspace": ws, "panel": panel, "run": run, "mv": mv, "events": events}
     panel.close()

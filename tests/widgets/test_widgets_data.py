@@ -192,3 +192,36 @@ def test_an_image_that_breaks_after_loading_shows_a_warning_in_its_place(
     html = panel.samples.view.value
     assert html.count("aimass-sample-error") == 1 and "cannot read the image" in html
     assert html.count("<img ") == len(dataset.y_train) - 1
+
+
+def test_target_dropdown_preselects_a_label_column_and_register_name_follows_the_file(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from aimass_lab.widgets import DataPanel
+
+    rng = np.random.default_rng(0)
+    points = pd.DataFrame({"x1": rng.normal(size=40), "x2": rng.normal(size=40)})
+    points.assign(x3=rng.random(40)).to_csv(tmp_path / "points.csv", index=False)
+    labelled = points.assign(x3=rng.random(40), Label=rng.choice(["a", "b"], 40))
+    labelled.to_csv(tmp_path / "flowers v2.csv", index=False)
+
+    panel = DataPanel(workspace=ws)
+    panel.source.value = "file"
+    panel.path.value = str(tmp_path / "points.csv")
+    assert panel.target.value == "" and panel.load_button.disabled  # nothing guessed
+    assert "x1, x2, x3" in panel.target.error.value
+    panel.target.value = "x3"
+    ds = panel.load()
+    assert ds is not None and ds.spec.target == "x3"
+    assert panel.register_name.value == "points-data"
+
+    # another file: its label column is chosen (not the previous x3), the name follows it
+    panel.path.value = str(tmp_path / "flowers v2.csv")
+    assert panel.target.value == "Label" and not panel.load_button.disabled
+    ds = panel.load()
+    assert ds is not None and ds.task == "classification" and "x3" in ds.feature_names
+    assert panel.register_name.value == "flowers-v2-data"
+    # a name the user typed is kept on the next load
+    panel.register_name.value = "my-flowers"
+    panel.load()
+    assert panel.register_name.value == "my-flowers"

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import aimass_lab._display
+from aimass_lab.specs import SearchSpec, default_space
 from aimass_lab.workspace import Workspace
 
 
@@ -161,7 +162,8 @@ def test_train_form_shows_invalid_values_and_disables_train(ws: Workspace) -> No
     assert set(panel.hparam_fields) == {"hidden", "layers", "dropout", "activation"}
 
     panel.hparam_fields["hidden"].value = 0
-    assert "between 1 and" in panel.hparam_fields["hidden"].error.value
+    assert "must be at least 1" in panel.hparam_fields["hidden"].error.value
+    assert "any" not in panel.hparam_fields["hidden"].error.value
     assert panel.train_button.disabled
     panel.hparam_fields["hidden"].value = 32
 
@@ -246,7 +248,8 @@ def test_data_panel_loads_a_builtin_and_shows_report_and_balance(ws: Workspace) 
     assert panel.register_button.disabled
     panel.register_name.value = "my-wine"
     panel.register_button.click()
-    assert "registered dataset my-wine" in panel.status.value
+    assert "registered <b>my-wine</b>" in panel.register_note.value
+    assert "loaded wine" in panel.status.value  # the summary stays
     assert panel.registered.control.options == ("my-wine",)
 
 
@@ -268,8 +271,12 @@ def test_data_panel_split_and_file_errors(ws: Workspace, tmp_path: Path) -> None
         {"rooms": rng.integers(1, 6, 60), "area": rng.random(60), "price": rng.random(60)}
     ).to_csv(csv, index=False)
     panel.path.value = str(csv)
-    assert panel.target.control.options == ("rooms", "area", "price")
-    assert panel.target.value == "price" and not panel.load_button.disabled
+    # no column is named like a label: none is chosen, Load waits for the user's choice
+    assert [v for _, v in panel.target.control.options] == ["", "rooms", "area", "price"]
+    assert panel.target.value == "" and panel.load_button.disabled
+    assert "rooms, area, price" in panel.target.error.value
+    panel.target.value = "price"
+    assert not panel.load_button.disabled
     ds = panel.load()
     assert ds is not None and ds.task == "regression"
     assert panel.balance_chart.layout.title.text.startswith("target distribution")
@@ -300,6 +307,9 @@ def test_search_form_marks_bad_ranges_objectives_and_combinations(ws: Workspace)
 
     panel = SearchPanel("iris", "mlp", workspace=ws)
     assert set(panel.space()) == {"lr", "hidden"} and not panel.start_button.disabled
+    # the same defaults as the spec and `aimass search`: pruner, space
+    assert panel.pruner.value == SearchSpec.model_fields["pruner"].default == "median"
+    assert panel.space() == default_space("mlp")
 
     panel.rows["lr"].low.value = -1.0
     assert "log scale needs positive bounds" in panel.rows["lr"].error.value
@@ -311,9 +321,10 @@ def test_search_form_marks_bad_ranges_objectives_and_combinations(ws: Workspace)
     panel.objectives.value = "val_acc"
     assert "is not &#x27;metric:min&#x27;" in panel.objectives.error.value
     panel.objectives.value = "val_acc:max, params:min"
-    panel.pruner.value = "median"
+    panel.pruner.value = "hyperband"
     assert "needs a single objective" in panel.pruner.error.value
-    panel.pruner.value = "auto"
+    panel.pruner.value = "median"  # the default: no pruning with several objectives
+    assert not panel.pruner.error.value
     panel.sampler.value = "cmaes"
     assert "single objective" in panel.sampler.error.value
     panel.sampler.value = "nsga2"
@@ -442,3 +453,38 @@ def test_refresh_from_another_thread_is_serialised(ws: Workspace) -> None:
         t.join()
     assert not errors
     assert "no registered model" in panel.status.value
+
+
+def test_a_panel_names_its_button_where_a_message_suggests_a_cli_command(ws: Workspace) -> None:
+    from aimass_lab.errors import AimassError
+    from aimass_lab.serve.deploy._deploy import _check_same_model
+    from aimass_lab.widgets import DeployPanel
+
+    running = {"state": "running", "versions": [{"ref": "other:1"}]}
+    with pytest.raises(AimassError) as info:
+        _check_same_model(running, "ep", type("MV", (), {"name": "iris-mlp"})())  # type: ignore[arg-type]
+    assert "aimass deployments stop ep" in str(info.value)  # the CLI's hint, from the stage
+    panel = DeployPanel(workspace=ws)
+    try:
+        panel.show_error(info.value)
+        assert "(the Stop endpoint button)" in panel.status.value
+        assert "aimass deployments" not in panel.status.value
+    finally:
+        panel.close()
+
+
+def test_compress_offers_the_model_just_registered(ws: Workspace, tmp_path: Path) -> None:
+    from common_helpers import train_digits
+
+    import aimass_lab as am
+
+    first = train_digits(ws, tmp_path / "a", name="first-mlp", epochs=1)
+    train_digits(ws, tmp_path / "b", name="second-mlp", epochs=1)
+    wb = am.Workbench(workspace=ws)
+    try:
+        assert wb.compress_panel.model.value == "second-mlp:1"  # newest first
+        for callback in wb.train_panel.on_registered:  # as the Train panel's Register does
+            callback(first)
+        assert wb.compress_panel.model.value == "first-mlp:1"
+    finally:
+        wb.close()

@@ -47,7 +47,10 @@ def test_the_chart_gains_points_and_the_end_shows_a_confusion_matrix(
 def test_register_from_the_panel_and_browse_it(trained: dict[str, Any]) -> None:
     from aimass_lab.widgets import ModelsPanel
 
-    assert "registered iris-mlp:1" in trained["events"]["status_after_register"]
+    events = trained["events"]
+    # the note sits beside the Register button; the run's summary stays in the status line
+    assert "registered <b>iris-mlp:1</b>" in events["note_after_register"]
+    assert events["status_after_register"] == events["status_before_register"]
     panel = trained["panel"]
     panel.register_name.value = "bad name!"
     assert panel.register_button.disabled and "&#9888;" in panel.register_name.error.value
