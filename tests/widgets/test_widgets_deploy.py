@@ -57,7 +57,7 @@ def test_compress_panel_runs_a_job_and_picks_a_variant(ws: Workspace) -> None:
     from aimass_lab.widgets import _display
 
     shown = _display.panel_for(panel.report)  # a CompressionReport's rich display
-    assert isinstance(shown, CompressPanel) and list(shown.chart.data[0].customdata) == refs
+    assert isinstance(shown, CompressPanel) and list(shown.points.customdata) == refs
     shown.close()
     handed: list[str] = []
     panel.on_deploy.append(handed.append)
