@@ -217,7 +217,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
         return [
             widgets.HBox([form_left, form_right]),
             actions,
-            widgets.HBox([self.progress, self.eta]),
+            widgets.HBox([self.progress, self.eta, self.smoothing]),
             self.status,
             self.chart,
             self.evaluation_box,
