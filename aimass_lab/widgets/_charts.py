@@ -72,8 +72,9 @@ def live_train_figure(task: str | None) -> tuple[go.FigureWidget, dict[str, int]
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
-            "tickmode": "auto",
-            "nticks": 6,  # its own round ticks, not the left axis' grid
+            "tickmode": "auto",  # its own round ticks, not synced to the left axis' grid
+            "nticks": 6,
+            "automargin": True,  # the margin grows to hold its ticks and title
         },
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 50, "r": 60, "t": 40, "b": 40},  # room for the right axis' title

@@ -52,7 +52,7 @@ class EndpointMetrics:
         self.metrics_chart = go.FigureWidget(fig)
         self.metrics_chart.update_layout(
             height=260,
-            margin={"l": 40, "r": 10, "t": 40, "b": 30},
+            margin={"l": 40, "r": 24, "t": 40, "b": 30},
             template="plotly_white",
             showlegend=True,
             legend={"orientation": "h", "y": -0.2},
