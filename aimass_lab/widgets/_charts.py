@@ -77,7 +77,7 @@ def live_train_figure(task: str | None) -> tuple[go.FigureWidget, dict[str, int]
             "automargin": True,  # the margin grows to hold its ticks and title
         },
         legend={"orientation": "h", "y": -0.25},
-        margin={"l": 50, "r": 60, "t": 40, "b": 40},  # room for the right axis' title
+        margin={"l": 50, "r": 85, "t": 40, "b": 40},  # room for the right axis' title
     )
     set_waiting(fig, "no run yet: press Train and its curves draw here")
     names = ["train_loss", "train_loss_epoch", "val_loss"]

@@ -11,12 +11,14 @@ class and text. Screenshots: ``.test-artifacts/browser/layout-<width>-<tab>.png`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
 
 import nbformat
 from browser_helpers import run_all
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 WIDTHS = (1400, 900)
 TABS = ("Data", "Train", "Search", "Compress", "Models", "Deploy")
@@ -49,8 +51,9 @@ OVERFLOW_JS = r"""(root) => {
     const text = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 70);
     return `<${el.tagName.toLowerCase()} class="${cls.trim().slice(0, 80)}"> "${text}"`;
   };
-  const shown = (el) => el.getClientRects().length > 0 &&
-    getComputedStyle(el).visibility !== 'hidden';
+  // on screen: not in a hidden tab (display: none or content-visibility: hidden)
+  const shown = (el) => el.getClientRects().length > 0 && el.checkVisibility({
+    contentVisibilityAuto: true, opacityProperty: true, visibilityProperty: true});
   const skip = new Set(['INPUT', 'SELECT', 'TEXTAREA', 'OPTION', 'svg', 'CANVAS']);
   for (const el of root.querySelectorAll('*')) {
     if (!(el instanceof HTMLElement) || skip.has(el.tagName) || !shown(el)) { continue; }
@@ -59,6 +62,23 @@ OVERFLOW_JS = r"""(root) => {
     const clips = ['hidden', 'clip'].includes(style.overflowX) || style.textOverflow === 'ellipsis';
     if (clips && el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
       problems.push(`cut (${el.scrollWidth} px of content in ${el.clientWidth} px): ${name(el)}`);
+    }
+  }
+  // content that sticks out of the widget on the right (cut by the output area), unless it
+  // is inside a box of the widget that scrolls
+  const edge = root.getBoundingClientRect().right;
+  const scrolls = (el) => {
+    for (let p = el.parentElement; p && p !== root; p = p.parentElement) {
+      if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) { return true; }
+    }
+    return false;
+  };
+  for (const el of root.querySelectorAll('*')) {
+    if (!shown(el) || el.closest('.js-plotly-plot svg')) { continue; }
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > edge + 1 && !scrolls(el) &&
+        !(el.parentElement && el.parentElement.getBoundingClientRect().right > edge + 1)) {
+      problems.push(`out of the widget by ${Math.round(box.right - edge)} px: ${name(el)}`);
     }
   }
   const meets = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 &&
@@ -90,10 +110,15 @@ OVERFLOW_JS = r"""(root) => {
   return problems;
 }"""
 
-#: JavaScript: every Plotly chart of the visible tab has drawn (an SVG inside) and its size.
+#: JavaScript: every Plotly chart of the visible tab has drawn (an SVG inside) at its size
+#: (a window resize redraws them, a moment later).
 CHARTS_DRAWN_JS = """(root) => {
   const plots = [...root.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent);
-  return plots.every(p => p.querySelector('svg.main-svg') && p._fullLayout);
+  return plots.every(p => {
+    const svg = p.querySelector('svg.main-svg');
+    return svg && p._fullLayout &&
+      svg.getBoundingClientRect().width <= p.getBoundingClientRect().width + 1;
+  });
 }"""
 
 SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="aimass-sidebar"]'
@@ -102,20 +127,24 @@ SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="aimass-sidebar"]'
 def _write_notebook(path: Any) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
 
 
 def _settle(page: Any) -> None:
-    """Wait for the visible charts to draw, then for two animation frames (layout done)."""
-    page.wait_for_function(
-        f"({CHARTS_DRAWN_JS})(document.querySelector('.aimass-workbench'))",
-        timeout=60_000,
-        polling=250,
-    )
-    page.evaluate(
-        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-    )
+    """Wait for the visible charts to draw within their boxes (a chart that never fits is
+    left to the check to report), then for two animation frames (layout done)."""
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(
+            f"({CHARTS_DRAWN_JS})(document.querySelector('.aimass-workbench'))",
+            timeout=20_000,
+            polling=250,
+        )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def test_every_tab_and_the_sidebar_fit_at_two_widths(
@@ -129,27 +158,42 @@ def test_every_tab_and_the_sidebar_fit_at_two_widths(
     run_all(page, "Python 3 (ipykernel)")
     workbench = page.locator(".aimass-workbench")
     workbench.wait_for(timeout=600_000)  # the cell trains, searches and compresses first
-    # the sidebar's item names are its own tests' business; here: the sidebar fits
-    page.locator(SIDEBAR_TAB).click()
     sidebar = page.locator("#aimass-sidebar")
-    sidebar.wait_for(state="visible")
-    sidebar.locator(".jp-AimassJob").first.wait_for(timeout=60_000)
 
     problems: list[str] = []
     for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 1000})
+        # tall enough for the notebook to show the whole Workbench (the screenshots)
+        page.set_viewport_size({"width": width, "height": 2600})
+        if sidebar.is_visible():  # the Workbench with the left area closed, then the sidebar
+            page.locator(SIDEBAR_TAB).click()
+            sidebar.wait_for(state="hidden")
         for title in TABS:
             workbench.get_by_role("tab", name=title, exact=True).click()
             _settle(page)
             found = page.evaluate(OVERFLOW_JS, workbench.element_handle())
             problems += [f"{width} px, {title} tab: {p}" for p in found]
             screenshot(f"layout-{width}-{title.lower()}", workbench)
+        page.locator(SIDEBAR_TAB).click()
+        sidebar.wait_for(state="visible")
+        sidebar.locator(".jp-AimassJob").first.wait_for(timeout=60_000)
         found = page.evaluate(OVERFLOW_JS, sidebar.element_handle())
         problems += [f"{width} px, sidebar: {p}" for p in found]
         screenshot(f"layout-{width}-sidebar", sidebar)
-    assert not problems, f"{len(problems)} layout problems:\n" + "\n".join(
-        dict.fromkeys(problems)
-    )
+    assert not problems, f"{len(problems)} layout problems:\n" + "\n".join(dict.fromkeys(problems))
+
+    # The run-comparison table (Train tab, "compare runs") sorts by a click on a header.
+    workbench.get_by_role("tab", name="Train", exact=True).click()
+    workbench.get_by_text("compare runs").click()
+    table = workbench.locator(".aimass-sort-table")
+    header = table.locator("th[data-column='run']")
+    header.wait_for()
+    for arrow, descending in (("▲", False), ("▼", True)):
+        header.click()
+        table.locator("th", has_text=f"run {arrow}").wait_for()
+        names = table.locator("tbody tr td:nth-child(1)").all_inner_texts()
+        assert len(names) >= 2, names
+        assert names == sorted(names, key=str.lower, reverse=descending), names
+    screenshot("compare-table-sorted", table)
 
 
 def test_overflow_check_names_cut_and_overlapping_text(lab_server: Any, page: Any) -> None:
