@@ -23,7 +23,8 @@ function cell(value) {
 function render({ model, el }) {
   const box = document.createElement("div");
   box.className = "aimass-sort-table aimass-scroll";
-  box.style.cssText = "max-width:100%;overflow-x:auto;";
+  el.style.cssText = "width:100%;min-width:0;";
+  box.style.cssText = "width:100%;max-width:100%;overflow-x:auto;";
   el.appendChild(box);
   const draw = () => {
     const columns = model.get("columns");
