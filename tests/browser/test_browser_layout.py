@@ -121,6 +121,15 @@ CHARTS_DRAWN_JS = """(root) => {
   });
 }"""
 
+#: JavaScript: the run-comparison table's first column is sorted (``descending`` or not).
+SORTED_JS = """(descending) => {
+  const cells = document.querySelectorAll('.aimass-sort-table tbody tr td:first-child');
+  const names = [...cells].map(td => td.textContent.toLowerCase());
+  const sorted = [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (descending) { sorted.reverse(); }
+  return names.length >= 2 && names.join('|') === sorted.join('|');
+}"""
+
 SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="aimass-sidebar"]'
 
 
@@ -147,6 +156,17 @@ def _settle(page: Any) -> None:
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
+def _problems(page: Any, root: Any) -> list[str]:
+    """The layout problems under ``root`` that last: a chart still redrawing after a tab
+    switch or a resize (its axes briefly at plotly's defaults) is given up to 10 s to settle."""
+    handle = root.element_handle()
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(
+            f"(root) => ({OVERFLOW_JS})(root).length === 0", arg=handle, timeout=10_000, polling=500
+        )
+    return list(page.evaluate(OVERFLOW_JS, handle))
+
+
 def test_every_tab_and_the_sidebar_fit_at_two_widths(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
@@ -170,30 +190,41 @@ def test_every_tab_and_the_sidebar_fit_at_two_widths(
         for title in TABS:
             workbench.get_by_role("tab", name=title, exact=True).click()
             _settle(page)
-            found = page.evaluate(OVERFLOW_JS, workbench.element_handle())
+            found = _problems(page, workbench)
             problems += [f"{width} px, {title} tab: {p}" for p in found]
             screenshot(f"layout-{width}-{title.lower()}", workbench)
         page.locator(SIDEBAR_TAB).click()
         sidebar.wait_for(state="visible")
         sidebar.locator(".jp-AimassJob").first.wait_for(timeout=60_000)
-        found = page.evaluate(OVERFLOW_JS, sidebar.element_handle())
+        found = _problems(page, sidebar)
         problems += [f"{width} px, sidebar: {p}" for p in found]
         screenshot(f"layout-{width}-sidebar", sidebar)
     assert not problems, f"{len(problems)} layout problems:\n" + "\n".join(dict.fromkeys(problems))
 
-    # The run-comparison table (Train tab, "compare runs") sorts by a click on a header.
+    # The run-comparison table (Train tab, "compare runs") fits and sorts by a click on a
+    # header (at 1400 px, the sidebar closed).
+    page.locator(SIDEBAR_TAB).click()
+    sidebar.wait_for(state="hidden")
+    page.set_viewport_size({"width": 1400, "height": 2600})
     workbench.get_by_role("tab", name="Train", exact=True).click()
     workbench.get_by_text("compare runs").click()
     table = workbench.locator(".aimass-sort-table")
+    table.wait_for()
+    _settle(page)
+    found = _problems(page, workbench)
+    assert not found, "compare runs:\n" + "\n".join(found)
     header = table.locator("th[data-column='run']")
     header.wait_for()
     for arrow, descending in (("▲", False), ("▼", True)):
         header.click()
         table.locator("th", has_text=f"run {arrow}").wait_for()
+        # the rows come back sorted from the kernel a moment after the header changed
+        page.wait_for_function(SORTED_JS, arg=descending, timeout=30_000, polling=250)
         names = table.locator("tbody tr td:nth-child(1)").all_inner_texts()
         assert len(names) >= 2, names
         assert names == sorted(names, key=str.lower, reverse=descending), names
-    screenshot("compare-table-sorted", table)
+    table.scroll_into_view_if_needed()
+    screenshot("compare-table-sorted", workbench)
 
 
 def test_overflow_check_names_cut_and_overlapping_text(lab_server: Any, page: Any) -> None:
