@@ -40,16 +40,16 @@ def test_compress_panel_runs_a_job_and_picks_a_variant(ws: Workspace) -> None:
     panel.stop_polling()
     poll_until(panel.refresh)
     assert panel.job.status == "succeeded", panel.status.value
-    refs = list(panel.chart.data[0].customdata)
+    refs = list(panel.points.customdata)
     assert refs == ["iris-mlp:1", "iris-mlp:2", "iris-mlp:3"]
-    assert len(panel.chart.data[1].x) >= 1  # the Pareto front
+    assert len(panel.front_line.x) >= 1  # the Pareto front (drawn first: under the markers)
     assert "prune:structured:0.5" in panel.table.value
 
     class Points:
         point_inds = [2]
 
     assert panel.deploy_button.disabled
-    panel._on_point_click(panel.chart.data[0], Points())
+    panel._on_point_click(panel.points, Points())
     assert panel.selected == "iris-mlp:3" and "quantize" in panel.selected_label.value
     panel.alias.value = "edge"
     panel.alias_button.click()
