@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import plotly.graph_objects as go
 
+from aimass_lab.widgets._chart_style import metric_colour, waiting_annotation
+
 if TYPE_CHECKING:
     from aimass_lab.train import Run
 
@@ -16,6 +18,7 @@ __all__ = [
     "evaluation_figure",
     "lineage_figure",
     "live_train_figure",
+    "set_waiting",
 ]
 
 _HEIGHT = 300
@@ -29,14 +32,26 @@ EVAL_BATCH = 250
 def empty_figure(title: str = "", height: int = _HEIGHT, **layout: Any) -> go.FigureWidget:
     """An empty FigureWidget with a compact layout."""
     fig = go.FigureWidget()
+    layout.setdefault("margin", {"l": 50, "r": 20, "t": 40, "b": 40})
     fig.update_layout(
         title={"text": title, "font": {"size": 13}},
         height=height,
-        margin={"l": 50, "r": 20, "t": 40, "b": 40},
         template="plotly_white",
         **layout,
     )
     return fig
+
+
+def set_waiting(fig: go.FigureWidget, text: str | None) -> None:
+    """Say in an empty chart what it waits for, its axes hidden; ``None``: show the data."""
+    others = [a for a in fig.layout.annotations if a.name != "waiting"]
+    shown = [a.text for a in fig.layout.annotations if a.name == "waiting"]
+    if shown == ([text] if text else []):
+        return
+    with fig.batch_update():
+        fig.layout.annotations = others + ([waiting_annotation(text)] if text else [])
+        fig.update_xaxes(visible=text is None)
+        fig.update_yaxes(visible=text is None)
 
 
 def live_train_figure(task: str | None) -> tuple[go.FigureWidget, dict[str, int]]:
@@ -52,9 +67,19 @@ def live_train_figure(task: str | None) -> tuple[go.FigureWidget, dict[str, int]
         "training",
         xaxis={"title": "step"},
         yaxis={"title": "loss"},
-        yaxis2={"title": "metric", "overlaying": "y", "side": "right", "showgrid": False},
+        yaxis2={
+            "title": "metric",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "tickmode": "auto",  # its own round ticks, not synced to the left axis' grid
+            "nticks": 6,
+            "automargin": True,  # the margin grows to hold its ticks and title
+        },
         legend={"orientation": "h", "y": -0.25},
+        margin={"l": 50, "r": 85, "t": 40, "b": 40},  # room for the right axis' title
     )
+    set_waiting(fig, "no run yet: press Train and its curves draw here")
     names = ["train_loss", "train_loss_epoch", "val_loss"]
     metrics = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
     names += [f"val_{m}" for m in metrics]
@@ -66,29 +91,43 @@ def live_train_figure(task: str | None) -> tuple[go.FigureWidget, dict[str, int]
 
 
 def add_metric_trace(fig: go.FigureWidget, name: str) -> None:
-    """A trace of one metric (step on x); losses on the left axis, others on the right, the
-    learning rate (``lr``: recorded at every step of a scheduled run) on its own log axis."""
+    """Two traces of one metric (step on x), in its own colour (the same in every run): the
+    raw values, faint (filled only while the chart is smoothed), then the line shown. Losses
+    on the left axis, others on the right, the learning rate (``lr``: recorded at every step
+    of a scheduled run) on its own log axis."""
     is_loss = "loss" in name
     step = name in ("train_loss", "lr")
     if name == "lr":
         fig.update_layout(
             yaxis3={
                 "title": "lr", "overlaying": "y", "side": "right", "anchor": "free",
-                "autoshift": True, "type": "log", "showgrid": False,
+                "autoshift": True, "type": "log", "showgrid": False, "tickmode": "auto",
             }
         )  # fmt: skip
+    colour = metric_colour(name)
+    axis = "y" if is_loss else ("y3" if name == "lr" else "y2")
+    visible = (
+        True if name in ("train_loss", "val_loss", "val_acc", "val_rmse", "lr") else "legendonly"
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[], y=[], name=f"{name} (raw)", mode="lines", yaxis=axis, legendgroup=name,
+            showlegend=False, hoverinfo="skip", line={"width": 1, "color": colour},
+            opacity=0.25, visible=visible,
+        )
+    )  # fmt: skip
     fig.add_trace(
         go.Scatter(
             x=[],
             y=[],
             name=name,
             mode="lines" if step else "lines+markers",
-            yaxis="y" if is_loss else ("y3" if name == "lr" else "y2"),
-            line={"width": 1 if step else 2},
-            opacity=0.6 if step else 1.0,
-            visible=True
-            if name in ("train_loss", "val_loss", "val_acc", "val_rmse", "lr")
-            else "legendonly",
+            yaxis=axis,
+            legendgroup=name,
+            line={"width": 1.5 if step else 2, "color": colour},
+            marker={"color": colour},
+            opacity=0.8 if step else 1.0,
+            visible=visible,
         )
     )
 
@@ -282,7 +321,7 @@ def lineage_figure(
             height=220,
             showlegend=False,
             xaxis={"visible": False},
-            yaxis={"visible": False, "range": [-1, 1]},
+            yaxis={"visible": False, "range": [-0.9, 1.2]},
         )
         fig.add_trace(
             go.Scatter(x=[], y=[], mode="lines", line={"color": "#bbb"}, hoverinfo="skip")
@@ -324,9 +363,16 @@ def lineage_figure(
         fig.data[0].y = []
         fig.data[1].x = xs
         fig.data[1].y = ys
+        # labels below the low nodes and above the high ones: neighbours never share a line
         fig.data[1].text = [f"{n['kind']}<br>{n['label']}" for n in nodes]
+        fig.data[1].textposition = ["top center" if y else "bottom center" for y in ys]
+        fig.data[1].cliponaxis = False
         fig.data[1].customdata = [n.get("detail", "") for n in nodes]
         fig.data[1].marker.color = [_KIND_COLOURS.get(n["kind"], "#999") for n in nodes]
         fig.layout.annotations = annotations
         fig.layout.xaxis.range = [-0.6, max(len(nodes) - 0.4, 1)]
+        fig.layout.yaxis.range = [-0.9, 1.2]
+    set_waiting(fig, None if nodes else "pick a version to see its lineage")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig

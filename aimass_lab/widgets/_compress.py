@@ -32,6 +32,7 @@ from aimass_lab.widgets._base import (
     set_options,
     spec_messages,
 )
+from aimass_lab.widgets._chart_style import pareto_front_2d, waiting_annotation
 from aimass_lab.widgets._charts import empty_figure
 from aimass_lab.widgets._common import fmt_seconds, version_refs
 
@@ -81,8 +82,8 @@ class CompressPanel(Panel):
     press Run: a detached ``compress`` job prunes, factorises, distils and quantises, exports
     each variant to ONNX, checks parity, measures it and registers it as a child version.
     The table and the chart (test metric against ONNX Runtime latency, marker size by file
-    size, the Pareto front joined) fill in when the job ends. Click a point to pick a
-    variant, then set an alias or deploy it.
+    size, the Pareto front of these two axes dotted under the markers) fill in when the job
+    ends. Click a point to pick a variant, then set an alias or deploy it.
 
     Parameters
     ----------
@@ -189,6 +190,14 @@ class CompressPanel(Panel):
             height=340,
             xaxis={"title": "ONNX Runtime CPU p50 latency (ms)"},
         )
+        # The front first: drawn under the markers, and never hovered, so that a click on a
+        # marker (its centre included) picks the variant, not the line.
+        self.chart.add_trace(
+            go.Scatter(
+                x=[], y=[], mode="lines", line={"dash": "dot", "color": "#888"},
+                name="Pareto front", hoverinfo="skip",
+            )
+        )  # fmt: skip
         self.chart.add_trace(
             go.Scatter(
                 x=[],
@@ -200,10 +209,10 @@ class CompressPanel(Panel):
                 marker={"opacity": 0.75},
             )
         )
-        self.chart.add_trace(
-            go.Scatter(x=[], y=[], mode="lines", line={"dash": "dot"}, name="Pareto front")
-        )
-        self.chart.data[0].on_click(self._on_point_click)
+        self.chart.layout.annotations = [waiting_annotation("waiting for a compress job's report")]
+        self.chart.update_layout(xaxis_visible=False, yaxis_visible=False)
+        self.points, self.front_line = self.chart.data[1], self.chart.data[0]
+        self.points.on_click(self._on_point_click)
         self.selected_label = widgets.HTML("<i>click a point to pick a variant</i>")
         self.alias = Field(
             "alias",
@@ -360,19 +369,29 @@ class CompressPanel(Panel):
     def show_report(self, report: CompressionReport) -> None:
         """Fill the table and the chart from a report."""
         self.report = report
-        self.table.value = report._repr_html_()
+        self.table.value = f"<div class='aimass-scroll'>{report._repr_html_()}</div>"
         rows = [
             r
             for r in report.rows
             if r.get(report.metric) is not None and r.get("ort_cpu_p50_ms") is not None
         ]
         largest = max((r.get("size_bytes") or 1 for r in rows), default=1) or 1
-        front = sorted(report.pareto(), key=lambda r: r.get("ort_cpu_p50_ms") or 0.0)
+        # the front of what is plotted: latency (lower is better) against the metric
+        front = [
+            rows[i]
+            for i in pareto_front_2d(
+                [(r["ort_cpu_p50_ms"], r[report.metric]) for r in rows],
+                maximize_y=report.higher_is_better,
+            )
+        ]
         with self.chart.batch_update():
-            points = self.chart.data[0]
+            points = self.points
             points.x = [r["ort_cpu_p50_ms"] for r in rows]
             points.y = [r[report.metric] for r in rows]
             points.text = [r["method"] for r in rows]
+            points.textposition = [
+                "top center" if i % 2 == 0 else "bottom center" for i in range(len(rows))
+            ]
             points.customdata = [r["version"] for r in rows]
             points.marker.size = [
                 10 + 40 * ((r.get("size_bytes") or 0) / largest) ** 0.5 for r in rows
@@ -382,9 +401,11 @@ class CompressPanel(Panel):
                 + report.metric
                 + " %{y:.4g}<br>p50 %{x:.3g} ms<extra></extra>"
             )
-            self.chart.data[1].x = [r.get("ort_cpu_p50_ms") for r in front]
-            self.chart.data[1].y = [r.get(report.metric) for r in front]
+            self.front_line.x = [r.get("ort_cpu_p50_ms") for r in front]
+            self.front_line.y = [r.get(report.metric) for r in front]
             self.chart.layout.yaxis.title = f"test {report.metric}"
+            self.chart.layout.annotations = []
+            self.chart.update_layout(xaxis_visible=True, yaxis_visible=True)
 
     # -- picking ------------------------------------------------------------------------------
     def _on_point_click(self, trace: Any, points: Any, _state: Any = None) -> None:

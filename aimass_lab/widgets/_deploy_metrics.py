@@ -10,11 +10,14 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from aimass_lab.widgets._base import Field, esc
+from aimass_lab.widgets._charts import set_waiting
 
 __all__ = ["HISTORY", "EndpointMetrics"]
 
 #: Points kept on the live metric charts (one per refresh).
 HISTORY = 300
+#: What the metric charts say before the endpoint has answered a request.
+_WAITING = "waiting for the first request to this endpoint (try it above)"
 
 
 class EndpointMetrics:
@@ -52,7 +55,7 @@ class EndpointMetrics:
         self.metrics_chart = go.FigureWidget(fig)
         self.metrics_chart.update_layout(
             height=260,
-            margin={"l": 40, "r": 10, "t": 40, "b": 45},
+            margin={"l": 40, "r": 24, "t": 40, "b": 45},
             template="plotly_white",
             showlegend=True,
             legend={"orientation": "h", "y": -0.35},
@@ -67,6 +70,7 @@ class EndpointMetrics:
         self.metrics_chart.add_trace(
             go.Scatter(x=[], y=[], mode="lines", name="error %"), row=1, col=3
         )
+        set_waiting(self.metrics_chart, _WAITING)
         self.metrics_table = widgets.HTML()
 
     def _check_limits(self, _change: Any = None) -> None:
@@ -103,6 +107,7 @@ class EndpointMetrics:
             "errors": errors,
         }
         self._history.append(point)
+        set_waiting(self.metrics_chart, None if requests else _WAITING)
         hist = list(self._history)
         ts = [p["t"] for p in hist]
         with self.metrics_chart.batch_update():

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ModelsPanel", "deployments_of"]
 
+#: The model and version lists keep their width; the record beside them takes the rest.
+_FIXED = widgets.Layout(flex="0 0 auto")
+
 
 def deployments_of(mv: ModelVersion, workspace: Workspace) -> list[dict[str, Any]]:
     """The workspace's deployments that serve ``mv`` (empty when serving is unavailable)."""
@@ -89,15 +92,16 @@ class ModelsPanel(Panel):
             widgets.HBox([section("registry"), self.refresh_button]),
             widgets.HBox(
                 [
-                    widgets.VBox([widgets.Label("models"), self.names]),
-                    widgets.VBox([widgets.Label("versions"), self.versions]),
+                    widgets.VBox([widgets.Label("models"), self.names], layout=_FIXED),
+                    widgets.VBox([widgets.Label("versions"), self.versions], layout=_FIXED),
                     widgets.VBox(
-                        [
+                        layout=widgets.Layout(flex="1 1 24em", min_width="0"),
+                        children=[
                             self.details,
                             widgets.HBox(
                                 [self.alias.box, self.set_alias_button, self.remove_alias_button]
                             ),
-                        ]
+                        ],
                     ),
                 ]
             ),

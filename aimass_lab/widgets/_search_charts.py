@@ -10,7 +10,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from aimass_lab.widgets._base import esc
-from aimass_lab.widgets._charts import empty_figure
+from aimass_lab.widgets._chart_style import nice_ticks
+from aimass_lab.widgets._charts import empty_figure, set_waiting
 from aimass_lab.widgets._common import fmt_seconds
 
 if TYPE_CHECKING:
@@ -38,6 +39,17 @@ def pair(*boxes: widgets.Box) -> widgets.Box:
     return widgets.Box(list(boxes), layout=widgets.Layout(flex_flow="row wrap"))
 
 
+def _numeric_dimension(label: str, values: list[float]) -> dict[str, Any]:
+    """A numeric axis of parallel coordinates with round ticks (1-2-5 steps) over its range."""
+    ticks = nice_ticks(min(values), max(values), 5) if values else []
+    dim: dict[str, Any] = {"label": label, "values": values}
+    if len(ticks) > 1:
+        dim["range"] = [ticks[0], ticks[-1]]
+        dim["tickvals"] = ticks
+        dim["ticktext"] = [f"{t:g}" for t in ticks]
+    return dim
+
+
 class SearchCharts:
     """Mixin of the Search panel: its figures, made once, and their updates from the trials."""
 
@@ -61,20 +73,22 @@ class SearchCharts:
             self.intermediate_chart.add_trace(
                 go.Scatter(x=[], y=[], mode="lines+markers", name=name, line=line)
             )
-        self.parallel_chart = empty_figure("parallel coordinates")
-        self.parallel_chart.add_trace(go.Parcoords(dimensions=[], line={"colorscale": "Viridis"}))
+        # the axis titles of parallel coordinates sit above the plot: room between them and
+        # the chart's title, and at the sides for the first and last axis' ticks
+        self.parallel_chart = empty_figure(
+            "parallel coordinates", margin={"l": 60, "r": 70, "t": 90, "b": 30}
+        )
+        self.parallel_chart.add_trace(
+            go.Parcoords(dimensions=[], line={"colorscale": "Viridis"}, labelangle=0)
+        )
         self.importance_chart = empty_figure("parameter importances")
         self.importance_chart.add_trace(go.Bar(x=[], y=[], orientation="h", name="importance"))
-        self.importance_chart.add_annotation(
-            text=f"shown once {MIN_IMPORTANCE_TRIALS} trials have finished",
-            x=0.5,
-            y=0.5,
-            xref="paper",
-            yref="paper",
-            showarrow=False,
-            font={"color": "#888"},
+        set_waiting(
+            self.importance_chart, f"shown once {MIN_IMPORTANCE_TRIALS} trials have finished"
         )
-        self.importance_chart.update_layout(xaxis_visible=False, yaxis_visible=False)
+        for chart in (self.history_chart, self.parallel_chart):
+            set_waiting(chart, "waiting for the first finished trial")
+        set_waiting(self.intermediate_chart, "waiting for the first epoch of a trial")
         self.pareto_chart = empty_figure("Pareto front")
         self.pareto_chart.add_trace(
             go.Scatter(
@@ -90,6 +104,7 @@ class SearchCharts:
                 marker={"color": "#d62728", "size": 11},
             )
         )
+        set_waiting(self.pareto_chart, "drawn for a search of two objectives")
         self.trials_view = widgets.HTML()
 
     def _update_charts(
@@ -115,6 +130,7 @@ class SearchCharts:
         for y in ys:
             best.append(y if not best else (max(best[-1], y) if maximize else min(best[-1], y)))
         with self.history_chart.batch_update():
+            set_waiting(self.history_chart, None if xs else "waiting for the first finished trial")
             self.history_chart.data[0].x = xs
             self.history_chart.data[0].y = ys
             self.history_chart.data[0].customdata = xs
@@ -136,6 +152,10 @@ class SearchCharts:
             lx.append(None)
             ly.append(None)
         with self.intermediate_chart.batch_update():
+            empty = not (lines[False][0] or lines[True][0])
+            set_waiting(
+                self.intermediate_chart, "waiting for the first epoch of a trial" if empty else None
+            )
             self.intermediate_chart.data[0].x, self.intermediate_chart.data[0].y = lines[False]
             self.intermediate_chart.data[1].x, self.intermediate_chart.data[1].y = lines[True]
             self.intermediate_chart.layout.yaxis.title = metric
@@ -146,7 +166,7 @@ class SearchCharts:
         for name in names:
             values = [t.params.get(name) for t in complete]
             if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                dims.append({"label": name, "values": [float(v) for v in values]})
+                dims.append(_numeric_dimension(name, [float(v) for v in values]))
             else:
                 cats = sorted({str(v) for v in values})
                 dims.append(
@@ -159,13 +179,17 @@ class SearchCharts:
                 )
         objective = [float(t.values[0]) for t in complete]
         if complete:
-            dims.append({"label": metric, "values": objective})
+            dims.append(_numeric_dimension(metric, objective))
         with self.parallel_chart.batch_update():
+            set_waiting(
+                self.parallel_chart, None if dims else "waiting for the first finished trial"
+            )
             self.parallel_chart.data[0].dimensions = dims
             self.parallel_chart.data[0].line = {
                 "color": objective,
                 "colorscale": "Viridis",
                 "showscale": bool(objective),
+                "colorbar": {"thickness": 10, "x": 1.02},
             }
 
     def _update_pareto(self, study: Study, complete: list[Any], metrics: list[str]) -> None:
@@ -175,6 +199,9 @@ class SearchCharts:
         on = sorted((t for t in complete if t.number in front), key=lambda t: t.values[0])
         off = [t for t in complete if t.number not in front]
         with self.pareto_chart.batch_update():
+            set_waiting(
+                self.pareto_chart, None if complete else "waiting for the first finished trial"
+            )
             self.pareto_chart.data[0].x = [t.values[0] for t in off]
             self.pareto_chart.data[0].y = [t.values[1] for t in off]
             self.pareto_chart.data[0].customdata = [t.number for t in off]
@@ -195,8 +222,7 @@ class SearchCharts:
             return
         items = sorted(importances.items(), key=lambda kv: kv[1])
         with self.importance_chart.batch_update():
-            self.importance_chart.layout.annotations = []
-            self.importance_chart.update_layout(xaxis_visible=True, yaxis_visible=True)
+            set_waiting(self.importance_chart, None)
             self.importance_chart.data[0].x = [float(v) for _k, v in items]
             self.importance_chart.data[0].y = [k for k, _v in items]
 
@@ -222,7 +248,7 @@ class SearchCharts:
                 f"<td>{esc(values)}</td><td>{esc(params)}</td><td>{duration}</td></tr>"
             )
         self.trials_view.value = (
-            "<table style='font-size:12px'><thead><tr><th>trial</th><th>state</th>"
+            "<div class='aimass-scroll'><table style='font-size:12px'><thead><tr><th>trial</th><th>state</th>"
             f"<th>{esc(', '.join(metrics))}</th><th>params</th><th>time</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
         )

@@ -57,7 +57,7 @@ class ParamRow:
             ", ".join(str(c) for c in choices or []), layout=widgets.Layout(width="14em")
         )
         self.error = widgets.HTML()
-        label = widgets.Label(f"{name} ({kind})", layout=widgets.Layout(width="11em"))
+        label = widgets.Label(f"{name} ({kind})", layout=widgets.Layout(width="15em"))
         if kind == "categorical":
             inputs: list[widgets.Widget] = [self.choices]
         else:

@@ -224,7 +224,7 @@ class TrainPanel(LiveRun, RunComparison, DataPicker, PretrainedChoice, Panel):
             widgets.HBox([form_left, form_right]),
             actions,
             self.confirm.box,
-            widgets.HBox([self.progress, self.eta]),
+            widgets.HBox([self.progress, self.eta, self.smoothing]),
             self.status,
             self.chart,
             self.evaluation_box,

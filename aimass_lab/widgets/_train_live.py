@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from aimass_lab.widgets._base import downsample, esc, log_html
+from aimass_lab.widgets._chart_style import ema
 from aimass_lab.widgets._charts import (
     add_metric_trace,
     evaluate_run,
     evaluation_figure,
     live_train_figure,
+    set_waiting,
 )
 from aimass_lab.widgets._common import fmt_seconds
 
@@ -41,12 +43,24 @@ class LiveRun:
         def refresh_run_list(self) -> None: ...
 
     def _build_live(self, task: str | None) -> None:
-        """The progress bar, its text, the live chart (for ``task``), the log, the evaluation."""
+        """The progress bar, its text, the live chart (for ``task``), the smoothing slider,
+        the log, the evaluation."""
         self.progress = widgets.FloatProgress(
             value=0.0, min=0.0, max=1.0, description="", layout=widgets.Layout(width="20em")
         )
         self.eta = widgets.HTML("")
         self.chart, self._trace_index = live_train_figure(task)
+        self.smoothing = widgets.FloatSlider(
+            value=0.6,
+            min=0.0,
+            max=0.99,
+            step=0.01,
+            description="smoothing",
+            readout_format=".2f",
+            tooltip="exponential moving average of the curves; the raw values stay faint behind",
+            layout=widgets.Layout(width="22em"),
+        )
+        self.smoothing.observe(lambda _c: self._draw_curves(set(self._series)), "value")
         self.log_view = widgets.HTML("")
         self.evaluation_box = widgets.VBox()
 
@@ -63,18 +77,52 @@ class LiveRun:
             ys.append(p["value"])
             changed.add(name)
         for name in sorted(changed - set(self._trace_index)):
-            add_metric_trace(self.chart, name)  # a metric not foreseen: its own trace, once
+            add_metric_trace(self.chart, name)  # a metric not foreseen: its own traces, once
             self._trace_index[name] = len(self.chart.data) - 1
-        if changed:
-            with self.chart.batch_update():
-                for name in changed:
-                    x, y = downsample(*self._series[name])
-                    trace = self.chart.data[self._trace_index[name]]
-                    trace.x, trace.y = x, y
+        if not self._series:
+            set_waiting(self.chart, "waiting for the first training step of the run")
+        elif changed:
+            self._draw_curves(changed)
+
+    def _draw_curves(self, names: set[str]) -> None:
+        """Set the traces of ``names``: the smoothed line, and the raw values faint behind."""
+        weight = float(self.smoothing.value)
+        with self.chart.batch_update():
+            if names:
+                set_waiting(self.chart, None)
+            for name in names:
+                if name not in self._trace_index:
+                    continue
+                xs, ys = self._series[name]
+                smooth = weight > 0 and name != "lr" and len(ys) > 1
+                main = self.chart.data[self._trace_index[name]]
+                raw = self.chart.data[self._trace_index[name] - 1]
+                shown = (
+                    [float("nan") if v is None else v for v in ema(ys, weight)] if smooth else ys
+                )
+                main.x, main.y = downsample(xs, shown)
+                raw.x, raw.y = downsample(xs, ys) if smooth else ([], [])
 
     def _update_progress(self, job: Any) -> None:
-        """The progress bar (coloured by the job's state), elapsed time and ETA."""
+        """The progress bar (coloured by the job's state), elapsed time and ETA.
+
+        While the job has not reported its progress yet, it is estimated from the steps
+        already logged: the steps of the first finished epoch times the epochs; before the
+        first epoch ends, the bar says how many steps are in.
+        """
         progress = 1.0 if job.state == "succeeded" else float(job.progress or 0.0)
+        steps = self._series.get("train_loss", ([], []))[0]
+        epochs_done = len(self._series.get("val_loss", ([], []))[0])
+        max_epochs = getattr(getattr(self.run, "spec", None), "max_epochs", None)
+        known = f"{progress:.0%}"
+        if job.state != "succeeded" and steps and max_epochs:
+            if epochs_done:
+                done = max(steps)  # the global step after each batch: 1, 2, ...
+                per_epoch = self._series["val_loss"][0][0] or done / epochs_done
+                progress = max(progress, min(1.0, done / (per_epoch * max_epochs)))
+                known = f"{progress:.0%}"
+            elif progress == 0.0:
+                known = f"{max(steps)} steps into epoch 1 of {max_epochs}"
         self.progress.value = min(1.0, max(0.0, progress))
         self.progress.bar_style = {
             "succeeded": "success",
@@ -84,7 +132,7 @@ class LiveRun:
         }.get(job.state, "info")
         elapsed = fmt_seconds(job.duration_s)
         eta = f" · ETA {fmt_seconds(job.eta_s)}" if job.eta_s is not None else ""
-        self.eta.value = f"{progress:.0%} · {esc(job.state)} · elapsed {elapsed}{eta}"
+        self.eta.value = f"{known} · {esc(job.state)} · elapsed {elapsed}{eta}"
 
     def _last_values(self) -> dict[str, float]:
         return {name: ys[-1] for name, (_xs, ys) in self._series.items() if ys}

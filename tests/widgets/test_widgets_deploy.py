@@ -49,16 +49,16 @@ def test_compress_panel_runs_a_job_and_picks_a_variant(ws: Workspace) -> None:
     panel.stop_polling()
     poll_until(panel.refresh)
     assert panel.job.status == "succeeded", panel.status.value
-    refs = list(panel.chart.data[0].customdata)
+    refs = list(panel.points.customdata)
     assert refs == ["iris-mlp:1", "iris-mlp:2", "iris-mlp:3"]
-    assert len(panel.chart.data[1].x) >= 1  # the Pareto front
+    assert len(panel.front_line.x) >= 1  # the Pareto front (drawn first: under the markers)
     assert "prune:structured:0.5" in panel.table.value
 
     class Points:
         point_inds = [2]
 
     assert panel.deploy_button.disabled
-    panel._on_point_click(panel.chart.data[0], Points())
+    panel._on_point_click(panel.points, Points())
     assert panel.selected == "iris-mlp:3" and "quantize" in panel.selected_label.value
     panel.alias.value = "edge"
     panel.alias_button.click()
@@ -66,7 +66,7 @@ def test_compress_panel_runs_a_job_and_picks_a_variant(ws: Workspace) -> None:
     from aimass_lab.widgets import _display
 
     shown = _display.panel_for(panel.report)  # a CompressionReport's rich display
-    assert isinstance(shown, CompressPanel) and list(shown.chart.data[0].customdata) == refs
+    assert isinstance(shown, CompressPanel) and list(shown.points.customdata) == refs
     shown.close()
     handed: list[str] = []
     panel.on_deploy.append(handed.append)
@@ -80,6 +80,8 @@ def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
     from aimass_lab.widgets import DeployPanel, ModelsPanel
 
     panel = DeployPanel(workspace=ws)
+    waiting = [a.text for a in panel.metrics_chart.layout.annotations if a.name == "waiting"]
+    assert waiting and "waiting for the first request" in waiting[0]  # no made-up axes
     panel.model.value = "iris-mlp:1"
     panel.endpoint_name.value = "bad name!"
     assert panel.deploy_button.disabled and "&#9888;" in panel.endpoint_name.error.value
@@ -129,6 +131,7 @@ def test_deploy_panel_deploys_splits_alerts_and_rolls_back(
     assert panel.refresh() is True
     rps = panel.metrics_chart.data[0].y
     assert len(rps) >= 2 and panel.metrics_chart.data[2].y[-1] > 0
+    assert not [a for a in panel.metrics_chart.layout.annotations if a.name == "waiting"]
     assert panel.alerts and "p99 latency" in panel.alert.value
     panel.p99_limit.value = 0.0
     assert not panel.alerts and panel.alert.value == ""

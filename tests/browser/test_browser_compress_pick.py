@@ -1,0 +1,66 @@
+"""Picking a variant on the Compress chart in a real JupyterLab: a click on the exact centre of
+a marker (where the dotted Pareto line passes too) picks it; Set alias and Deploy come alive."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import nbformat
+from browser_helpers import run_all
+from playwright.sync_api import expect
+
+CELLS = [
+    "import aimass_lab as am\n"
+    "from aimass_lab.widgets import CompressPanel\n"
+    "run = am.train('iris', max_epochs=1, name='pick-run', wait=True)\n"
+    "mv = run.register('iris-pick')\n"
+    "report = am.compress.compress(mv.ref, [{'method': 'quantize', 'mode': 'int8-dynamic'}])\n"
+    "panel = CompressPanel(report=report)\n"
+    "panel",
+]
+
+#: JavaScript: the page centres of the markers of the "variants" trace, with their refs.
+MARKERS_JS = """() => {
+  const plot = document.querySelector('.aimass-panel .js-plotly-plot');
+  const i = plot.data.findIndex(t => t.name === 'variants');
+  const trace = plot.querySelectorAll('.scatterlayer .trace')[i];
+  return [...trace.querySelectorAll('.points path.point')].map((p, k) => {
+    const r = p.getBoundingClientRect();
+    return {x: r.left + r.width / 2, y: r.top + r.height / 2, ref: plot.data[i].customdata[k]};
+  });
+}"""
+
+
+def test_a_click_on_the_centre_of_a_marker_picks_the_variant(
+    lab_server: Any, page: Any, screenshot: Any
+) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(lab_server.root_dir / "pick.ipynb"))
+    page.goto(f"{lab_server.url}lab/workspaces/pick/tree/pick.ipynb?reset&token={lab_server.token}")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    run_all(page, "Python 3 (ipykernel)")
+    panel = page.locator(".aimass-panel")
+    panel.wait_for(timeout=300_000)
+    page.wait_for_function(f"({MARKERS_JS})().length >= 2", timeout=60_000, polling=250)
+    deploy = panel.get_by_role("button", name=re.compile("Deploy"))
+    alias_button = panel.get_by_role("button", name=re.compile("Set alias"))
+    expect(deploy).to_be_disabled()
+    panel.get_by_placeholder("edge").fill("edge")
+    panel.get_by_placeholder("edge").press("Tab")
+    # the chart in view, then where its markers are on the page now
+    panel.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    markers = page.evaluate(MARKERS_JS)
+    for marker in markers:  # each marker in turn: its centre picks it
+        page.mouse.move(marker["x"], marker["y"])
+        page.mouse.click(marker["x"], marker["y"])
+        panel.get_by_text(f"picked {marker['ref']}").wait_for(timeout=30_000)
+        expect(deploy).to_be_enabled()
+        expect(alias_button).to_be_enabled()
+    screenshot("compress-picked", panel)
