@@ -37,12 +37,12 @@ class EndpointMetrics:
         self.p99_limit = Field(
             "alert when p99 above (ms; 0 = off)",
             widgets.FloatText(0.0, layout=widgets.Layout(width="7em")),
-            width="17em",
+            width="20em",
         )
         self.error_limit = Field(
             "alert when errors above (%; 0 = off)",
             widgets.FloatText(0.0, layout=widgets.Layout(width="7em")),
-            width="17em",
+            width="20em",
         )
         self.alert = widgets.HTML()
         for f in (self.p99_limit, self.error_limit):

@@ -141,6 +141,8 @@ class TryIt:
         self.try_image = widgets.FileUpload(accept="image/*", multiple=False)
         self.try_image.observe(self._image_changed, "value")
         self.try_note = widgets.HTML()
+        # until a deployment is shown, neither: its model's kind says which one it takes
+        self.try_text.layout.display = self.try_image.layout.display = "none"
         self.try_box = widgets.VBox([self.try_note, self.try_text, self.try_image])
 
     def _try_rows(self) -> list[widgets.Widget]:
