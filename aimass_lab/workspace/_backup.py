@@ -233,7 +233,11 @@ def backup(
         _check_room(target, needed, free_bytes, "the backup's files")
         store_file = staging / snap.file
         copier.files.append(
-            {"path": snap.file, "size": store_file.stat().st_size, "sha256": sha256_file(store_file)}
+            {
+                "path": snap.file,
+                "size": store_file.stat().st_size,
+                "sha256": sha256_file(store_file),
+            }
         )
         for art in artifacts:
             copier.add(art, art.relative_to(workspace.path).as_posix())

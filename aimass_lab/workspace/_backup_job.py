@@ -10,9 +10,8 @@ cancel``) lets a backup in progress finish, then records the job ``stopped``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from aimass_lab.errors import AimassError, DataError
 from aimass_lab.workspace._backup import backup, parse_interval, prune_backups

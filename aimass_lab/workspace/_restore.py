@@ -76,7 +76,9 @@ def verify_backup(backup: str | os.PathLike[str]) -> dict[str, Any]:
         elif not path.is_file():
             problems.append(f"{rel}: missing")
         elif path.stat().st_size != entry["size"]:
-            problems.append(f"{rel}: {path.stat().st_size} bytes, the manifest says {entry['size']}")
+            problems.append(
+                f"{rel}: {path.stat().st_size} bytes, the manifest says {entry['size']}"
+            )
         elif (actual := sha256_file(path)) != entry["sha256"]:
             problems.append(f"{rel}: sha256 is {actual}, the manifest says {entry['sha256']}")
     if problems:
@@ -133,7 +135,9 @@ def verify_model_versions(ws: Workspace) -> list[str]:
                 problems.append(str(exc))
         checked.append(f"{name}:{version}")
     if problems:
-        raise IntegrityError("the restored registry failed verification:\n- " + "\n- ".join(problems))
+        raise IntegrityError(
+            "the restored registry failed verification:\n- " + "\n- ".join(problems)
+        )
     return checked
 
 
