@@ -175,7 +175,14 @@ def _plan(ws: Workspace, job_ids: list[str], digests: set[str]) -> tuple[list[Pa
 
 
 def _tree_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not _is_temp(p))
+    total = 0
+    for path in folder.rglob("*"):
+        if not _is_temp(path):
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except FileNotFoundError:  # removed meanwhile by a running job
+                pass
+    return total
 
 
 def _stamp(now: dt.datetime) -> str:

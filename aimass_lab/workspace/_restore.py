@@ -101,11 +101,17 @@ def _assemble(folder: Path, manifest: dict[str, Any], staging: Path) -> None:
         rel = str(entry["path"])
         if rel == store_file:
             continue
-        dst = staging / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(folder / rel, dst)
+        _copy_synced(folder / rel, staging / rel)
     if manifest["store"]["backend"] == "sqlite":
-        shutil.copyfile(folder / store_file, staging / "aimass.db")
+        _copy_synced(folder / store_file, staging / "aimass.db")
+
+
+def _copy_synced(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(src, "rb") as inp, open(dst, "wb") as out:
+        shutil.copyfileobj(inp, out, 1 << 20)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _close_interrupted_jobs(ws: Workspace, folder: Path) -> int:
