@@ -20,6 +20,7 @@ __all__ = ["backup_command", "restore_command"]
 )
 @click.option(
     "--keep",
+    metavar="N",
     type=click.IntRange(min=1),
     help="Keep only the newest N backups in DIRECTORY (older ones go after a new one is complete).",
 )
@@ -64,6 +65,7 @@ def backup_command(
 @click.option(
     "--db-url",
     "target_db",
+    metavar="URL",
     help="For a PostgreSQL backup: the empty database to restore the store into.",
 )
 @json_option

@@ -14,7 +14,8 @@ it is left out and listed under ``skipped`` in the manifest. Temp files of atomi
 (``*.tmp``, ``*.part``) and lock files are never copied: the file they become is.
 
 Everything goes into a hidden folder beside the backup, renamed to
-``aimass-backup-<UTC time>`` when complete; an interrupted backup leaves no backup.
+``aimass-backup-<UTC time>`` when complete; an interrupted backup leaves no backup, and its
+hidden folder is removed by the next backup into that folder once its process is gone.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aimass_lab._io import atomic_write_json, fsync_dir, sha256_file
+from aimass_lab._io import atomic_write_json, fsync_dir, is_stale_temp, sha256_file, temp_tag
 from aimass_lab._version import __version__
 from aimass_lab.errors import DataError, WorkspaceError
 from aimass_lab.workspace._backup_db import snapshot_store, sqlite_path
@@ -225,7 +226,8 @@ def backup(
     _check_room(target, _store_size(workspace), free_bytes, "the store's snapshot")
     now = dt.datetime.now(dt.timezone.utc)
     final = target / f"{BACKUP_PREFIX}{_stamp(now)}"
-    staging = target / f".{final.name}.partial-{os.getpid()}"
+    _remove_stale_staging(target)
+    staging = target / f".{final.name}.{temp_tag()}backup.part"
     staging.mkdir()
     try:
         copier = _Copier(staging)
@@ -276,6 +278,13 @@ def backup(
     return final
 
 
+def _remove_stale_staging(target: Path) -> None:
+    """Remove the hidden folders of backups (or removals) whose process is gone (killed)."""
+    for folder in target.glob(f".{BACKUP_PREFIX}*.part"):
+        if folder.is_dir() and is_stale_temp(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def list_backups(directory: str | os.PathLike[str]) -> list[Path]:
     """The complete backups in ``directory``, oldest first."""
     folder = Path(directory).expanduser()
@@ -295,7 +304,7 @@ def prune_backups(directory: str | os.PathLike[str], keep: int) -> list[Path]:
     removed = backups[:-keep]
     for old in removed:
         # Renamed first: a half-removed backup is never mistaken for a complete one.
-        doomed = old.with_name(f".{old.name}.removing")
+        doomed = old.with_name(f".{old.name}.{temp_tag()}removing.part")
         os.replace(old, doomed)
         shutil.rmtree(doomed)
     return removed

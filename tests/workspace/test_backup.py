@@ -4,8 +4,10 @@ SQLite and PostgreSQL stores, real pg_dump/psql)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from common_helpers import wait_for
 
 import aimass_lab as am
 from aimass_lab import registry
+from aimass_lab._io import temp_tag
 from aimass_lab.errors import IntegrityError, WorkspaceError
 from aimass_lab.workspace import (
     Workspace,
@@ -132,6 +135,15 @@ def test_backup_manifest_and_append_only_files(tmp_path: Path) -> None:
     (log,) = [p for p in paths if p.endswith("job.log")]
     assert (path / log).read_text() == "line 1\n"  # up to the last complete line
     assert not list(path.parent.glob(".*"))  # no staging folder left
+    # a backup killed mid-way left its hidden folder: the next backup removes it
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    tag = temp_tag().replace(str(os.getpid()), str(dead.pid), 1)
+    killed = path.parent / f".aimass-backup-20200101T000000.000Z.{tag}backup.part"
+    (killed / "store").mkdir(parents=True)
+    assert list_backups(path.parent) == [path]  # never taken for a backup
+    second = backup(ws, tmp_path / "b")
+    assert not killed.exists() and list_backups(path.parent) == [path, second]
 
 
 def test_restore_refuses_corrupted_backup_and_non_empty_target(tmp_path: Path) -> None:
