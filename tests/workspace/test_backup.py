@@ -87,6 +87,8 @@ def test_backup_while_a_training_and_a_search_run_restores_everything(
         assert jobs_before <= set(restored_jobs)
         assert restored_jobs[long_run.id].state == "interrupted"  # it was running
         assert "was running when backup" in str(restored_jobs[long_run.id].exit_reason)
+        (worker,) = [j for j in restored_jobs.values() if j.kind == "search"]
+        assert worker.state == "interrupted"  # the search was running too
         assert back.metrics(long_run.id) and back.last_metrics(first.id)
         assert [m.ref for m in registry.list(workspace=back)] == ["iris-mlp:1"]
         assert registry.verify("iris-mlp:1", back)["ok"]
