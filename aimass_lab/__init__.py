@@ -94,6 +94,9 @@ def _load_job_kinds() -> None:
     import aimass_lab.search
     import aimass_lab.serve
     import aimass_lab.train  # noqa: F401  (each registers its job kind on import)
+    from aimass_lab.workspace import BACKUP_KIND, register_job_kind, run_backup_job
+
+    register_job_kind(BACKUP_KIND, run_backup_job)  # the workspace's own kind
 
 
 _set_job_kind_loader(_load_job_kinds)

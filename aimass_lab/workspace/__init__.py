@@ -10,7 +10,10 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
   ``CompressJob``), the states, :func:`new_id`;
 - running a job: :func:`register_job_kind` (stages), :class:`JobContext` (what a job's
   function gets), :func:`start_job` + :func:`execute_job` (run one in this process),
-  :data:`IN_PROCESS`, :func:`is_primary_process`, :class:`JobInterrupted`.
+  :data:`IN_PROCESS`, :func:`is_primary_process`, :class:`JobInterrupted`;
+- backups: :func:`backup`, :func:`restore`, :func:`verify_backup`, :func:`schedule_backup`
+  (the ``backup`` job kind, the workspace's own), :func:`list_backups`, :func:`prune_backups`,
+  :func:`parse_interval`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from aimass_lab._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aimass_lab.workspace._artifacts import ArtifactStore
+    from aimass_lab.workspace._backup import backup, list_backups, parse_interval, prune_backups
+    from aimass_lab.workspace._backup_job import BACKUP_KIND, run_backup_job, schedule_backup
     from aimass_lab.workspace._handle import JobHandle
     from aimass_lab.workspace._jobs import (
         ACTIVE_STATES,
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
         register_job_kind,
         set_job_kind_loader,
     )
+    from aimass_lab.workspace._restore import restore, verify_backup
     from aimass_lab.workspace._runner import (
         JobContext,
         JobInterrupted,
@@ -70,6 +76,9 @@ if TYPE_CHECKING:
 
 _WHERE: dict[str, tuple[str, ...]] = {
     "_artifacts": ("ArtifactStore",),
+    "_backup": ("backup", "list_backups", "parse_interval", "prune_backups"),
+    "_backup_job": ("BACKUP_KIND", "run_backup_job", "schedule_backup"),
+    "_restore": ("restore", "verify_backup"),
     "_handle": ("JobHandle",),
     "_jobs": (
         "ACTIVE_STATES",
@@ -121,6 +130,7 @@ _LAZY = {name: f"{__name__}.{module}" for module, names in _WHERE.items() for na
 
 __all__ = [
     "ACTIVE_STATES",
+    "BACKUP_KIND",
     "AliasRow",
     "ArtifactStore",
     "DEFAULT_DIRNAME",
@@ -142,21 +152,29 @@ __all__ = [
     "SCHEMA_VERSION",
     "Store",
     "Workspace",
+    "backup",
     "current_workspace",
     "execute_job",
     "is_primary_process",
     "job_function",
     "job_kinds",
+    "list_backups",
     "new_id",
     "normalize_db_url",
+    "parse_interval",
+    "prune_backups",
     "redact_url",
     "register_job_kind",
     "resolve_workspace",
+    "restore",
+    "run_backup_job",
     "run_job_process",
+    "schedule_backup",
     "set_job_kind_loader",
     "set_current_workspace",
     "start_job",
     "utcnow",
+    "verify_backup",
 ]
 
 
