@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     )
     from aimass_lab.workspace._store import (
         SCHEMA_VERSION,
+        AlertRow,
         AliasRow,
         DatasetRow,
         DeploymentRow,
@@ -98,6 +99,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
     ),
     "_store": (
         "SCHEMA_VERSION",
+        "AlertRow",
         "AliasRow",
         "DatasetRow",
         "DeploymentRow",
@@ -121,6 +123,7 @@ _LAZY = {name: f"{__name__}.{module}" for module, names in _WHERE.items() for na
 
 __all__ = [
     "ACTIVE_STATES",
+    "AlertRow",
     "AliasRow",
     "ArtifactStore",
     "DEFAULT_DIRNAME",
