@@ -22,5 +22,7 @@ class AlertsHandler(BaseHandler):
     async def get(self) -> None:
         deployment = self.get_query_argument("deployment", None)
         state = self.get_query_argument("state", None)
-        limit = self.int_arg("limit", 100) or 100
-        self.reply(await self.call(_alerts, self.ws, deployment, state, limit))
+        limit = self.int_arg("limit", 100)
+        self.reply(
+            await self.call(_alerts, self.ws, deployment, state, 100 if limit is None else limit)
+        )
