@@ -66,6 +66,18 @@ export interface IDeployment {
   spec?: { model?: string; replicas?: number };
 }
 
+/** A rule of a deployment that fired or resolved (`GET alerts`, newest first). */
+export interface IAlert {
+  id: number;
+  deployment: string;
+  rule: string;
+  metric: string;
+  state: string;
+  value?: number | null;
+  at: string;
+  message?: string;
+}
+
 /** A dataset of the workspace (`GET datasets`). */
 export interface IDataset {
   name: string;
@@ -105,7 +117,8 @@ export const SECTIONS = [
   'models',
   'pretrained',
   'datasets',
-  'deployments'
+  'deployments',
+  'alerts'
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -123,6 +136,7 @@ export interface ISections {
   pretrained: ISection<IPretrained>;
   datasets: ISection<IDataset>;
   deployments: ISection<IDeployment>;
+  alerts: ISection<IAlert>;
 }
 
 const ROUTES: Record<SectionName, string> = {
@@ -131,7 +145,8 @@ const ROUTES: Record<SectionName, string> = {
   models: 'models',
   pretrained: 'pretrained',
   datasets: 'datasets',
-  deployments: 'deployments'
+  deployments: 'deployments',
+  alerts: 'alerts?limit=10'
 };
 
 /** What a section keeps of its route's answer (datasets: the registered ones). */
@@ -144,6 +159,10 @@ const UNWRAP: Partial<Record<SectionName, (answer: unknown) => unknown[]>> = {
   pretrained: answer => {
     const models = (answer as { models?: unknown } | null)?.models;
     return Array.isArray(models) ? models : [];
+  },
+  alerts: answer => {
+    const alerts = (answer as { alerts?: unknown } | null)?.alerts;
+    return Array.isArray(alerts) ? alerts : [];
   }
 };
 
@@ -166,7 +185,8 @@ export class AimassModel {
       models: { status: 'loading', items: [] },
       pretrained: { status: 'loading', items: [] },
       datasets: { status: 'loading', items: [] },
-      deployments: { status: 'loading', items: [] }
+      deployments: { status: 'loading', items: [] },
+      alerts: { status: 'loading', items: [] }
     };
   }
 
