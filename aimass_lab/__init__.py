@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from aimass_lab.compress import CompressionReport, compress, ensemble, export_onnx
     from aimass_lab.errors import AimassError
     from aimass_lab.search import Study, search
-    from aimass_lab.serve.deploy import Deployment, deploy
+    from aimass_lab.serve.deploy import Deployment, deploy, watch_alerts
+    from aimass_lab.serve.deploy import alert_history as alerts
     from aimass_lab.specs import DataSpec, ModelSpec, SearchSpec, TrainSpec
     from aimass_lab.train import Run, train
     from aimass_lab.widgets import Workbench
@@ -43,6 +44,7 @@ __all__ = [
     "Workbench",
     "Workspace",
     "__version__",
+    "alerts",
     "compress",
     "datasets",
     "deploy",
@@ -52,6 +54,7 @@ __all__ = [
     "search",
     "set_current_workspace",
     "train",
+    "watch_alerts",
 ]
 
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -75,6 +78,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Workbench": ("aimass_lab.widgets", "Workbench"),
     "deploy": ("aimass_lab.serve.deploy", "deploy"),
     "Deployment": ("aimass_lab.serve.deploy", "Deployment"),
+    "watch_alerts": ("aimass_lab.serve.deploy", "watch_alerts"),
+    "alerts": ("aimass_lab.serve.deploy", "alert_history"),
 }
 
 

@@ -1,8 +1,8 @@
 """The ``aimass`` command. Thin: it builds specs, calls the stages and reads the workspace.
 
 One module per command group registers its commands on the root group :data:`cli`
-(``_train``, ``_jobs``, ``_runs``, ``_datasets``, ``_models``, ``_ensemble``, ``_search``, ``_compress``,
-``_quickstart``, ``_serve``, ``_deploy``, ``_gc``, ``_backup``); ``_options`` holds the shared options and the
+(``_alerts``, ``_train``, ``_jobs``, ``_runs``, ``_datasets``, ``_models``, ``_ensemble``, ``_search``,
+``_compress``, ``_quickstart``, ``_serve``, ``_deploy``, ``_gc``, ``_backup``); ``_options`` holds the shared options and the
 options generated from spec fields, ``_output`` how results are printed. Heavy modules
 (torch, lightning, pandas) are imported inside commands, so ``aimass --help`` starts fast.
 """
@@ -10,6 +10,7 @@ options generated from spec fields, ``_output`` how results are printed. Heavy m
 from __future__ import annotations
 
 from aimass_lab.cli import (  # noqa: F401  (each registers its commands on `cli`)
+    _alerts,
     _backup,
     _compress,
     _datasets,

@@ -13,6 +13,7 @@ from typing import Any
 
 from jupyter_server.utils import url_path_join
 
+from aimass_lab.lab._alerts_api import AlertsHandler
 from aimass_lab.lab._base import API_PREFIX, BaseHandler, OpenAPIHandler, VersionHandler
 from aimass_lab.lab._datasets_api import DatasetReportHandler, DatasetSamplesHandler
 from aimass_lab.lab._deploy_api import (
@@ -76,6 +77,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"deployments/{_ID.format('name')}/rollback", DeploymentRollbackHandler),
     (f"deployments/{_ID.format('name')}/start", DeploymentStartHandler),
     (f"deployments/{_ID.format('name')}/metrics", DeploymentMetricsHandler),
+    ("alerts", AlertsHandler),
     ("compress", CompressHandler),
     ("openapi.json", OpenAPIHandler),
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aimass_lab._lazy import lazy_exports
+from aimass_lab.serve.deploy._alerts_job import run as _run_alerts
 from aimass_lab.serve.deploy._job import run as _run_job
 from aimass_lab.workspace import register_job_kind
 
@@ -30,13 +31,18 @@ if TYPE_CHECKING:
         KServeExportError,
         ServeError,
         TritonExportError,
+        alert_history,
+        alert_rules,
         deploy,
         deployments,
         export_kserve,
+        export_prometheus_rules,
         export_triton,
         get_deployment,
         parse_split,
         server_url,
+        stop_alerts,
+        watch_alerts,
     )
     from aimass_lab.serve.server import (
         LoadRequest,
@@ -56,9 +62,12 @@ __all__ = [
     "ServeError",
     "ServerConfig",
     "TritonExportError",
+    "alert_history",
+    "alert_rules",
     "deploy",
     "deployments",
     "export_kserve",
+    "export_prometheus_rules",
     "export_triton",
     "get_deployment",
     "keys_from_env",
@@ -66,7 +75,9 @@ __all__ = [
     "parse_split",
     "run_server",
     "server_url",
+    "stop_alerts",
     "summarize",
+    "watch_alerts",
 ]
 
 _SERVER = "aimass_lab.serve.server"
@@ -91,10 +102,16 @@ _LAZY: dict[str, str] = {
     "TritonExportError": _DEPLOY,
     "export_kserve": _DEPLOY,
     "KServeExportError": _DEPLOY,
+    "alert_history": _DEPLOY,
+    "alert_rules": _DEPLOY,
+    "export_prometheus_rules": _DEPLOY,
+    "stop_alerts": _DEPLOY,
+    "watch_alerts": _DEPLOY,
 }
 
 
 register_job_kind("serve", _run_job)
+register_job_kind("alerts", _run_alerts)
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

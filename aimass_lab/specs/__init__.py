@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+from aimass_lab.specs._alerts import ALERT_METRICS, ALERT_OPS, AlertRule, AlertSpec, parse_rule
 from aimass_lab.specs._base import Spec, one_of, read_yaml
 from aimass_lab.specs._catalog import (
     BUILTINS,
@@ -94,6 +95,11 @@ from aimass_lab.specs._search import (
 from aimass_lab.specs._train import EarlyStoppingSpec, TrainSpec, split_hparams
 
 __all__ = [
+    "ALERT_METRICS",
+    "ALERT_OPS",
+    "AlertRule",
+    "AlertSpec",
+    "parse_rule",
     "AugmentSpec",
     "BUILTINS",
     "BatchingSpec",

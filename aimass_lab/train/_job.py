@@ -156,6 +156,21 @@ def network_inputs(dataset: Any) -> dict[str, Any]:
     return {"input_kind": "text", "vocab_size": dataset.vocab_size, "pad_id": dataset.pad_id}
 
 
+def class_counts(dataset: Any) -> dict[str, int] | None:
+    """Rows of each class among the training labels (classification; ``None`` otherwise):
+    what the ``alerts`` watcher compares a deployment's predicted classes with (drift)."""
+    classes = getattr(dataset, "classes", None)
+    if dataset.task != "classification" or not classes:
+        return None
+    import numpy as np
+
+    y = np.asarray(dataset.y_train).astype(np.int64).ravel()
+    y = y[(y >= 0) & (y < len(classes))]
+    counts = np.bincount(y, minlength=len(classes))
+    names = json.loads(json.dumps(list(classes), default=str))
+    return {str(c): int(n) for c, n in zip(names, counts.tolist(), strict=True)}
+
+
 def pretrained_inputs(spec: TrainSpec, dataset: Any) -> dict[str, Any]:
     """What a pretrained network needs from the dataset: its image normalisation and classes."""
     if spec.model.family != "pretrained":
@@ -341,6 +356,7 @@ def write_model(
             if dataset.feature_names is not None
             else None,
             "target_stats": dataset.target_stats,
+            "class_counts": class_counts(dataset),
             "preprocess": dataset.preprocessor.state_dict(),
             "data_spec": spec.data.to_dict(),
             "data_fingerprint": dataset.fingerprint,

@@ -123,7 +123,8 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
     image for an image model). One slider per loaded version sets the traffic split, applied live
     (the others follow so that the split sums to 100); Rollback returns to the previous
     split. Requests per second, p50/p99 latency and the error rate are charted from the
-    server's metrics; an alert shows when p99 or the error rate crosses the thresholds set.
+    server's metrics; an alert shows when p99 or the error rate crosses the thresholds set,
+    and the alert history that the deployment's ``alerts`` watcher job recorded is listed.
 
     Parameters
     ----------
@@ -241,6 +242,7 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
             section("live metrics"),
             widgets.HBox([self.p99_limit.box, self.error_limit.box]),
             self.alert,
+            self.alert_history,
             self.metrics_chart,
             self.metrics_table,
         ]
@@ -486,6 +488,7 @@ class DeployPanel(TryIt, EndpointMetrics, Panel):
         dep = self.deployment
         if dep is None:
             return False
+        self.show_alert_history(dep.name)
         if dep.state != "running":
             self.info.value = f"<b>{esc(dep.name)}</b> — {esc(dep.state)}"
             return False

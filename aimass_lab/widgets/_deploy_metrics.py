@@ -1,4 +1,5 @@
-"""The live metrics of the Deploy panel: requests/s, latency, error rate, and alerts."""
+"""The live metrics of the Deploy panel: requests/s, latency, error rate, and alerts (the
+panel's own thresholds, and the history the workspace's ``alerts`` watcher recorded)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import plotly.graph_objects as go
 from aimass_lab.widgets._base import Field, esc
 from aimass_lab.widgets._charts import set_waiting
 
-__all__ = ["HISTORY", "EndpointMetrics"]
+__all__ = ["HISTORY", "EndpointMetrics", "alert_history_html"]
 
 #: Points kept on the live metric charts (one per refresh).
 HISTORY = 300
 #: What the metric charts say before the endpoint has answered a request.
 _WAITING = "waiting for the first request to this endpoint (try it above)"
+
+#: Seconds between two reads of the store's alert history while the panel polls.
+HISTORY_EVERY_S = 5.0
 
 
 class EndpointMetrics:
@@ -45,6 +49,9 @@ class EndpointMetrics:
             width="20em",
         )
         self.alert = widgets.HTML()
+        #: The store's alert history of the deployment (``aimass alerts watch`` records it).
+        self.alert_history = widgets.HTML()
+        self._history_read = -HISTORY_EVERY_S
         for f in (self.p99_limit, self.error_limit):
             f.control.observe(self._check_limits, "value")
         from plotly.subplots import make_subplots
@@ -154,6 +161,49 @@ class EndpointMetrics:
             if alerts
             else ""
         )
+
+    def show_alert_history(self, deployment: str, force: bool = False) -> None:
+        """Read the deployment's recorded alerts and watchers (every few seconds at most)."""
+        now = time.monotonic()
+        if not force and now - self._history_read < HISTORY_EVERY_S:
+            return
+        self._history_read = now
+        from aimass_lab.serve import alert_history, alert_rules
+
+        workspace = getattr(self, "workspace", None)
+        try:
+            rows = alert_history(deployment, limit=8, workspace=workspace)
+            watchers = alert_rules(deployment, workspace=workspace)
+        except Exception as exc:  # the store is busy: keep what is shown
+            self.alert_history.value = f"<small>alert history unavailable: {esc(str(exc))}</small>"
+            return
+        self.alert_history.value = alert_history_html(rows, watchers)
+
+
+def alert_history_html(rows: list[dict[str, Any]], watchers: list[dict[str, Any]]) -> str:
+    """The alert history table of the Deploy panel (newest first) and who watches."""
+    if watchers:
+        rules = "; ".join(
+            esc(str(r.get("name") or f"{r['metric']} {r['op']} {r['threshold']:g}"))
+            for w in watchers
+            for r in w["rules"]
+        )
+        head = f"<small>watched by job {esc(watchers[0]['job_id'])}: {rules}</small>"
+    else:
+        head = "<small>no alerts watcher (start one: <code>aimass alerts watch NAME --rule ...</code>)</small>"
+    if not rows:
+        return head
+    colour = {"firing": "#b71c1c", "resolved": "#2e7d32"}
+    body = "".join(
+        f"<tr><td>{esc(str(r['at'])[:19].replace('T', ' '))}</td>"
+        f"<td style='color:{colour.get(r['state'], '#333')}'><b>{esc(r['state'])}</b></td>"
+        f"<td>{esc(r['rule'])}</td><td>{_num(r.get('value'))}</td></tr>"
+        for r in rows
+    )
+    return (
+        f"{head}<table class='aimass-alert-history' style='font-size:12px'>"
+        f"<tr><th>at (UTC)</th><th>state</th><th>rule</th><th>value</th></tr>{body}</table>"
+    )
 
 
 def _num(value: Any) -> str:

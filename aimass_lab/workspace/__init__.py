@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     )
     from aimass_lab.workspace._store import (
         SCHEMA_VERSION,
+        AlertRow,
         AliasRow,
         DatasetRow,
         DeploymentRow,
@@ -107,6 +108,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
     ),
     "_store": (
         "SCHEMA_VERSION",
+        "AlertRow",
         "AliasRow",
         "DatasetRow",
         "DeploymentRow",
@@ -131,6 +133,7 @@ _LAZY = {name: f"{__name__}.{module}" for module, names in _WHERE.items() for na
 __all__ = [
     "ACTIVE_STATES",
     "BACKUP_KIND",
+    "AlertRow",
     "AliasRow",
     "ArtifactStore",
     "DEFAULT_DIRNAME",

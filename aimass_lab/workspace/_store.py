@@ -38,6 +38,7 @@ from aimass_lab.errors import SchemaVersionError, WorkspaceError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AlertRow",
     "AliasRow",
     "Base",
     "DatasetRow",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 #: The schema this release writes. Bump it and add a migration to change the tables.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utcnow() -> dt.datetime:
@@ -159,6 +160,26 @@ class DeploymentRow(Base):
     stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class AlertRow(Base):
+    """An alert's change of state (schema 4): a rule of a deployment fired or resolved."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_deployment_at", "deployment", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    op: Mapped[str] = mapped_column(String(8))
+    version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the watcher
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    message: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 # --------------------------------------------------------------------------------- migrations
 def _migrate_1_to_2(conn: Connection) -> None:
     """Schema 2 adds ``jobs.progress`` (fraction done, for progress bars and ETAs)."""
@@ -172,8 +193,17 @@ def _migrate_2_to_3(conn: Connection) -> None:
     DeploymentRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def _migrate_3_to_4(conn: Connection) -> None:
+    """Schema 4 adds the ``alerts`` table (alert history of the ``alerts`` watcher jobs)."""
+    AlertRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 #: ``MIGRATIONS[n]`` upgrades a store from schema ``n`` to ``n + 1``.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+    3: _migrate_3_to_4,
+}
 
 
 def normalize_db_url(url: str) -> str:

@@ -68,6 +68,18 @@ export interface IDeployment {
   spec?: { model?: string; replicas?: number };
 }
 
+/** A rule of a deployment that fired or resolved (`GET alerts`, newest first). */
+export interface IAlert {
+  id: number;
+  deployment: string;
+  rule: string;
+  metric: string;
+  state: string;
+  value?: number | null;
+  at: string;
+  message?: string;
+}
+
 /** A dataset of the workspace (`GET datasets`). */
 export interface IDataset {
   name: string;
@@ -107,7 +119,8 @@ export const SECTIONS = [
   'models',
   'pretrained',
   'datasets',
-  'deployments'
+  'deployments',
+  'alerts'
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -125,6 +138,7 @@ export interface ISections {
   pretrained: ISection<IPretrained>;
   datasets: ISection<IDataset>;
   deployments: ISection<IDeployment>;
+  alerts: ISection<IAlert>;
 }
 
 const ROUTES: Record<SectionName, string> = {
@@ -133,7 +147,8 @@ const ROUTES: Record<SectionName, string> = {
   models: 'models',
   pretrained: 'pretrained',
   datasets: 'datasets',
-  deployments: 'deployments'
+  deployments: 'deployments',
+  alerts: 'alerts?limit=10'
 };
 
 /** What a section keeps of its route's answer (datasets: the registered ones). */
@@ -146,6 +161,10 @@ const UNWRAP: Partial<Record<SectionName, (answer: unknown) => unknown[]>> = {
   pretrained: answer => {
     const models = (answer as { models?: unknown } | null)?.models;
     return Array.isArray(models) ? models : [];
+  },
+  alerts: answer => {
+    const alerts = (answer as { alerts?: unknown } | null)?.alerts;
+    return Array.isArray(alerts) ? alerts : [];
   }
 };
 
@@ -168,7 +187,8 @@ export class AimassModel {
       models: { status: 'loading', items: [] },
       pretrained: { status: 'loading', items: [] },
       datasets: { status: 'loading', items: [] },
-      deployments: { status: 'loading', items: [] }
+      deployments: { status: 'loading', items: [] },
+      alerts: { status: 'loading', items: [] }
     };
   }
 

@@ -10,6 +10,7 @@ import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { Actions, jobLabel, jobTitle, SERVE_KIND, shortId } from './actions';
+import { AlertRow } from './alerts';
 import { DatasetRow } from './datasets';
 import { PretrainedRow } from './pretrained';
 import {
@@ -41,7 +42,7 @@ export class AimassSidebar extends ReactWidget {
     this.addClass('jp-AimassSidebar');
     this.title.icon = aimassIcon;
     this.title.caption =
-      'AI Mass: jobs, studies, models, datasets, deployments';
+      'AI Mass: jobs, studies, models, datasets, deployments, alerts';
   }
 
   protected onAfterShow(msg: Message): void {
@@ -83,6 +84,7 @@ function SidebarView(props: {
   const running = s.jobs.items.filter(j => ACTIVE_STATES.includes(j.state));
   const server = running.find(j => j.kind === SERVE_KIND);
   const jobs = useStableOrder(s.jobs.items);
+  const firing = firingNow(s.alerts.items);
   return (
     <div className="jp-AimassSidebar-body">
       <header className="jp-AimassSidebar-header">
@@ -188,6 +190,17 @@ function SidebarView(props: {
           <DeploymentRow key={d.name} deployment={d} actions={actions} />
         ))}
       </Section>
+      <Section
+        name="alerts"
+        title="Alerts"
+        section={s.alerts}
+        extra={firing > 0 ? `${firing} firing` : undefined}
+        empty="No alerts recorded: aimass alerts watch NAME --rule '...' watches a deployment, also with no notebook open."
+      >
+        {s.alerts.items.map(a => (
+          <AlertRow key={a.id} alert={a} />
+        ))}
+      </Section>
     </div>
   );
 }
@@ -290,6 +303,22 @@ function Section(props: {
       {open && <div className="jp-AimassSection-body">{body}</div>}
     </section>
   );
+}
+
+/** Rules whose newest recorded change (the list is newest first) is "firing". */
+function firingNow(
+  alerts: { deployment: string; rule: string; state: string }[]
+): number {
+  const seen = new Set<string>();
+  let firing = 0;
+  for (const a of alerts) {
+    const key = `${a.deployment}\u0000${a.rule}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      firing += a.state === 'firing' ? 1 : 0;
+    }
+  }
+  return firing;
 }
 
 function StateBadge(props: { state: string }): JSX.Element {

@@ -49,3 +49,4 @@ def test_serve_page_examples_run(
     assert "the weights sum to 110, not 100" in printed
     assert "'digits-mlp/config.pbtxt'" in printed
     assert "stopped None" in printed
+    assert "alerts ['digits']" in printed  # the alerts watcher of "Alerts without a notebook"

@@ -15,7 +15,6 @@ from aimass_lab.workspace import SCHEMA_VERSION, Workspace
 
 
 def test_schema_2_workspace_is_migrated_to_3(workspace: Workspace, tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 3
     # Turn the fresh store into a schema-2 store, as the previous release wrote it.
     with workspace.store.engine.begin() as conn:
         conn.execute(text("DROP TABLE deployments"))
@@ -24,7 +23,7 @@ def test_schema_2_workspace_is_migrated_to_3(workspace: Workspace, tmp_path: Pat
         assert not inspect(conn).has_table("deployments")
     job = workspace.jobs.create("train", {"kept": True})
     reopened = Workspace(workspace.path, db_url=workspace.db_url)
-    assert reopened.store.schema_version == 3
+    assert reopened.store.schema_version == SCHEMA_VERSION  # and on to the newest schema
     with reopened.store.engine.connect() as conn:
         columns = {c["name"] for c in inspect(conn).get_columns("deployments")}
     assert {"name", "state", "spec", "job_id", "url", "versions", "split"} <= columns

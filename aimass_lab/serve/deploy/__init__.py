@@ -14,6 +14,14 @@ from aimass_lab._callable_module import make_callable
 from aimass_lab._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from aimass_lab.serve.deploy._alerts_job import (
+        ALERTS_KIND,
+        alert_history,
+        alert_rules,
+        export_prometheus_rules,
+        stop_alerts,
+        watch_alerts,
+    )
     from aimass_lab.serve.deploy._client import Client, ServeError
     from aimass_lab.serve.deploy._deploy import deploy, deployments, get_deployment
     from aimass_lab.serve.deploy._deployment import Deployment
@@ -31,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADMIN_KEY_FILE",
+    "ALERTS_KIND",
     "Client",
     "DeployError",
     "Deployment",
@@ -38,19 +47,31 @@ __all__ = [
     "SERVE_KIND",
     "ServeError",
     "TritonExportError",
+    "alert_history",
+    "alert_rules",
     "deploy",
     "deployments",
     "ensure_server",
     "export_kserve",
+    "export_prometheus_rules",
     "export_triton",
     "get_deployment",
     "parse_split",
     "server_job",
     "server_url",
+    "stop_alerts",
     "stop_server",
+    "watch_alerts",
 ]
 
+_ALERTS = "aimass_lab.serve.deploy._alerts_job"
 _LAZY: dict[str, str] = {
+    "ALERTS_KIND": _ALERTS,
+    "alert_history": _ALERTS,
+    "alert_rules": _ALERTS,
+    "export_prometheus_rules": _ALERTS,
+    "stop_alerts": _ALERTS,
+    "watch_alerts": _ALERTS,
     "Client": "aimass_lab.serve.deploy._client",
     "ServeError": "aimass_lab.serve.deploy._client",
     "deploy": "aimass_lab.serve.deploy._deploy",

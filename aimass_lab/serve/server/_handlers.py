@@ -347,7 +347,9 @@ async def infer(
     try:
         futs = submit_pieces(batcher, arrays, rows)
         handle = asyncio.get_running_loop().call_later(timeout, _expire, *futs)
-        return await _gather(futs)
+        outs = await _gather(futs)
+        count_predictions(app, version, outs)
+        return outs
     except Exception as exc:
         for f in futs:  # a piece failed or timed out: the others are not waited for
             f.cancel()
@@ -360,6 +362,22 @@ async def infer(
     finally:
         if handle is not None:
             handle.cancel()
+
+
+def count_predictions(app: ServeApp, version: ServedVersion, outs: list[Any]) -> None:
+    """Count a classifier's answered rows per predicted class (``aimass_predictions_total``):
+    one argmax and one bincount per request."""
+    card = version.card
+    if card is None or card.task == "regression" or not outs:
+        return
+    out = np.asarray(outs[0])
+    if out.ndim < 2 or out.shape[0] == 0 or out.dtype.kind not in "fiu":
+        return
+    flat = out.reshape(out.shape[0], -1)
+    if flat.shape[1] < 2:
+        return
+    counts = np.bincount(flat.argmax(axis=1), minlength=flat.shape[1])
+    app.metrics.observe_predictions(version.model, version.label, card.classes, counts.tolist())
 
 
 def _expire(*futs: asyncio.Future[Any]) -> None:

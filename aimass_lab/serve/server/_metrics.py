@@ -38,7 +38,8 @@ class Metrics:
     ``aimass_request_latency_seconds{route}`` (histogram), ``aimass_batch_size`` (rows per
     batch, histogram), ``aimass_batch_latency_seconds`` (engine time per batch, histogram),
     ``aimass_queue_depth`` (gauge), ``aimass_replicas_ready`` (gauge),
-    ``aimass_worker_restarts_total``, ``aimass_shadow_requests_total{outcome}``.
+    ``aimass_worker_restarts_total``, ``aimass_shadow_requests_total{outcome}``,
+    ``aimass_predictions_total{class}`` (rows answered per predicted class, classifiers).
 
     Values are plain Python numbers updated on the event loop (a few hundred nanoseconds per
     request); a private ``CollectorRegistry`` turns them into metric families when scraped.
@@ -56,6 +57,7 @@ class Metrics:
         self._replicas: dict[tuple[str, str], Callable[[], float]] = {}
         self._restarts: dict[tuple[str, str], int] = {}
         self._shadow: dict[tuple[str, str, str], int] = {}
+        self._predictions: dict[tuple[str, str], tuple[list[str], list[int]]] = {}
         #: The bytes of large request bodies held (set by the app: its body budget's use).
         self.body_bytes: Callable[[], float] = lambda: 0.0
         #: Requests being answered (set by the app; health and metrics not counted).
@@ -98,6 +100,24 @@ class Metrics:
 
     def restarted(self, model: str, version: str) -> None:
         self._restarts[(model, version)] = self._restarts.get((model, version), 0) + 1
+
+    def observe_predictions(
+        self, model: str, version: str, classes: list[Any] | None, counts: list[int]
+    ) -> None:
+        """Add the rows of one answer per predicted class (``counts[i]``: rows of class ``i``)."""
+        key = (model, version)
+        slot = self._predictions.get(key)
+        if slot is None or len(slot[1]) != len(counts):
+            names = (
+                [str(c) for c in classes]
+                if classes is not None and len(classes) == len(counts)
+                else [str(i) for i in range(len(counts))]
+            )
+            slot = self._predictions[key] = (names, [0] * len(counts))
+        totals = slot[1]
+        for i, n in enumerate(counts):
+            if n:
+                totals[i] += n
 
     def shadowed(self, model: str, version: str, outcome: str) -> None:
         key = (model, version, outcome)
@@ -169,6 +189,15 @@ class Metrics:
         for key3, n in list(self._shadow.items()):
             shadow.add_metric(list(key3), n)
         yield shadow
+        preds = CounterMetricFamily(
+            "aimass_predictions",
+            "Rows answered, per predicted class (classifiers).",
+            labels=[*mv, "class"],
+        )
+        for (model, version), (names, totals) in list(self._predictions.items()):
+            for name, n in zip(names, list(totals), strict=True):
+                preds.add_metric([model, version, name], n)
+        yield preds
         yield GaugeMetricFamily(
             "aimass_requests_in_flight",
             "Requests being answered (health and metrics not counted).",
@@ -222,7 +251,8 @@ def _quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
 
 def summarize(parsed: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
     """Per model and version: ``requests``, ``errors``, ``p50_ms``, ``p99_ms`` (from the
-    latency histogram, all routes but shadow copies), from :func:`parse_metrics` output."""
+    latency histogram, all routes but shadow copies) and ``predictions`` (rows per predicted
+    class), from :func:`parse_metrics` output."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
 
     def slot(labels: dict[str, str]) -> dict[str, Any] | None:
@@ -230,7 +260,8 @@ def summarize(parsed: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, di
         if not model or not version:
             return None
         return out.setdefault(model, {}).setdefault(
-            version, {"requests": 0, "errors": 0, "p50_ms": None, "p99_ms": None}
+            version,
+            {"requests": 0, "errors": 0, "p50_ms": None, "p99_ms": None, "predictions": {}},
         )
 
     for s in parsed.get("aimass_requests_total", []):
@@ -241,6 +272,11 @@ def summarize(parsed: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, di
         d = slot(s["labels"])
         if d is not None and s["labels"].get("route") != "shadow":
             d["errors"] += int(s["value"])
+    for s in parsed.get("aimass_predictions_total", []):
+        d = slot(s["labels"])
+        if d is not None:
+            name = str(s["labels"].get("class", ""))
+            d["predictions"][name] = d["predictions"].get(name, 0) + int(s["value"])
     buckets: dict[tuple[str, str], dict[float, float]] = {}
     for s in parsed.get("aimass_request_latency_seconds_bucket", []):
         labels = s["labels"]
