@@ -71,7 +71,7 @@ def test_bad_specs_name_what_is_accepted() -> None:
         AlertSpec(deployment="digits", rules=["p99_ms above 9", "p99_ms above 9"])
     with pytest.raises(SpecError, match=r"accepted: 'METRIC above\|below THRESHOLD"):
         parse_rule("p99 high")
-    with pytest.raises(SpecError, match="(?s)unknown alert metric 'p99'.*unknown alert op 'is'"):
+    with pytest.raises(SpecError, match=r"(?s)unknown alert metric 'p99'.*unknown alert op 'is'"):
         parse_rule("p99 is high")
     with pytest.raises(SpecError, match="interval_s"):
         AlertSpec(deployment="digits", rules=["p99_ms above 9"], interval_s=0)
@@ -110,7 +110,7 @@ def test_evaluator_fires_after_for_s_and_resolves() -> None:
         ("queue_depth above 3", "firing"),
     ]
     assert fired[0]["value"] == pytest.approx(50.0) and fired[1]["value"] == 5
-    assert "digits: error_rate_pct is 50, above 20 for 2 s" == fired[0]["message"]
+    assert fired[0]["message"] == "digits: error_rate_pct is 50, above 20 for 2 s"
     # the window forgets the errors: 10 s later only good requests came
     resolved = ev.observe(14.0, _scrape(120, 10, {}))
     assert [(c["rule"], c["state"]) for c in resolved] == [

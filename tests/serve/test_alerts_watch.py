@@ -28,7 +28,7 @@ class Hook:
         bodies: list[dict[str, Any]] = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 bodies.append(json.loads(self.rfile.read(length)))
                 self.send_response(204)
