@@ -189,10 +189,16 @@ class Metrics:
         for key3, n in list(self._shadow.items()):
             shadow.add_metric(list(key3), n)
         yield shadow
+        yield from self._collect_predictions_and_load()
+
+    def _collect_predictions_and_load(self) -> Iterator[Any]:
+        """The per-class prediction counter and the in-flight gauges."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         preds = CounterMetricFamily(
             "aimass_predictions",
             "Rows answered, per predicted class (classifiers).",
-            labels=[*mv, "class"],
+            labels=["model", "version", "class"],
         )
         for (model, version), (names, totals) in list(self._predictions.items()):
             for name, n in zip(names, list(totals), strict=True):
