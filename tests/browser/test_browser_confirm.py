@@ -129,7 +129,9 @@ def test_a_new_workbench_watches_the_running_job_and_cancel_asks(
     ws = Workspace(lab_server.workspace_path)
     run = _long_run(ws, "long-workbench")
     _write_notebook(lab_server.root_dir / "resume.ipynb")
-    page.goto(f"{lab_server.url}lab/tree/resume.ipynb?token={lab_server.token}")
+    page.goto(
+        f"{lab_server.url}lab/workspaces/resume/tree/resume.ipynb?reset&token={lab_server.token}"
+    )
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
     run_all(page, "Python 3 (ipykernel)")
 

@@ -46,7 +46,9 @@ def test_workbench_train_click_makes_the_chart_gain_points(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
     _write_notebook(lab_server.root_dir / "workbench.ipynb")
-    page.goto(f"{lab_server.url}lab/tree/workbench.ipynb?token={lab_server.token}")
+    page.goto(
+        f"{lab_server.url}lab/workspaces/workbench/tree/workbench.ipynb?reset&token={lab_server.token}"
+    )
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
     # the kernel is up when the status bar says so; then Run > Run All Cells
     run_all(page, "Python 3 (ipykernel)")
