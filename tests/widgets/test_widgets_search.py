@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from widgets_helpers import poll_until
+from widgets_helpers import poll_until, stop_polling
 
 import aimass_lab._display
 from aimass_lab.workspace import Workspace
@@ -29,7 +29,7 @@ def test_search_panel_runs_a_study_and_registers_a_clicked_point(
     assert panel.last_error is None, panel.status.value
     assert panel.study is not None and panel.study.name == "panel-study"
     assert [j.spec["study"] for j in ws.jobs.list(kind="search")] == ["panel-study"]
-    panel.stop_polling()
+    stop_polling(panel)  # and wait: a refresh under way would show an older state after ours
     poll_until(panel.refresh)
 
     study = panel.study
