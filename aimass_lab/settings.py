@@ -164,6 +164,14 @@ VARIABLES: tuple[Variable, ...] = (
         "Tables larger than this (MB, rows x columns x 8 bytes) are streamed when `streaming='auto'`.",
     ),
     Variable(
+        "user",
+        "AIMASS_USER",
+        None,
+        "str",
+        "Who you are in a shared workspace (owner of jobs, submissions); default "
+        "`JUPYTERHUB_USER`, else the login name.",
+    ),
+    Variable(
         "serve_test_delay_s",
         "AIMASS_SERVE_TEST_DELAY_S",
         0.0,
@@ -291,6 +299,10 @@ class Settings:
     @property
     def data_in_memory_mb(self) -> float:
         return cast("float", self._value("data_in_memory_mb"))
+
+    @property
+    def user(self) -> str | None:
+        return cast("str | None", self._value("user"))
 
     @property
     def serve_test_delay_s(self) -> float:

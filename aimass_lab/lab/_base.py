@@ -90,9 +90,22 @@ class BaseHandler(APIHandler):
     def ws(self) -> Any:
         return self.settings["aimass_lab"]["get_workspace"]()
 
+    @property
+    def user_name(self) -> str | None:
+        """The Jupyter Server identity of the request (``None`` when it has none)."""
+        user = self.current_user
+        name = getattr(user, "username", None) or getattr(user, "name", None)
+        return str(name) if name else None
+
     async def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run blocking stage code in a thread."""
-        return await asyncio.to_thread(func, *args, **kwargs)
+        """Run blocking stage code in a thread, acting as the request's user."""
+        from aimass_lab.workspace import acting_as
+
+        def run() -> Any:
+            with acting_as(self.user_name):
+                return func(*args, **kwargs)
+
+        return await asyncio.to_thread(run)
 
     def body(self) -> dict[str, Any]:
         """The JSON object sent as the request body."""

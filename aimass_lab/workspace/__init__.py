@@ -11,6 +11,7 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
 - running a job: :func:`register_job_kind` (stages), :class:`JobContext` (what a job's
   function gets), :func:`start_job` + :func:`execute_job` (run one in this process),
   :data:`IN_PROCESS`, :func:`is_primary_process`, :class:`JobInterrupted`;
+- who is acting: :func:`current_user`, :func:`acting_as` (owner of jobs in a shared workspace);
 - backups: :func:`backup`, :func:`restore`, :func:`verify_backup`, :func:`schedule_backup`
   (the ``backup`` job kind, the workspace's own), :func:`list_backups`, :func:`prune_backups`,
   :func:`parse_interval`.
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from aimass_lab.workspace._backup import backup, list_backups, parse_interval, prune_backups
     from aimass_lab.workspace._backup_job import BACKUP_KIND, run_backup_job, schedule_backup
     from aimass_lab.workspace._handle import JobHandle
+    from aimass_lab.workspace._identity import acting_as, current_user
     from aimass_lab.workspace._jobs import (
         ACTIVE_STATES,
         FINAL_STATES,
@@ -81,6 +83,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
     "_backup_job": ("BACKUP_KIND", "run_backup_job", "schedule_backup"),
     "_restore": ("restore", "verify_backup"),
     "_handle": ("JobHandle",),
+    "_identity": ("acting_as", "current_user"),
     "_jobs": (
         "ACTIVE_STATES",
         "FINAL_STATES",
@@ -155,7 +158,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "Store",
     "Workspace",
+    "acting_as",
     "backup",
+    "current_user",
     "current_workspace",
     "execute_job",
     "is_primary_process",

@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 
 from aimass_lab.errors import JobError, NotFoundError, accepted
 from aimass_lab.settings import env_name, settings
+from aimass_lab.workspace._identity import current_user
 from aimass_lab.workspace._kinds import IN_PROCESS, job_function
 from aimass_lab.workspace._store import JobRow, Store, utcnow
 
@@ -90,6 +91,8 @@ class Job:
     progress: float | None
     result: dict[str, Any] = field(default_factory=dict)
     parent_id: str | None = None
+    owner: str | None = None
+    kernel_id: str | None = None
 
     @classmethod
     def from_row(cls, row: JobRow) -> Job:
@@ -110,6 +113,8 @@ class Job:
             progress=row.progress,
             result=row.result or {},
             parent_id=row.parent_id,
+            owner=row.owner,
+            kernel_id=row.kernel_id,
         )
 
     @property
@@ -202,8 +207,9 @@ class JobManager:
         *,
         name: str | None = None,
         parent_id: str | None = None,
+        owner: str | None = None,
     ) -> Job:
-        """Record a queued job without starting it."""
+        """Record a queued job without starting it (owned by ``owner`` or :func:`current_user`)."""
         job_function(kind)  # JobError naming the registered kinds when it is unknown
         job_id = new_id()
         with self.store.session() as s:
@@ -217,6 +223,7 @@ class JobManager:
                     attempt=0,
                     created_at=utcnow(),
                     parent_id=parent_id,
+                    owner=owner or current_user(),
                 )
             )
         self.run_dir(job_id).mkdir(parents=True, exist_ok=True)

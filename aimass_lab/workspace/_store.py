@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The schema this release writes. Bump it and add a migration to change the tables.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def utcnow() -> dt.datetime:
@@ -98,6 +98,9 @@ class JobRow(Base):
     progress: Mapped[float | None] = mapped_column(Float, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # schema 5: who started the job (``current_user()``) and from which kernel, if any
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kernel_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class MetricRow(Base):
@@ -198,11 +201,22 @@ def _migrate_3_to_4(conn: Connection) -> None:
     AlertRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def _migrate_4_to_5(conn: Connection) -> None:
+    """Schema 5 (workshops and teams) adds ``jobs.owner`` and ``jobs.kernel_id``.
+
+    Its new tables are created by ``create_all`` after the migrations."""
+    columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
+    for name, sql_type in (("owner", "VARCHAR(200)"), ("kernel_id", "VARCHAR(64)")):
+        if name not in columns:
+            conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {name} {sql_type}"))
+
+
 #: ``MIGRATIONS[n]`` upgrades a store from schema ``n`` to ``n + 1``.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
+    4: _migrate_4_to_5,
 }
 
 

@@ -77,3 +77,24 @@ def test_artifacts_are_content_addressed_and_verified(workspace: Workspace, tmp_
     with pytest.raises(IntegrityError, match=r"weights\.safetensors is missing"):
         workspace.artifacts.verify(digest, label="weights.safetensors")
     assert not list((workspace.path / "artifacts" / "tmp").glob("*"))
+
+
+def test_schema_4_workspace_gains_job_owners(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A schema-4 store: no owner/kernel columns on jobs.
+    old = workspace.jobs.create("train", {"old": True})
+    with workspace.store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE jobs DROP COLUMN owner"))
+        conn.execute(text("ALTER TABLE jobs DROP COLUMN kernel_id"))
+        conn.execute(text("UPDATE aimass_meta SET value = '4' WHERE key = 'schema_version'"))
+    monkeypatch.setenv("AIMASS_USER", "ada")
+    reopened = Workspace(workspace.path, db_url=workspace.db_url)
+    assert reopened.store.schema_version == SCHEMA_VERSION
+    assert reopened.jobs.get(old.id).owner is None  # unknown for jobs of older releases
+    job = reopened.jobs.create("train", {})
+    assert reopened.jobs.get(job.id).owner == "ada"
+    assert reopened.jobs.get(job.id).to_dict()["owner"] == "ada"
+    other = reopened.jobs.create("train", {}, owner="grace")  # the REST API passes its identity
+    assert reopened.jobs.get(other.id).owner == "grace"
+    reopened.store.close()
