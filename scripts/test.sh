@@ -179,7 +179,7 @@ fi
 SEED="${AIMASS_TEST_SEED:-$(python -c 'import random; print(random.randrange(10**8))')}"
 aimass_section "pytest${*:+ $*} (random order, seed $SEED)"
 status=0
-python -m pytest -p randomly "--randomly-seed=$SEED" "$@" || status=$?
+python -m pytest -p randomly "--randomly-seed=$SEED" --durations=30 "$@" || status=$?
 if [ "$status" = 5 ] && [ "$#" -gt 0 ]; then
     echo "pytest collected no tests for these arguments (not a failure when arguments are given)"
     status=0

@@ -9,6 +9,7 @@ import ipywidgets as widgets
 
 from aimass_lab.widgets._base import Field, Panel, button, check_text, guarded, section
 from aimass_lab.widgets._charts import lineage_figure, lineage_nodes
+from aimass_lab.widgets._confirm import Confirm
 
 if TYPE_CHECKING:
     from aimass_lab.registry import ModelVersion
@@ -80,6 +81,7 @@ class ModelsPanel(Panel):
         self.set_alias_button = button("Set alias", "success", "tag")
         self.remove_alias_button = button("Remove alias", "", "times")
         self.refresh_button = button("Refresh", icon="refresh")
+        self.confirm = Confirm()
         self.set_alias_button.on_click(self._on_set_alias)
         self.remove_alias_button.on_click(self._on_remove_alias)
         self.refresh_button.on_click(lambda _b: self.refresh())
@@ -101,6 +103,7 @@ class ModelsPanel(Panel):
                             widgets.HBox(
                                 [self.alias.box, self.set_alias_button, self.remove_alias_button]
                             ),
+                            self.confirm.box,
                         ],
                     ),
                 ]
@@ -199,15 +202,24 @@ class ModelsPanel(Panel):
         self.versions.value = mv.ref
         self.show_status(f"{mv.name}:{alias} now points to {mv.ref}")
 
-    @guarded
     def _on_remove_alias(self, _button: Any = None) -> None:
-        from aimass_lab import registry
-
+        """Ask first: code, deployments and notebooks may load the model by this alias."""
         if self.version is None:
             return
-        alias = self.alias.value.strip()
-        registry.remove_alias(self.version.name, alias, workspace=self.workspace)
-        ref = self.version.ref
+        name, alias, ref = self.version.name, self.alias.value.strip(), self.version.ref
+        self.confirm.ask(
+            f"Remove alias {alias} from {ref}? What loads {name}:{alias} "
+            "(code, a deployment's next start) will no longer find it.",
+            f"Remove {alias}",
+            lambda: self._remove_alias(name, alias, ref),
+            keep=f"Keep {alias}",
+        )
+
+    @guarded
+    def _remove_alias(self, name: str, alias: str, ref: str) -> None:
+        from aimass_lab import registry
+
+        registry.remove_alias(name, alias, workspace=self.workspace)
         self.refresh()
         self.versions.value = ref
         self.show_status(f"alias {alias} removed from {ref}")

@@ -86,9 +86,10 @@ export class Actions {
         `models/${encodeURIComponent(version.ref)}/lineage`
       );
     } catch (error) {
-      Notification.error(`Lineage of ${version.ref}: ${message(error)}`, {
-        autoClose: 8000
-      });
+      notifyError(
+        `Lineage of ${version.ref}`,
+        `Lineage of ${version.ref}: ${message(error)}`
+      );
       return;
     }
     await showDialog({
@@ -186,24 +187,56 @@ export class Actions {
     pending: string,
     success: string
   ): Promise<T | undefined> {
-    // The notification only needs to know when the work settles, not its value.
-    const settled = work.then(() => null);
-    Notification.promise(settled, {
-      pending: { message: pending, options: { autoClose: false } },
-      success: { message: () => success, options: { autoClose: 4000 } },
-      error: {
-        message: (error: unknown) => message(error),
-        options: { autoClose: 10000 }
-      }
-    });
+    const id = Notification.emit(pending, 'in-progress', { autoClose: false });
     try {
-      return await work;
-    } catch {
+      const result = await work;
+      Notification.dismiss(id);
+      Notification.success(success, { autoClose: 4000 });
+      return result;
+    } catch (error) {
+      notifyError(pending, message(error), id);
       return undefined;
     } finally {
       await this.model.refresh();
     }
   }
+}
+
+/** Longer messages than this are cut by JupyterLab's toasts: they get a "Details" action. */
+export const TOAST_CHARS = 120;
+
+/**
+ * Show an error in a toast; a long one (JupyterLab cuts toasts at 140 characters) gets a
+ * "Details" action that opens the whole message in a dialog. Replaces the toast `id` when
+ * given (the pending notification of the same action).
+ */
+export function notifyError(what: string, text: string, id?: string): void {
+  const actions: Notification.IAction[] =
+    text.length > TOAST_CHARS
+      ? [
+          {
+            label: 'Details',
+            caption: 'Show the whole message',
+            displayType: 'link',
+            callback: () => void showErrorDetails(what, text)
+          }
+        ]
+      : [];
+  if (id !== undefined) {
+    Notification.dismiss(id);
+  }
+  Notification.error(text, { autoClose: 10000, actions });
+}
+
+async function showErrorDetails(what: string, text: string): Promise<void> {
+  const body = document.createElement('pre');
+  body.className = 'jp-AimassErrorDetails';
+  body.textContent = text;
+  await showDialog({
+    title: `Failed: ${what.replace(/\u2026$|\.\.\.$/, '')}`,
+    body: new Widget({ node: body }),
+    buttons: [Dialog.okButton({ label: 'Close' })]
+  });
 }
 
 /** The job kind of the workspace's inference server. */

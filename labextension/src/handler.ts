@@ -44,7 +44,9 @@ export function errorMessage(body: unknown, fallback: string): string {
   const fields = (body as { errors?: IFieldError[] }).errors ?? [];
   const details = fields
     .map(e => (e.field ? `${e.field}: ${e.message ?? ''}` : (e.message ?? '')))
-    .filter(line => line.length > 0);
+    .filter(line => line.length > 0)
+    // a spec's message often lists its fields already: say each once
+    .filter(line => !body.error.includes(line.replace(/^[^:]*: /, '')));
   return details.length > 0
     ? `${body.error}\n${details.join('\n')}`
     : body.error;

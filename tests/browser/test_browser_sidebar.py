@@ -76,6 +76,10 @@ def test_launcher_card_opens_a_notebook_whose_job_shows_in_the_sidebar(
     page.locator(".jp-AimassLog-status", has_text="succeeded").wait_for()
 
 
+@pytest.mark.page_noise(  # the refused deploy (422) this test sends on purpose
+    r"^HTTP 422: POST .*/aimass-lab/api/v1/deployments",
+    r"^console error: Failed to load resource: the server responded with a status of 422",
+)
 def test_deploy_from_the_models_section(lab_server: Any, page: Any, screenshot: Any) -> None:
     from aimass_lab.train import Run
     from aimass_lab.workspace import Workspace
@@ -111,8 +115,21 @@ def test_deploy_from_the_models_section(lab_server: Any, page: Any, screenshot: 
     lineage.locator("button.jp-mod-accept").click()
     lineage.wait_for(state="detached")
 
+    # A refused deploy: the toast is cut, its "Details" shows the whole message.
     row.get_by_role("button", name="Deploy").click()
     dialog = page.locator(".jp-Dialog")
+    dialog.locator('input[name="name"]').fill("bad name!")
+    dialog.locator("button.jp-mod-accept").click()
+    toast = page.locator(".Toastify__toast", has_text="invalid DeploySpec")
+    toast.get_by_role("button", name="Details").click()
+    details = page.locator(".jp-Dialog .jp-AimassErrorDetails")
+    expect(details).to_contain_text("invalid endpoint name 'bad name!'")
+    expect(details).to_contain_text("e.g. 'digits-mlp'")  # the end the toast cuts
+    screenshot("error-details", page.locator(".jp-Dialog-content"))
+    page.locator(".jp-Dialog button.jp-mod-accept").click()
+    details.wait_for(state="detached")
+
+    row.get_by_role("button", name="Deploy").click()
     dialog.locator('input[name="name"]').wait_for()
     assert dialog.locator('input[name="name"]').input_value() == MODEL_NAME
     screenshot("deploy-dialog", dialog.locator(".jp-Dialog-content"))

@@ -67,8 +67,16 @@ def test_register_from_the_panel_and_browse_it(trained: dict[str, Any]) -> None:
     models.set_alias_button.click()
     assert "iris-mlp:staging now points to iris-mlp:1" in models.status.value
     assert "v1 [staging]" in dict(models.versions.options)
+    models.remove_alias_button.click()  # asks first, naming the alias and the version
+    assert models.confirm.asking and "Remove alias staging from iris-mlp:1?" in (
+        models.confirm.question.value
+    )
+    models.confirm.no.click()
+    assert not models.confirm.asking and "v1 [staging]" in dict(models.versions.options)
     models.remove_alias_button.click()
+    models.confirm.yes.click()
     assert "alias staging removed" in models.status.value
+    assert "v1 [staging]" not in dict(models.versions.options)
 
 
 def test_run_shows_its_panel_as_rich_display(trained: dict[str, Any], monkeypatch: Any) -> None:
