@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from aimass_lab.train import Run
 
 __all__ = [
+    "FigureWidget",
     "empty_figure",
     "evaluate_run",
     "evaluation_figure",
@@ -29,9 +31,50 @@ EVAL_ROWS = 2_000
 EVAL_BATCH = 250
 
 
+class FigureWidget(go.FigureWidget):  # type: ignore[misc]
+    """A plotly FigureWidget whose synced state is always the whole current figure.
+
+    plotly sends each change as a one-off message (``_py2js_restyle`` ...) that its front end
+    applies to the figure state it keeps; the figure's front-end code (anywidget ESM, 4 MB)
+    subscribes to those messages only once it has loaded. A change sent in between (a panel
+    fills its chart right after creating it, while the browser still loads the ESM) was lost,
+    and the chart drew empty with plotly's default axes now and then. Here every change also
+    sets the synced ``_widget_data`` / ``_widget_layout`` to the whole figure, which is what
+    a view draws when it renders.
+    """
+
+    def _sync_whole_figure(self) -> None:
+        self._widget_data = deepcopy(self._data)
+        self._widget_layout = deepcopy(self._layout_obj._props)
+
+
+def _then_sync(name: str) -> Any:
+    send = getattr(go.FigureWidget, name)
+
+    def method(self: FigureWidget, *args: Any, **kwargs: Any) -> Any:
+        result = send(self, *args, **kwargs)
+        self._sync_whole_figure()
+        return result
+
+    method.__name__ = name
+    return method
+
+
+for _send in (
+    "_send_addTraces_msg",
+    "_send_deleteTraces_msg",
+    "_send_moveTraces_msg",
+    "_send_restyle_msg",
+    "_send_relayout_msg",
+    "_send_update_msg",
+    "_send_animate_msg",
+):
+    setattr(FigureWidget, _send, _then_sync(_send))
+
+
 def empty_figure(title: str = "", height: int = _HEIGHT, **layout: Any) -> go.FigureWidget:
     """An empty FigureWidget with a compact layout."""
-    fig = go.FigureWidget()
+    fig = FigureWidget()
     layout.setdefault("margin", {"l": 50, "r": 20, "t": 40, "b": 40})
     fig.update_layout(
         title={"text": title, "font": {"size": 13}},

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from aimass_lab.widgets._base import Field, esc
-from aimass_lab.widgets._charts import set_waiting
+from aimass_lab.widgets._charts import FigureWidget, set_waiting
 
 __all__ = ["HISTORY", "EndpointMetrics", "alert_history_html"]
 
@@ -59,7 +59,7 @@ class EndpointMetrics:
         fig = make_subplots(
             rows=1, cols=3, subplot_titles=("requests/s", "latency (ms)", "errors (%)")
         )
-        self.metrics_chart = go.FigureWidget(fig)
+        self.metrics_chart = FigureWidget(fig)
         self.metrics_chart.update_layout(
             height=260,
             margin={"l": 40, "r": 24, "t": 40, "b": 45},

@@ -175,3 +175,26 @@ def test_sort_table_sorts_on_a_header_click(tmp_path: Path) -> None:
     assert [r["run"] for r in table.rows] == ["b", "a", "c"]
     table.set_rows([{"run": "x", "val_acc": 0.1}, {"run": "y", "val_acc": 0.5}])
     assert [r["run"] for r in table.rows] == ["y", "x"]  # new rows keep the order chosen
+
+
+def test_every_change_is_in_the_synced_figure_state() -> None:
+    """A view that renders late (the figure's front-end code still loading when the panel
+    filled its chart) draws the synced ``_widget_data``/``_widget_layout``: they hold every
+    change, not only the figure as it was created."""
+    from aimass_lab.widgets._charts import empty_figure
+
+    fig = empty_figure("loss")
+    fig.add_scatter(x=[0, 1], y=[1.0, 0.5], name="train_loss")  # addTraces
+    with fig.batch_update():  # one update message
+        fig.data[0].x = [0, 1, 2]
+        fig.data[0].y = [1.0, 0.5, 0.25]
+        fig.layout.title.text = "loss (3 steps)"
+    fig.data[0].line.color = "#123456"  # restyle
+    fig.update_layout(height=222)  # relayout
+    assert list(fig._widget_data[0]["x"]) == [0, 1, 2]
+    assert list(fig._widget_data[0]["y"]) == [1.0, 0.5, 0.25]
+    assert fig._widget_data[0]["line"]["color"] == "#123456"
+    assert fig._widget_layout["title"]["text"] == "loss (3 steps)"
+    assert fig._widget_layout["height"] == 222
+    fig.data = []  # deleteTraces
+    assert fig._widget_data == []
