@@ -52,9 +52,9 @@ __all__ = ["search"]
 @field_option(SearchSpec, "timeout", "--timeout")
 @field_option(
     SearchSpec,
-    "parallel",
+    "workers",
     "--workers",
-    "parallel",
+    "workers",
     help="Worker jobs running trials at the same time (the Search panel's 'workers') [default: 1].",
 )
 @click.option("--parallel", "parallel_alias", type=int, hidden=True)
@@ -113,8 +113,8 @@ def search(
         raise click.UsageError("give --data NAME or --config FILE")
     if parallel_alias is not None:
         click.echo("warning: --parallel is deprecated; use --workers", err=True)
-        if flags.get("parallel") is None:
-            flags["parallel"] = parallel_alias
+        if flags.get("workers") is None:
+            flags["workers"] = parallel_alias
     train_flags = {"data": data, "model": model, "epochs": epochs, "images": images}
     spec = _search_spec(ws, base, train_flags, sets, space, given(flags))
     handle = run_search(spec, ws)

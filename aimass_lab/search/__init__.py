@@ -10,7 +10,7 @@ Examples
 ...     "digits", "mlp",
 ...     space={"lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
 ...            "hidden": {"type": "int", "low": 16, "high": 256, "log": True}},
-...     objectives="val_acc:max", pruner="hyperband", n_trials=20, parallel=2,
+...     objectives="val_acc:max", pruner="hyperband", n_trials=20, workers=2,
 ... )  # doctest: +SKIP
 >>> study.wait().best_model(register=True)  # doctest: +SKIP
 """

@@ -8,7 +8,7 @@ from typing import Any
 
 from aimass_lab.errors import SpecError, accepted
 from aimass_lab.search._factory import JOURNAL_SUFFIX, make_sampler, open_storage, studies_dir
-from aimass_lab.search._launch import launch_workers
+from aimass_lab.search._launch import deprecated_name, launch_workers
 from aimass_lab.search._space import check_space
 from aimass_lab.search._study import Study
 from aimass_lab.search._worker import SPEC_ATTR, STARTED_ATTR
@@ -139,7 +139,7 @@ def search(
     pruner: str | None = None,
     n_trials: int | None = 20,
     timeout: float | None = None,
-    parallel: int = 1,
+    workers: int = 1,
     seed: int | None = None,
     study: str | None = None,
     storage: str | None = None,
@@ -179,8 +179,8 @@ def search(
         (default: median for one objective, none for several).
     n_trials, timeout
         The budget, shared by all workers: trials in all, and/or seconds from the start.
-    parallel
-        Worker jobs to start (each a detached process).
+    workers
+        Worker jobs to start (each a detached process) running trials at the same time.
     seed
         Seed of the sampler (worker ``i`` uses ``seed + i``).
     study
@@ -212,6 +212,7 @@ def search(
     """
     from aimass_lab.train import build_train_spec
 
+    workers = deprecated_name("parallel", fields.pop("parallel", None), "workers", workers)
     ws = resolve_workspace(workspace)
     base = build_train_spec(
         data,
@@ -231,7 +232,7 @@ def search(
         "sampler": sampler,
         "n_trials": n_trials,
         "timeout": timeout,
-        "parallel": parallel,
+        "workers": workers,
         "seed": seed,
         "study": study,
         "storage": storage,
@@ -250,7 +251,7 @@ def run_search(
     """Check a SearchSpec, create (or resume) its study and start its workers."""
     preflight(spec, workspace)
     name = start_study(spec, workspace)
-    launch_workers(workspace, name, spec.storage, spec, spec.parallel, launch=launch)
+    launch_workers(workspace, name, spec.storage, spec, spec.workers, launch=launch)
     handle = Study(name, spec.storage, workspace)
     if wait and launch:
         handle.wait()

@@ -79,7 +79,7 @@ def _sampler(spec: SearchSpec, worker: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.GridSampler(grid_space(spec.space), seed=seed)
     if name == "tpe":
         return optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, group=True, constant_liar=spec.parallel > 1
+            seed=seed, multivariate=True, group=True, constant_liar=spec.workers > 1
         )
     if name == "cmaes":
         try:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import warnings
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aimass_lab.specs import SearchSpec
     from aimass_lab.workspace import Workspace
 
-__all__ = ["launch_workers"]
+__all__ = ["deprecated_name", "launch_workers"]
+
+
+def deprecated_name(old: str, old_value: Any, new: str, new_value: Any) -> Any:
+    """``new_value``, or ``old_value`` (with a DeprecationWarning) when the old name was used."""
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{old}= is deprecated; use {new}=", DeprecationWarning, stacklevel=3)
+    return old_value
 
 
 def launch_workers(
@@ -16,10 +25,10 @@ def launch_workers(
     study: str,
     storage: str | None,
     spec: SearchSpec,
-    parallel: int,
+    workers: int,
     launch: bool = True,
 ) -> list[str]:
-    """Record (and start) ``parallel`` worker jobs for a study; return their ids.
+    """Record (and start) ``workers`` worker jobs for a study; return their ids.
 
     A worker's job spec names the study and its storage (what the worker reads) and holds
     the whole search spec under ``"search"``, so the job record says what it searched even
@@ -32,7 +41,7 @@ def launch_workers(
     )
     search_spec = {**spec.to_dict(), "study": study}
     ids = []
-    for i in range(parallel):
+    for i in range(workers):
         index = earlier + i
         job = workspace.jobs.create(
             "search",

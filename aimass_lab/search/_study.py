@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimass_lab.errors import AimassError, JobError, NotFoundError
 from aimass_lab.search._factory import open_storage
-from aimass_lab.search._launch import launch_workers
+from aimass_lab.search._launch import deprecated_name, launch_workers
 from aimass_lab.search._worker import budget_left, load_spec, reap_dead_workers
 from aimass_lab.specs import SearchSpec
 from aimass_lab.workspace import Job, Workspace, resolve_workspace
@@ -388,10 +388,12 @@ class Study:
                 self.workspace.jobs.cancel(job.id)
         return self
 
-    def resume(self, parallel: int | None = None) -> Study:
-        """Start workers again (after an interruption); the study continues where it was."""
+    def resume(self, workers: int | None = None, *, parallel: int | None = None) -> Study:
+        """Start ``workers`` worker jobs again (default: as many as the search had), after an
+        interruption; the study continues where it was. ``parallel`` is the old name."""
+        workers = deprecated_name("parallel", parallel, "workers", workers)
         launch_workers(
-            self.workspace, self.name, self.storage_url, self.spec, parallel or self.spec.parallel
+            self.workspace, self.name, self.storage_url, self.spec, workers or self.spec.workers
         )
         return self
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from aimass_lab.errors import SpecError, accepted
 from aimass_lab.specs._base import Spec, one_of
@@ -200,7 +200,13 @@ class SearchSpec(Spec):
     )
     n_trials: int | None = Field(20, ge=1, le=1_000_000, description="trials in all workers")
     timeout: float | None = Field(None, gt=0.0, description="seconds for the whole search")
-    parallel: int = Field(1, ge=1, le=256, description="worker jobs")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        validation_alias=AliasChoices("workers", "parallel"),
+        description="worker jobs running trials at the same time (also read as `parallel`, its former name)",
+    )
     seed: int | None = Field(None, description="seed of the sampler")
     study: str | None = Field(None, description="the study name (default: made up)")
     storage: str | None = Field(

@@ -144,7 +144,7 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
             "sampler": self.sampler,
             "pruner": self.pruner,
             "n_trials": self.n_trials,
-            "parallel": self.workers,
+            "workers": self.workers,
             "study": self.study_name,
         }
         self.rows: dict[str, ParamRow] = {}
@@ -227,7 +227,7 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
         self.sampler.value = spec.sampler
         self.pruner.value = spec.pruner
         self.n_trials.value = spec.n_trials or 10
-        self.workers.value = spec.parallel
+        self.workers.value = spec.workers
         self.study_name.value = study.name
         for row in self.rows.values():
             row.include.value = row.name in spec.space
@@ -256,7 +256,7 @@ class SearchPanel(SearchCharts, TrialPicking, DataPicker, Panel):
             "objectives": self.objective_list(),
             "sampler": self.sampler.value,
             "n_trials": self.n_trials.value,
-            "parallel": self.workers.value,
+            "workers": self.workers.value,
         }
         if self.pruner.value != SearchSpec.model_fields["pruner"].default:
             # (the default is given by leaving it out: with several objectives it becomes none)

@@ -188,7 +188,7 @@ def test_two_workers_and_a_killed_worker_loses_no_trial(sqlite_workspace: Worksp
         pruner="none",
         n_trials=6,
         max_epochs=3,
-        parallel=2,
+        workers=2,
         seed=0,
         workspace=ws,
     )
@@ -357,3 +357,19 @@ def test_measured_objectives(sqlite_workspace: Workspace) -> None:
     assert 0 < latency_ms < 1000
     assert params == sum(p.numel() for p in study.run(trial.number).model().parameters())
     assert trial.metrics["latency_ms"] == latency_ms
+
+
+def test_parallel_is_the_old_name_of_workers(sqlite_workspace: Workspace) -> None:
+    """``workers`` everywhere (API, SearchSpec, CLI, panel); ``parallel`` still read."""
+    from aimass_lab.specs import SearchSpec
+
+    with pytest.warns(DeprecationWarning, match="parallel= is deprecated; use workers="):
+        study = am.search(
+            "iris", "mlp", space={"lr": LR}, n_trials=1, max_epochs=1, parallel=2,
+            launch=False, workspace=sqlite_workspace,
+        )  # fmt: skip
+    assert study.spec.workers == 2 and len(study.workers) == 2
+    recorded = study.spec.to_dict()
+    assert recorded["workers"] == 2 and "parallel" not in recorded
+    recorded.pop("workers")  # a spec recorded by an older release
+    assert SearchSpec.from_dict({**recorded, "parallel": 3}).workers == 3
