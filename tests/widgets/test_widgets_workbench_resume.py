@@ -89,3 +89,29 @@ def test_a_new_workbench_on_an_empty_workspace_offers_nothing(ws: Workspace) -> 
         assert wb.train_panel.max_epochs.value == 10  # the defaults
     finally:
         wb.close()
+
+
+def test_a_new_workbench_offers_a_running_search(ws: Workspace) -> None:
+    import aimass_lab as am
+    from aimass_lab.widgets import Workbench
+
+    # A search whose workers are recorded but not started (queued: still active work).
+    study = am.search(
+        "iris", "mlp", space={"lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+        n_trials=2, max_epochs=1, study="iris-lr", launch=False, workspace=ws,
+    )  # fmt: skip
+    wb = Workbench(workspace=ws)
+    try:
+        assert set(wb.running.offers) == {"search"}
+        row, watch = wb.running.offers["search"]
+        assert "A search is running" in row.children[0].value
+        assert "iris-lr" in row.children[0].value
+        assert "search" not in wb._built  # the Search tab is built when first needed
+        watch.click()
+        assert wb.tabs.selected_index == list(wb.panels).index("search")
+        assert row.layout.display == "none"
+        panel = wb.search_panel
+        stop_polling(panel)
+        assert panel.study is not None and panel.study.name == study.name
+    finally:
+        wb.close()
