@@ -32,20 +32,32 @@ EVAL_BATCH = 250
 
 
 class FigureWidget(go.FigureWidget):  # type: ignore[misc]
-    """A plotly FigureWidget whose synced state is always the whole current figure.
+    """A plotly FigureWidget whose synced state holds the whole figure until a view has drawn it.
 
     plotly sends each change as a one-off message (``_py2js_restyle`` ...) that its front end
     applies to the figure state it keeps; the figure's front-end code (anywidget ESM, 4 MB)
     subscribes to those messages only once it has loaded. A change sent in between (a panel
     fills its chart right after creating it, while the browser still loads the ESM) was lost,
-    and the chart drew empty with plotly's default axes now and then. Here every change also
-    sets the synced ``_widget_data`` / ``_widget_layout`` to the whole figure, which is what
-    a view draws when it renders.
+    and the chart drew empty with plotly's default axes now and then. plotly itself sets the
+    synced ``_widget_data`` / ``_widget_layout`` to the whole figure when a figure is displayed
+    on its own (``_repr_mimebundle_``); a figure inside a panel is not, so here every change
+    does it -- until a view reports that it has drawn the figure (its first trace or layout
+    delta): from then on the front end follows the messages, as for any plotly figure.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._drawn = False
+        super().__init__(*args, **kwargs)
+        self.observe(self._on_drawn, names=["_js2py_traceDeltas", "_js2py_layoutDelta"])
+
+    def _on_drawn(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self._drawn = True
+
     def _sync_whole_figure(self) -> None:
-        self._widget_data = deepcopy(self._data)
-        self._widget_layout = deepcopy(self._layout_obj._props)
+        if not self._drawn:
+            self._widget_data = deepcopy(self._data)
+            self._widget_layout = deepcopy(self._layout_obj._props)
 
 
 def _then_sync(name: str) -> Any:

@@ -198,3 +198,15 @@ def test_every_change_is_in_the_synced_figure_state() -> None:
     assert fig._widget_layout["height"] == 222
     fig.data = []  # deleteTraces
     assert fig._widget_data == []
+
+
+def test_once_a_view_has_drawn_the_figure_the_messages_suffice() -> None:
+    """After a view's first delta (it drew the figure, so the front end follows the change
+    messages), the synced state is left to plotly, as for any plotly figure."""
+    from aimass_lab.widgets._charts import empty_figure
+
+    fig = empty_figure("loss")
+    fig.add_scatter(x=[0], y=[1.0])
+    fig._js2py_layoutDelta = {"layout_delta": {}, "layout_edit_id": -1}  # as a view sends it
+    fig.data[0].y = [2.0]
+    assert list(fig._widget_data[0]["y"]) == [1.0]  # as drawn; the view got the restyle
