@@ -95,15 +95,20 @@ class DataSourceSpec(Spec):
     'sql'
     """
 
-    name: str = Field(description=f"the source's name: {SOURCE_NAME_RULE}")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
+        description=f"the source's name: {SOURCE_NAME_RULE}",
+    )
     kind: Literal["sql", "folder", "bucket"] = Field(
         description="'sql' (a database), 'folder' (a folder path) or 'bucket' (s3://, gs://...)"
     )
     location: str = Field(
+        min_length=1,
         description="SQLAlchemy URL without password (sql), folder path, or bucket URL"
     )
     credential: str | None = Field(
         None,
+        pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$",
         description=f"where the secret is read at use time: {CREDENTIAL_RULE}; none for "
         "sources without one",
     )
