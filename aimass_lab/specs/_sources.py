@@ -104,7 +104,7 @@ class DataSourceSpec(Spec):
     )
     location: str = Field(
         min_length=1,
-        description="SQLAlchemy URL without password (sql), folder path, or bucket URL"
+        description="SQLAlchemy URL without password (sql), folder path, or bucket URL",
     )
     credential: str | None = Field(
         None,
