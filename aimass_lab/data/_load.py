@@ -88,6 +88,8 @@ def load(
     ws = None if workspace is None else resolve_workspace(workspace)
     spec = text_spec(spec)  # text (issue 13): a built-in text dataset names its text column
     read = resolve_source_refs(spec, ws)  # source://NAME: the user's grant checked first
+    if read.target != spec.target:  # found in the header of the source's file
+        spec = spec.model_copy(update={"target": read.target})
     text = text_from_arrow(read, ws)  # a text Parquet source: two columns, through Arrow
     raw = text if text is not None else source.load(text_read_spec(read), ws)
     if spec.text is not None and isinstance(raw, RawData):  # text: tokenized parts

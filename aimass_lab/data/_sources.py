@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from aimass_lab.data._target import resolve_target
 from aimass_lab.errors import DataError
-from aimass_lab.specs import SOURCE_SCHEME, parse_source_ref
+from aimass_lab.specs import SOURCE_SCHEME, DataSpec, parse_source_ref
 from aimass_lab.workspace import (
     check_read,
     join_location,
@@ -20,7 +21,7 @@ from aimass_lab.workspace import (
 )
 
 if TYPE_CHECKING:
-    from aimass_lab.specs import DataSourceSpec, DataSpec
+    from aimass_lab.specs import DataSourceSpec
     from aimass_lab.workspace import Workspace
 
 __all__ = ["check_access", "is_source_ref", "resolve_source_refs", "source_sql_url"]
@@ -50,7 +51,8 @@ def _readable(
 
 
 def resolve_source_refs(spec: DataSpec, workspace: Workspace | None) -> DataSpec:
-    """``spec`` with a ``source://NAME/PATH`` path made the path inside the source.
+    """``spec`` with a ``source://NAME/PATH`` path made the path inside the source (and the
+    target of a CSV/Parquet file without one filled in from its header).
 
     A ``source://NAME`` url is checked here too (the acting user may read it) but kept: the
     SQL source puts the password in only when it connects (:func:`source_sql_url`).
@@ -62,7 +64,10 @@ def resolve_source_refs(spec: DataSpec, workspace: Workspace | None) -> DataSpec
     """
     if is_source_ref(spec.path):
         source, rest = _readable(str(spec.path), ("folder", "bucket"), workspace)
-        return spec.model_copy(update={"path": join_location(source, rest)})
+        read = spec.model_copy(update={"path": join_location(source, rest)})
+        if read.target is None:  # a CSV/Parquet file's label column, found in the real file
+            read = DataSpec.from_dict(resolve_target(read.to_dict()))
+        return read
     if is_source_ref(spec.url):
         _, rest = _readable(str(spec.url), ("sql",), workspace)
         if rest:

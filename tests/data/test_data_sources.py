@@ -105,6 +105,8 @@ def test_a_folder_source_gives_paths_inside_it(
         ds = data.load(spec)
         assert len(ds) == len(mixed_frame)
         assert ds.spec.path == f"source://shared/{csv_file.name}"  # the reference is kept
+        found = data.load({"source": "csv", "path": f"source://shared/{csv_file.name}"})
+        assert found.spec.target == "label"  # the label column, from the file's header
         with pytest.raises(DataError, match="must stay inside the data source 'shared'"):
             data.load({**spec, "path": "source://shared/../table.csv"})
         with pytest.raises(DataError, match="'folder' source; url= takes a 'sql' source"):

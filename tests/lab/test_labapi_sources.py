@@ -54,8 +54,9 @@ def jp_server_config(ws_path: Path, request: pytest.FixtureRequest) -> dict[str,
     server: dict[str, Any] = {
         "jpserver_extensions": {"aimass_lab": True},
         "allow_unauthenticated_access": False,
-        "identity_provider_class": HeaderIdentity,
     }
+    if "single_user" not in request.node.name:  # else Jupyter's own token provider
+        server["identity_provider_class"] = HeaderIdentity
     if request.node.get_closest_marker("deny_all"):
         server["authorizer_class"] = DenyAll
     return {"ServerApp": server, "AimassLab": {"workspace": str(ws_path)}}
@@ -211,3 +212,32 @@ async def test_a_deny_all_authorizer_refuses_every_data_route(jp_fetch: Any) -> 
     for user in ("ada", "grace"):
         for method, parts, body in routes:
             await _refused(jp_fetch, user, method, parts, body)
+
+
+async def test_a_single_user_server_acts_as_its_own_user(
+    jp_fetch: Any, ws_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jupyter's token provider names each browser "Anonymous ..." with a random id: the REST
+    API acts as the server's user instead, who owns what the notebook added."""
+    import sqlite3
+
+    from aimass_lab import datasets
+    from aimass_lab.workspace import Workspace
+
+    monkeypatch.setenv("AIMASS_USER", "sam")
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:
+        pd.DataFrame({"age": range(30), "label": [0, 1, 2] * 10}).to_sql("people", conn)
+    added = await api_json(
+        jp_fetch,
+        "sources",
+        method="POST",
+        body=json.dumps({"name": "local", "kind": "sql", "location": f"sqlite:///{db}"}),
+    )
+    assert added["owner"] == "sam" and added["readable"]
+    datasets.from_sql(
+        "source://local", "SELECT age, label FROM people", "label", name="people",
+        workspace=Workspace(ws_path),
+    )  # fmt: skip
+    page = await api_json(jp_fetch, "datasets", "people", "samples")
+    assert page["total"] > 0
