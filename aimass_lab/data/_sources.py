@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimass_lab.data._target import resolve_target
 from aimass_lab.errors import DataError
-from aimass_lab.specs import SOURCE_SCHEME, DataSpec, parse_source_ref
+from aimass_lab.specs import CORE_SOURCES, SOURCE_SCHEME, DataSpec, parse_source_ref
 from aimass_lab.workspace import (
     check_read,
     join_location,
@@ -64,7 +64,15 @@ def resolve_source_refs(spec: DataSpec, workspace: Workspace | None) -> DataSpec
     """
     if is_source_ref(spec.path):
         source, rest = _readable(str(spec.path), ("folder", "bucket"), workspace)
-        read = spec.model_copy(update={"path": join_location(source, rest)})
+        path = join_location(source, rest)
+        if "://" in path and spec.source in CORE_SOURCES:
+            raise DataError(
+                f"{spec.path}: data source {source.name!r} is the bucket {source.location}; the "
+                f"built-in {spec.source!r} source reads local files. Mount the bucket (s3fs, "
+                "gcsfuse, blobfuse) and add it as a 'folder' or a file:// bucket, or read it "
+                "with a source plugin that takes URLs"
+            )
+        read = spec.model_copy(update={"path": path})
         if read.target is None:  # a CSV/Parquet file's label column, found in the real file
             read = DataSpec.from_dict(resolve_target(read.to_dict()))
         return read

@@ -88,8 +88,10 @@ def join_location(spec: DataSourceSpec, rest: str) -> str:
             f"source://{spec.name}/{rest}: the path must stay inside the data source "
             f"{spec.name!r} (no leading '/', no '..')"
         )
-    if not parts:
+    if not parts and not spec.location.startswith("file://"):
         return spec.location
     if spec.kind == "folder":
         return str(Path(spec.location).joinpath(*parts))
+    if spec.location.startswith("file://"):  # a mounted bucket: a local path
+        return str(Path(spec.location[len("file://") :]).joinpath(*parts))
     return spec.location.rstrip("/") + "/" + "/".join(parts)

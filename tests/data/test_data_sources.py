@@ -113,6 +113,11 @@ def test_a_folder_source_gives_paths_inside_it(
             data.load({**_sql_spec("shared")})
         with pytest.raises(DataError, match="not a source name"):
             data.load({**spec, "path": "source://a b/x.csv"})
+        add_source("mounted", "bucket", f"file://{csv_file.parent}")
+        assert len(data.load({**spec, "path": f"source://mounted/{csv_file.name}"})) == len(ds)
+        add_source("lake", "bucket", "s3://lab-bucket/tables")
+        with pytest.raises(DataError, match=r"s3://lab-bucket/tables; the built-in 'csv'"):
+            data.load({**spec, "path": "source://lake/t.csv"})
     with acting_as("grace"), pytest.raises(PermissionDeniedError, match="'shared'"):
         data.load(spec)
 

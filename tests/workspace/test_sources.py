@@ -177,6 +177,8 @@ def test_paths_stay_inside_the_source() -> None:
     assert join_location(folder, "a/b.csv") == "/data/f/a/b.csv"
     assert join_location(folder, "") == "/data/f"
     assert join_location(bucket, "x.parquet") == "s3://lab/data/x.parquet"
+    mounted = DataSourceSpec(name="m", kind="bucket", location="file:///mnt/lab")
+    assert join_location(mounted, "x.parquet") == "/mnt/lab/x.parquet"
     for bad in ("../etc/passwd", "a/../../b", "/etc/passwd"):
         with pytest.raises(DataError, match="must stay inside the data source 'f'"):
             join_location(folder, bad)
