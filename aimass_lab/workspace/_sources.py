@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from aimass_lab.errors import NotFoundError, PermissionDeniedError, SpecError, accepted
 from aimass_lab.specs import DataSourceSpec, parse_principal
@@ -167,24 +168,33 @@ def add_source(
         )
     ws = resolve_workspace(workspace)
     user = current_user()
-    with ws.store.session() as s:
-        existing = s.get(DataSourceRow, spec.name)
-        if existing is not None:
-            raise SpecError(
-                "DataSourceSpec",
-                [
-                    {
-                        "field": "name",
-                        "value": spec.name,
-                        "message": f"a data source named {spec.name!r} exists (owner "
-                        f"{existing.owner!r}); remove it first or choose another name",
-                    }
-                ],
+    try:
+        with ws.store.session() as s:
+            existing = s.get(DataSourceRow, spec.name)
+            if existing is not None:
+                raise _taken(spec.name, existing.owner)
+            row = DataSourceRow(
+                name=spec.name, spec=spec.to_dict(), owner=user, created_at=utcnow()
             )
-        row = DataSourceRow(name=spec.name, spec=spec.to_dict(), owner=user, created_at=utcnow())
-        s.add(row)
-        s.flush()
-        return _describe(s, row, user, set())
+            s.add(row)
+            s.flush()
+            return _describe(s, row, user, set())
+    except IntegrityError:  # added at the same moment by someone else (PostgreSQL)
+        raise _taken(spec.name, get_source(spec.name, ws)["owner"]) from None
+
+
+def _taken(name: str, owner: str) -> SpecError:
+    return SpecError(
+        "DataSourceSpec",
+        [
+            {
+                "field": "name",
+                "value": name,
+                "message": f"a data source named {name!r} exists (owner {owner!r}); remove "
+                "it first or choose another name",
+            }
+        ],
+    )
 
 
 def sources(workspace: Workspace | str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
@@ -241,7 +251,7 @@ def grant(
     """
     who = _principal(principal)
     ws = resolve_workspace(workspace)
-    with ws.store.session() as s:
+    with suppress(IntegrityError), ws.store.session() as s:  # granted at the same moment
         row = _row(s, name)
         _owner_only(row, "grant access to")
         if s.get(SourceGrantRow, (name, who)) is None:

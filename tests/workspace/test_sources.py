@@ -182,3 +182,27 @@ def test_paths_stay_inside_the_source() -> None:
     for bad in ("../etc/passwd", "a/../../b", "/etc/passwd"):
         with pytest.raises(DataError, match="must stay inside the data source 'f'"):
             join_location(folder, bad)
+
+
+def test_the_same_grant_and_name_at_the_same_moment(workspace: Workspace) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def as_ada(func, *args):  # type: ignore[no-untyped-def]
+        with acting_as("ada"):
+            return func(*args)
+
+    as_ada(add_source, "shared", "folder", "/data/shared")
+    with ThreadPoolExecutor(6) as pool:
+        done = list(pool.map(lambda _: as_ada(grant, "shared", "user:grace"), range(6)))
+        assert all(d["grants"] == ["user:grace"] for d in done)
+        added = [
+            pool.submit(as_ada, add_source, "twice", "folder", "/data/twice") for _ in range(4)
+        ]
+    outcomes = []
+    for future in added:
+        try:
+            outcomes.append(future.result()["name"])
+        except SpecError as exc:
+            assert "a data source named 'twice' exists (owner 'ada')" in str(exc)
+            outcomes.append("refused")
+    assert outcomes.count("twice") == 1 and outcomes.count("refused") == 3
