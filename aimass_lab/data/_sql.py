@@ -87,7 +87,8 @@ class SQLSource(Source):
         try:
             engine = create_engine(url)
         except Exception as exc:  # bad URL or missing driver
-            raise DataError(f"cannot use the database URL {where}: {exc}") from None
+            reason = str(exc).replace(url, where)  # the URL may hold a source's password
+            raise DataError(f"cannot use the database URL {where}: {reason}") from None
         try:
             with engine.connect() as conn:
                 frame = pd.read_sql(text(spec.query or ""), conn, params=spec.options.get("params"))

@@ -89,6 +89,10 @@ def test_postgresql_source_password_comes_from_the_secret_store(
         with pytest.raises(DataError, match="the SQL query failed") as info:
             data.load({**_sql_spec(), "query": "SELECT nope FROM people"})
         assert SECRET not in str(info.value)
+        add_source("broken", "sql", "nosuchdb://analyst@db/x", credential="env:T_WAREHOUSE_PW")
+        with pytest.raises(DataError, match="cannot use the database URL") as info:
+            data.load(_sql_spec("broken"))
+        assert SECRET not in str(info.value)
     with sqlite_workspace.store.engine.connect() as conn:
         for table in ("datasets", "data_sources"):
             rows = conn.execute(sa.text(f"SELECT * FROM {table}")).all()
