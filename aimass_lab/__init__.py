@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from aimass_lab.specs import DataSpec, ModelSpec, SearchSpec, TrainSpec
     from aimass_lab.train import Run, train
     from aimass_lab.widgets import Workbench
-    from aimass_lab.workspace import Workspace, set_current_workspace
+    from aimass_lab.workspace import (
+        Workspace,
+        add_source,
+        grant,
+        remove_source,
+        revoke,
+        set_current_workspace,
+        sources,
+    )
 
 __all__ = [
     "AimassError",
@@ -44,15 +52,20 @@ __all__ = [
     "Workbench",
     "Workspace",
     "__version__",
+    "add_source",
     "alerts",
     "compress",
     "datasets",
     "deploy",
     "ensemble",
     "export_onnx",
+    "grant",
     "registry",
+    "remove_source",
+    "revoke",
     "search",
     "set_current_workspace",
+    "sources",
     "train",
     "watch_alerts",
 ]
@@ -60,6 +73,11 @@ __all__ = [
 _LAZY: dict[str, tuple[str, str | None]] = {
     "Workspace": ("aimass_lab.workspace", "Workspace"),
     "set_current_workspace": ("aimass_lab.workspace", "set_current_workspace"),
+    "add_source": ("aimass_lab.workspace", "add_source"),
+    "sources": ("aimass_lab.workspace", "sources"),
+    "grant": ("aimass_lab.workspace", "grant"),
+    "revoke": ("aimass_lab.workspace", "revoke"),
+    "remove_source": ("aimass_lab.workspace", "remove_source"),
     "AimassError": ("aimass_lab.errors", "AimassError"),
     "DataSpec": ("aimass_lab.specs", "DataSpec"),
     "ModelSpec": ("aimass_lab.specs", "ModelSpec"),

@@ -20,6 +20,7 @@ __all__ = [
     "IntegrityError",
     "JobError",
     "NotFoundError",
+    "PermissionDeniedError",
     "SchemaVersionError",
     "SpecError",
     "WorkspaceError",
@@ -106,6 +107,11 @@ class JobError(AimassError):
 
 class ArchiveError(AimassError):
     """A model archive is malformed or unsafe (paths outside the target, links, bad manifest)."""
+
+
+class PermissionDeniedError(AimassError):
+    """The acting user may not do this (read a data source, change its grants): the message
+    names the source, the user and who can change it. The REST API answers 403."""
 
 
 class AimassWarning(UserWarning):

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     )
     from aimass_lab.data._report import DataReport
     from aimass_lab.data._resolve import resolve_spec
+    from aimass_lab.data._sources import check_access
     from aimass_lab.data._target import default_target, file_columns
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "Source",
     "add",
     "augment_batch",
+    "check_access",
     "check_dataset_name",
     "decode_image_bytes",
     "default_target",
@@ -94,6 +96,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "make_reviews": ("aimass_lab.data._reviews", "make_reviews"),
     "Source": ("aimass_lab.data._base", "Source"),
     "add": ("aimass_lab.data._registry", "add"),
+    "check_access": ("aimass_lab.data._sources", "check_access"),
     "check_dataset_name": ("aimass_lab.data._records", "check_name"),
     "registered_names": ("aimass_lab.data._records", "registered_names"),
     "registered_row": ("aimass_lab.data._records", "registered_row"),

@@ -18,6 +18,7 @@ from aimass_lab.data._preprocess import Preprocessor, category_key
 from aimass_lab.data._report import compute_report
 from aimass_lab.data._resolve import resolve_named, resolve_spec
 from aimass_lab.data._samples import ArraySamples
+from aimass_lab.data._sources import resolve_source_refs
 from aimass_lab.data._split import split_indices
 from aimass_lab.data._textdata import (
     text_data_from_raw,
@@ -86,8 +87,11 @@ def load(
     source = get_source(spec.source)
     ws = None if workspace is None else resolve_workspace(workspace)
     spec = text_spec(spec)  # text (issue 13): a built-in text dataset names its text column
-    text = text_from_arrow(spec, ws)  # a text Parquet source: two columns, through Arrow
-    raw = text if text is not None else source.load(text_read_spec(spec), ws)
+    read = resolve_source_refs(spec, ws)  # source://NAME: the user's grant checked first
+    if read.target != spec.target:  # found in the header of the source's file
+        spec = spec.model_copy(update={"target": read.target})
+    text = text_from_arrow(read, ws)  # a text Parquet source: two columns, through Arrow
+    raw = text if text is not None else source.load(text_read_spec(read), ws)
     if spec.text is not None and isinstance(raw, RawData):  # text: tokenized parts
         raw = text_data_from_raw(spec, raw)
     if isinstance(raw, LazyData):

@@ -373,8 +373,10 @@ def from_sql(
 
     The URL is stored in the spec (and so in the workspace and every job that uses it) as
     given. Keep passwords out of it: write ``${NAME}`` for an environment variable read at
-    load time (``postgresql://analyst:${SHOP_DB_PASSWORD}@db/shop``), or use ``~/.pgpass``,
-    peer or certificate authentication. A URL with a password as such gives a warning.
+    load time (``postgresql://analyst:${SHOP_DB_PASSWORD}@db/shop``), name a data source of
+    the workspace (``source://warehouse``: its credential stays in the secret store and only
+    users it is granted to may load it), or use ``~/.pgpass``, peer or certificate
+    authentication. A URL with a password as such gives a warning.
     """
     from aimass_lab.data._sql import literal_password
 

@@ -11,7 +11,7 @@ from aimass_lab.data._dataset import Dataset
 from aimass_lab.data._records import registered_names, registered_row
 from aimass_lab.data._target import resolve_target
 from aimass_lab.errors import NotFoundError, SpecError, accepted
-from aimass_lab.specs import BUILTINS, DataSpec, Spec
+from aimass_lab.specs import BUILTINS, SOURCE_SCHEME, DataSpec, Spec
 
 if TYPE_CHECKING:
     from aimass_lab.workspace import Workspace
@@ -85,7 +85,11 @@ def resolve_named(
             ],
         )
     spec = DataSpec.from_dict(resolve_target(_merge(base, overrides)))
-    if spec.source in _FILE_SOURCES and spec.path and not spec.path.startswith("sha256:"):
+    if (
+        spec.source in _FILE_SOURCES
+        and spec.path
+        and not spec.path.startswith(("sha256:", SOURCE_SCHEME))
+    ):
         absolute = str(Path(spec.path).expanduser().absolute())
         if absolute != spec.path:
             spec = spec.model_copy(update={"path": absolute})

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from aimass_lab.data._base import RawData, Source
+from aimass_lab.data._sources import is_source_ref, source_sql_url
 from aimass_lab.errors import DataError
 from aimass_lab.workspace import normalize_db_url, redact_url
 
@@ -65,7 +66,9 @@ class SQLSource(Source):
     ``postgresql://user:password@host/db``: bare ``postgresql://`` URLs use psycopg 3).
     ``spec.options["params"]`` gives bound parameters for ``:name`` placeholders.
     ``${NAME}`` in the URL is environment variable NAME (:func:`expand_url`): keep passwords
-    out of the stored spec that way. Errors show the URL with its password hidden.
+    out of the stored spec that way; or name a data source of the workspace,
+    ``source://warehouse`` (its credential is read from the secret store once the acting
+    user's grant is checked). Errors show the URL with its password hidden.
     """
 
     name = "sql"
@@ -75,12 +78,17 @@ class SQLSource(Source):
         from sqlalchemy import create_engine, text
         from sqlalchemy.exc import SQLAlchemyError
 
-        url = normalize_db_url(expand_url(spec.url or ""))
+        given = spec.url or ""
+        # a named source: the user's grant checked, then the password from the secret store
+        url = normalize_db_url(
+            source_sql_url(given, workspace) if is_source_ref(given) else expand_url(given)
+        )
         where = redact_url(url)
         try:
             engine = create_engine(url)
         except Exception as exc:  # bad URL or missing driver
-            raise DataError(f"cannot use the database URL {where}: {exc}") from None
+            reason = str(exc).replace(url, where)  # the URL may hold a source's password
+            raise DataError(f"cannot use the database URL {where}: {reason}") from None
         try:
             with engine.connect() as conn:
                 frame = pd.read_sql(text(spec.query or ""), conn, params=spec.options.get("params"))

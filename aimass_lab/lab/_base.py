@@ -20,6 +20,7 @@ from aimass_lab.errors import (
     IntegrityError,
     JobError,
     NotFoundError,
+    PermissionDeniedError,
     SpecError,
 )
 
@@ -39,6 +40,7 @@ H = TypeVar("H", bound=Callable[..., Awaitable[None]])
 
 _STATUS: list[tuple[type[AimassError], int]] = [
     (NotFoundError, 404),
+    (PermissionDeniedError, 403),
     (SpecError, 422),
     (DataError, 422),
     (DeviceError, 422),
@@ -92,17 +94,36 @@ class BaseHandler(APIHandler):
 
     @property
     def user_name(self) -> str | None:
-        """The Jupyter Server identity of the request (``None`` when it has none)."""
+        """The Jupyter Server identity of the request (``None`` when it has none).
+
+        Jupyter Server's own identity providers (one token or password) serve one user and
+        name each browser "Anonymous ..." with a random id: there the request acts as the
+        server's user (``None``), so a plain local JupyterLab is the notebook's user.
+        JupyterHub's and custom providers name real users, and those names are used."""
+        provider = self.settings.get("identity_provider")
+        if provider is not None and type(provider).__module__.startswith("jupyter_server."):
+            return None
         user = self.current_user
         name = getattr(user, "username", None) or getattr(user, "name", None)
         return str(name) if name else None
 
+    @property
+    def user_groups(self) -> list[str]:
+        """The groups of the request's identity: ``User.groups``, or JupyterHub's user model."""
+        user = self.current_user
+        found = getattr(user, "groups", None)
+        if found is None:
+            found = (getattr(user, "hub_user", None) or {}).get("groups")
+        return [str(g) for g in found or ()]
+
     async def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run blocking stage code in a thread, acting as the request's user."""
-        from aimass_lab.workspace import acting_as
+        """Run blocking stage code in a thread, acting as the request's user (and groups)."""
+        from aimass_lab.workspace import acting_as, acting_in_groups
+
+        user, groups = self.user_name, self.user_groups
 
         def run() -> Any:
-            with acting_as(self.user_name):
+            with acting_as(user), acting_in_groups(groups):
                 return func(*args, **kwargs)
 
         return await asyncio.to_thread(run)

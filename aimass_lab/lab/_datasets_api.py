@@ -49,6 +49,8 @@ class DatasetCache:
         from aimass_lab import data
 
         row = None if name in data.BUILTINS else data.registered_row(name, ws)
+        if row is not None:  # a kept dataset is only for users who may read its source
+            data.check_access(name, workspace=ws)
         key = (str(ws.path), name, json.dumps(row, sort_keys=True, default=str))
         now = time.monotonic()
         with self._lock:

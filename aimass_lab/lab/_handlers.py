@@ -45,6 +45,12 @@ from aimass_lab.lab._registry_api import (
     StudiesHandler,
     StudyHandler,
 )
+from aimass_lab.lab._sources_api import (
+    SourceGrantHandler,
+    SourceGrantsHandler,
+    SourceHandler,
+    SourcesHandler,
+)
 
 __all__ = ["API_PREFIX", "ROUTES", "setup_handlers"]
 
@@ -69,6 +75,10 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"datasets/{_ID.format('name')}", DatasetHandler),
     (f"datasets/{_ID.format('name')}/samples", DatasetSamplesHandler),
     (f"datasets/{_ID.format('name')}/report", DatasetReportHandler),
+    ("sources", SourcesHandler),
+    (f"sources/{_ID.format('name')}", SourceHandler),
+    (f"sources/{_ID.format('name')}/grants", SourceGrantsHandler),
+    (f"sources/{_ID.format('name')}/grants/{_ID.format('principal')}", SourceGrantHandler),
     ("studies", StudiesHandler),
     (f"studies/{_ID.format('name')}", StudyHandler),
     ("deployments", DeploymentsHandler),

@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the REST API, checked in as ``openapi.json``.
 
 The paths are written by hand in ``openapi.json``; the request-body schemas of the specs
-(``TrainSpec``, ``DeploySpec``, ``CompressSpec`` and what they contain) come from the pydantic
+(``TrainSpec``, ``DeploySpec``, ``CompressSpec``, ``DataSourceSpec`` and what they contain) come from the pydantic
 specs themselves. After changing a spec, refresh them with::
 
     python -m aimass_lab.lab._openapi
@@ -23,7 +23,7 @@ __all__ = ["OPENAPI_FILE", "load", "route_paths", "spec_schemas"]
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
 #: The specs whose JSON schemas are request bodies of the API.
-SPECS = ("TrainSpec", "DeploySpec", "CompressSpec")
+SPECS = ("TrainSpec", "DeploySpec", "CompressSpec", "DataSourceSpec")
 
 _GROUP = re.compile(r"\(\?P<(\w+)>([^()]*)\)")
 

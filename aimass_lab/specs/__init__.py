@@ -92,6 +92,13 @@ from aimass_lab.specs._search import (
     default_space,
     space_params,
 )
+from aimass_lab.specs._sources import (
+    SOURCE_KINDS,
+    SOURCE_SCHEME,
+    DataSourceSpec,
+    parse_principal,
+    parse_source_ref,
+)
 from aimass_lab.specs._train import EarlyStoppingSpec, TrainSpec, split_hparams
 
 __all__ = [
@@ -99,7 +106,9 @@ __all__ = [
     "ALERT_OPS",
     "AlertRule",
     "AlertSpec",
+    "parse_principal",
     "parse_rule",
+    "parse_source_ref",
     "AugmentSpec",
     "BUILTINS",
     "BatchingSpec",
@@ -113,6 +122,7 @@ __all__ = [
     "DEPLOY_ENGINES",
     "DISTRIBUTIONS",
     "LR_SCHEDULES",
+    "DataSourceSpec",
     "DataSpec",
     "LoaderSpec",
     "DeployEngine",
@@ -137,6 +147,8 @@ __all__ = [
     "ParamSpec",
     "Precision",
     "PreprocessSpec",
+    "SOURCE_KINDS",
+    "SOURCE_SCHEME",
     "SelectSpec",
     "PruneKind",
     "PruneSpec",

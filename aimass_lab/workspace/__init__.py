@@ -12,6 +12,9 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
   function gets), :func:`start_job` + :func:`execute_job` (run one in this process),
   :data:`IN_PROCESS`, :func:`is_primary_process`, :class:`JobInterrupted`;
 - who is acting: :func:`current_user`, :func:`acting_as` (owner of jobs in a shared workspace);
+- data sources and their permissions: :func:`add_source`, :func:`sources`, :func:`grant`,
+  :func:`revoke`, :func:`check_read`, groups (:func:`add_to_group`), the secret store
+  (:func:`read_secret`, :func:`sql_url_with_secret`);
 - backups: :func:`backup`, :func:`restore`, :func:`verify_backup`, :func:`schedule_backup`
   (the ``backup`` job kind, the workspace's own), :func:`list_backups`, :func:`prune_backups`,
   :func:`parse_interval`.
@@ -55,6 +58,21 @@ if TYPE_CHECKING:
         run_job_process,
         start_job,
     )
+    from aimass_lab.workspace._secrets import join_location, read_secret, sql_url_with_secret
+    from aimass_lab.workspace._sources import (
+        acting_in_groups,
+        add_source,
+        add_to_group,
+        check_read,
+        current_groups,
+        get_source,
+        grant,
+        groups,
+        remove_from_group,
+        remove_source,
+        revoke,
+        sources,
+    )
     from aimass_lab.workspace._store import (
         SCHEMA_VERSION,
         AlertRow,
@@ -82,6 +100,21 @@ _WHERE: dict[str, tuple[str, ...]] = {
     "_backup": ("backup", "list_backups", "parse_interval", "prune_backups"),
     "_backup_job": ("BACKUP_KIND", "run_backup_job", "schedule_backup"),
     "_restore": ("restore", "verify_backup"),
+    "_secrets": ("join_location", "read_secret", "sql_url_with_secret"),
+    "_sources": (
+        "acting_in_groups",
+        "add_source",
+        "add_to_group",
+        "check_read",
+        "current_groups",
+        "get_source",
+        "grant",
+        "groups",
+        "remove_from_group",
+        "remove_source",
+        "revoke",
+        "sources",
+    ),
     "_handle": ("JobHandle",),
     "_identity": ("acting_as", "current_user"),
     "_jobs": (
@@ -183,6 +216,21 @@ __all__ = [
     "start_job",
     "utcnow",
     "verify_backup",
+    "acting_in_groups",
+    "add_source",
+    "add_to_group",
+    "check_read",
+    "current_groups",
+    "get_source",
+    "grant",
+    "groups",
+    "remove_from_group",
+    "remove_source",
+    "revoke",
+    "sources",
+    "join_location",
+    "read_secret",
+    "sql_url_with_secret",
 ]
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import update
 
 from aimass_lab.errors import AimassError, JobError
 from aimass_lab.settings import settings
+from aimass_lab.workspace._identity import acting_as
 from aimass_lab.workspace._jobs import HEARTBEAT_INTERVAL, Job
 from aimass_lab.workspace._kinds import IN_PROCESS, job_function
 from aimass_lab.workspace._store import JobRow, utcnow
@@ -178,7 +179,8 @@ def execute_job(ctx: JobContext, func: Callable[[JobContext], Any]) -> int:
     interrupted = "cancelled; resume to continue from the last checkpoint"
     state, reason, code = "failed", None, 1
     try:
-        func(ctx)
+        with acting_as(job.owner):  # a job reads what its owner may read (data sources)
+            func(ctx)
         if ctx.end_state is not None:
             state, reason, code = ctx.end_state, "stopped on request", 0
         elif ctx.stop_requested.is_set():

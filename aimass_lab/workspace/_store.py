@@ -41,12 +41,16 @@ __all__ = [
     "AlertRow",
     "AliasRow",
     "Base",
+    "DataSourceRow",
     "DatasetRow",
     "DeploymentRow",
+    "GroupMemberRow",
     "JobRow",
     "MetricRow",
     "ModelVersionRow",
+    "SourceGrantRow",
     "Store",
+    "UserGroupRow",
     "normalize_db_url",
     "utcnow",
 ]
@@ -181,6 +185,45 @@ class AlertRow(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     message: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# issue 17 part 2: named data sources and who may read them (no secret is ever stored here)
+class DataSourceRow(Base):
+    """A named data source: a ``DataSourceSpec`` and the user who owns it."""
+
+    __tablename__ = "data_sources"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # location + credential *reference*
+    owner: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SourceGrantRow(Base):
+    """Read access to a data source for ``user:NAME`` or ``group:NAME``."""
+
+    __tablename__ = "source_grants"
+    source: Mapped[str] = mapped_column(
+        ForeignKey("data_sources.name", ondelete="CASCADE"), primary_key=True
+    )
+    principal: Mapped[str] = mapped_column(String(210), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UserGroupRow(Base):
+    """A workspace group (its members are ``GroupMemberRow``); its owner manages it."""
+
+    __tablename__ = "user_groups"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+    group: Mapped[str] = mapped_column(
+        ForeignKey("user_groups.name", ondelete="CASCADE"), primary_key=True
+    )
+    member: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
 # --------------------------------------------------------------------------------- migrations

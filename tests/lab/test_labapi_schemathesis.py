@@ -61,6 +61,13 @@ include-path = "/jobs"
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = {_RULES_BEYOND_THE_SCHEMA}
 
+# a data source's location rules (no password in a SQL URL, a bucket's scheme) are checked
+# beyond the schema, and a generated name may be taken already
+[[operations]]
+include-path = "/sources"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = {_RULES_BEYOND_THE_SCHEMA}
+
 [[operations]]
 include-path-regex = "^/(deployments/\\\\{{name\\\\}}/split|datasets/\\\\{{name\\\\}}/samples)$"
 checks.positive_data_acceptance.expected-statuses = {_RULES_BEYOND_THE_SCHEMA}
