@@ -101,7 +101,7 @@ async def test_cancel_then_resume_a_training_job_through_the_api(
         "data": {"name": "digits"},
         "model": {"family": "mlp", "hparams": {"hidden": 32}},
         "max_epochs": 12,
-        "batch_size": 8,
+        "batch_size": 16,
     }
     job = await api_json(
         jp_fetch, "jobs", method="POST", body=json.dumps({"kind": "train", "spec": spec})
