@@ -45,6 +45,7 @@ from aimass_lab.lab._registry_api import (
     StudiesHandler,
     StudyHandler,
 )
+from aimass_lab.lab._uploads_api import UploadFinishHandler, UploadHandler, UploadsHandler
 
 __all__ = ["API_PREFIX", "ROUTES", "setup_handlers"]
 
@@ -79,6 +80,9 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"deployments/{_ID.format('name')}/metrics", DeploymentMetricsHandler),
     ("alerts", AlertsHandler),
     ("compress", CompressHandler),
+    ("uploads", UploadsHandler),
+    (f"uploads/{_ID.format('upload_id')}", UploadHandler),
+    (f"uploads/{_ID.format('upload_id')}/finish", UploadFinishHandler),
     ("openapi.json", OpenAPIHandler),
 ]
 
