@@ -137,7 +137,7 @@ class UploadHandler(BaseHandler):
         try:
             self._writer = await self._open_writer()
         except tornado.web.HTTPError as exc:  # another user's session
-            message = exc.log_message % exc.args if exc.args else exc.log_message
+            message = (exc.log_message or "") % exc.args if exc.args else exc.log_message
             self._refusal = (exc.status_code, {"error": message}, None)
         except UploadOffsetError as exc:
             self._refusal = (409, {"error": str(exc), "offset": exc.expected}, exc.expected)

@@ -403,3 +403,42 @@ async def test_bad_requests_are_refused_clearly(jp_fetch: Any, tmp_path: Path) -
     assert response.code == 409 and "aborted" in json.loads(response.body)["error"]
     code, _ = await api_error(jp_fetch, "uploads", "nope")
     assert code == 404
+
+
+async def test_the_python_client_uploads_in_chunks_and_retries(
+    jp_fetch: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    ws_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aimass_lab as am
+    from aimass_lab.lab import _upload_client
+
+    data = tmp_path / "rows.csv"
+    data.write_text("x,y,label\n" + "".join(f"{i},{i % 7},{i % 3}\n" for i in range(3000)))
+    real_call = _upload_client._Client.call
+    failed: list[str] = []
+
+    def flaky(self: Any, method: str, path: str = "", body: bytes | None = None, **h: str) -> Any:
+        if method == "PUT" and len(failed) < 2 and not h["Content-Range"].startswith("bytes 0-"):
+            failed.append(h["Content-Range"])  # the connection drops before an answer
+            raise ConnectionResetError("connection reset by peer")
+        return real_call(self, method, path, body, **h)
+
+    monkeypatch.setattr(_upload_client._Client, "call", flaky)
+    seen: list[tuple[int, int]] = []
+    token = jp_auth_header["Authorization"].partition(" ")[2]
+    done = await asyncio.to_thread(
+        am.upload, data, "dataset", url=f"http://127.0.0.1:{jp_http_port}{jp_base_url}",
+        token=token, name="client-rows", target="label", chunk_bytes=4096,
+        progress=lambda n, total: seen.append((n, total)),
+    )  # fmt: skip
+    total = data.stat().st_size
+    assert len(failed) == 2 and done["state"] == "done" and done["result"]["name"] == "client-rows"
+    assert seen[-1] == (total, total) and [n for n, _ in seen] == sorted(n for n, _ in seen)
+    from aimass_lab import data as am_data
+
+    assert len(am_data.get("client-rows", workspace=Workspace(ws_path))) > 0
