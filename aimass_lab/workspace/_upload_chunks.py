@@ -98,6 +98,15 @@ def read_upload(store: Store, upload_id: str) -> Upload:
         return Upload._of(row)
 
 
+def _record(store: Store, upload_id: str, offset: int) -> int:
+    with store.session() as s:
+        row = s.get(UploadRow, upload_id)
+        if row is not None and row.state == "open":
+            row.received = offset
+            row.updated_at = utcnow()
+    return offset
+
+
 def row_offset(store: Store, upload_id: str) -> int:
     """The recorded number of bytes stored."""
     with store.session() as s:
@@ -123,8 +132,11 @@ class ChunkWriter:
         try:
             lock_partial(self._fd, upload.id)
             stored = row_offset(store, upload.id)  # fresh, under the lock
-            if os.fstat(self._fd).st_size != stored:
+            actual = os.fstat(self._fd).st_size
+            if actual > stored:
                 os.ftruncate(self._fd, stored)  # bytes written but never recorded (a crash)
+            elif actual < stored:  # bytes lost (a restored workspace, another host's folder)
+                stored = _record(store, upload.id, actual)
             if start != stored:
                 raise UploadOffsetError(
                     f"upload {upload.id}: this chunk starts at byte {start}, but {stored} bytes "

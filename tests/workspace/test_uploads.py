@@ -77,6 +77,13 @@ def test_unrecorded_bytes_are_cut_and_a_wrong_hash_discards(tmp_path: Path) -> N
         fh.write(b"garbage")
     assert ws.uploads.append(up.id, 100, DATA[100:]).offset == len(DATA)
     assert ws.uploads.partial_path(up.id).read_bytes() == DATA
+    # bytes lost (a restored workspace has no partial files): resume from what is there
+    lost = _new(ws)
+    ws.uploads.append(lost.id, 0, DATA[:500])
+    ws.uploads.partial_path(lost.id).unlink()
+    with pytest.raises(UploadOffsetError, match="offset 0"):
+        ws.uploads.append(lost.id, 500, DATA[500:])
+    assert ws.uploads.get(lost.id).offset == 0
     called: list[Path] = []
     with pytest.raises(IntegrityError, match=f"is {SHA}, not a{{64}}"):
         ws.uploads.finish(up.id, lambda p, u: called.append(p) or {})
