@@ -68,7 +68,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _check_new(kind: str, filename: str, size: Any, sha256: str, options: dict[str, Any]) -> None:
-    if kind not in UPLOAD_KINDS:
+    if not isinstance(kind, str) or kind not in UPLOAD_KINDS:
         raise DataError(f"unknown upload kind {kind!r}; accepted: {accepted(UPLOAD_KINDS)}")
     rules = UPLOAD_KINDS[kind]
     if (

@@ -112,6 +112,7 @@ def test_a_failed_import_keeps_the_bytes_for_another_finish(tmp_path: Path) -> N
     ("fields", "message"),
     [
         ({"kind": "video"}, "unknown upload kind"),
+        ({"kind": ["model"]}, "unknown upload kind"),
         ({"filename": "../m.tar.gz"}, "plain file name"),
         ({"kind": "dataset", "filename": "t.xlsx"}, r"\*.csv"),
         ({"size": 0}, "1 or more"),
