@@ -67,7 +67,7 @@ def upload(
     description: str | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     retries: int = 5,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | bool | None = None,
     timeout: float = 300.0,
 ) -> dict[str, Any]:
     """Upload a model archive or a dataset file through the lab REST API, resuming on failure.
@@ -94,7 +94,8 @@ def upload(
     retries
         Failed chunks in a row before giving up.
     progress
-        Called with ``(bytes stored, total)`` after each chunk.
+        Called with ``(bytes stored, total)`` after each chunk; ``True``: a progress bar
+        (``tqdm.auto``: a widget in a notebook, text elsewhere).
     timeout
         Seconds for each request.
 
@@ -126,6 +127,30 @@ def upload(
     if code != 201:
         raise AimassError(f"upload of {file} refused ({code}): {doc.get('error', doc)}")
     upload_id, offset = doc["id"], int(doc["offset"])
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc=file.name)
+        progress = lambda n, _total: bar.update(n - bar.n)  # noqa: E731
+    try:
+        return _send(client, file, upload_id, offset, chunk_bytes, retries, progress or None)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _send(
+    client: _Client,
+    file: Path,
+    upload_id: str,
+    offset: int,
+    chunk_bytes: int,
+    retries: int,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    """Send the chunks from ``offset``, retrying from the server's offset; then finish."""
+    total = file.stat().st_size
     failures = 0
     with file.open("rb") as fh:
         while offset < total:
