@@ -442,3 +442,8 @@ async def test_the_python_client_uploads_in_chunks_and_retries(
     from aimass_lab import data as am_data
 
     assert len(am_data.get("client-rows", workspace=Workspace(ws_path))) > 0
+    again = await asyncio.to_thread(
+        am.upload, data, "dataset", url=f"http://127.0.0.1:{jp_http_port}{jp_base_url}",
+        token=token, name="client-rows-2", chunk_bytes=8192, progress=True,
+    )  # fmt: skip
+    assert again["state"] == "done" and again["result"]["name"] == "client-rows-2"
