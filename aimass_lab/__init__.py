@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from aimass_lab import registry
     from aimass_lab.compress import CompressionReport, compress, ensemble, export_onnx
     from aimass_lab.errors import AimassError
+    from aimass_lab.lab import upload
     from aimass_lab.search import Study, search
     from aimass_lab.serve.deploy import Deployment, deploy, watch_alerts
     from aimass_lab.serve.deploy import alert_history as alerts
@@ -67,6 +68,7 @@ __all__ = [
     "set_current_workspace",
     "sources",
     "train",
+    "upload",
     "watch_alerts",
 ]
 
@@ -98,6 +100,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Deployment": ("aimass_lab.serve.deploy", "Deployment"),
     "watch_alerts": ("aimass_lab.serve.deploy", "watch_alerts"),
     "alerts": ("aimass_lab.serve.deploy", "alert_history"),
+    "upload": ("aimass_lab.lab", "upload"),
 }
 
 

@@ -10,10 +10,11 @@ import os
 from typing import Any
 
 from aimass_lab.lab._config import AimassLab
+from aimass_lab.lab._upload_client import upload
 from aimass_lab.settings import env_name, settings
 from aimass_lab.train import tensorboard_path
 
-__all__ = ["AimassLab", "load_extension", "tensorboard_path"]
+__all__ = ["AimassLab", "load_extension", "tensorboard_path", "upload"]
 
 #: Kernels started by the server read Jupyter's base_url here (``%aimass tensorboard``).
 BASE_URL_ENV = env_name("lab_base_url")

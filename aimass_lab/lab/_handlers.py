@@ -51,6 +51,7 @@ from aimass_lab.lab._sources_api import (
     SourceHandler,
     SourcesHandler,
 )
+from aimass_lab.lab._uploads_api import UploadFinishHandler, UploadHandler, UploadsHandler
 
 __all__ = ["API_PREFIX", "ROUTES", "setup_handlers"]
 
@@ -89,6 +90,9 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"deployments/{_ID.format('name')}/metrics", DeploymentMetricsHandler),
     ("alerts", AlertsHandler),
     ("compress", CompressHandler),
+    ("uploads", UploadsHandler),
+    (f"uploads/{_ID.format('upload_id')}", UploadHandler),
+    (f"uploads/{_ID.format('upload_id')}/finish", UploadFinishHandler),
     ("openapi.json", OpenAPIHandler),
 ]
 

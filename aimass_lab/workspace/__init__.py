@@ -17,7 +17,9 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
   (:func:`read_secret`, :func:`sql_url_with_secret`);
 - backups: :func:`backup`, :func:`restore`, :func:`verify_backup`, :func:`schedule_backup`
   (the ``backup`` job kind, the workspace's own), :func:`list_backups`, :func:`prune_backups`,
-  :func:`parse_interval`.
+  :func:`parse_interval`;
+- resumable uploads: :class:`Uploads` (``Workspace.uploads``), :class:`Upload`,
+  :data:`UPLOAD_KINDS`, :class:`UploadOffsetError`, :class:`UploadOwnerError`.
 """
 
 from __future__ import annotations
@@ -83,10 +85,13 @@ if TYPE_CHECKING:
         MetricRow,
         ModelVersionRow,
         Store,
+        UploadRow,
         normalize_db_url,
         redact_url,
         utcnow,
     )
+    from aimass_lab.workspace._upload_chunks import Upload, UploadOffsetError, UploadOwnerError
+    from aimass_lab.workspace._uploads import UPLOAD_KINDS, UPLOAD_STALE_AGE_S, Uploads
     from aimass_lab.workspace._workspace import (
         DEFAULT_DIRNAME,
         Workspace,
@@ -152,10 +157,13 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "MetricRow",
         "ModelVersionRow",
         "Store",
+        "UploadRow",
         "normalize_db_url",
         "redact_url",
         "utcnow",
     ),
+    "_upload_chunks": ("Upload", "UploadOffsetError", "UploadOwnerError"),
+    "_uploads": ("UPLOAD_KINDS", "UPLOAD_STALE_AGE_S", "Uploads"),
     "_workspace": (
         "DEFAULT_DIRNAME",
         "Workspace",
@@ -190,6 +198,13 @@ __all__ = [
     "ModelVersionRow",
     "SCHEMA_VERSION",
     "Store",
+    "UPLOAD_KINDS",
+    "UPLOAD_STALE_AGE_S",
+    "Upload",
+    "UploadOffsetError",
+    "UploadOwnerError",
+    "UploadRow",
+    "Uploads",
     "Workspace",
     "acting_as",
     "backup",

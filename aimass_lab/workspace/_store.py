@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -51,6 +52,7 @@ __all__ = [
     "SourceGrantRow",
     "Store",
     "UserGroupRow",
+    "UploadRow",
     "normalize_db_url",
     "utcnow",
 ]
@@ -224,6 +226,25 @@ class GroupMemberRow(Base):
         ForeignKey("user_groups.name", ondelete="CASCADE"), primary_key=True
     )
     member: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class UploadRow(Base):
+    """A resumable upload session (issue 17 part 4; a schema 5 table): see ``_uploads``."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # model | dataset
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)  # the total, declared at create
+    sha256: Mapped[str] = mapped_column(String(64))  # the expected digest
+    received: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes stored and fsync'd
+    state: Mapped[str] = mapped_column(String(16), index=True)  # open|done|failed|aborted|expired
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # --------------------------------------------------------------------------------- migrations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 
@@ -13,6 +13,9 @@ from aimass_lab.settings import settings
 from aimass_lab.workspace._artifacts import ArtifactStore
 from aimass_lab.workspace._jobs import JobManager
 from aimass_lab.workspace._store import MetricRow, Store, redact_url, utcnow
+
+if TYPE_CHECKING:
+    from aimass_lab.workspace._uploads import Uploads
 
 __all__ = ["DEFAULT_DIRNAME", "Workspace", "current_workspace", "set_current_workspace"]
 
@@ -54,6 +57,13 @@ class Workspace:
         return f"Workspace(path={str(self.path)!r}, db={redact_url(self.store.url)!r})"
 
     @property
+    def uploads(self) -> Uploads:
+        """The resumable upload sessions of this workspace (:class:`Uploads`)."""
+        from aimass_lab.workspace._uploads import Uploads
+
+        return Uploads(self.store, self.path)
+
+    @property
     def db_url(self) -> str:
         """The store's SQLAlchemy URL."""
         return self.store.url
@@ -66,7 +76,8 @@ class Workspace:
         file beside its target (``.last.ckpt.<pid>-<host>.<random>.tmp``). This removes
         those whose writer is gone (see :mod:`aimass_lab._io`: written on this host by a
         process that no longer runs, else unmodified for a day) in the workspace folder and
-        the cache folder (``AIMASS_CACHE_DIR``); a live writer's file is kept.
+        the cache folder (``AIMASS_CACHE_DIR``); a live writer's file is kept. Upload
+        sessions not written to for a day go too (:meth:`Uploads.gc`).
 
         Parameters
         ----------
@@ -81,7 +92,9 @@ class Workspace:
         from aimass_lab._io import remove_stale_temp_files
 
         roots = [self.path, Path(settings().cache_dir).expanduser()]
-        return remove_stale_temp_files(roots, dry_run=dry_run)
+        removed = remove_stale_temp_files(roots, dry_run=dry_run)
+        # upload sessions not written to for a day (issue 17 part 4)
+        return removed + self.uploads.gc(dry_run=dry_run)
 
     # -- metrics ------------------------------------------------------------------------------
     def log_metrics(self, job_id: str, rows: Iterable[tuple[str, int, int | None, float]]) -> int:

@@ -13,6 +13,7 @@ import { Actions, jobLabel, jobTitle, SERVE_KIND, shortId } from './actions';
 import { AlertRow } from './alerts';
 import { DatasetRow } from './datasets';
 import { PretrainedRow } from './pretrained';
+import { UploadAction } from './uploads';
 import {
   formatDuration,
   formatNumber,
@@ -104,6 +105,7 @@ function SidebarView(props: {
           <refreshIcon.react tag="span" />
         </button>
       </header>
+      <UploadAction onDone={() => void model.refresh()} />
       <Section
         name="jobs"
         title="Jobs"

@@ -67,6 +67,11 @@ checks.positive_data_acceptance.expected-statuses = {_RULES_BEYOND_THE_SCHEMA}
 include-path = "/sources"
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = {_RULES_BEYOND_THE_SCHEMA}
+# uploads: a schema-valid session may not fit the disk or the kind's file names (422), a
+# chunk may not start at the stored offset (409) or lack its Content-Range (400)
+[[operations]]
+include-path-regex = "^/uploads"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422"]
 
 [[operations]]
 include-path-regex = "^/(deployments/\\\\{{name\\\\}}/split|datasets/\\\\{{name\\\\}}/samples)$"
