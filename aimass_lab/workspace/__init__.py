@@ -12,6 +12,9 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
   function gets), :func:`start_job` + :func:`execute_job` (run one in this process),
   :data:`IN_PROCESS`, :func:`is_primary_process`, :class:`JobInterrupted`;
 - who is acting: :func:`current_user`, :func:`acting_as` (owner of jobs in a shared workspace);
+- services (idle shutdown, kernel binding): :func:`register_service_kind`, :func:`service_kinds`,
+  :func:`current_kernel`, :func:`current_kernel_id`, :func:`kernel_alive`,
+  :func:`process_alive`, :func:`orphaned_services` (``aimass gc``);
 - backups: :func:`backup`, :func:`restore`, :func:`verify_backup`, :func:`schedule_backup`
   (the ``backup`` job kind, the workspace's own), :func:`list_backups`, :func:`prune_backups`,
   :func:`parse_interval`.
@@ -39,6 +42,12 @@ if TYPE_CHECKING:
         JobManager,
         new_id,
     )
+    from aimass_lab.workspace._kernel import (
+        current_kernel,
+        current_kernel_id,
+        kernel_alive,
+        process_alive,
+    )
     from aimass_lab.workspace._kinds import (
         IN_PROCESS,
         job_function,
@@ -54,6 +63,11 @@ if TYPE_CHECKING:
         is_primary_process,
         run_job_process,
         start_job,
+    )
+    from aimass_lab.workspace._services import (
+        orphaned_services,
+        register_service_kind,
+        service_kinds,
     )
     from aimass_lab.workspace._store import (
         SCHEMA_VERSION,
@@ -101,6 +115,8 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "register_job_kind",
         "set_job_kind_loader",
     ),
+    "_kernel": ("current_kernel", "current_kernel_id", "kernel_alive", "process_alive"),
+    "_services": ("orphaned_services", "register_service_kind", "service_kinds"),
     "_runner": (
         "JobContext",
         "JobInterrupted",
@@ -160,24 +176,31 @@ __all__ = [
     "Workspace",
     "acting_as",
     "backup",
+    "current_kernel",
+    "current_kernel_id",
     "current_user",
     "current_workspace",
     "execute_job",
     "is_primary_process",
     "job_function",
     "job_kinds",
+    "kernel_alive",
     "list_backups",
     "new_id",
     "normalize_db_url",
+    "orphaned_services",
     "parse_interval",
+    "process_alive",
     "prune_backups",
     "redact_url",
     "register_job_kind",
+    "register_service_kind",
     "resolve_workspace",
     "restore",
     "run_backup_job",
     "run_job_process",
     "schedule_backup",
+    "service_kinds",
     "set_job_kind_loader",
     "set_current_workspace",
     "start_job",
