@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import json
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -92,10 +93,15 @@ class BaseHandler(APIHandler):
 
     @property
     def user_name(self) -> str | None:
-        """The Jupyter Server identity of the request (``None`` when it has none)."""
+        """The Jupyter Server identity of the request (``None`` when it has none, or when it
+        is the random anonymous user of a single-user server's shared token: the request
+        then acts as the server's own user, as its kernels do)."""
         user = self.current_user
         name = getattr(user, "username", None) or getattr(user, "name", None)
-        return str(name) if name else None
+        anonymous = str(getattr(user, "name", "")).startswith("Anonymous ") and bool(
+            re.fullmatch(r"[0-9a-f]{32}", str(name or ""))
+        )
+        return str(name) if name and not anonymous else None
 
     async def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking stage code in a thread, acting as the request's user."""

@@ -13,7 +13,7 @@ from typing import Any
 from aimass_lab.errors import NotFoundError
 from aimass_lab.lab._base import BaseHandler, _api
 
-__all__ = ["ServiceStopHandler", "ServicesHandler"]
+__all__ = ["ServiceStopHandler", "ServicesHandler", "acting_user", "may_stop", "refuse_non_owner"]
 
 #: The kinds of services, as the routes name them.
 SERVICE_KINDS = ("server", "tensorboard")
@@ -78,7 +78,22 @@ def stop_server_job(ws: Any, job_id: str, user: str) -> dict[str, Any]:
     return {"kind": "server", "id": job.id, "state": ended.state, "deployments": names}
 
 
-def _acting_user(handler: BaseHandler) -> str:
+def may_stop(owner: str | None, user: str) -> bool:
+    """Only a service's owner may stop it (one with no recorded owner: anyone)."""
+    return not owner or owner == user
+
+
+def refuse_non_owner(handler: BaseHandler, what: str, owner: str | None, user: str) -> None:
+    """Answer 403 naming the owner and the user."""
+    handler.set_status(403)
+    handler.finish(
+        {
+            "error": f"{what} is owned by {owner!r}; user {user!r} may not stop it (only its owner may)"
+        }
+    )
+
+
+def acting_user(handler: BaseHandler) -> str:
     from aimass_lab.workspace import current_user
 
     return handler.user_name or current_user()
@@ -89,15 +104,15 @@ class ServicesHandler(BaseHandler):
     async def get(self) -> None:
         servers = await self.call(list_servers, self.ws)
         tensorboards = self.settings["aimass_lab"]["tensorboards"].describe()
-        self.reply(
-            {"services": servers + tensorboards, "user": _acting_user(self), "now": time.time()}
-        )
+        user = acting_user(self)
+        services = [{**s, "can_stop": may_stop(s["owner"], user)} for s in servers + tensorboards]
+        self.reply({"services": services, "user": user, "now": time.time()})
 
 
 class ServiceStopHandler(BaseHandler):
     @_api
     async def post(self, kind: str, service_id: str) -> None:
-        user = _acting_user(self)
+        user = acting_user(self)
         if kind == "server":
             job = await self.call(self.ws.jobs.get, service_id)
             owner = job.owner
@@ -106,14 +121,8 @@ class ServiceStopHandler(BaseHandler):
             if tb is None:
                 raise NotFoundError(f"no running TensorBoard of run {service_id!r}")
             owner = tb.owner
-        if owner and owner != user:
-            self.set_status(403)
-            self.finish(
-                {
-                    "error": f"the {kind} {service_id} is owned by {owner!r}; user {user!r} "
-                    "may not stop it (only its owner may)"
-                }
-            )
+        if not may_stop(owner, user):
+            refuse_non_owner(self, f"the {kind} {service_id}", owner, user)
             return
         if kind == "server":
             done = await self.call(stop_server_job, self.ws, service_id, user)

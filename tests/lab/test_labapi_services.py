@@ -89,9 +89,14 @@ async def test_server_owner_is_shown_and_only_the_owner_stops_it(
         assert server["idle_s"] is not None and server["idle_s"] >= 0
         assert server["url"] == job.result["url"].rstrip("/")
 
+        assert server["can_stop"] is False  # bob's view
         code, error = await _refused(bob, *API, "services", "server", job.id, "stop")
         assert code == 403 and "'ada'" in error and "'bob'" in error, error
+        code, error = await _refused(bob, *API, "jobs", job.id, "cancel")  # nor as a job
+        assert code == 403 and "'ada'" in error and "'bob'" in error, error
         assert ws.jobs.get(job.id).state == "running"
+        mine = [s for s in (await _services(ada))["services"] if s["kind"] == "server"]
+        assert mine[0]["can_stop"] is True
 
         done = json.loads(
             (await ada(*API, "services", "server", job.id, "stop", method="POST", body="{}")).body
