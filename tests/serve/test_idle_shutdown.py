@@ -67,6 +67,21 @@ def test_a_server_that_gets_requests_stays_up(ws: Workspace) -> None:
     assert (ended.state, ended.exit_reason) == ("stopped", "idle for 2s")
 
 
+def test_cli_deploy_idle_timeout(ws: Workspace) -> None:
+    import json
+
+    out = aimass(
+        ws.path, "deploy", "digits-mlp:2", "--name", "cli", "--idle-timeout", "1", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["spec"]["idle_timeout_s"] == 1.0
+    (job,) = ws.jobs.list(kind="serve")
+    ended = ws.jobs.wait(job.id, timeout=60, poll=0.1)
+    assert (ended.state, ended.exit_reason) == ("stopped", "idle for 1s")
+    bad = aimass(ws.path, "deploy", "digits-mlp:2", "--idle-timeout", "-3")
+    assert bad.returncode != 0 and "idle_timeout_s" in bad.stderr, bad.stderr
+
+
 def test_deploy_idle_timeout_is_validated(ws: Workspace) -> None:
     from aimass_lab.errors import SpecError
 
