@@ -203,3 +203,23 @@ def _alive(pid: int) -> bool:
     from aimass_lab.workspace import process_alive
 
     return process_alive(pid)
+
+
+def test_aimass_serve_idle_timeout_exits_by_itself(ws: Workspace, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ready = tmp_path / "ready.json"
+    env = {**os.environ, "AIMASS_HOME": str(ws.path)}
+    env.pop("AIMASS_DB_URL", None)
+    args = ["--port", "0", "--idle-timeout", "1", "--ready-file", str(ready)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "aimass_lab.cli", "serve", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ready.exists()  # it was up, then stopped by itself
+    assert "stopping: idle for 1s" in proc.stdout + proc.stderr
