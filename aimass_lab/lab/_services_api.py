@@ -115,6 +115,8 @@ class ServiceStopHandler(BaseHandler):
         user = acting_user(self)
         if kind == "server":
             job = await self.call(self.ws.jobs.get, service_id)
+            if job.kind != "serve" or not job.active:
+                raise NotFoundError(f"no running inference server {service_id!r}")
             owner = job.owner
         else:
             tb = self.settings["aimass_lab"]["tensorboards"].processes.get(service_id)
