@@ -225,12 +225,14 @@ def _listing(command: str, args: Any) -> Table:
 
 def _tensorboard(run: str, height: int) -> TensorBoardLink:
     from aimass_lab.train import tensorboard_logdir, tensorboard_path
-    from aimass_lab.workspace import current_workspace
+    from aimass_lab.workspace import current_kernel_id, current_workspace
 
     ws = current_workspace()
     logdir = tensorboard_logdir(ws, run)  # NotFoundError with a clear message
     job_id = logdir.parent.name
-    return TensorBoardLink(job_id, base_url() + tensorboard_path(job_id), height)
+    url = base_url() + tensorboard_path(job_id)
+    kernel = current_kernel_id()  # the TensorBoard records it (and may stop with it)
+    return TensorBoardLink(job_id, url + (f"?aimass_kernel={kernel}" if kernel else ""), height)
 
 
 def aimass_magic(line: str) -> Any:

@@ -172,6 +172,22 @@ VARIABLES: tuple[Variable, ...] = (
         "`JUPYTERHUB_USER`, else the login name.",
     ),
     Variable(
+        "idle_shutdown_s",
+        "AIMASS_IDLE_SHUTDOWN_S",
+        0.0,
+        "float",
+        "Default idle timeout of the inference server a deploy starts: seconds without an "
+        "inference request before it stops (0: never; `deploy(idle_timeout_s=...)` overrides).",
+    ),
+    Variable(
+        "stop_with_kernel",
+        "AIMASS_STOP_WITH_KERNEL",
+        False,
+        "bool",
+        "A server a kernel starts stops when that kernel ends (`deploy(stop_with_kernel=...)` "
+        "overrides); detached training and search jobs never do.",
+    ),
+    Variable(
         "serve_test_delay_s",
         "AIMASS_SERVE_TEST_DELAY_S",
         0.0,
@@ -303,6 +319,14 @@ class Settings:
     @property
     def user(self) -> str | None:
         return cast("str | None", self._value("user"))
+
+    @property
+    def idle_shutdown_s(self) -> float:
+        return cast("float", self._value("idle_shutdown_s"))
+
+    @property
+    def stop_with_kernel(self) -> bool:
+        return cast("bool", self._value("stop_with_kernel"))
 
     @property
     def serve_test_delay_s(self) -> float:

@@ -68,6 +68,14 @@ def _show(doc: dict[str, Any], as_json: bool) -> None:
     metavar="VAR",
     help="A new server requires the API keys in $VAR (comma-separated).",
 )
+@field_option(
+    DeploySpec,
+    "idle_timeout_s",
+    "--idle-timeout",
+    metavar="SECONDS",
+    help="A new server stops after SECONDS without an inference request (0: never; "
+    "default AIMASS_IDLE_SHUTDOWN_S)",
+)
 @click.option("--timeout", type=float, default=180.0, show_default=True)
 @json_option
 @click.pass_context
@@ -83,6 +91,7 @@ def deploy_cmd(
     queue_size: int | None,
     no_batching: bool,
     api_key_env: str | None,
+    idle_timeout_s: float | None,
     timeout: float,
     as_json: bool,
 ) -> None:
@@ -119,6 +128,7 @@ def deploy_cmd(
         api_key_env=api_key_env,
         workspace=workspace_of(ctx),
         timeout=timeout,
+        idle_timeout_s=idle_timeout_s,
     )
     doc = dep.to_dict()
     if as_json:

@@ -314,19 +314,29 @@ def search_worker(ctx: click.Context, study_name: str, storage: str | None) -> N
 
 @search.command("dashboard")
 @click.argument("name")
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True, help="0: a free port.")
+@click.option(
+    "--idle-timeout",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Stop after SECONDS without a request (0: never; default AIMASS_IDLE_SHUTDOWN_S).",
+)
 @_storage_option
 @click.pass_context
-def search_dashboard(ctx: click.Context, name: str, port: int, storage: str | None) -> None:
-    """Open optuna-dashboard on the study, on 127.0.0.1 only."""
-    try:
-        from optuna_dashboard import run_server
-    except ImportError:
-        raise AimassError(
-            "the dashboard needs the optuna-dashboard package: pip install optuna-dashboard"
-        ) from None
-    from aimass_lab.search import load_study
+def search_dashboard(
+    ctx: click.Context, name: str, port: int, idle_timeout: float | None, storage: str | None
+) -> None:
+    """Open optuna-dashboard on the study, on 127.0.0.1 only (stops on Ctrl-C, or when idle)."""
+    from aimass_lab.search import load_study, serve_dashboard
+    from aimass_lab.workspace import current_user
 
     study = load_study(name, storage, workspace_of(ctx))
-    click.echo(f"optuna-dashboard on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
-    run_server(study.optuna_study._storage, host="127.0.0.1", port=port)
+
+    def ready(url: str) -> None:
+        click.echo(f"optuna-dashboard on {url} (started by {current_user()}; Ctrl-C to stop)")
+
+    why = serve_dashboard(
+        study.optuna_study._storage, port=port, idle_timeout_s=idle_timeout, on_ready=ready
+    )
+    click.echo(f"optuna-dashboard stopped: {why}")

@@ -150,6 +150,14 @@ __all__ = ["serve_command", "serve_main"]
     help="/v2/health/ready is 503 while a model of --models failed to load "
     "(--no-strict-readiness: ready, serving the models that loaded).",
 )
+@click.option(
+    "--idle-timeout",
+    "idle_timeout_s",
+    type=float,
+    default=0.0,
+    metavar="SECONDS",
+    help="Stop (drain, exit 0) after SECONDS without an inference request [default: 0, never].",
+)
 @click.pass_context
 def serve_command(ctx: click.Context, **opts: Any) -> None:
     """Serve registered models: Open Inference Protocol v2 + JSON, batching, versions, metrics.

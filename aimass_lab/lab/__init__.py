@@ -43,13 +43,21 @@ def load_extension(server_app: Any) -> None:
     if config.db_url:
         os.environ[env_name("db_url")] = config.db_url
     os.environ[BASE_URL_ENV] = server_app.web_app.settings["base_url"]
-    if config.tensorboard_idle_timeout > 0:
-        period_ms = 1000 * min(60.0, max(1.0, config.tensorboard_idle_timeout / 4))
-        reaper = PeriodicCallback(state["tensorboards"].stop_idle, period_ms)
-        loop = getattr(server_app, "io_loop", None)
-        if loop is not None:
-            loop.add_callback(reaper.start)
-        else:
-            reaper.start()
-        state["reaper"] = reaper
+    tensorboards = state["tensorboards"]
+
+    def reap() -> None:
+        """Stop idle TensorBoards, and (AIMASS_STOP_WITH_KERNEL) those whose kernel ended."""
+        tensorboards.stop_idle()
+        if settings().stop_with_kernel:
+            tensorboards.stop_orphans(server_app.kernel_manager.list_kernel_ids())
+
+    timeout = config.tensorboard_idle_timeout
+    period_ms = 1000 * (min(60.0, max(1.0, timeout / 4)) if timeout > 0 else 2.0)
+    reaper = PeriodicCallback(reap, min(period_ms, 2000.0))
+    loop = getattr(server_app, "io_loop", None)
+    if loop is not None:
+        loop.add_callback(reaper.start)
+    else:
+        reaper.start()
+    state["reaper"] = reaper
     server_app.log.info("AI Mass Lab API at %s (workspace %s)", "/".join(API_PREFIX), path)

@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import json
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -105,7 +106,10 @@ class BaseHandler(APIHandler):
             return None
         user = self.current_user
         name = getattr(user, "username", None) or getattr(user, "name", None)
-        return str(name) if name else None
+        anonymous = str(getattr(user, "name", "")).startswith("Anonymous ") and bool(
+            re.fullmatch(r"[0-9a-f]{32}", str(name or ""))
+        )
+        return str(name) if name and not anonymous else None
 
     @property
     def user_groups(self) -> list[str]:

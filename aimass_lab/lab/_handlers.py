@@ -45,6 +45,7 @@ from aimass_lab.lab._registry_api import (
     StudiesHandler,
     StudyHandler,
 )
+from aimass_lab.lab._services_api import ServicesHandler, ServiceStopHandler
 from aimass_lab.lab._sources_api import (
     SourceGrantHandler,
     SourceGrantsHandler,
@@ -89,6 +90,8 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"deployments/{_ID.format('name')}/start", DeploymentStartHandler),
     (f"deployments/{_ID.format('name')}/metrics", DeploymentMetricsHandler),
     ("alerts", AlertsHandler),
+    ("services", ServicesHandler),
+    (f"services/(?P<kind>server|tensorboard)/{_ID.format('service_id')}/stop", ServiceStopHandler),
     ("compress", CompressHandler),
     ("uploads", UploadsHandler),
     (f"uploads/{_ID.format('upload_id')}", UploadHandler),

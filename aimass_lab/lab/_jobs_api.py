@@ -7,6 +7,8 @@ from aimass_lab.errors import (
     accepted,
 )
 from aimass_lab.lab._base import BaseHandler, _api
+from aimass_lab.lab._services_api import acting_user, may_stop, refuse_non_owner
+from aimass_lab.workspace import service_kinds
 
 __all__ = [
     "CompressHandler",
@@ -62,6 +64,11 @@ class JobActionHandler(BaseHandler):
     @_api
     async def post(self, job_id: str, action: str) -> None:
         if action == "cancel":
+            job = await self.call(self.ws.jobs.get, job_id)
+            user = acting_user(self)
+            if job.kind in service_kinds() and not may_stop(job.owner, user):
+                refuse_non_owner(self, f"the {job.kind} job {job.id}", job.owner, user)
+                return
             job = await self.call(self.ws.jobs.cancel, job_id)
         else:
             job = await self.call(_resume, self.ws, job_id)

@@ -144,7 +144,10 @@ class TensorBoardProxyHandler(_ProxyMixin, JupyterHandler):
         manager = state["tensorboards"]
         try:
             ws = await asyncio.to_thread(state["get_workspace"])
-            tb = await manager.get(ws, run_id)
+            user = self.current_user
+            owner = getattr(user, "username", None) or getattr(user, "name", None)
+            kernel = self.get_query_argument("aimass_kernel", None) or None
+            tb = await manager.get(ws, run_id, owner=owner, kernel_id=kernel)
         except NotFoundError as exc:
             self.set_status(404)
             self.send_json({"error": str(exc)})

@@ -3,7 +3,10 @@
 Each run gets its own ``tensorboard`` process on a free 127.0.0.1 port, with ``--path_prefix``
 set to the proxied path (``{base_url}aimass-lab/tensorboard/{run_id}``) so that every link
 TensorBoard writes stays under Jupyter's base_url (JupyterHub, Binder). Processes idle for
-longer than the configured timeout are stopped, and all of them when the server exits.
+longer than the configured timeout are stopped, and all of them when the server exits. Each
+records who opened it first (its owner, the Jupyter identity) and from which kernel (the
+``aimass_kernel`` query argument of the links ``%aimass tensorboard`` prints); with
+``AIMASS_STOP_WITH_KERNEL`` it stops when that kernel ends.
 
 No Tornado here: the proxy handler in :mod:`aimass_lab.lab._proxy` uses this manager.
 """
@@ -64,6 +67,24 @@ class TensorBoardProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
     last_used: float = field(default_factory=time.monotonic)
+    owner: str | None = None
+    kernel_id: str | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def describe(self, idle_timeout: float) -> dict[str, Any]:
+        """What the sidebar lists: owner, kernel, idle time."""
+        return {
+            "kind": "tensorboard",
+            "id": self.run_id,
+            "name": f"TensorBoard of {self.run_id}",
+            "owner": self.owner,
+            "kernel_id": self.kernel_id,
+            "started_at": self.started_at,
+            "idle_s": round(time.monotonic() - self.last_used, 1),
+            "idle_timeout_s": idle_timeout,
+            "url": self.prefix + "/",
+            "state": "running" if self.alive else "ended",
+        }
 
     @property
     def url(self) -> str:
@@ -112,8 +133,11 @@ class TensorBoardManager:
         (TensorBoard compares it with the decoded request path)."""
         return urllib.parse.unquote(self.base_url + tensorboard_path(run_id).rstrip("/"))
 
-    async def get(self, ws: Any, run_id: str) -> TensorBoardProcess:
-        """The running TensorBoard of a run, started when there is none.
+    async def get(
+        self, ws: Any, run_id: str, owner: str | None = None, kernel_id: str | None = None
+    ) -> TensorBoardProcess:
+        """The running TensorBoard of a run, started when there is none (owned by ``owner``,
+        from kernel ``kernel_id``).
 
         Raises
         ------
@@ -134,6 +158,7 @@ class TensorBoardManager:
                 return tb
             logdir = await asyncio.to_thread(tensorboard_logdir, ws, run_id)
             tb = await self._start(ws, run_id, logdir)
+            tb.owner, tb.kernel_id = owner, kernel_id
             self.processes[run_id] = tb
             return tb
 
@@ -211,6 +236,19 @@ class TensorBoardManager:
                 self.stop(run_id)
                 stopped.append(run_id)
         return stopped
+
+    def stop_orphans(self, kernel_ids: Any) -> list[str]:
+        """Stop the TensorBoards opened from a kernel that is not in ``kernel_ids`` (the
+        kernels the Jupyter server runs) any more."""
+        alive = set(kernel_ids)
+        gone = [r for r, tb in self.processes.items() if tb.kernel_id and tb.kernel_id not in alive]
+        for run_id in gone:
+            self.stop(run_id)
+        return gone
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The running TensorBoards, for the services list."""
+        return [tb.describe(self.idle_timeout) for tb in list(self.processes.values()) if tb.alive]
 
     def stop_all(self) -> None:
         """Stop every TensorBoard this manager started."""

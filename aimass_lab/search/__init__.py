@@ -17,6 +17,7 @@ Examples
 
 from aimass_lab._callable_module import make_callable
 from aimass_lab.search._api import list_studies, load_space, load_study, run_search, search
+from aimass_lab.search._dashboard import serve_dashboard
 from aimass_lab.search._plots import (
     plot_history,
     plot_importances,
@@ -44,6 +45,7 @@ __all__ = [
     "run_search",
     "run_worker",
     "search",
+    "serve_dashboard",
 ]
 
 make_callable(__name__, search)

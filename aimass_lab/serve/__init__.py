@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from aimass_lab._lazy import lazy_exports
 from aimass_lab.serve.deploy._alerts_job import run as _run_alerts
 from aimass_lab.serve.deploy._job import run as _run_job
-from aimass_lab.workspace import register_job_kind
+from aimass_lab.workspace import register_job_kind, register_service_kind
 
 if TYPE_CHECKING:
     from aimass_lab.serve.deploy import (
@@ -111,6 +111,7 @@ _LAZY: dict[str, str] = {
 
 
 register_job_kind("serve", _run_job)
+register_service_kind("serve")  # idle shutdown, kernel binding, aimass gc
 register_job_kind("alerts", _run_alerts)
 
 

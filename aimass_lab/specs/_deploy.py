@@ -55,6 +55,17 @@ class DeploySpec(Spec):
     port: int | None = Field(
         None, ge=0, le=65_535, description="port of the workspace server (None: its default)"
     )
+    idle_timeout_s: float | None = Field(
+        None,
+        ge=0,
+        description="a server this deploy starts stops after this many seconds without an "
+        "inference request (None: AIMASS_IDLE_SHUTDOWN_S; 0: never)",
+    )
+    stop_with_kernel: bool | None = Field(
+        None,
+        description="a server this deploy starts from a kernel stops when the kernel ends "
+        "(None: AIMASS_STOP_WITH_KERNEL)",
+    )
 
     @field_validator("model", mode="before")
     @classmethod

@@ -15,6 +15,9 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
 - data sources and their permissions: :func:`add_source`, :func:`sources`, :func:`grant`,
   :func:`revoke`, :func:`check_read`, groups (:func:`add_to_group`), the secret store
   (:func:`read_secret`, :func:`sql_url_with_secret`);
+- services (idle shutdown, kernel binding): :func:`register_service_kind`, :func:`service_kinds`,
+  :func:`current_kernel`, :func:`current_kernel_id`, :func:`kernel_alive`,
+  :func:`process_alive`, :func:`orphaned_services` (``aimass gc``);
 - backups: :func:`backup`, :func:`restore`, :func:`verify_backup`, :func:`schedule_backup`
   (the ``backup`` job kind, the workspace's own), :func:`list_backups`, :func:`prune_backups`,
   :func:`parse_interval`;
@@ -44,6 +47,12 @@ if TYPE_CHECKING:
         JobManager,
         new_id,
     )
+    from aimass_lab.workspace._kernel import (
+        current_kernel,
+        current_kernel_id,
+        kernel_alive,
+        process_alive,
+    )
     from aimass_lab.workspace._kinds import (
         IN_PROCESS,
         job_function,
@@ -61,6 +70,11 @@ if TYPE_CHECKING:
         start_job,
     )
     from aimass_lab.workspace._secrets import join_location, read_secret, sql_url_with_secret
+    from aimass_lab.workspace._services import (
+        orphaned_services,
+        register_service_kind,
+        service_kinds,
+    )
     from aimass_lab.workspace._sources import (
         acting_in_groups,
         add_source,
@@ -139,6 +153,8 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "register_job_kind",
         "set_job_kind_loader",
     ),
+    "_kernel": ("current_kernel", "current_kernel_id", "kernel_alive", "process_alive"),
+    "_services": ("orphaned_services", "register_service_kind", "service_kinds"),
     "_runner": (
         "JobContext",
         "JobInterrupted",
@@ -208,24 +224,31 @@ __all__ = [
     "Workspace",
     "acting_as",
     "backup",
+    "current_kernel",
+    "current_kernel_id",
     "current_user",
     "current_workspace",
     "execute_job",
     "is_primary_process",
     "job_function",
     "job_kinds",
+    "kernel_alive",
     "list_backups",
     "new_id",
     "normalize_db_url",
+    "orphaned_services",
     "parse_interval",
+    "process_alive",
     "prune_backups",
     "redact_url",
     "register_job_kind",
+    "register_service_kind",
     "resolve_workspace",
     "restore",
     "run_backup_job",
     "run_job_process",
     "schedule_backup",
+    "service_kinds",
     "set_job_kind_loader",
     "set_current_workspace",
     "start_job",

@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from aimass_lab.errors import JobError, NotFoundError, accepted
 from aimass_lab.settings import env_name, settings
 from aimass_lab.workspace._identity import current_user
+from aimass_lab.workspace._kernel import current_kernel_id
 from aimass_lab.workspace._kinds import IN_PROCESS, job_function
 from aimass_lab.workspace._store import JobRow, Store, utcnow
 
@@ -209,7 +210,8 @@ class JobManager:
         parent_id: str | None = None,
         owner: str | None = None,
     ) -> Job:
-        """Record a queued job without starting it (owned by ``owner`` or :func:`current_user`)."""
+        """Record a queued job without starting it (owned by ``owner`` or :func:`current_user`;
+        started from the Jupyter kernel this process is, if it is one)."""
         job_function(kind)  # JobError naming the registered kinds when it is unknown
         job_id = new_id()
         with self.store.session() as s:
@@ -224,6 +226,7 @@ class JobManager:
                     created_at=utcnow(),
                     parent_id=parent_id,
                     owner=owner or current_user(),
+                    kernel_id=current_kernel_id(),
                 )
             )
         self.run_dir(job_id).mkdir(parents=True, exist_ok=True)

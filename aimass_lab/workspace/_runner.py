@@ -79,6 +79,9 @@ class JobContext:
     end_state
         Set by a service job (the inference server) that returns because it was asked to
         stop: the job is recorded in this state (``"stopped"``) instead of ``succeeded``.
+    end_reason
+        With ``end_state``: the exit reason recorded (default ``"stopped on request"``; an
+        idle shutdown says ``"idle for 30s"``).
     """
 
     def __init__(self, workspace: Any, job: Job, primary: bool) -> None:
@@ -89,6 +92,7 @@ class JobContext:
         self.stop_requested = threading.Event()
         self.in_loop = False
         self.end_state: str | None = None
+        self.end_reason: str | None = None
         self._progress: float | None = None
         self._progress_written: float | None = None
         self._done = threading.Event()
@@ -182,7 +186,7 @@ def execute_job(ctx: JobContext, func: Callable[[JobContext], Any]) -> int:
         with acting_as(job.owner):  # a job reads what its owner may read (data sources)
             func(ctx)
         if ctx.end_state is not None:
-            state, reason, code = ctx.end_state, "stopped on request", 0
+            state, reason, code = ctx.end_state, ctx.end_reason or "stopped on request", 0
         elif ctx.stop_requested.is_set():
             state, reason, code = "interrupted", interrupted, 0
         else:

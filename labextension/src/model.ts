@@ -80,6 +80,22 @@ export interface IAlert {
   message?: string;
 }
 
+/** A long-running service (`GET services`): an inference server or a TensorBoard. */
+export interface IService {
+  kind: 'server' | 'tensorboard';
+  id: string;
+  name?: string;
+  owner: string | null;
+  kernel_id?: string | null;
+  stop_with_kernel?: boolean;
+  idle_s?: number | null;
+  idle_timeout_s?: number | null;
+  url?: string | null;
+  state: string;
+  /** Whether the user looking may stop it (only its owner may). */
+  can_stop?: boolean;
+}
+
 /** A dataset of the workspace (`GET datasets`). */
 export interface IDataset {
   name: string;
@@ -120,7 +136,8 @@ export const SECTIONS = [
   'pretrained',
   'datasets',
   'deployments',
-  'alerts'
+  'alerts',
+  'services'
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -139,6 +156,7 @@ export interface ISections {
   datasets: ISection<IDataset>;
   deployments: ISection<IDeployment>;
   alerts: ISection<IAlert>;
+  services: ISection<IService>;
 }
 
 const ROUTES: Record<SectionName, string> = {
@@ -148,7 +166,8 @@ const ROUTES: Record<SectionName, string> = {
   pretrained: 'pretrained',
   datasets: 'datasets',
   deployments: 'deployments',
-  alerts: 'alerts?limit=10'
+  alerts: 'alerts?limit=10',
+  services: 'services'
 };
 
 /** What a section keeps of its route's answer (datasets: the registered ones). */
@@ -165,6 +184,10 @@ const UNWRAP: Partial<Record<SectionName, (answer: unknown) => unknown[]>> = {
   alerts: answer => {
     const alerts = (answer as { alerts?: unknown } | null)?.alerts;
     return Array.isArray(alerts) ? alerts : [];
+  },
+  services: answer => {
+    const services = (answer as { services?: unknown } | null)?.services;
+    return Array.isArray(services) ? services : [];
   }
 };
 
@@ -188,7 +211,8 @@ export class AimassModel {
       pretrained: { status: 'loading', items: [] },
       datasets: { status: 'loading', items: [] },
       deployments: { status: 'loading', items: [] },
-      alerts: { status: 'loading', items: [] }
+      alerts: { status: 'loading', items: [] },
+      services: { status: 'loading', items: [] }
     };
   }
 

@@ -14,6 +14,7 @@ import { AlertRow } from './alerts';
 import { DatasetRow } from './datasets';
 import { PretrainedRow } from './pretrained';
 import { UploadAction } from './uploads';
+import { ServiceRow } from './services';
 import {
   formatDuration,
   formatNumber,
@@ -43,7 +44,7 @@ export class AimassSidebar extends ReactWidget {
     this.addClass('jp-AimassSidebar');
     this.title.icon = aimassIcon;
     this.title.caption =
-      'AI Mass: jobs, studies, models, datasets, deployments, alerts';
+      'AI Mass: jobs, studies, models, datasets, deployments, services, alerts';
   }
 
   protected onAfterShow(msg: Message): void {
@@ -190,6 +191,20 @@ function SidebarView(props: {
       >
         {s.deployments.items.map(d => (
           <DeploymentRow key={d.name} deployment={d} actions={actions} />
+        ))}
+      </Section>
+      <Section
+        name="services"
+        title="Services"
+        section={s.services}
+        empty="No servers or TensorBoards running. Each shows who started it and how long it has been idle; only its owner may stop it."
+      >
+        {s.services.items.map(svc => (
+          <ServiceRow
+            key={`${svc.kind}:${svc.id}`}
+            service={svc}
+            model={model}
+          />
         ))}
       </Section>
       <Section

@@ -196,7 +196,8 @@ async def test_deployment_routes_without_a_server(jp_fetch: Any, ws_path: Path) 
         (
             {"model": "iris-mlp:1", "gpus": 2},
             "gpus",
-            "unknown field 'gpus'; accepted: model, name, replicas, batching, engine, port",
+            "unknown field 'gpus'; accepted: model, name, replicas, batching, engine, port, "
+            "idle_timeout_s, stop_with_kernel",
         ),
     ],
 )

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from aimass_lab.serve.deploy._client import Client, ServeError
     from aimass_lab.serve.deploy._deploy import deploy, deployments, get_deployment
     from aimass_lab.serve.deploy._deployment import Deployment
-    from aimass_lab.serve.deploy._job import ADMIN_KEY_FILE
+    from aimass_lab.serve.deploy._job import ADMIN_KEY_FILE, stop_deployments
     from aimass_lab.serve.deploy._kserve import KServeExportError, export_kserve
     from aimass_lab.serve.deploy._records import DeployError, parse_split
     from aimass_lab.serve.deploy._server_job import (
@@ -60,6 +60,7 @@ __all__ = [
     "server_job",
     "server_url",
     "stop_alerts",
+    "stop_deployments",
     "stop_server",
     "watch_alerts",
 ]
@@ -79,6 +80,7 @@ _LAZY: dict[str, str] = {
     "get_deployment": "aimass_lab.serve.deploy._deploy",
     "Deployment": "aimass_lab.serve.deploy._deployment",
     "ADMIN_KEY_FILE": "aimass_lab.serve.deploy._job",
+    "stop_deployments": "aimass_lab.serve.deploy._job",
     "DeployError": "aimass_lab.serve.deploy._records",
     "parse_split": "aimass_lab.serve.deploy._records",
     "SERVE_KIND": "aimass_lab.serve.deploy._server_job",

@@ -110,6 +110,8 @@ def deploy(
     api_key_env: str | None = None,
     workspace: WorkspaceLike = None,
     timeout: float = READY_TIMEOUT,
+    idle_timeout_s: float | None = None,
+    stop_with_kernel: bool | None = None,
 ) -> Deployment:
     # Long by its docstring (the API reference); the code is some 55 lines.
     """Serve a registered model version from the workspace's inference server.
@@ -149,6 +151,13 @@ def deploy(
         The workspace (default: the current one).
     timeout
         Seconds to wait for the server and the version to be ready.
+    idle_timeout_s
+        A server this deploy starts stops after this many seconds without an inference
+        request (``None``: ``AIMASS_IDLE_SHUTDOWN_S``, 0: never); its deployments are then
+        recorded ``stopped`` (:meth:`Deployment.start` brings them back).
+    stop_with_kernel
+        A server this deploy starts from a notebook stops when that kernel ends (``None``:
+        ``AIMASS_STOP_WITH_KERNEL``).
 
     Returns
     -------
@@ -183,7 +192,14 @@ def deploy(
     else:
         ref = getattr(model_version_or_ref, "ref", model_version_or_ref)
         spec = DeploySpec(
-            model=ref, name=name, replicas=replicas, batching=batching, engine=engine, port=port
+            model=ref,
+            name=name,
+            replicas=replicas,
+            batching=batching,
+            engine=engine,
+            port=port,
+            idle_timeout_s=idle_timeout_s,
+            stop_with_kernel=stop_with_kernel,
         )
     ws = resolve_workspace(
         workspace if workspace is not None else getattr(model_version_or_ref, "workspace", None)
@@ -194,7 +210,14 @@ def deploy(
     _check_same_model(existing, endpoint, mv)
     check_memory(mv, spec.replicas, _engine_of(spec.engine, mv))
     _verify(ws, mv)  # a tampered or missing file fails here, before anything starts
-    job, started = start_server(ws, port=spec.port, api_key_env=api_key_env, timeout=timeout)
+    job, started = start_server(
+        ws,
+        port=spec.port,
+        api_key_env=api_key_env,
+        timeout=timeout,
+        idle_timeout_s=spec.idle_timeout_s,
+        stop_with_kernel=spec.stop_with_kernel,
+    )
     try:
         _deploy_on(ws, job, spec, mv, endpoint, existing, timeout)
     except BaseException:

@@ -341,7 +341,14 @@ class Deployment:
         started = False
         try:
             port = None if server_job(ws) is not None else spec.get("port")
-            job, started = start_server(ws, port=port, api_key_env=api_key_env, timeout=timeout)
+            job, started = start_server(
+                ws,
+                port=port,
+                api_key_env=api_key_env,
+                timeout=timeout,
+                idle_timeout_s=spec.get("idle_timeout_s"),
+                stop_with_kernel=spec.get("stop_with_kernel"),
+            )
             client = client_for(job, timeout=timeout)
             before = admin_entry(client, self.name)
             _load_recorded(client, self.name, versions, spec, before)

@@ -196,11 +196,19 @@ def start_server(
     host: str = "127.0.0.1",
     api_key_env: str | None = None,
     timeout: float = READY_TIMEOUT,
+    idle_timeout_s: float | None = None,
+    stop_with_kernel: bool | None = None,
 ) -> tuple[Job, bool]:
     """:func:`ensure_server`, and whether this call started the server (``True``) or
     reused the running one (``False``), so that a caller which fails later stops only what
     it started (see :func:`stop_if_idle`). A server this call started that does not become
-    ready is stopped before the error is raised."""
+    ready is stopped before the error is raised.
+
+    A new server records the kernel this process is, if any, and stops after
+    ``idle_timeout_s`` seconds without an inference request (``None``:
+    ``AIMASS_IDLE_SHUTDOWN_S``; 0: never) and, with ``stop_with_kernel`` (``None``:
+    ``AIMASS_STOP_WITH_KERNEL``), when that kernel ends. A reused server keeps the
+    settings of the call that started it."""
     ws = resolve_workspace(workspace)
     with _server_lock(ws):
         running = [j for j in ws.jobs.list(kind=SERVE_KIND) if j.active and j.host == _hostname()]
@@ -220,6 +228,7 @@ def start_server(
         spec: dict[str, Any] = {"host": host, "port": port, "admin": True}
         if api_key_env:
             spec["api_key_env"] = api_key_env
+        spec.update(_lifetime(idle_timeout_s, stop_with_kernel))
         job = ws.jobs.submit(SERVE_KIND, spec, name="aimass serve")
         try:
             return _wait_started(ws, job, timeout), True
@@ -230,6 +239,22 @@ def start_server(
                 raise
         job = ws.jobs.submit(SERVE_KIND, {**spec, "port": 0}, name="aimass serve")
         return _wait_started(ws, job, timeout), True
+
+
+def _lifetime(idle_timeout_s: float | None, stop_with_kernel: bool | None) -> dict[str, Any]:
+    """The idle timeout, kernel and kernel binding of a new server's spec."""
+    from aimass_lab.workspace import current_kernel
+
+    idle = settings().idle_shutdown_s if idle_timeout_s is None else float(idle_timeout_s)
+    if idle < 0:
+        raise DeployError(f"idle_timeout_s={idle:g}; accepted: seconds >= 0 (0: never)")
+    out: dict[str, Any] = {"idle_timeout_s": idle}
+    kernel = current_kernel()
+    if kernel is not None:
+        out["kernel"] = kernel
+        bind = settings().stop_with_kernel if stop_with_kernel is None else stop_with_kernel
+        out["stop_with_kernel"] = bool(bind)
+    return out
 
 
 def _wait_started(ws: Workspace, job: Job, timeout: float) -> Job:

@@ -62,10 +62,20 @@ class ServeApp:
             bucket_by_length=config.bucket_by_length,
         )
         self.started_at = time.time()
+        #: When the last inference request or admin change ended (monotonic); idle since.
+        self.last_active = time.monotonic()
+        #: Why the server stops, when it stops by itself (idle, its kernel ended).
+        self.stop_reason: str | None = None
         #: Bytes of large bodies in flight, and where large bodies are parsed.
         self.bodies = BodyBudget(config.max_body_bytes_in_flight)
         self.metrics.body_bytes = lambda: self.bodies.used
         self.metrics.in_flight = lambda: self.inflight
+        self.metrics.idle = lambda: (self.idle_seconds(), config.idle_timeout_s)
+
+    def idle_seconds(self) -> float:
+        """Seconds since the last inference request or admin change ended (0 while a request
+        is being answered)."""
+        return 0.0 if self.inflight > 0 else max(0.0, time.monotonic() - self.last_active)
 
     # ------------------------------------------------------------------ loading and routing
     def lock(self) -> asyncio.Lock:
@@ -162,6 +172,8 @@ class ServeApp:
                 self.bodies.release(scope["aimass.body_bytes"])
             if counted:
                 self.inflight -= 1
+            if labels[2] or (method != "GET" and path.startswith("/admin/")):
+                self.last_active = time.monotonic()
             if labels[2]:
                 self.metrics.observe_request(
                     labels[0], labels[1], labels[2], status, time.perf_counter() - start

@@ -118,6 +118,13 @@ class ServerConfig:
         Triton's ``--strict-readiness``); False: ready once the startup loads are done,
         serving the models that loaded. Each model's own readiness
         (``/v2/models/NAME/ready``) is the same either way.
+    idle_timeout_s
+        Stop (drain, exit 0) after this many seconds without an inference request or an
+        admin change (0: never). ``/metrics`` says how long it has been idle
+        (``aimass_idle_seconds``).
+    kernel_pid, kernel_started
+        Stop when this process (the Jupyter kernel that started the server; its start time,
+        so that a later process with the same id is not taken for it) has ended.
     """
 
     workspace: str | None = None
@@ -145,6 +152,9 @@ class ServerConfig:
     drain_timeout_s: float = 30.0
     drain_grace_s: float = 0.5
     strict_readiness: bool = True
+    idle_timeout_s: float = 0.0
+    kernel_pid: int | None = None
+    kernel_started: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ServerConfig:
@@ -223,6 +233,12 @@ class ServerConfig:
             0 <= self.drain_grace_s <= self.drain_timeout_s
         ):
             bad("drain_grace_s", "accepted: a number of seconds >= 0 and <= drain_timeout_s")
+        if not isinstance(self.idle_timeout_s, (int, float)) or self.idle_timeout_s < 0:
+            bad("idle_timeout_s", "accepted: a number of seconds >= 0 (0: never)")
+        if self.kernel_pid is not None and (
+            not isinstance(self.kernel_pid, int) or self.kernel_pid < 1
+        ):
+            bad("kernel_pid", "accepted: a process id >= 1, or None")
         if self.engine not in ENGINES:
             bad("engine", f"accepted: {accepted(ENGINES)}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -39,7 +39,8 @@ class Metrics:
     batch, histogram), ``aimass_batch_latency_seconds`` (engine time per batch, histogram),
     ``aimass_queue_depth`` (gauge), ``aimass_replicas_ready`` (gauge),
     ``aimass_worker_restarts_total``, ``aimass_shadow_requests_total{outcome}``,
-    ``aimass_predictions_total{class}`` (rows answered per predicted class, classifiers).
+    ``aimass_predictions_total{class}`` (rows answered per predicted class, classifiers),
+    ``aimass_idle_seconds`` and ``aimass_idle_timeout_seconds`` (idle shutdown).
 
     Values are plain Python numbers updated on the event loop (a few hundred nanoseconds per
     request); a private ``CollectorRegistry`` turns them into metric families when scraped.
@@ -62,6 +63,8 @@ class Metrics:
         self.body_bytes: Callable[[], float] = lambda: 0.0
         #: Requests being answered (set by the app; health and metrics not counted).
         self.in_flight: Callable[[], float] = lambda: 0.0
+        #: (seconds idle, idle timeout) (set by the app).
+        self.idle: Callable[[], tuple[float, float]] = lambda: (0.0, 0.0)
         self.registry.register(self)
 
     # -- updates -----------------------------------------------------------------------------
@@ -208,6 +211,17 @@ class Metrics:
             "aimass_requests_in_flight",
             "Requests being answered (health and metrics not counted).",
             value=float(self.in_flight()),
+        )
+        idle, timeout = self.idle()
+        yield GaugeMetricFamily(
+            "aimass_idle_seconds",
+            "Seconds since the last inference request or admin change (0 while answering).",
+            value=float(idle),
+        )
+        yield GaugeMetricFamily(
+            "aimass_idle_timeout_seconds",
+            "The server stops after this many idle seconds (0: never).",
+            value=float(timeout),
         )
         yield GaugeMetricFamily(
             "aimass_body_bytes_in_flight",

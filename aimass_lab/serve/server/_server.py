@@ -62,9 +62,11 @@ def _uvicorn_server(config: Any, app: Any) -> Any:
 
 
 async def serve(
-    config: ServerConfig, on_ready: Callable[[dict[str, Any]], Any] | None = None
+    config: ServerConfig,
+    on_ready: Callable[[dict[str, Any]], Any] | None = None,
+    on_stop: Callable[[str | None], Any] | None = None,
 ) -> int:
-    """Serve until SIGTERM/SIGINT (then drain) — the coroutine behind :func:`run_server`."""
+    """Serve until SIGTERM/SIGINT, idle or its kernel gone (then drain): :func:`run_server`."""
     import uvicorn
 
     from aimass_lab.serve.server._app import ServeApp
@@ -143,8 +145,28 @@ async def serve(
     if refused:
         log(f"answered 503 to {refused} connection(s) that came as the server stopped")
     await app.close()
-    log("stopped")
+    _stopped(app, on_stop)
     return 0
+
+
+def _stopped(app: ServeApp, on_stop: Callable[[str | None], Any] | None) -> None:
+    log("stopped" + (f" ({app.stop_reason})" if app.stop_reason else ""))
+    if on_stop is not None:
+        on_stop(app.stop_reason)
+
+
+def _self_stop_reason(app: ServeApp, config: ServerConfig) -> str | None:
+    """Why the server should stop by itself now: idle for ``idle_timeout_s``, or the kernel
+    that started it (``kernel_pid``) has ended; ``None``: keep serving."""
+    from aimass_lab.workspace import process_alive
+
+    if config.idle_timeout_s > 0 and app.idle_seconds() >= config.idle_timeout_s:
+        return f"idle for {config.idle_timeout_s:g}s"
+    if config.kernel_pid is not None and not process_alive(
+        config.kernel_pid, config.kernel_started
+    ):
+        return "kernel ended"
+    return None
 
 
 async def _until_drained(
@@ -154,8 +176,17 @@ async def _until_drained(
     ``drain_grace_s``; stop accepting; wait for the requests in flight (and, up to
     ``_SETTLE_S``, for open connections to send what they were sending), ``drain_timeout_s``
     at most; then stop uvicorn (it closes the idle connections)."""
+    ticks = 0
+    watch = config.idle_timeout_s > 0 or config.kernel_pid is not None
     while not app.draining and not serve_task.done():
         await asyncio.sleep(0.05)
+        ticks += 1
+        if watch and ticks % 10 == 0:  # every half second
+            reason = _self_stop_reason(app, config)
+            if reason is not None:
+                app.stop_reason = reason
+                log(f"stopping: {reason}")
+                app.draining = True
     if app.draining and not serve_task.done():
         log("draining: finishing in-flight requests")
         began = time.monotonic()
@@ -256,9 +287,12 @@ async def _load_ref(app: Any, item: str) -> Any:
 
 
 def run_server(
-    config: ServerConfig, on_ready: Callable[[dict[str, Any]], Any] | None = None
+    config: ServerConfig,
+    on_ready: Callable[[dict[str, Any]], Any] | None = None,
+    on_stop: Callable[[str | None], Any] | None = None,
 ) -> int:
-    """Run the server in this process until SIGTERM or Ctrl-C; return the exit code (0).
+    """Run the server in this process until SIGTERM or Ctrl-C (or, as configured, until it
+    is idle or its kernel ends); return the exit code (0).
 
     Parameters
     ----------
@@ -266,6 +300,9 @@ def run_server(
         The settings.
     on_ready
         Called once with ``{"url", "host", "port", "pid"}`` when listening and loaded.
+    on_stop
+        Called once as it stops with why it stopped by itself (``"idle for 30s"``,
+        ``"kernel ended"``), or ``None`` when it was asked to stop.
     """
     config.check()
     loop = _new_loop()
@@ -275,7 +312,7 @@ def run_server(
     _EARLY_STOP.clear()
     old = signal.signal(signal.SIGTERM, lambda s, f: _EARLY_STOP.append(s))
     try:
-        code = loop.run_until_complete(serve(config, on_ready))
+        code = loop.run_until_complete(serve(config, on_ready, on_stop))
     finally:
         signal.signal(signal.SIGTERM, old)
         loop.close()

@@ -1,0 +1,134 @@
+"""REST handlers of the long-running services: the inference server and the TensorBoards.
+
+``GET services`` lists them with their owner, kernel and idle time; ``POST
+services/{kind}/{id}/stop`` stops one, for its owner only (anyone else gets 403 naming the
+owner and the user).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aimass_lab.errors import NotFoundError
+from aimass_lab.lab._base import BaseHandler, _api
+
+__all__ = ["ServiceStopHandler", "ServicesHandler", "acting_user", "may_stop", "refuse_non_owner"]
+
+#: The kinds of services, as the routes name them.
+SERVICE_KINDS = ("server", "tensorboard")
+
+
+def _server_idle(url: str) -> tuple[float | None, float | None]:
+    """A server's (idle seconds, idle timeout) from its ``/metrics`` (``None`` when it does
+    not answer)."""
+    import httpx
+
+    from aimass_lab.serve.server import parse_metrics
+
+    try:
+        parsed = parse_metrics(httpx.get(f"{url}/metrics", timeout=2.0).text)
+        return (
+            float(parsed["aimass_idle_seconds"][0]["value"]),
+            float(parsed["aimass_idle_timeout_seconds"][0]["value"]),
+        )
+    except Exception:  # not answering, or an older server without the gauges
+        return None, None
+
+
+def list_servers(ws: Any) -> list[dict[str, Any]]:
+    """The workspace's running inference servers, as services."""
+    from aimass_lab.serve.deploy import SERVE_KIND
+
+    out = []
+    for job in ws.jobs.list(kind=SERVE_KIND, state="running"):
+        url = str(job.result.get("url") or "").rstrip("/")
+        idle, timeout = _server_idle(url) if url else (None, None)
+        kernel = job.spec.get("kernel") or {}
+        out.append(
+            {
+                "kind": "server",
+                "id": job.id,
+                "name": f"inference server {url or job.id}",
+                "owner": job.owner,
+                "kernel_id": job.kernel_id,
+                "stop_with_kernel": bool(job.spec.get("stop_with_kernel")) and bool(kernel),
+                "started_at": job.started_at.timestamp() if job.started_at else None,
+                "idle_s": None if idle is None else round(idle, 1),
+                "idle_timeout_s": timeout
+                if timeout is not None
+                else job.spec.get("idle_timeout_s"),
+                "url": url or None,
+                "host": job.host,
+                "state": job.state,
+            }
+        )
+    return out
+
+
+def stop_server_job(ws: Any, job_id: str, user: str) -> dict[str, Any]:
+    """Stop a server job; its deployments are recorded stopped ("stopped by USER")."""
+    from aimass_lab.serve.deploy import SERVE_KIND, stop_deployments, stop_server
+
+    job = ws.jobs.get(job_id)
+    if job.kind != SERVE_KIND or not job.active:
+        raise NotFoundError(f"no running inference server {job_id!r}")
+    ended = stop_server(ws, job)
+    names = stop_deployments(ws, job.id, f"stopped by {user}")
+    return {"kind": "server", "id": job.id, "state": ended.state, "deployments": names}
+
+
+def may_stop(owner: str | None, user: str) -> bool:
+    """Only a service's owner may stop it (one with no recorded owner: anyone)."""
+    return not owner or owner == user
+
+
+def refuse_non_owner(handler: BaseHandler, what: str, owner: str | None, user: str) -> None:
+    """Answer 403 naming the owner and the user."""
+    handler.set_status(403)
+    handler.finish(
+        {
+            "error": f"{what} is owned by {owner!r}; user {user!r} may not stop it (only its owner may)"
+        }
+    )
+
+
+def acting_user(handler: BaseHandler) -> str:
+    from aimass_lab.workspace import current_user
+
+    return handler.user_name or current_user()
+
+
+class ServicesHandler(BaseHandler):
+    @_api
+    async def get(self) -> None:
+        servers = await self.call(list_servers, self.ws)
+        tensorboards = self.settings["aimass_lab"]["tensorboards"].describe()
+        user = acting_user(self)
+        services = [{**s, "can_stop": may_stop(s["owner"], user)} for s in servers + tensorboards]
+        self.reply({"services": services, "user": user, "now": time.time()})
+
+
+class ServiceStopHandler(BaseHandler):
+    @_api
+    async def post(self, kind: str, service_id: str) -> None:
+        user = acting_user(self)
+        if kind == "server":
+            job = await self.call(self.ws.jobs.get, service_id)
+            if job.kind != "serve" or not job.active:
+                raise NotFoundError(f"no running inference server {service_id!r}")
+            owner = job.owner
+        else:
+            tb = self.settings["aimass_lab"]["tensorboards"].processes.get(service_id)
+            if tb is None:
+                raise NotFoundError(f"no running TensorBoard of run {service_id!r}")
+            owner = tb.owner
+        if not may_stop(owner, user):
+            refuse_non_owner(self, f"the {kind} {service_id}", owner, user)
+            return
+        if kind == "server":
+            done = await self.call(stop_server_job, self.ws, service_id, user)
+        else:
+            self.settings["aimass_lab"]["tensorboards"].stop(service_id)
+            done = {"kind": "tensorboard", "id": service_id, "state": "stopped"}
+        self.reply(done)

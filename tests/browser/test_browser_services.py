@@ -1,0 +1,54 @@
+"""The sidebar's Services section in a real JupyterLab: owner and idle time of the inference
+server; Stop only for its owner (disabled for anyone else), and it stops it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from aimass_lab.serve.deploy import ensure_server
+from aimass_lab.workspace import Workspace, acting_as
+
+SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="aimass-sidebar"]'
+
+
+def _server_as(lab_server: Any, user: str) -> Any:
+    with acting_as(user):
+        return ensure_server(Workspace(lab_server.workspace_path), port=0, timeout=120)
+
+
+def test_services_show_owner_and_idle_time_and_only_the_owner_stops(
+    lab_server: Any, page: Any, screenshot: Any
+) -> None:
+    me = lab_server.api("GET", "services")["user"]
+    assert me != "ada"
+    ws = Workspace(lab_server.workspace_path)
+    theirs = _server_as(lab_server, "ada")
+    sidebar = page.locator("#aimass-sidebar")
+    if not sidebar.is_visible():
+        page.locator(SIDEBAR_TAB).click()
+    sidebar.wait_for(state="visible")
+    row = sidebar.locator(f'.jp-AimassService[data-service-id="{theirs.id}"]')
+    row.wait_for(timeout=60_000)
+    expect(row).to_have_attribute("data-owner", "ada")
+    expect(row.locator(".jp-AimassService-owner")).to_have_text("by ada")
+    expect(row.locator(".jp-AimassService-idle")).to_contain_text("idle")
+    stop = row.locator(".jp-AimassService-stop")
+    expect(stop).to_be_disabled()
+    expect(stop).to_have_attribute("title", "Only its owner, ada, may stop it")
+    screenshot("services-not-mine", sidebar.locator('[data-section="services"]'))
+    ws.jobs.cancel(theirs.id)
+    ws.jobs.wait(theirs.id, timeout=60)
+
+    mine = _server_as(lab_server, me)
+    row = sidebar.locator(f'.jp-AimassService[data-service-id="{mine.id}"]')
+    row.wait_for(timeout=60_000)
+    expect(row.locator(".jp-AimassService-owner")).to_have_text(f"by {me}")
+    stop = row.locator(".jp-AimassService-stop")
+    expect(stop).to_be_enabled()
+    screenshot("services-mine", sidebar.locator('[data-section="services"]'))
+    stop.click()
+    page.get_by_role("button", name="Stop inference server").click()
+    row.wait_for(state="detached", timeout=60_000)
+    assert ws.jobs.wait(mine.id, timeout=60).state == "stopped"

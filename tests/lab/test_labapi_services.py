@@ -1,0 +1,155 @@
+"""The services routes through a real Jupyter Server with two identities (ada and bob): the
+owner of an inference server and of a TensorBoard is shown; only the owner may stop it; a
+TensorBoard opened from a kernel stops when that kernel ends (AIMASS_STOP_WITH_KERNEL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_server.auth import IdentityProvider, User
+from tornado.httpclient import HTTPClientError
+
+from aimass_lab.lab import tensorboard_path
+from aimass_lab.workspace import Workspace, acting_as
+
+API = ("aimass-lab", "api", "v1")
+
+
+class TwoUsers(IdentityProvider):  # type: ignore[misc]
+    """Token authentication as usual; the user is the ``X-Test-User`` header (default ada)."""
+
+    async def get_user_token(self, handler: Any) -> User | None:
+        user = await super().get_user_token(handler)
+        if user is None:
+            return None
+        name = handler.request.headers.get("X-Test-User", "ada")
+        return User(username=name, name=name, display_name=name)
+
+
+@pytest.fixture
+def jp_server_config(ws_path: Path) -> dict[str, Any]:
+    """conftest's server (on ``ws_path``), with the two identities."""
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"aimass_lab": True},
+            "allow_unauthenticated_access": False,
+            "identity_provider_class": TwoUsers,
+        },
+        "AimassLab": {"workspace": str(ws_path)},
+    }
+
+
+def _as(jp_fetch: Any, user: str) -> Callable[..., Awaitable[Any]]:
+    async def fetch(*parts: str, **kwargs: Any) -> Any:
+        headers = {"X-Test-User": user, **kwargs.pop("headers", {})}
+        return await jp_fetch(*parts, headers=headers, **kwargs)
+
+    return fetch
+
+
+async def _services(fetch: Any) -> dict[str, Any]:
+    return dict(json.loads((await fetch(*API, "services")).body))
+
+
+async def _refused(fetch: Any, *parts: str) -> tuple[int, str]:
+    with pytest.raises(HTTPClientError) as info:
+        await fetch(*parts, method="POST", body="{}")
+    assert info.value.response is not None
+    return info.value.code, json.loads(info.value.response.body)["error"]
+
+
+async def _until(predicate: Callable[[], Any], timeout: float = 60.0) -> None:
+    """Wait for a condition without blocking the server's event loop."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the condition"
+        await asyncio.sleep(0.1)
+
+
+async def test_server_owner_is_shown_and_only_the_owner_stops_it(
+    jp_fetch: Any, ws_path: Path
+) -> None:
+    from aimass_lab.serve.deploy import ensure_server
+
+    ws = Workspace(ws_path)
+    with acting_as("ada"):
+        job = await asyncio.to_thread(ensure_server, ws, port=0, timeout=120)
+    ada, bob = _as(jp_fetch, "ada"), _as(jp_fetch, "bob")
+    try:
+        listed = await _services(bob)
+        assert listed["user"] == "bob"
+        (server,) = [s for s in listed["services"] if s["kind"] == "server"]
+        assert (server["id"], server["owner"], server["kernel_id"]) == (job.id, "ada", None)
+        assert server["idle_s"] is not None and server["idle_s"] >= 0
+        assert server["url"] == job.result["url"].rstrip("/")
+
+        assert server["can_stop"] is False  # bob's view
+        code, error = await _refused(bob, *API, "services", "server", job.id, "stop")
+        assert code == 403 and "'ada'" in error and "'bob'" in error, error
+        code, error = await _refused(bob, *API, "jobs", job.id, "cancel")  # nor as a job
+        assert code == 403 and "'ada'" in error and "'bob'" in error, error
+        assert ws.jobs.get(job.id).state == "running"
+        mine = [s for s in (await _services(ada))["services"] if s["kind"] == "server"]
+        assert mine[0]["can_stop"] is True
+
+        done = json.loads(
+            (await ada(*API, "services", "server", job.id, "stop", method="POST", body="{}")).body
+        )
+        assert done["state"] == "stopped"
+        assert ws.jobs.get(job.id).state == "stopped"
+        assert [s for s in (await _services(ada))["services"] if s["kind"] == "server"] == []
+    finally:
+        if ws.jobs.get(job.id).active:
+            ws.jobs.cancel(job.id)
+            ws.jobs.wait(job.id, timeout=30)
+
+
+async def test_unknown_services_are_404(jp_fetch: Any) -> None:
+    for kind in ("server", "tensorboard"):
+        code, error = await _refused(jp_fetch, *API, "services", kind, "nope", "stop")
+        assert code == 404 and "nope" in error
+
+
+@pytest.mark.study_copy
+async def test_a_tensorboard_has_an_owner_and_stops_with_its_kernel(
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    http_server_client: Any,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    lab_study_ws: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIMASS_STOP_WITH_KERNEL", "1")
+    run_id = lab_study_ws["run_id"]
+    manager = jp_serverapp.web_app.settings["aimass_lab"]["tensorboards"]
+    ada, bob = _as(jp_fetch, "ada"), _as(jp_fetch, "bob")
+    kernel = json.loads(
+        (await ada("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))).body
+    )
+    try:
+        page = await http_server_client.fetch(
+            jp_base_url + tensorboard_path(run_id) + f"?aimass_kernel={kernel['id']}",
+            headers={**jp_auth_header, "X-Test-User": "ada"},
+            raise_error=False,
+        )
+        assert page.code == 200, page.body[:500]
+        (tb,) = [s for s in (await _services(bob))["services"] if s["kind"] == "tensorboard"]
+        assert (tb["id"], tb["owner"], tb["kernel_id"]) == (run_id, "ada", kernel["id"])
+        assert tb["idle_s"] >= 0 and tb["url"].endswith(tensorboard_path(run_id))
+
+        code, error = await _refused(bob, *API, "services", "tensorboard", run_id, "stop")
+        assert code == 403 and "'ada'" in error and "'bob'" in error, error
+        assert run_id in manager.processes
+
+        await ada("api", "kernels", kernel["id"], method="DELETE")
+        await _until(lambda: run_id not in manager.processes)
+        assert [s for s in (await _services(ada))["services"] if s["kind"] == "tensorboard"] == []
+    finally:
+        manager.stop_all()

@@ -1,0 +1,52 @@
+"""``aimass search dashboard --idle-timeout``: a real optuna-dashboard process that says who
+started it, answers while used, and stops by itself when nobody asks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import aimass_lab as am
+from aimass_lab.workspace import Workspace
+
+
+def test_dashboard_stops_when_idle(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    am.search(
+        "iris",
+        "mlp",
+        space={"lr": {"type": "categorical", "choices": [0.05]}},
+        objectives="val_acc:max",
+        n_trials=1,
+        study="idle-board",
+        launch=False,
+        workspace=ws,
+    )
+    env = {**os.environ, "AIMASS_HOME": str(ws.path), "AIMASS_USER": "ada"}
+    env.pop("AIMASS_DB_URL", None)
+    cmd = [sys.executable, "-m", "aimass_lab.cli", "search", "dashboard", "idle-board"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0", "--idle-timeout", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until it listens (or ends)
+        assert "started by ada" in first, first + proc.stdout.read()
+        url = first.split(" on ", 1)[1].split(" ", 1)[0]
+        with urllib.request.urlopen(url + "api/studies", timeout=10) as r:
+            names = [s["study_name"] for s in json.loads(r.read())["study_summaries"]]
+        assert names == ["idle-board"]
+        assert proc.wait(timeout=60) == 0  # nobody asks any more: it stops by itself
+        assert "optuna-dashboard stopped: idle for 2s" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
