@@ -45,14 +45,18 @@ __all__ = [
     "Workspace",
     "__version__",
     "alerts",
+    "challenge",
     "compress",
+    "create_challenge",
     "datasets",
     "deploy",
     "ensemble",
     "export_onnx",
+    "leaderboard",
     "registry",
     "search",
     "set_current_workspace",
+    "submit",
     "train",
     "watch_alerts",
 ]
@@ -80,6 +84,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Deployment": ("aimass_lab.serve.deploy", "Deployment"),
     "watch_alerts": ("aimass_lab.serve.deploy", "watch_alerts"),
     "alerts": ("aimass_lab.serve.deploy", "alert_history"),
+    "challenge": ("aimass_lab.challenge", None),
+    "create_challenge": ("aimass_lab.challenge", "create_challenge"),
+    "submit": ("aimass_lab.challenge", "submit"),
+    "leaderboard": ("aimass_lab.challenge", "leaderboard"),
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -41,12 +42,14 @@ __all__ = [
     "AlertRow",
     "AliasRow",
     "Base",
+    "ChallengeRow",
     "DatasetRow",
     "DeploymentRow",
     "JobRow",
     "MetricRow",
     "ModelVersionRow",
     "Store",
+    "SubmissionRow",
     "normalize_db_url",
     "utcnow",
 ]
@@ -180,6 +183,36 @@ class AlertRow(Base):
     job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the watcher
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     message: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ChallengeRow(Base):
+    """A workshop challenge (schema 5): a dataset, a metric and a hidden test split."""
+
+    __tablename__ = "challenges"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))  # who created it: may freeze and reset
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # the ChallengeSpec
+    # {"digest": sha256 of the hidden rows (Parquet), "rows": n, "target": ..., "features": [...]}
+    hidden: Mapped[dict[str, Any]] = mapped_column(JSON)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SubmissionRow(Base):
+    """A model scored on a challenge's hidden split (schema 5)."""
+
+    __tablename__ = "challenge_submissions"
+    __table_args__ = (Index("ix_submissions_challenge_score", "challenge", "score"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    challenge: Mapped[str] = mapped_column(
+        ForeignKey("challenges.name", ondelete="CASCADE"), index=True
+    )
+    participant: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(300))  # the model version's ref, "name:version"
+    score: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), default="scored")
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
