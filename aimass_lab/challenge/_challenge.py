@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 
 from aimass_lab.challenge._errors import NotOwnerError
 from aimass_lab.errors import DataError, NotFoundError, SpecError, accepted
-from aimass_lab.specs import ChallengeSpec
+from aimass_lab.specs import BUILTINS, ChallengeSpec
 from aimass_lab.workspace import (
     ChallengeRow,
     SubmissionRow,
@@ -125,7 +125,13 @@ def _raw_table(spec: ChallengeSpec, ws: Workspace) -> tuple[pd.DataFrame, str]:
     from aimass_lab.data import RawData, get_source, resolve_spec
 
     data = resolve_spec(spec.dataset, workspace=ws)
-    if data.text is not None or data.source == "image_folder" or data.as_images:
+    builtin = BUILTINS.get(data.name or "") if data.source == "builtin" else None
+    if (
+        data.text is not None
+        or (builtin is not None and builtin.text)
+        or data.source == "image_folder"
+        or data.as_images
+    ):
         raise DataError(
             f"challenge {spec.name!r}: dataset {spec.dataset!r} is not a table; a challenge "
             "takes a tabular dataset (a built-in table, CSV, Parquet, SQL, DataFrame or arrays)"
