@@ -4,16 +4,13 @@ acting as its own ``AIMASS_USER``."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from challenge_helpers import train_public
 from common_helpers import aimass
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "challenge"))
-from challenge_helpers import train_public  # noqa: E402
-
-from aimass_lab.workspace import Workspace  # noqa: E402
+from aimass_lab.workspace import Workspace
 
 
 def test_challenge_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

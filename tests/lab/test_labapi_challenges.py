@@ -6,16 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from challenge_helpers import iris_challenge, train_public
 from jupyter_server.auth import IdentityProvider, User
 from lab_helpers import api_error, api_json
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "challenge"))
-from challenge_helpers import iris_challenge, train_public
 
 from aimass_lab.workspace import Workspace, acting_as
 
