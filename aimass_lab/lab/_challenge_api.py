@@ -37,9 +37,21 @@ async def _refusals(handler: BaseHandler, func: Callable[..., Any], *args: Any) 
 
 
 def _list(ws: Any) -> list[dict[str, Any]]:
-    from aimass_lab.challenge import list_challenges
+    """Every challenge, with its board's size and first three rows (for the sidebar)."""
+    from aimass_lab.challenge import leaderboard, list_challenges
 
-    return [c.to_dict() for c in list_challenges(ws)]
+    out = []
+    for c in list_challenges(ws):
+        board = leaderboard(c.name, ws)
+        out.append(
+            {
+                **c.to_dict(),
+                "participants": len(board.rows),
+                "submissions": board.submissions,
+                "leaders": board.rows[:3],
+            }
+        )
+    return out
 
 
 def _board(ws: Any, name: str) -> dict[str, Any]:

@@ -80,6 +80,19 @@ export interface IAlert {
   message?: string;
 }
 
+/** A workshop challenge with its first ranks (`GET challenges`). */
+export interface IChallenge {
+  name: string;
+  owner: string;
+  public: string;
+  metric: string;
+  frozen: boolean;
+  hidden_rows: number;
+  participants?: number;
+  submissions?: number;
+  leaders?: { rank: number; participant: string; score: number }[];
+}
+
 /** A dataset of the workspace (`GET datasets`). */
 export interface IDataset {
   name: string;
@@ -120,7 +133,8 @@ export const SECTIONS = [
   'pretrained',
   'datasets',
   'deployments',
-  'alerts'
+  'alerts',
+  'challenges'
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -139,6 +153,7 @@ export interface ISections {
   datasets: ISection<IDataset>;
   deployments: ISection<IDeployment>;
   alerts: ISection<IAlert>;
+  challenges: ISection<IChallenge>;
 }
 
 const ROUTES: Record<SectionName, string> = {
@@ -148,7 +163,8 @@ const ROUTES: Record<SectionName, string> = {
   pretrained: 'pretrained',
   datasets: 'datasets',
   deployments: 'deployments',
-  alerts: 'alerts?limit=10'
+  alerts: 'alerts?limit=10',
+  challenges: 'challenges'
 };
 
 /** What a section keeps of its route's answer (datasets: the registered ones). */
@@ -188,7 +204,8 @@ export class AimassModel {
       pretrained: { status: 'loading', items: [] },
       datasets: { status: 'loading', items: [] },
       deployments: { status: 'loading', items: [] },
-      alerts: { status: 'loading', items: [] }
+      alerts: { status: 'loading', items: [] },
+      challenges: { status: 'loading', items: [] }
     };
   }
 

@@ -66,6 +66,9 @@ async def test_submit_as_the_request_identity(jp_fetch: Any, ws_path: Path, tmp_
     board = await api_json(jp_fetch, "challenges", "iris-cup")
     assert [(r["rank"], r["participant"]) for r in board["rows"]] == [(1, "ada"), (2, "grace")]
     assert board["challenge"]["owner"] == "teacher" and board["submissions"] == 2
+    (listed,) = await api_json(jp_fetch, "challenges")
+    assert (listed["participants"], listed["submissions"]) == (2, 2)
+    assert [r["participant"] for r in listed["leaders"]] == ["ada", "grace"]
 
     code, body = await api_error(jp_fetch, "challenges", "iris-cup", "freeze", **_as("ada", {}))
     assert code == 403 and "only the owner of challenge 'iris-cup', 'teacher'" in body["error"]

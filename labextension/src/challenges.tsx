@@ -1,0 +1,42 @@
+import * as React from 'react';
+
+import { formatNumber } from './format';
+import { IChallenge } from './model';
+
+/** One workshop challenge (`GET challenges`): its metric, state and first three ranks. */
+export function ChallengeRow(props: { challenge: IChallenge }): JSX.Element {
+  const { challenge: c } = props;
+  const state = c.frozen ? 'frozen' : 'open';
+  return (
+    <li
+      className="jp-AimassItem jp-AimassChallenge"
+      data-challenge={c.name}
+      data-state={state}
+      title={`train on ${c.public}; ${c.hidden_rows} hidden rows; owner ${c.owner}`}
+    >
+      <div className="jp-AimassItem-line">
+        <span className="jp-AimassBadge" data-state={state}>
+          {state}
+        </span>
+        <span className="jp-AimassItem-name">{c.name}</span>
+        <span className="jp-AimassItem-kind">
+          {c.metric} · {c.participants ?? 0} participants
+        </span>
+      </div>
+      <ol className="jp-AimassChallenge-leaders">
+        {(c.leaders ?? []).map(r => (
+          <li
+            key={r.participant}
+            className="jp-AimassItem-line jp-AimassItem-meta"
+            data-participant={r.participant}
+          >
+            <span>
+              {r.rank}. {r.participant}
+            </span>
+            <span>{formatNumber(r.score)}</span>
+          </li>
+        ))}
+      </ol>
+    </li>
+  );
+}
