@@ -198,3 +198,21 @@ def test_bad_challenges_are_refused(sqlite_workspace: Workspace) -> None:
     with pytest.raises(DataError, match="a dataset named 'iris-cup-public' is already registered"):
         iris_challenge(ws, name="other", public="iris-cup-public")
     assert [c.name for c in challenge.list_challenges(ws)] == ["iris-cup"]
+
+
+def test_backup_keeps_the_hidden_rows(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    from aimass_lab.workspace import backup, restore
+
+    with acting_as("teacher"):
+        iris_challenge(sqlite_workspace)
+    folder = backup(sqlite_workspace, tmp_path / "backups")
+    restore(folder, tmp_path / "restored")
+    restored = Workspace(tmp_path / "restored")
+    from aimass_lab.challenge._score import hidden_rows
+    from aimass_lab.workspace import ChallengeRow
+
+    with restored.store.session() as s:
+        row = s.get(ChallengeRow, "iris-cup")
+        assert row is not None and row.owner == "teacher"
+        assert len(hidden_rows(restored, "iris-cup", row.hidden)) == 38  # its sha256 checked
+    assert sum(datasets.get("iris-cup-public", workspace=restored).sizes.values()) == 112
