@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,16 +76,21 @@ def _is_frozen_error(challenge: Challenge) -> ChallengeFrozenError:
     )
 
 
-def _model_version(model: Any, ws: Workspace) -> ModelVersion:
+def _model_version(model: Any, ws: Workspace, challenge: str) -> tuple[ModelVersion, bool]:
+    """The version to score, and whether it was registered here (from a run)."""
     from aimass_lab import registry
 
     if isinstance(model, registry.ModelVersion):
-        return registry.get(model.ref, workspace=ws)
+        return registry.get(model.ref, workspace=ws), False
     if isinstance(model, str):
-        return registry.get(model, workspace=ws)
+        return registry.get(model, workspace=ws), False
+    if isinstance(getattr(model, "id", None), str):  # a training run (or a trial's run)
+        name = re.sub(r"[^A-Za-z0-9_.-]", "-", f"{challenge}-{current_user()}")[:100]
+        mv = registry.register(model, name, workspace=ws, lineage={"challenge": challenge})
+        return mv, True
     raise AimassError(
-        f"cannot submit a {type(model).__name__}: submit a registered model version "
-        "(a ModelVersion or a ref such as 'my-model:1'; run.register(name) registers a run)"
+        f"cannot submit a {type(model).__name__}: submit a training run or a registered model "
+        "version (a ModelVersion or a ref such as 'my-model:1')"
     )
 
 
@@ -97,7 +103,8 @@ def submit(challenge: str, model: Any, workspace: WorkspaceLike = None) -> Submi
         The challenge's name.
     model
         A registered model version: a :class:`~aimass_lab.registry.ModelVersion` or a ref
-        (``"name:version"``, ``"name:alias"``, ``"name"`` for the latest).
+        (``"name:version"``, ``"name:alias"``, ``"name"`` for the latest); or a training run
+        (``am.train(...)``), registered as ``"<challenge>-<user>"`` first.
     workspace
         The workspace (default: the process's).
 
@@ -110,6 +117,8 @@ def submit(challenge: str, model: Any, workspace: WorkspaceLike = None) -> Submi
     NotFoundError
         For an unknown challenge or model.
     """
+    from aimass_lab import registry
+
     ws = resolve_workspace(workspace)
     participant = current_user()
     with ws.store.session() as s:
@@ -117,8 +126,13 @@ def submit(challenge: str, model: Any, workspace: WorkspaceLike = None) -> Submi
         info, hidden = Challenge.from_row(row), dict(row.hidden)
     if info.frozen:
         raise _is_frozen_error(info)
-    mv = _model_version(model, ws)
-    value = score(ws, info, hidden, mv)
+    mv, registered_here = _model_version(model, ws, challenge)
+    try:
+        value = score(ws, info, hidden, mv)
+    except BaseException:
+        if registered_here:  # a refused run leaves no version behind
+            registry.delete(mv.ref, workspace=ws)
+        raise
     with ws.store.session() as s:
         row = challenge_row(s, challenge, lock="share")  # a freeze waits for this insert
         if row.frozen:

@@ -216,3 +216,23 @@ def test_backup_keeps_the_hidden_rows(sqlite_workspace: Workspace, tmp_path: Pat
         assert row is not None and row.owner == "teacher"
         assert len(hidden_rows(restored, "iris-cup", row.hidden)) == 38  # its sha256 checked
     assert sum(datasets.get("iris-cup-public", workspace=restored).sizes.values()) == 112
+
+
+def test_submit_a_run(sqlite_workspace: Workspace) -> None:
+    from aimass_lab import registry
+    from aimass_lab.workspace import execute_job, job_function, start_job
+
+    ws = sqlite_workspace
+    iris_challenge(ws)
+
+    def trained(data: str) -> am.Run:
+        run = am.train(data, "mlp", hparams={"hidden": 8}, max_epochs=1, launch=False, workspace=ws)
+        assert execute_job(start_job(ws, run.id), job_function("train")) == 0, run.logs(tail=20)
+        return run
+
+    with acting_as("ada@example.org"):
+        sub = am.submit("iris-cup", trained("iris-cup-public"), workspace=ws)
+        assert (sub.participant, sub.model) == ("ada@example.org", "iris-cup-ada-example.org:1")
+        with pytest.raises(DataError, match="trained on dataset 'iris'"):
+            am.submit("iris-cup", trained("iris"), workspace=ws)
+    assert [v.ref for v in registry.list(workspace=ws)] == ["iris-cup-ada-example.org:1"]
