@@ -19,8 +19,11 @@ export function ChallengeRow(props: { challenge: IChallenge }): JSX.Element {
           {state}
         </span>
         <span className="jp-AimassItem-name">{c.name}</span>
-        <span className="jp-AimassItem-kind">
-          {c.metric} · {c.participants ?? 0} participants
+        <span className="jp-AimassItem-kind">{c.metric}</span>
+      </div>
+      <div className="jp-AimassItem-line jp-AimassItem-meta">
+        <span className="jp-AimassChallenge-count">
+          {c.participants ?? 0} participants, {c.submissions ?? 0} submissions
         </span>
       </div>
       <ol className="jp-AimassChallenge-leaders">

@@ -1,0 +1,48 @@
+"""The Challenges section of the AI Mass sidebar, in a real JupyterLab in headless Chromium:
+each workshop board's state and its first three ranks, as the workspace records them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from challenge_helpers import iris_challenge
+from playwright.sync_api import expect
+
+SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="aimass-sidebar"]'
+
+
+def test_challenges_section_shows_the_boards(lab_server: Any, page: Any, screenshot: Any) -> None:
+    from aimass_lab import challenge
+    from aimass_lab.workspace import SubmissionRow, Workspace, acting_as, utcnow
+
+    sidebar = page.locator("#aimass-sidebar")
+    if not sidebar.is_visible():
+        page.locator(SIDEBAR_TAB).click()
+    section = sidebar.locator('.jp-AimassSection[data-section="challenges"]')
+    expect(section).to_contain_text("No challenges", timeout=60_000)
+    ws = Workspace(lab_server.workspace_path)
+    with acting_as("teacher"):
+        iris_challenge(ws)
+        iris_challenge(ws, name="iris-final", metric="f1_macro")
+        challenge.freeze("iris-final", ws)
+    with ws.store.session() as s:  # scored submissions, as submit records them
+        for who, score in (("ada", 0.97), ("grace", 0.99), ("linus", 0.91), ("ken", 0.89)):
+            s.add(SubmissionRow(challenge="iris-cup", participant=who, model="m:1",
+                                score=score, state="scored", submitted_at=utcnow()))  # fmt: skip
+    sidebar.get_by_role("button", name="Refresh").click()
+    rows = section.locator(".jp-AimassChallenge")
+    expect(rows).to_have_count(2, timeout=30_000)
+    cup = section.locator('.jp-AimassChallenge[data-challenge="iris-cup"]')
+    expect(cup).to_have_attribute("data-state", "open")
+    expect(cup.locator(".jp-AimassItem-kind")).to_have_text("accuracy")
+    expect(cup.locator(".jp-AimassChallenge-count")).to_have_text("4 participants, 4 submissions")
+    leaders = cup.locator("[data-participant]")
+    expect(leaders).to_have_count(3)
+    expect(leaders.nth(0)).to_contain_text("1. grace")
+    expect(leaders.nth(0)).to_contain_text("0.99")
+    expect(leaders.nth(2)).to_contain_text("3. linus")
+    final = section.locator('.jp-AimassChallenge[data-challenge="iris-final"]')
+    expect(final).to_have_attribute("data-state", "frozen")
+    expect(final.locator(".jp-AimassBadge")).to_have_text("frozen")
+    section.scroll_into_view_if_needed()
+    screenshot("sidebar-challenges", section)
