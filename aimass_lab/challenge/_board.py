@@ -163,6 +163,7 @@ class Leaderboard:
     challenge: Challenge
     rows: list[dict[str, Any]] = field(default_factory=list)
     submissions: int = 0
+    workspace: Workspace | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -170,6 +171,12 @@ class Leaderboard:
             "rows": self.rows,
             "submissions": self.submissions,
         }
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a notebook: the live board (:class:`aimass_lab.widgets.ChallengePanel`)."""
+        from aimass_lab._display import mimebundle
+
+        return mimebundle(self, include, exclude)
 
     def _repr_html_(self) -> str:
         c = self.challenge
@@ -231,7 +238,7 @@ def leaderboard(challenge: str, workspace: WorkspaceLike = None) -> Leaderboard:
                 )
             )
         )
-    return Leaderboard(info, rank(rows, info.spec.higher_is_better), len(rows))
+    return Leaderboard(info, rank(rows, info.spec.higher_is_better), len(rows), ws)
 
 
 def board_csv(board: Leaderboard) -> str:

@@ -209,7 +209,7 @@ def _check_task(frame: pd.DataFrame, target: str, spec: ChallengeSpec) -> None:
 
 def create(spec: ChallengeSpec, workspace: WorkspaceLike = None) -> Challenge:
     """Create ``spec``'s challenge: register the public part, store the hidden part."""
-    from aimass_lab.data import from_dataframe, registered_names
+    from aimass_lab.data import from_dataframe, registered_names, remove
 
     ws = resolve_workspace(workspace)
     with ws.store.session() as s:
@@ -254,9 +254,21 @@ def create(spec: ChallengeSpec, workspace: WorkspaceLike = None) -> Challenge:
         frozen=False,
         created_at=utcnow(),
     )
-    with ws.store.session() as s:
-        s.add(row)
+    try:
+        with ws.store.session() as s:
+            s.add(row)
+    except Exception as exc:  # created meanwhile by someone else: leave nothing half-made
+        remove(spec.public_name, workspace=ws)
+        if _exists(ws, spec.name):
+            raise DataError(f"challenge {spec.name!r} already exists; pick another name") from None
+        raise exc
     return Challenge.from_row(row)
+
+
+def _exists(ws: Workspace, name: str) -> bool:
+    """Whether a challenge called ``name`` exists."""
+    with ws.store.session() as s:
+        return s.get(ChallengeRow, name) is not None
 
 
 # --------------------------------------------------------------------------------- reading

@@ -55,3 +55,9 @@ def test_challenge_panel_is_live(
     other.stop_polling()
     assert other.teacher.layout.display == "none"  # not the owner: no teacher's buttons
     other.close()
+    from aimass_lab._display import panel_for
+
+    shown = panel_for(am.leaderboard("iris-cup", workspace=ws))  # a board shows as its panel
+    shown.stop_polling()
+    assert isinstance(shown, ChallengePanel) and shown.workspace is ws
+    shown.close()
