@@ -93,7 +93,14 @@ class ChallengePanel(Panel):
             f"{len(board.rows)} participants, {board.submissions} submissions; {state}; "
             f"owner {esc(c.owner)}"
         )
-        rows = [{**r, "score": round(float(r["score"]), 6)} for r in board.rows]
+        rows = [
+            {
+                **r,
+                "score": round(float(r["score"]), 6),
+                "submitted_at": str(r["submitted_at"])[:19].replace("T", " ") + " UTC",
+            }
+            for r in board.rows
+        ]
         self.table.set_rows(rows)
         self.teacher.layout.display = "flex" if c.owner == current_user() else "none"
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from browser_helpers import run_all
 from challenge_helpers import iris_challenge
 from playwright.sync_api import expect
 
@@ -46,3 +47,48 @@ def test_challenges_section_shows_the_boards(lab_server: Any, page: Any, screens
     expect(final.locator(".jp-AimassBadge")).to_have_text("frozen")
     section.scroll_into_view_if_needed()
     screenshot("sidebar-challenges", section)
+
+
+def test_challenge_panel_in_a_notebook(lab_server: Any, page: Any, screenshot: Any) -> None:
+    import nbformat
+
+    from aimass_lab.workspace import SubmissionRow, Workspace, acting_as, utcnow
+
+    ws = Workspace(lab_server.workspace_path)
+    with acting_as("teacher"):
+        iris_challenge(ws, name="panel-cup")
+    with ws.store.session() as s:
+        for who, score in (("ada", 0.95), ("grace", 0.97)):
+            s.add(SubmissionRow(challenge="panel-cup", participant=who, model="m:1",
+                                score=score, state="scored", submitted_at=utcnow()))  # fmt: skip
+    code = (
+        "import os\nos.environ['AIMASS_USER'] = 'teacher'\n"
+        "from aimass_lab.widgets import ChallengePanel\nChallengePanel('panel-cup')"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(lab_server.root_dir / "board.ipynb"))
+    page.goto(
+        f"{lab_server.url}lab/workspaces/board/tree/board.ipynb?reset&token={lab_server.token}"
+    )
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    run_all(page, "Python 3 (ipykernel)")
+    panel = page.locator(".aimass-challenge")
+    panel.wait_for(timeout=90_000)
+    rows = panel.locator(".aimass-sort-table tbody tr")
+    expect(rows).to_have_count(2, timeout=30_000)
+    expect(rows.first).to_contain_text("grace")
+    expect(panel).to_contain_text("2 participants, 2 submissions")
+    screenshot("challenge-panel", panel)
+    panel.get_by_role("button", name="Reset").click()
+    confirm = panel.locator(".aimass-confirm")
+    expect(confirm).to_contain_text("Remove every submission of panel-cup?")
+    confirm.get_by_role("button", name="Confirm reset panel-cup").click()
+    expect(panel.locator(".aimass-sort-table")).to_contain_text(
+        "no submissions yet", timeout=30_000
+    )
+    expect(panel.locator(".aimass-status")).to_contain_text("removed 2 submission(s)")
