@@ -65,3 +65,36 @@ def test_thirty_concurrent_submitters(pg_workspace: Workspace, tmp_path: Path) -
         assert row["submitted_at"] == first_best.submitted_at.isoformat()
     keys = [(-r["score"], r["submitted_at"]) for r in board.rows]
     assert keys == sorted(keys)  # best first, ties to the earlier submission
+
+
+def test_freeze_while_participants_submit(pg_workspace: Workspace, tmp_path: Path) -> None:
+    ws = pg_workspace
+    with acting_as("teacher"):
+        iris_challenge(ws)
+    mv = train_public(ws, tmp_path / "m", "m")
+    started = threading.Event()
+    outcomes: list[str] = []
+
+    def participant(i: int) -> None:
+        with acting_as(f"p{i}"):
+            for _ in range(4):
+                try:
+                    am.submit("iris-cup", mv.ref, workspace=ws)
+                    outcomes.append("scored")
+                    started.set()
+                except challenge.ChallengeFrozenError as exc:
+                    assert "challenge 'iris-cup' is frozen" in str(exc)
+                    outcomes.append("refused")
+
+    threads = [threading.Thread(target=participant, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    assert started.wait(timeout=120)
+    with acting_as("teacher"):
+        challenge.freeze("iris-cup", ws)
+    at_freeze = am.leaderboard("iris-cup", workspace=ws).submissions
+    for t in threads:
+        t.join(timeout=300)
+    # nothing is recorded once the freeze is committed; every submission was scored or refused
+    assert am.leaderboard("iris-cup", workspace=ws).submissions == at_freeze
+    assert outcomes.count("scored") == at_freeze and len(outcomes) == 32
