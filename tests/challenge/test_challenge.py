@@ -236,3 +236,44 @@ def test_submit_a_run(sqlite_workspace: Workspace) -> None:
         with pytest.raises(DataError, match="trained on dataset 'iris'"):
             am.submit("iris-cup", trained("iris"), workspace=ws)
     assert [v.ref for v in registry.list(workspace=ws)] == ["iris-cup-ada-example.org:1"]
+
+
+def test_metric_values() -> None:
+    import numpy as np
+
+    from aimass_lab.challenge._score import metric_value
+
+    truth, guess = np.array(["a", "a", "b", "c"]), np.array(["a", "b", "b", "c"])
+    assert metric_value("accuracy", truth, guess) == 0.75
+    assert abs(metric_value("f1_macro", truth, guess) - (2 / 3 + 2 / 3 + 1) / 3) < 1e-12
+    y, p = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 6.0])
+    assert metric_value("rmse", y, p) == 1.0
+    assert metric_value("r2", y, p) == 1.0 - 4.0 / 5.0
+
+
+def test_a_regression_challenge_ranks_lower_rmse_first(
+    sqlite_workspace: Workspace, tmp_path: Path
+) -> None:
+    ws = sqlite_workspace
+    c = am.create_challenge("sugar", "diabetes", metric="rmse", workspace=ws)
+    assert (c.spec.task, c.spec.higher_is_better, c.hidden_rows) == ("regression", False, 111)
+    good = train_public(ws, tmp_path / "good", "good", public="sugar-public", lr=0.05)
+    with acting_as("ada"):
+        scored = am.submit("sugar", good, workspace=ws).score
+    from aimass_lab.challenge._score import hidden_rows
+    from aimass_lab.workspace import ChallengeRow
+
+    with ws.store.session() as s:
+        row = s.get(ChallengeRow, "sugar")
+        assert row is not None
+        y = hidden_rows(ws, "sugar", row.hidden)[row.hidden["target"]].to_numpy()
+    # predictions are on the target's scale (not standardised): far better than zeros
+    assert 0.0 < scored < 0.8 * float((y**2).mean() ** 0.5)
+    from aimass_lab.workspace import SubmissionRow, utcnow
+
+    with ws.store.session() as s:  # a better and a worse score, as submit records them
+        for who, value in (("grace", scored / 2), ("linus", scored * 2)):
+            s.add(SubmissionRow(challenge="sugar", participant=who, model="x:1", score=value,
+                                state="scored", submitted_at=utcnow()))  # fmt: skip
+    board = am.leaderboard("sugar", workspace=ws)
+    assert [r["participant"] for r in board.rows] == ["grace", "ada", "linus"]
