@@ -3,7 +3,7 @@
 One module per command group registers its commands on the root group :data:`cli`
 (``_alerts``, ``_train``, ``_jobs``, ``_runs``, ``_datasets``, ``_models``, ``_ensemble``, ``_search``,
 ``_compress``, ``_quickstart``, ``_serve``, ``_deploy``, ``_gc``, ``_backup``,
-``_sources``); ``_options`` holds the shared options and the
+``_sources``, ``_challenge``); ``_options`` holds the shared options and the
 options generated from spec fields, ``_output`` how results are printed. Heavy modules
 (torch, lightning, pandas) are imported inside commands, so ``aimass --help`` starts fast.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 from aimass_lab.cli import (  # noqa: F401  (each registers its commands on `cli`)
     _alerts,
     _backup,
+    _challenge,
     _compress,
     _datasets,
     _deploy,

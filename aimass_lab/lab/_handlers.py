@@ -15,6 +15,13 @@ from jupyter_server.utils import url_path_join
 
 from aimass_lab.lab._alerts_api import AlertsHandler
 from aimass_lab.lab._base import API_PREFIX, BaseHandler, OpenAPIHandler, VersionHandler
+from aimass_lab.lab._challenge_api import (
+    ChallengeActionHandler,
+    ChallengeExportHandler,
+    ChallengeHandler,
+    ChallengesHandler,
+    ChallengeSubmissionsHandler,
+)
 from aimass_lab.lab._datasets_api import DatasetReportHandler, DatasetSamplesHandler
 from aimass_lab.lab._deploy_api import (
     DeploymentHandler,
@@ -96,6 +103,11 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     ("uploads", UploadsHandler),
     (f"uploads/{_ID.format('upload_id')}", UploadHandler),
     (f"uploads/{_ID.format('upload_id')}/finish", UploadFinishHandler),
+    ("challenges", ChallengesHandler),
+    (f"challenges/{_ID.format('name')}", ChallengeHandler),
+    (f"challenges/{_ID.format('name')}/submissions", ChallengeSubmissionsHandler),
+    (f"challenges/{_ID.format('name')}/(?P<action>freeze|unfreeze|reset)", ChallengeActionHandler),
+    (f"challenges/{_ID.format('name')}/board.csv", ChallengeExportHandler),
     ("openapi.json", OpenAPIHandler),
 ]
 

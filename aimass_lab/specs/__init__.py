@@ -37,6 +37,7 @@ from aimass_lab.specs._catalog import (
     remove_runtime_source,
     source_names,
 )
+from aimass_lab.specs._challenge import CHALLENGE_METRICS, ChallengeSpec
 from aimass_lab.specs._choices import (
     COMPRESS_METHODS,
     DEPLOY_ENGINES,
@@ -105,6 +106,8 @@ __all__ = [
     "ALERT_METRICS",
     "ALERT_OPS",
     "AlertRule",
+    "CHALLENGE_METRICS",
+    "ChallengeSpec",
     "AlertSpec",
     "parse_principal",
     "parse_rule",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from aimass_lab._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from aimass_lab.widgets._challenge import ChallengePanel
     from aimass_lab.widgets._compress import CompressPanel
     from aimass_lab.widgets._data import DataPanel
     from aimass_lab.widgets._deploy import DeployPanel
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from aimass_lab.widgets._workbench import Workbench
 
 __all__ = [
+    "ChallengePanel",
     "CompressPanel",
     "DataPanel",
     "DeployPanel",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 _LAZY: dict[str, str] = {
+    "ChallengePanel": "aimass_lab.widgets._challenge",
     "CompressPanel": "aimass_lab.widgets._compress",
     "DataPanel": "aimass_lab.widgets._data",
     "DeployPanel": "aimass_lab.widgets._deploy",

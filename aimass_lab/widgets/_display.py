@@ -1,7 +1,7 @@
 """The live panels of the API handles, registered with :mod:`aimass_lab._display`.
 
 Importing this module (or :func:`register_panels`) registers a panel factory for ``Dataset``, ``Run``, ``Study``,
-``CompressionReport`` and ``Deployment``; the handles' ``_repr_mimebundle_`` (a call to
+``CompressionReport``, ``Deployment`` and ``Leaderboard``; the handles' ``_repr_mimebundle_`` (a call to
 :func:`aimass_lab._display.mimebundle`) then shows the panel in a kernel, with the HTML as
 fallback. The stages never import this module; ``aimass_lab/__init__`` loads it on first use.
 """
@@ -45,6 +45,12 @@ def _deployment_panel(obj: Any) -> Any:
     return DeployPanel(deployment=obj, workspace=getattr(obj, "workspace", None))
 
 
+def _leaderboard_panel(obj: Any) -> Any:
+    from aimass_lab.widgets._challenge import ChallengePanel
+
+    return ChallengePanel(obj.challenge.name, workspace=obj.workspace)
+
+
 def register_panels() -> None:
     """Show the handles of every stage with their live panel in a kernel (idempotent)."""
     register_panel("Dataset", _dataset_panel)
@@ -52,6 +58,7 @@ def register_panels() -> None:
     register_panel("Study", _study_panel)
     register_panel("CompressionReport", _report_panel)
     register_panel("Deployment", _deployment_panel)
+    register_panel("Leaderboard", _leaderboard_panel)
 
 
 register_panels()

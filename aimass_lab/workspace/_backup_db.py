@@ -45,6 +45,7 @@ _QUERIES = {
         "CAST(lineage AS TEXT) FROM model_versions"
     ),
     "datasets": "SELECT name, CAST(spec AS TEXT) FROM datasets",
+    "challenges": "SELECT name, CAST(hidden AS TEXT) FROM challenges",  # their hidden rows
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -43,6 +44,7 @@ __all__ = [
     "AliasRow",
     "Base",
     "DataSourceRow",
+    "ChallengeRow",
     "DatasetRow",
     "DeploymentRow",
     "GroupMemberRow",
@@ -53,6 +55,7 @@ __all__ = [
     "Store",
     "UserGroupRow",
     "UploadRow",
+    "SubmissionRow",
     "normalize_db_url",
     "utcnow",
 ]
@@ -245,6 +248,36 @@ class UploadRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ChallengeRow(Base):
+    """A workshop challenge (schema 5): a dataset, a metric and a hidden test split."""
+
+    __tablename__ = "challenges"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))  # who created it: may freeze and reset
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # the ChallengeSpec
+    # {"digest": sha256 of the hidden rows (Parquet), "rows": n, "target": ..., "features": [...]}
+    hidden: Mapped[dict[str, Any]] = mapped_column(JSON)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SubmissionRow(Base):
+    """A model scored on a challenge's hidden split (schema 5)."""
+
+    __tablename__ = "challenge_submissions"
+    __table_args__ = (Index("ix_submissions_challenge_score", "challenge", "score"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    challenge: Mapped[str] = mapped_column(
+        ForeignKey("challenges.name", ondelete="CASCADE"), index=True
+    )
+    participant: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(300))  # the model version's ref, "name:version"
+    score: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), default="scored")
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 # --------------------------------------------------------------------------------- migrations

@@ -96,6 +96,19 @@ export interface IService {
   can_stop?: boolean;
 }
 
+/** A workshop challenge with its first ranks (`GET challenges`). */
+export interface IChallenge {
+  name: string;
+  owner: string;
+  public: string;
+  metric: string;
+  frozen: boolean;
+  hidden_rows: number;
+  participants?: number;
+  submissions?: number;
+  leaders?: { rank: number; participant: string; score: number }[];
+}
+
 /** A dataset of the workspace (`GET datasets`). */
 export interface IDataset {
   name: string;
@@ -137,7 +150,8 @@ export const SECTIONS = [
   'datasets',
   'deployments',
   'alerts',
-  'services'
+  'services',
+  'challenges'
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -157,6 +171,7 @@ export interface ISections {
   deployments: ISection<IDeployment>;
   alerts: ISection<IAlert>;
   services: ISection<IService>;
+  challenges: ISection<IChallenge>;
 }
 
 const ROUTES: Record<SectionName, string> = {
@@ -167,7 +182,8 @@ const ROUTES: Record<SectionName, string> = {
   datasets: 'datasets',
   deployments: 'deployments',
   alerts: 'alerts?limit=10',
-  services: 'services'
+  services: 'services',
+  challenges: 'challenges'
 };
 
 /** What a section keeps of its route's answer (datasets: the registered ones). */
@@ -212,7 +228,8 @@ export class AimassModel {
       datasets: { status: 'loading', items: [] },
       deployments: { status: 'loading', items: [] },
       alerts: { status: 'loading', items: [] },
-      services: { status: 'loading', items: [] }
+      services: { status: 'loading', items: [] },
+      challenges: { status: 'loading', items: [] }
     };
   }
 

@@ -11,6 +11,7 @@ import * as React from 'react';
 
 import { Actions, jobLabel, jobTitle, SERVE_KIND, shortId } from './actions';
 import { AlertRow } from './alerts';
+import { ChallengeRow } from './challenges';
 import { DatasetRow } from './datasets';
 import { PretrainedRow } from './pretrained';
 import { UploadAction } from './uploads';
@@ -216,6 +217,16 @@ function SidebarView(props: {
       >
         {s.alerts.items.map(a => (
           <AlertRow key={a.id} alert={a} />
+        ))}
+      </Section>
+      <Section
+        name="challenges"
+        title="Challenges"
+        section={s.challenges}
+        empty="No challenges: aimass challenge create NAME DATASET starts a workshop board."
+      >
+        {s.challenges.items.map(c => (
+          <ChallengeRow key={c.name} challenge={c} />
         ))}
       </Section>
     </div>
