@@ -1,7 +1,7 @@
 """The example notebooks run in order, top to bottom, in one workspace, and clean up.
 
 A workshop hands out the examples to run one after the other in the same folder, so the
-suite runs them exactly so: one workspace and one working folder for all seven. Each
+suite runs them exactly so: one workspace and one working folder for all of them. Each
 notebook must not depend on version numbers (an earlier notebook registered versions of
 the same names) and must stop what it starts (a server left running is a defect).
 """
@@ -52,7 +52,7 @@ def test_examples_run_in_order_in_one_workspace(
         ws = am.Workspace(tmp_path / "ws")
         left = [f"{j.kind} {j.name} ({j.state})" for j in ws.jobs.list() if j.active]
         assert not left, f"{path.name} left jobs running: {left}"
-    # Every notebook's work is in the one workspace: the models of all seven.
+    # Every notebook's work is in the one workspace: the models of all of them.
     names = set(am.registry.names(workspace=ws))
     expected = {"digits-mlp", "iris-search", "iris-mlp", "reviews-sentiment", "reviews-bert"}
     assert expected <= names, names
