@@ -11,39 +11,18 @@ from typing import Any
 
 import pytest
 from challenge_helpers import iris_challenge, train_public
-from jupyter_server.auth import IdentityProvider, User
-from lab_helpers import api_error, api_json
+from lab_helpers import USER_HEADER, api_error, api_json, server_with_users
 
 from aimass_lab.workspace import Workspace, acting_as
 
 
-class HeaderIdentity(IdentityProvider):
-    """The token's user, renamed by the ``X-Test-User`` header: two identities on one server."""
-
-    async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]
-        user = super().get_user(handler)
-        if hasattr(user, "__await__"):
-            user = await user
-        name = handler.request.headers.get("X-Test-User")
-        if user is None or not name:
-            return user  # type: ignore[no-any-return]
-        return User(username=name, name=name)
-
-
 @pytest.fixture
 def jp_server_config(ws_path: Path) -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"aimass_lab": True},
-            "allow_unauthenticated_access": False,
-            "identity_provider_class": HeaderIdentity,
-        },
-        "AimassLab": {"workspace": str(ws_path)},
-    }
+    return server_with_users(ws_path)
 
 
 def _as(user: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"headers": {"X-Test-User": user}}
+    kwargs: dict[str, Any] = {"headers": {USER_HEADER: user}}
     if body is not None:
         kwargs.update(method="POST", body=json.dumps(body))
     return kwargs

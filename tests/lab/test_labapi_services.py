@@ -12,42 +12,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_server.auth import IdentityProvider, User
+from lab_helpers import API, USER_HEADER, HeaderIdentity, server_with_users
 from tornado.httpclient import HTTPClientError
 
 from aimass_lab.lab import tensorboard_path
 from aimass_lab.workspace import Workspace, acting_as
 
-API = ("aimass-lab", "api", "v1")
 
-
-class TwoUsers(IdentityProvider):  # type: ignore[misc]
-    """Token authentication as usual; the user is the ``X-Test-User`` header (default ada)."""
-
-    async def get_user_token(self, handler: Any) -> User | None:
-        user = await super().get_user_token(handler)
-        if user is None:
-            return None
-        name = handler.request.headers.get("X-Test-User", "ada")
-        return User(username=name, name=name, display_name=name)
+class AdaByDefault(HeaderIdentity):
+    default_user = "ada"
 
 
 @pytest.fixture
 def jp_server_config(ws_path: Path) -> dict[str, Any]:
-    """conftest's server (on ``ws_path``), with the two identities."""
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"aimass_lab": True},
-            "allow_unauthenticated_access": False,
-            "identity_provider_class": TwoUsers,
-        },
-        "AimassLab": {"workspace": str(ws_path)},
-    }
+    """conftest's server (on ``ws_path``), with two identities (ada when none is named)."""
+    return server_with_users(ws_path, AdaByDefault)
 
 
 def _as(jp_fetch: Any, user: str) -> Callable[..., Awaitable[Any]]:
     async def fetch(*parts: str, **kwargs: Any) -> Any:
-        headers = {"X-Test-User": user, **kwargs.pop("headers", {})}
+        headers = {USER_HEADER: user, **kwargs.pop("headers", {})}
         return await jp_fetch(*parts, headers=headers, **kwargs)
 
     return fetch
@@ -136,7 +120,7 @@ async def test_a_tensorboard_has_an_owner_and_stops_with_its_kernel(
     try:
         page = await http_server_client.fetch(
             jp_base_url + tensorboard_path(run_id) + f"?aimass_kernel={kernel['id']}",
-            headers={**jp_auth_header, "X-Test-User": "ada"},
+            headers={**jp_auth_header, USER_HEADER: "ada"},
             raise_error=False,
         )
         assert page.code == 200, page.body[:500]

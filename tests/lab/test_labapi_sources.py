@@ -10,38 +10,22 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from jupyter_server.auth import Authorizer, IdentityProvider, User
-from lab_helpers import api_error, api_json
+from jupyter_server.auth import Authorizer, IdentityProvider
+from lab_helpers import USER_HEADER, HeaderIdentity, api_error, api_json, server_with_users
 from sqlalchemy.engine import make_url
 
 SECRET = "pw-Lab-9f2-never-shown"
 QUERY = "SELECT age, income, label FROM people"
-HEADER = "X-Aimass-Test-User"
 
 
-@dataclass
-class TeamUser(User):
-    """A Jupyter identity with groups (as JupyterHub's carries them)."""
-
-    groups: list[str] = field(default_factory=list)
-
-
-class HeaderIdentity(IdentityProvider):
-    """The token authenticates the request; the header says which user sent it."""
-
-    async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]
-        user = await self._get_user(handler)
-        name = handler.request.headers.get(HEADER)
-        if user is None or not name:
-            return user
-        return TeamUser(username=name, groups=["teachers"] if name == "linus" else [])
+class Team(HeaderIdentity):
+    groups = {"linus": ["teachers"]}
 
 
 class DenyAll(Authorizer):
@@ -51,15 +35,12 @@ class DenyAll(Authorizer):
 
 @pytest.fixture
 def jp_server_config(ws_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
-    server: dict[str, Any] = {
-        "jpserver_extensions": {"aimass_lab": True},
-        "allow_unauthenticated_access": False,
-    }
-    if "single_user" not in request.node.name:  # else Jupyter's own token provider
-        server["identity_provider_class"] = HeaderIdentity
+    server: dict[str, Any] = {}
     if request.node.get_closest_marker("deny_all"):
         server["authorizer_class"] = DenyAll
-    return {"ServerApp": server, "AimassLab": {"workspace": str(ws_path)}}
+    if "single_user" in request.node.name:  # Jupyter's own token provider
+        return server_with_users(ws_path, IdentityProvider, **server)
+    return server_with_users(ws_path, Team, **server)
 
 
 @pytest.fixture
@@ -82,7 +63,7 @@ def warehouse(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def _as(user: str) -> dict[str, str]:
-    return {HEADER: user}
+    return {USER_HEADER: user}
 
 
 def _sql_data() -> dict[str, Any]:

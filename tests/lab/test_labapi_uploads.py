@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_server.auth import IdentityProvider, User
-from lab_helpers import API, api_error, api_json
+from lab_helpers import API, USER_HEADER, HeaderIdentity, api_error, api_json, server_with_users
 
 from aimass_lab import registry
 from aimass_lab.workspace import Workspace, acting_as
@@ -25,27 +24,13 @@ MIB = 1 << 20
 _BASE = hashlib.sha256(b"aimass-upload").digest() * (MIB // 32)  # 1 MiB of fixed bytes
 
 
-class HeaderUser(IdentityProvider):
-    """Token authentication as usual; the user is named by ``X-Test-User`` (default alice)."""
-
-    async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]
-        user = await super()._get_user(handler)
-        if user is None:
-            return None
-        name = handler.request.headers.get("X-Test-User", "alice")
-        return User(username=name, name=name)
+class AliceByDefault(HeaderIdentity):
+    default_user = "alice"
 
 
 @pytest.fixture
 def jp_server_config(ws_path: Path) -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"aimass_lab": True},
-            "allow_unauthenticated_access": False,
-            "identity_provider_class": HeaderUser,
-        },
-        "AimassLab": {"workspace": str(ws_path)},
-    }
+    return server_with_users(ws_path, AliceByDefault)
 
 
 def blocks(size: int) -> Iterator[bytes]:
@@ -151,7 +136,7 @@ def model_archive(tmp_path: Path, blob_size: int) -> tuple[Path, int, str]:
 
 
 def user(name: str) -> dict[str, str]:
-    return {"X-Test-User": name}
+    return {USER_HEADER: name}
 
 
 async def create(jp_fetch: Any, name: str = "alice", **body: Any) -> dict[str, Any]:
@@ -204,7 +189,7 @@ async def drop_mid_chunk(
     target = f"{base_url}{'/'.join(API)}/uploads/{upload_id}"
     head = (
         f"PUT {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: token {token}\r\n"
-        f"X-Test-User: alice\r\nContent-Range: bytes {start}-{start + chunk - 1}/{total}\r\n"
+        f"{USER_HEADER}: alice\r\nContent-Range: bytes {start}-{start + chunk - 1}/{total}\r\n"
         f"Content-Length: {chunk}\r\n\r\n"
     )
     writer.write(head.encode())
