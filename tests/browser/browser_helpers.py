@@ -67,3 +67,24 @@ def run_all(page: Any, kernel: str, attempts: int = 3) -> None:
             time.sleep(0.5)
         idle.wait_for(timeout=90_000)
     raise AssertionError(f"Run All Cells never ran the first cell (prompt {prompt.inner_text()!r})")
+
+
+def open_and_run_notebook(lab_server: Any, page: Any, name: str, cells: list[str]) -> None:
+    """Write ``cells`` as ``NAME.ipynb`` (Python 3 kernel) in the server's folder, open it in
+    a JupyterLab workspace of its own, reset (only this notebook is open, so the status
+    bar's kernel state is this notebook's, and no earlier notebook is restored), and run
+    all its cells."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(lab_server.root_dir / f"{name}.ipynb"))
+    page.goto(
+        f"{lab_server.url}lab/workspaces/{name}/tree/{name}.ipynb?reset&token={lab_server.token}"
+    )
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    run_all(page, "Python 3 (ipykernel)")

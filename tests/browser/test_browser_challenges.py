@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_helpers import run_all
+from browser_helpers import open_and_run_notebook
 from challenge_helpers import iris_challenge
 from playwright.sync_api import expect
 
@@ -50,7 +50,6 @@ def test_challenges_section_shows_the_boards(lab_server: Any, page: Any, screens
 
 
 def test_challenge_panel_in_a_notebook(lab_server: Any, page: Any, screenshot: Any) -> None:
-    import nbformat
 
     from aimass_lab.workspace import SubmissionRow, Workspace, acting_as, utcnow
 
@@ -65,18 +64,7 @@ def test_challenge_panel_in_a_notebook(lab_server: Any, page: Any, screenshot: A
         "import os\nos.environ['AIMASS_USER'] = 'teacher'\n"
         "from aimass_lab.widgets import ChallengePanel\nChallengePanel('panel-cup')"
     )
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(lab_server.root_dir / "board.ipynb"))
-    page.goto(
-        f"{lab_server.url}lab/workspaces/board/tree/board.ipynb?reset&token={lab_server.token}"
-    )
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    run_all(page, "Python 3 (ipykernel)")
+    open_and_run_notebook(lab_server, page, "board", [code])
     panel = page.locator(".aimass-challenge")
     panel.wait_for(timeout=90_000)
     rows = panel.locator(".aimass-sort-table tbody tr")

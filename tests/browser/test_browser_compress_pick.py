@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import nbformat
-from browser_helpers import run_all
+from browser_helpers import open_and_run_notebook
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
@@ -36,17 +35,7 @@ MARKERS_JS = """() => {
 def test_a_click_on_the_centre_of_a_marker_picks_the_variant(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(lab_server.root_dir / "pick.ipynb"))
-    page.goto(f"{lab_server.url}lab/workspaces/pick/tree/pick.ipynb?reset&token={lab_server.token}")
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    run_all(page, "Python 3 (ipykernel)")
+    open_and_run_notebook(lab_server, page, "pick", CELLS)
     panel = page.locator(".aimass-panel")
     panel.wait_for(timeout=300_000)
     page.wait_for_function(f"({MARKERS_JS})().length >= 2", timeout=60_000, polling=250)

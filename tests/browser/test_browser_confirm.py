@@ -14,8 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import nbformat
-from browser_helpers import run_all
+from browser_helpers import open_and_run_notebook
 from playwright.sync_api import expect
 
 from aimass_lab.workspace import Workspace
@@ -112,28 +111,14 @@ def test_sidebar_cancel_and_stop_server_ask_first(
     _keep(screenshot("confirm-sidebar-stopped", sidebar))
 
 
-def _write_notebook(path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import aimass_lab as am\nwb = am.Workbench()\nwb")]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(path))
-
-
 def test_a_new_workbench_watches_the_running_job_and_cancel_asks(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
     ws = Workspace(lab_server.workspace_path)
     run = _long_run(ws, "long-workbench")
-    _write_notebook(lab_server.root_dir / "resume.ipynb")
-    page.goto(
-        f"{lab_server.url}lab/workspaces/resume/tree/resume.ipynb?reset&token={lab_server.token}"
+    open_and_run_notebook(
+        lab_server, page, "resume", ["import aimass_lab as am\nwb = am.Workbench()\nwb"]
     )
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    run_all(page, "Python 3 (ipykernel)")
 
     workbench = page.locator(".aimass-workbench")
     offer = workbench.locator(".aimass-running-train")

@@ -16,8 +16,7 @@ import json
 import re
 from typing import Any
 
-import nbformat
-from browser_helpers import run_all
+from browser_helpers import open_and_run_notebook
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 WIDTHS = (1400, 900)
@@ -133,17 +132,6 @@ SORTED_JS = """(descending) => {
 SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="aimass-sidebar"]'
 
 
-def _write_notebook(path: Any) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(path))
-
-
 def _settle(page: Any) -> None:
     """Wait for the visible charts to draw within their boxes (a chart that never fits is
     left to the check to report), then for two animation frames (layout done)."""
@@ -170,12 +158,7 @@ def _problems(page: Any, root: Any) -> list[str]:
 def test_every_tab_and_the_sidebar_fit_at_two_widths(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
-    _write_notebook(lab_server.root_dir / "layout.ipynb")
-    page.goto(
-        f"{lab_server.url}lab/workspaces/layout/tree/layout.ipynb?reset&token={lab_server.token}"
-    )
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    run_all(page, "Python 3 (ipykernel)")
+    open_and_run_notebook(lab_server, page, "layout", CELLS)
     workbench = page.locator(".aimass-workbench")
     workbench.wait_for(timeout=600_000)  # the cell trains, searches and compresses first
     sidebar = page.locator("#aimass-sidebar")

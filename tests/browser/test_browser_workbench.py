@@ -6,8 +6,7 @@ import json
 import re
 from typing import Any
 
-import nbformat
-from browser_helpers import run_all
+from browser_helpers import open_and_run_notebook
 
 #: The notebook the browser runs: a Workbench on the server's workspace, small settings.
 CELLS = [
@@ -31,27 +30,10 @@ POINTS_JS = """() => {
 }"""
 
 
-def _write_notebook(path: Any) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(path))
-
-
 def test_workbench_train_click_makes_the_chart_gain_points(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
-    _write_notebook(lab_server.root_dir / "workbench.ipynb")
-    page.goto(
-        f"{lab_server.url}lab/workspaces/workbench/tree/workbench.ipynb?reset&token={lab_server.token}"
-    )
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    # the kernel is up when the status bar says so; then Run > Run All Cells
-    run_all(page, "Python 3 (ipykernel)")
+    open_and_run_notebook(lab_server, page, "workbench", CELLS)
 
     workbench = page.locator(".aimass-workbench")
     workbench.wait_for(timeout=90_000)
@@ -115,19 +97,7 @@ def _wait_trace_points(page: Any, name: str, at_least: int = 1) -> None:
 def test_workbench_click_only_tour_data_train_search_compress_deploy(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in TOUR_CELLS]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(lab_server.root_dir / "tour.ipynb"))
-    # a lab workspace of its own, reset: only this notebook is open, so the status bar's
-    # kernel state is this notebook's (not that of a notebook an earlier test left open)
-    page.goto(f"{lab_server.url}lab/workspaces/tour/tree/tour.ipynb?reset&token={lab_server.token}")
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    run_all(page, "Python 3 (ipykernel)")
+    open_and_run_notebook(lab_server, page, "tour", TOUR_CELLS)
     workbench = page.locator(".aimass-workbench")
     workbench.wait_for(timeout=WAIT_MS)
 
