@@ -20,8 +20,10 @@ def test_challenges_section_shows_the_boards(lab_server: Any, page: Any, screens
     if not sidebar.is_visible():
         page.locator(SIDEBAR_TAB).click()
     section = sidebar.locator('.jp-AimassSection[data-section="challenges"]')
-    expect(section).to_contain_text("No challenges", timeout=60_000)
     ws = Workspace(lab_server.workspace_path)
+    others = len(challenge.list_challenges(ws))  # the module's other test may have made one
+    if not others:
+        expect(section).to_contain_text("No challenges", timeout=60_000)
     with acting_as("teacher"):
         iris_challenge(ws)
         iris_challenge(ws, name="iris-final", metric="f1_macro")
@@ -32,7 +34,7 @@ def test_challenges_section_shows_the_boards(lab_server: Any, page: Any, screens
                                 score=score, state="scored", submitted_at=utcnow()))  # fmt: skip
     sidebar.get_by_role("button", name="Refresh").click()
     rows = section.locator(".jp-AimassChallenge")
-    expect(rows).to_have_count(2, timeout=30_000)
+    expect(rows).to_have_count(others + 2, timeout=30_000)
     cup = section.locator('.jp-AimassChallenge[data-challenge="iris-cup"]')
     expect(cup).to_have_attribute("data-state", "open")
     expect(cup.locator(".jp-AimassItem-kind")).to_have_text("accuracy")
