@@ -95,3 +95,14 @@ def test_modules_and_functions_stay_small_or_say_why() -> None:
         f"{MAX_FUNCTION_LINES}), or write '{REASON} <reason>' at their top:\n"
         + "\n".join(offenders)
     )
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    """pytest imports test modules by basename (rootdir ``prepend`` mode): two
+    ``test_x.py`` in different folders stop the whole run at collection."""
+    names: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("*.py"):
+        if path.name.startswith("test_") or path.name.endswith("_helpers.py"):
+            names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    clashes = {name: paths for name, paths in names.items() if len(paths) > 1}
+    assert not clashes, f"rename one of each: {clashes}"
