@@ -102,4 +102,4 @@ def test_gc_removes_stale_temp_files_and_keeps_live_ones(tmp_path: Path) -> None
     assert all(f"removed {p}" in out for p in stale)
     assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
     again = json.loads(aimass(ws.path, "gc", "--json", check=True).stdout)
-    assert again == {"bytes": 0, "dry_run": False, "removed": []}
+    assert again == {"bytes": 0, "dry_run": False, "removed": [], "services": []}
