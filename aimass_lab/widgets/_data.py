@@ -23,6 +23,7 @@ from aimass_lab.widgets._base import (
     set_options,
 )
 from aimass_lab.widgets._charts import empty_figure
+from aimass_lab.widgets._chunked_upload import ChunkedUpload
 from aimass_lab.widgets._common import registered_note
 from aimass_lab.widgets._samples import SamplesView
 
@@ -38,7 +39,6 @@ _SOURCES = (
     ("CSV / Parquet file", "file"),
     ("upload", "upload"),
 )
-UPLOAD_DIR = "uploads"
 
 
 #: The target dropdown's first option: no column chosen yet.
@@ -108,7 +108,8 @@ class DataPanel(Panel):
         self._source_box = widgets.VBox()
         self.source.observe(self._source_changed, "value")
         self.path.control.observe(self._path_changed, "value")
-        self.upload.observe(self._uploaded, "value")
+        self.upload.observe(self._upload_named, "filename")
+        self.upload.observe(self._uploaded, "state")
         for f in (
             self.builtin,
             self.registered,
@@ -142,7 +143,7 @@ class DataPanel(Panel):
             "file",
             widgets.Text("", placeholder="path/to/data.csv", layout=widgets.Layout(width="24em")),
         )
-        self.upload = widgets.FileUpload(accept=".csv,.parquet,.pq", multiple=False)
+        self.upload = ChunkedUpload()
         self.target = Field("target", dropdown([NO_TARGET], width="16em"))
         self.task = Field("task", dropdown(["auto", "classification", "regression"], width="12em"))
         split = SplitSpec()  # the form starts from the spec's defaults
@@ -233,9 +234,7 @@ class DataPanel(Panel):
             rows = [
                 widgets.HBox(
                     [widgets.Label("file", layout=widgets.Layout(width="9em")), self.upload]
-                ),
-                self.path.box,
-                self.target.box,
+                )
             ]
         self._source_box.children = rows
         self._validate()
@@ -257,18 +256,23 @@ class DataPanel(Panel):
         self.target.control.value = default_target(columns) or ""
         self._validate()
 
+    def _upload_named(self, _change: Any = None) -> None:
+        if self.upload.filename:
+            self.upload.name = default_register_name(self.upload.filename, "upload")
+
     def _uploaded(self, _change: Any = None) -> None:
-        files = self.upload.value
-        if not files:
-            return
-        item = files[0]
-        name = Path(str(item["name"])).name
-        folder = self.workspace.path / UPLOAD_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        dest = folder / name
-        dest.write_bytes(bytes(item["content"]))
-        self.path.value = str(dest)
-        self.show_status(f"uploaded {name} ({dest.stat().st_size:,} bytes) to {dest}")
+        """The browser's upload changed state: when done, select and load the dataset."""
+        up = self.upload
+        if up.state == "failed":
+            self.show_error(f"upload of {up.filename} failed: {up.error}")
+        elif up.state == "done" and up.dataset:
+            self.refresh_registered()
+            self.source.value = "registered"
+            self.registered.value = up.dataset
+            if self._on_load() is not None:
+                self.show_status(
+                    f"uploaded {up.filename} ({up.total:,} bytes), registered as {up.dataset!r}"
+                )
 
     def data_arg(self) -> tuple[Any, dict[str, Any]]:
         """What :func:`aimass_lab.data.load` gets: ``(data, overrides)``."""

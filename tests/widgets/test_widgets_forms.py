@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import subprocess
 import sys
 import threading
@@ -282,23 +281,30 @@ def test_data_panel_split_and_file_errors(ws: Workspace, tmp_path: Path) -> None
     assert panel.balance_chart.layout.title.text.startswith("target distribution")
 
 
-def test_data_panel_upload_saves_into_the_workspace(ws: Workspace) -> None:
+def test_data_panel_upload_selects_and_loads_the_registered_dataset(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """The browser's ChunkedUpload reports through traitlets; the panel loads the dataset."""
+    from aimass_lab import data
     from aimass_lab.widgets import DataPanel
 
     panel = DataPanel(workspace=ws)
     panel.source.value = "upload"
-    content = b"a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n"
-    upload = {
-        "name": "small.csv",
-        "type": "text/csv",
-        "size": len(content),
-        "content": memoryview(content),
-        "last_modified": datetime.datetime.now(datetime.timezone.utc),
-    }
-    panel.upload.value = (upload,)
-    saved = ws.path / "uploads" / "small.csv"
-    assert saved.read_bytes() == content
-    assert panel.path.value == str(saved) and panel.target.value == "label"
+    panel.upload.filename = "small table.csv"
+    assert panel.upload.name == "small-table-data"  # the panel's register name rule
+    csv = tmp_path / "small table.csv"
+    csv.write_text("a,b,label\n" + "".join(f"{i},{i * 2},{'xy'[i % 2]}\n" for i in range(20)))
+    # what the server's finish does: register the uploaded file under the proposed name
+    data.from_csv(csv, "label", name="small-table-data", workspace=ws)
+    panel.upload.total = csv.stat().st_size
+    panel.upload.dataset = "small-table-data"
+    panel.upload.state = "done"
+    assert panel.source.value == "registered" and panel.registered.value == "small-table-data"
+    assert panel.dataset is not None
+    assert "uploaded small table.csv (" in panel.status.value
+    assert "small-table-data" in panel.status.value
+    panel.upload.error, panel.upload.state = "sha256 mismatch", "failed"
+    assert "sha256 mismatch" in panel.status.value
 
 
 # -- search, compress, deploy forms ------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""The Workbench's Data tab, source "upload": a CSV sent by the ChunkedUpload widget in two
+8 MiB chunks through the uploads API (the second dropped once and resumed from the server's
+offset), registered, then selected and loaded by the panel.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from browser_helpers import run_all
+
+from aimass_lab import data
+from aimass_lab.workspace import Workspace
+
+WAIT_MS = 180_000
+
+
+@pytest.mark.page_noise(
+    r"request failed .*: PUT .*/aimass-lab/api/v1/uploads/",
+    r"console error: Failed to load resource",
+)
+def test_workbench_upload_sends_chunks_resumes_and_loads_the_dataset(
+    lab_server: Any, page: Any, screenshot: Any, tmp_path: Path
+) -> None:
+    csv = tmp_path / "wb table.csv"
+    with csv.open("w") as fh:  # a little over 8 MiB: two chunks
+        fh.write("a,b,label\n")
+        i = 0
+        while fh.tell() < (8 << 20) + 100_000:
+            fh.write(f"{i},{i % 97},{i % 3}\n")
+            i += 1
+    dropped: list[str] = []
+
+    def drop_second_chunk_once(route: Any) -> None:
+        request = route.request
+        ranges = request.headers.get("content-range", "")
+        if request.method == "PUT" and not ranges.startswith("bytes 0-") and not dropped:
+            dropped.append(ranges)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/aimass-lab/api/v1/uploads/*", drop_second_chunk_once)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import aimass_lab as am\nam.Workbench()")]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(lab_server.root_dir / "upload.ipynb"))
+    page.goto(
+        f"{lab_server.url}lab/workspaces/upload/tree/upload.ipynb?reset&token={lab_server.token}"
+    )
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    run_all(page, "Python 3 (ipykernel)")
+    workbench = page.locator(".aimass-workbench")
+    workbench.wait_for(timeout=WAIT_MS)
+    workbench.get_by_role("tab", name="Data", exact=True).click()
+    workbench.locator("button.widget-toggle-button:visible").filter(
+        has_text=re.compile(r"^\s*upload\s*$")
+    ).click()
+    workbench.locator('.aimass-chunked-upload input[type="file"]').set_input_files(str(csv))
+    status = workbench.locator(".aimass-status:visible")
+    status.filter(has_text=re.compile(r"registered as")).wait_for(timeout=WAIT_MS)
+    screenshot("workbench-upload-done", workbench)
+    assert "wb-table-data" in status.inner_text()
+    assert len(dropped) == 1 and dropped[0].startswith(f"bytes {8 << 20}-")
+    dataset = data.get("wb-table-data", workspace=Workspace(lab_server.workspace_path))
+    assert dataset is not None
