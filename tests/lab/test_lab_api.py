@@ -180,9 +180,10 @@ async def test_malformed_json_and_bad_queries(jp_fetch: Any) -> None:
 
 
 def _concrete(route: str) -> str:
-    """A real path for a route pattern: ``jobs/(?P<job_id>[^/]+)/log`` -> ``jobs/x/log``."""
-    route = route.replace("(?P<action>cancel|resume)", "cancel")
-    return re.sub(r"\(\?P<\w+>\[\^/\]\+\)", "x", route)
+    """A real path for a route pattern: ``jobs/(?P<job_id>[^/]+)/log`` -> ``jobs/x/log``;
+    a group of alternatives takes the first, ``(?P<action>cancel|resume)`` -> ``cancel``."""
+    route = re.sub(r"\(\?P<\w+>\[\^/\]\+\)", "x", route)
+    return re.sub(r"\(\?P<\w+>([\w-]+)(?:\|[\w-]+)+\)", r"\1", route)
 
 
 def _verbs(handler: type) -> list[tuple[str, str | None]]:
