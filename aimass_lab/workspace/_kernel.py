@@ -1,7 +1,7 @@
 """The Jupyter kernel this process is, and whether a recorded kernel or process still runs.
 
-Never imports ipykernel: a process is a kernel only when ipykernel is loaded already and its
-application is initialised; the kernel id is read from the connection file's name
+Never imports ipykernel: a process is a kernel only when ``ipykernel.kernelapp`` is loaded
+already and its application is initialised; the kernel id is read from the connection file's name
 (``kernel-<id>.json``, as Jupyter Server and jupyter_client name it).
 """
 
@@ -23,14 +23,17 @@ def current_kernel() -> dict[str, Any] | None:
     """The Jupyter kernel this process is, as ``{"id", "pid", "started", "host"}``; ``None``
     outside a kernel. The id is read from the connection file's name (``kernel-<id>.json``);
     ipykernel is only asked when it is loaded already (never imported here)."""
-    if "ipykernel" not in sys.modules:
+    # Only the module a running kernel has loaded: importing ``ipykernel.kernelapp`` here
+    # would load ``ipykernel.ipkernel``, which replaces the ``comm`` package's functions in
+    # this process (a Jupyter server, a test run) and breaks the widgets' comms there.
+    kernelapp = sys.modules.get("ipykernel.kernelapp")
+    if kernelapp is None:
         return None
     try:
-        from ipykernel.kernelapp import IPKernelApp
-
-        if not IPKernelApp.initialized():
+        app = kernelapp.IPKernelApp
+        if not app.initialized():
             return None
-        path = IPKernelApp.instance().abs_connection_file or ""
+        path = app.instance().abs_connection_file or ""
     except Exception:  # an ipykernel without these names: not a kernel we know
         return None
     match = _KERNEL_FILE.fullmatch(Path(path).name)
