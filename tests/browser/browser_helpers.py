@@ -88,3 +88,21 @@ def open_and_run_notebook(lab_server: Any, page: Any, name: str, cells: list[str
     )
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
     run_all(page, "Python 3 (ipykernel)")
+
+
+def drop_one_upload_chunk(page: Any) -> list[str]:
+    """Make the browser drop the connection of the first upload chunk after the first (once);
+    returns the list that gets its ``Content-Range``."""
+    dropped: list[str] = []
+
+    def drop(route: Any) -> None:
+        request = route.request
+        ranges = request.headers.get("content-range", "")
+        if request.method == "PUT" and not ranges.startswith("bytes 0-") and not dropped:
+            dropped.append(ranges)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/aimass-lab/api/v1/uploads/*", drop)
+    return dropped

@@ -9,9 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
-from browser_helpers import run_all
+from browser_helpers import drop_one_upload_chunk, open_and_run_notebook
 
 from aimass_lab import data
 from aimass_lab.workspace import Workspace
@@ -33,31 +32,8 @@ def test_workbench_upload_sends_chunks_resumes_and_loads_the_dataset(
         while fh.tell() < (8 << 20) + 100_000:
             fh.write(f"{i},{i % 97},{i % 3}\n")
             i += 1
-    dropped: list[str] = []
-
-    def drop_second_chunk_once(route: Any) -> None:
-        request = route.request
-        ranges = request.headers.get("content-range", "")
-        if request.method == "PUT" and not ranges.startswith("bytes 0-") and not dropped:
-            dropped.append(ranges)
-            route.abort("connectionreset")
-        else:
-            route.continue_()
-
-    page.route("**/aimass-lab/api/v1/uploads/*", drop_second_chunk_once)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import aimass_lab as am\nam.Workbench()")]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(lab_server.root_dir / "upload.ipynb"))
-    page.goto(
-        f"{lab_server.url}lab/workspaces/upload/tree/upload.ipynb?reset&token={lab_server.token}"
-    )
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    run_all(page, "Python 3 (ipykernel)")
+    dropped = drop_one_upload_chunk(page)
+    open_and_run_notebook(lab_server, page, "upload", ["import aimass_lab as am\nam.Workbench()"])
     workbench = page.locator(".aimass-workbench")
     workbench.wait_for(timeout=WAIT_MS)
     workbench.get_by_role("tab", name="Data", exact=True).click()

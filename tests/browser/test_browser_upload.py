@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import drop_one_upload_chunk
 from playwright.sync_api import expect
 
 from aimass_lab import data
@@ -32,18 +33,7 @@ def test_a_csv_uploaded_through_the_sidebar_resumes_and_is_registered(
         while fh.tell() < (8 << 20) + 200_000:
             fh.write(f"{i},{i % 97},{i % 13}.5,{i % 3}\n")
             i += 1
-    dropped: list[str] = []
-
-    def drop_second_chunk_once(route: Any) -> None:
-        request = route.request
-        ranges = request.headers.get("content-range", "")
-        if request.method == "PUT" and not ranges.startswith("bytes 0-") and not dropped:
-            dropped.append(ranges)
-            route.abort("connectionreset")
-        else:
-            route.continue_()
-
-    page.route("**/aimass-lab/api/v1/uploads/*", drop_second_chunk_once)
+    dropped = drop_one_upload_chunk(page)
     sidebar = page.locator("#aimass-sidebar")
     if not sidebar.is_visible():
         page.locator(SIDEBAR_TAB).click()
