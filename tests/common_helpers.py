@@ -7,12 +7,13 @@ this module by name: ``from common_helpers import aimass``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,6 +59,50 @@ def wait_for(
         time.sleep(every)
     awaited = what or getattr(predicate, "__name__", "a condition")
     raise AssertionError(f"timed out after {timeout:g} s waiting for {awaited}")
+
+
+@contextlib.contextmanager
+def real_kernel(ws: Path, user: str = "ada") -> Iterator[tuple[str, Any, Any]]:
+    """A real IPython kernel (jupyter_client) on the workspace folder ``ws``, acting as
+    ``user``: ``(kernel_id, kernel_manager, client)``; shut down when the block ends."""
+    from jupyter_client.multikernelmanager import MultiKernelManager
+
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "AIMASS_HOME": str(ws),
+        "AIMASS_USER": user,
+        "PYTHONPATH": os.pathsep.join([str(root), str(root / "tests")]),
+    }
+    env.pop("AIMASS_DB_URL", None)
+    mkm = MultiKernelManager()
+    kernel_id = mkm.start_kernel(kernel_name="python3", env=env, cwd=str(ws))
+    km = mkm.get_kernel(kernel_id)
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=120)
+        yield kernel_id, km, client
+    finally:
+        client.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+
+
+def run_in_kernel(client: Any, code: str, timeout: float = 300) -> Any:
+    """Run ``code`` in a kernel (:func:`real_kernel`); return the value of its variable
+    ``out`` (a Python literal: evaluated here from its repr)."""
+    import ast
+
+    msg_id = client.execute(code, user_expressions={"out": "out"})
+    reply = client.get_shell_msg(timeout=timeout)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = client.get_shell_msg(timeout=timeout)
+    content = reply["content"]
+    assert content["status"] == "ok", "\n".join(content.get("traceback", []))
+    out = content["user_expressions"]["out"]
+    assert out["status"] == "ok", out
+    return ast.literal_eval(out["data"]["text/plain"])
 
 
 def cpu_trainer(max_epochs: int, **options: Any) -> Any:

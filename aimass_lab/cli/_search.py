@@ -322,21 +322,43 @@ def search_worker(ctx: click.Context, study_name: str, storage: str | None) -> N
     metavar="SECONDS",
     help="Stop after SECONDS without a request (0: never; default AIMASS_IDLE_SHUTDOWN_S).",
 )
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Run it in the background (a job: aimass jobs cancel ID stops it) and print its URL.",
+)
 @_storage_option
 @click.pass_context
 def search_dashboard(
-    ctx: click.Context, name: str, port: int, idle_timeout: float | None, storage: str | None
+    ctx: click.Context,
+    name: str,
+    port: int,
+    idle_timeout: float | None,
+    detach: bool,
+    storage: str | None,
 ) -> None:
-    """Open optuna-dashboard on the study, on 127.0.0.1 only (stops on Ctrl-C, or when idle)."""
-    from aimass_lab.search import load_study, serve_dashboard
+    """Open optuna-dashboard on the study, on 127.0.0.1 only (stops on Ctrl-C, or when idle).
+
+    Recorded as a job of the kind `dashboard` (owner, idle time: the sidebar's Services);
+    `aimass gc` stops one whose process or kernel is gone.
+    """
+    from aimass_lab.search import run_dashboard_here, start_dashboard
     from aimass_lab.workspace import current_user
 
-    study = load_study(name, storage, workspace_of(ctx))
+    ws = workspace_of(ctx)
+    if detach:
+        board = start_dashboard(ws, name, storage, port=port, idle_timeout_s=idle_timeout)
+        click.echo(
+            f"optuna-dashboard on {board.url} (job {board.job_id}, started by {board.owner})"
+        )
+        return
 
     def ready(url: str) -> None:
         click.echo(f"optuna-dashboard on {url} (started by {current_user()}; Ctrl-C to stop)")
 
-    why = serve_dashboard(
-        study.optuna_study._storage, port=port, idle_timeout_s=idle_timeout, on_ready=ready
+    why, code = run_dashboard_here(
+        ws, name, storage, port=port, idle_timeout_s=idle_timeout, on_ready=ready
     )
     click.echo(f"optuna-dashboard stopped: {why}")
+    if code:
+        ctx.exit(code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aimass_lab.lab._config import AimassLab
+from aimass_lab.lab._config import AimassLab, tensorboard_idle_timeout
 from aimass_lab.lab._upload_client import upload
 from aimass_lab.settings import env_name, settings
 from aimass_lab.train import tensorboard_path
@@ -34,7 +34,7 @@ def load_extension(server_app: Any) -> None:
         server_app.web_app,
         path=path,
         db_url=config.db_url,
-        tensorboard_idle_timeout=config.tensorboard_idle_timeout,
+        tensorboard_idle_timeout=tensorboard_idle_timeout(config.tensorboard_idle_timeout),
     )
     # Kernels inherit the server's environment: what a notebook starts lands in the workspace
     # the sidebar shows, and links printed by the magics use the base_url.
@@ -51,7 +51,7 @@ def load_extension(server_app: Any) -> None:
         if settings().stop_with_kernel:
             tensorboards.stop_orphans(server_app.kernel_manager.list_kernel_ids())
 
-    timeout = config.tensorboard_idle_timeout
+    timeout = tensorboards.idle_timeout
     period_ms = 1000 * (min(60.0, max(1.0, timeout / 4)) if timeout > 0 else 2.0)
     reaper = PeriodicCallback(reap, min(period_ms, 2000.0))
     loop = getattr(server_app, "io_loop", None)

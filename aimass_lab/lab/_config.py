@@ -5,7 +5,7 @@ from __future__ import annotations
 from traitlets import Float, Unicode
 from traitlets.config import Configurable
 
-__all__ = ["AimassLab"]
+__all__ = ["AimassLab", "tensorboard_idle_timeout"]
 
 
 class AimassLab(Configurable):
@@ -26,7 +26,19 @@ class AimassLab(Configurable):
     ).tag(config=True)
 
     tensorboard_idle_timeout = Float(
-        1800.0,
+        None,
+        allow_none=True,
         help="Seconds without a request after which a run's TensorBoard (started by the proxy) "
-        "is stopped; 0 keeps them until the server stops.",
+        "is stopped; 0 keeps them until the server stops. Default: AIMASS_IDLE_SHUTDOWN_S "
+        "when it is above 0, else 1800.",
     ).tag(config=True)
+
+
+def tensorboard_idle_timeout(configured: float | None) -> float:
+    """The TensorBoards' idle timeout: the configured one, else ``AIMASS_IDLE_SHUTDOWN_S``
+    when it is above 0, else 1800 seconds."""
+    from aimass_lab.settings import settings
+
+    if configured is not None:
+        return float(configured)
+    return settings().idle_shutdown_s or 1800.0

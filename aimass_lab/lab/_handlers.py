@@ -98,7 +98,10 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (f"deployments/{_ID.format('name')}/metrics", DeploymentMetricsHandler),
     ("alerts", AlertsHandler),
     ("services", ServicesHandler),
-    (f"services/(?P<kind>server|tensorboard)/{_ID.format('service_id')}/stop", ServiceStopHandler),
+    (
+        f"services/(?P<kind>server|dashboard|tensorboard)/{_ID.format('service_id')}/stop",
+        ServiceStopHandler,
+    ),
     ("compress", CompressHandler),
     ("uploads", UploadsHandler),
     (f"uploads/{_ID.format('upload_id')}", UploadHandler),

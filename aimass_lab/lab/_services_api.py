@@ -1,4 +1,5 @@
-"""REST handlers of the long-running services: the inference server and the TensorBoards.
+"""REST handlers of the long-running services: the inference server, optuna-dashboards and
+the TensorBoards.
 
 ``GET services`` lists them with their owner, kernel and idle time; ``POST
 services/{kind}/{id}/stop`` stops one, for its owner only (anyone else gets 403 naming the
@@ -16,7 +17,7 @@ from aimass_lab.lab._base import BaseHandler, _api
 __all__ = ["ServiceStopHandler", "ServicesHandler", "acting_user", "may_stop", "refuse_non_owner"]
 
 #: The kinds of services, as the routes name them.
-SERVICE_KINDS = ("server", "tensorboard")
+SERVICE_KINDS = ("server", "dashboard", "tensorboard")
 
 
 def _server_idle(url: str) -> tuple[float | None, float | None]:
@@ -66,6 +67,60 @@ def list_servers(ws: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _dashboard_idle(url: str) -> tuple[float | None, float | None]:
+    """A dashboard's (idle seconds, idle timeout), asked without counting as a use."""
+    import httpx
+
+    from aimass_lab.search import IDLE_PATH
+
+    try:
+        answer = httpx.get(url + IDLE_PATH, timeout=2.0).json()
+        return float(answer["idle_s"]), float(answer["idle_timeout_s"])
+    except Exception:  # not answering
+        return None, None
+
+
+def list_dashboards(ws: Any) -> list[dict[str, Any]]:
+    """The workspace's running optuna-dashboards, as services."""
+    from aimass_lab.search import DASHBOARD_KIND
+
+    out = []
+    for job in ws.jobs.list(kind=DASHBOARD_KIND, state="running"):
+        url = str(job.result.get("url") or "").rstrip("/")
+        idle, timeout = _dashboard_idle(url) if url else (None, None)
+        kernel = job.spec.get("kernel") or {}
+        out.append(
+            {
+                "kind": "dashboard",
+                "id": job.id,
+                "name": f"optuna-dashboard {job.spec.get('study')}",
+                "owner": job.owner,
+                "kernel_id": job.kernel_id,
+                "stop_with_kernel": bool(job.spec.get("stop_with_kernel")) and bool(kernel),
+                "started_at": job.started_at.timestamp() if job.started_at else None,
+                "idle_s": idle,
+                "idle_timeout_s": timeout
+                if timeout is not None
+                else job.spec.get("idle_timeout_s"),
+                "url": url + "/" if url else None,
+                "host": job.host,
+                "state": job.state,
+            }
+        )
+    return out
+
+
+def stop_dashboard_job(ws: Any, job_id: str, user: str) -> dict[str, Any]:
+    """Stop a dashboard job and wait for it to end."""
+    from aimass_lab.search import DASHBOARD_KIND, Dashboard
+
+    job = ws.jobs.get(job_id)
+    if job.kind != DASHBOARD_KIND or not job.active:
+        raise NotFoundError(f"no running optuna-dashboard {job_id!r}")
+    ended = Dashboard("", job.id, "", job.owner).stop(ws)
+    return {"kind": "dashboard", "id": job.id, "state": ended.state}
+
+
 def stop_server_job(ws: Any, job_id: str, user: str) -> dict[str, Any]:
     """Stop a server job; its deployments are recorded stopped ("stopped by USER")."""
     from aimass_lab.serve.deploy import SERVE_KIND, stop_deployments, stop_server
@@ -103,9 +158,11 @@ class ServicesHandler(BaseHandler):
     @_api
     async def get(self) -> None:
         servers = await self.call(list_servers, self.ws)
+        dashboards = await self.call(list_dashboards, self.ws)
         tensorboards = self.settings["aimass_lab"]["tensorboards"].describe()
         user = acting_user(self)
-        services = [{**s, "can_stop": may_stop(s["owner"], user)} for s in servers + tensorboards]
+        every = servers + dashboards + tensorboards
+        services = [{**s, "can_stop": may_stop(s["owner"], user)} for s in every]
         self.reply({"services": services, "user": user, "now": time.time()})
 
 
@@ -113,10 +170,11 @@ class ServiceStopHandler(BaseHandler):
     @_api
     async def post(self, kind: str, service_id: str) -> None:
         user = acting_user(self)
-        if kind == "server":
+        if kind in _JOB_SERVICES:
+            job_kind, what, stop = _JOB_SERVICES[kind]
             job = await self.call(self.ws.jobs.get, service_id)
-            if job.kind != "serve" or not job.active:
-                raise NotFoundError(f"no running inference server {service_id!r}")
+            if job.kind != job_kind or not job.active:
+                raise NotFoundError(f"no running {what} {service_id!r}")
             owner = job.owner
         else:
             tb = self.settings["aimass_lab"]["tensorboards"].processes.get(service_id)
@@ -126,9 +184,16 @@ class ServiceStopHandler(BaseHandler):
         if not may_stop(owner, user):
             refuse_non_owner(self, f"the {kind} {service_id}", owner, user)
             return
-        if kind == "server":
-            done = await self.call(stop_server_job, self.ws, service_id, user)
+        if kind in _JOB_SERVICES:
+            done = await self.call(stop, self.ws, service_id, user)
         else:
             self.settings["aimass_lab"]["tensorboards"].stop(service_id)
             done = {"kind": "tensorboard", "id": service_id, "state": "stopped"}
         self.reply(done)
+
+
+#: Route kind -> (job kind, what it is called, how to stop it) of the services that are jobs.
+_JOB_SERVICES: dict[str, tuple[str, str, Any]] = {
+    "server": ("serve", "inference server", stop_server_job),
+    "dashboard": ("dashboard", "optuna-dashboard", stop_dashboard_job),
+}

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aimass_lab.errors import SpecError, WorkspaceError
+from aimass_lab.errors import NotFoundError, SpecError, WorkspaceError
 from aimass_lab.search._space import grid_space
 from aimass_lab.specs import SearchSpec
 from aimass_lab.workspace import normalize_db_url, redact_url
@@ -23,6 +23,7 @@ __all__ = [
     "make_sampler",
     "open_storage",
     "studies_dir",
+    "study_storage",
 ]
 
 STUDIES_DIRNAME = "studies"
@@ -211,6 +212,21 @@ def open_storage(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return _rdb_storage(url, max_retry)
+
+
+def study_storage(ws: Workspace, study: str, url: str | None) -> optuna.storages.BaseStorage:
+    """:func:`open_storage` for a study that must exist (``NotFoundError`` naming where it was
+    looked for otherwise)."""
+    storage = open_storage(ws, study, url)
+    try:
+        storage.get_study_id_from_name(study)
+    except KeyError:
+        raise NotFoundError(
+            f"no study {study!r} in "
+            + ("the workspace" if url is None else "that storage")
+            + "; list studies with: aimass search list"
+        ) from None
+    return storage
 
 
 def _rdb_storage(url: str, max_retry: int) -> optuna.storages.RDBStorage:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aimass_lab.errors import AimassError, JobError, NotFoundError
-from aimass_lab.search._factory import open_storage
+from aimass_lab.search._factory import study_storage
 from aimass_lab.search._launch import deprecated_name, launch_workers
 from aimass_lab.search._worker import budget_left, load_spec, reap_dead_workers
 from aimass_lab.specs import SearchSpec
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from aimass_lab.registry import ModelVersion
+    from aimass_lab.search._dashboard import Dashboard
     from aimass_lab.train import Run
 
 __all__ = ["Study", "TrialResult"]
@@ -141,16 +142,7 @@ class Study:
         import optuna
 
         if self._storage is None:
-            storage = open_storage(self.workspace, self.name, self.storage_url)
-            try:
-                storage.get_study_id_from_name(self.name)
-            except KeyError:
-                raise NotFoundError(
-                    f"no study {self.name!r} in "
-                    + ("the workspace" if self.storage_url is None else "that storage")
-                    + "; list studies with: aimass search list"
-                ) from None
-            self._storage = storage
+            self._storage = study_storage(self.workspace, self.name, self.storage_url)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         return optuna.load_study(study_name=self.name, storage=self._storage)
 
@@ -396,6 +388,28 @@ class Study:
             self.workspace, self.name, self.storage_url, self.spec, workers or self.spec.workers
         )
         return self
+
+    def dashboard(
+        self,
+        port: int = 0,
+        idle_timeout_s: float | None = None,
+        stop_with_kernel: bool | None = None,
+    ) -> Dashboard:
+        """optuna-dashboard on this study, in the background, on 127.0.0.1 (``port`` 0: a free
+        one); reuses the one you run already. It stops after ``idle_timeout_s`` without a
+        request (``None``: ``AIMASS_IDLE_SHUTDOWN_S``; 0: never), with its kernel when
+        ``stop_with_kernel`` (``None``: ``AIMASS_STOP_WITH_KERNEL``), or with ``.stop()``; the
+        sidebar lists it under Services. See :func:`aimass_lab.search.start_dashboard`."""
+        from aimass_lab.search._dashboard import start_dashboard
+
+        return start_dashboard(
+            self.workspace,
+            self.name,
+            self.storage_url,
+            port=port,
+            idle_timeout_s=idle_timeout_s,
+            stop_with_kernel=stop_with_kernel,
+        )
 
     # -- display ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
   :func:`revoke`, :func:`check_read`, groups (:func:`add_to_group`), the secret store
   (:func:`read_secret`, :func:`sql_url_with_secret`);
 - services (idle shutdown, kernel binding): :func:`register_service_kind`, :func:`service_kinds`,
+  :func:`service_lifetime`,
   :func:`current_kernel`, :func:`current_kernel_id`, :func:`kernel_alive`,
   :func:`process_alive`, :func:`orphaned_services` (``aimass gc``);
 - backups: :func:`backup`, :func:`restore`, :func:`verify_backup`, :func:`schedule_backup`
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
         orphaned_services,
         register_service_kind,
         service_kinds,
+        service_lifetime,
     )
     from aimass_lab.workspace._sources import (
         acting_in_groups,
@@ -156,7 +158,12 @@ _WHERE: dict[str, tuple[str, ...]] = {
         "set_job_kind_loader",
     ),
     "_kernel": ("current_kernel", "current_kernel_id", "kernel_alive", "process_alive"),
-    "_services": ("orphaned_services", "register_service_kind", "service_kinds"),
+    "_services": (
+        "orphaned_services",
+        "register_service_kind",
+        "service_kinds",
+        "service_lifetime",
+    ),
     "_runner": (
         "JobContext",
         "JobInterrupted",
@@ -255,6 +262,7 @@ __all__ = [
     "run_job_process",
     "schedule_backup",
     "service_kinds",
+    "service_lifetime",
     "set_job_kind_loader",
     "set_current_workspace",
     "start_job",

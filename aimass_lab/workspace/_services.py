@@ -1,4 +1,5 @@
-"""Services: long-running jobs (the inference server) that may belong to a kernel.
+"""Services: long-running jobs (the inference server, optuna-dashboard) that may belong to a
+kernel.
 
 A service job records who started it (``jobs.owner``) and, when a Jupyter kernel started it,
 which one (``jobs.kernel_id``, and ``spec["kernel"]``: the kernel's id, process id, process
@@ -16,7 +17,7 @@ from typing import Any
 
 from aimass_lab.workspace._kernel import kernel_alive, process_alive
 
-__all__ = ["orphaned_services", "register_service_kind", "service_kinds"]
+__all__ = ["orphaned_services", "register_service_kind", "service_kinds", "service_lifetime"]
 
 _SERVICE_KINDS: set[str] = set()
 
@@ -32,6 +33,22 @@ def service_kinds() -> tuple[str, ...]:
 
     _load()  # the stages register their kinds (and service kinds) as they load
     return tuple(sorted(_SERVICE_KINDS))
+
+
+def service_lifetime(idle_timeout_s: float, stop_with_kernel: bool | None) -> dict[str, Any]:
+    """The part of a new service's spec that says when it stops by itself: its idle timeout
+    and, when this process is a Jupyter kernel, that kernel (``spec["kernel"]``) and whether
+    the service stops with it (``None``: ``AIMASS_STOP_WITH_KERNEL``)."""
+    from aimass_lab.settings import settings
+    from aimass_lab.workspace._kernel import current_kernel
+
+    out: dict[str, Any] = {"idle_timeout_s": float(idle_timeout_s)}
+    kernel = current_kernel()
+    if kernel is not None:
+        out["kernel"] = kernel
+        bind = settings().stop_with_kernel if stop_with_kernel is None else stop_with_kernel
+        out["stop_with_kernel"] = bool(bind)
+    return out
 
 
 def orphaned_services(

@@ -82,7 +82,7 @@ export interface IAlert {
 
 /** A long-running service (`GET services`): an inference server or a TensorBoard. */
 export interface IService {
-  kind: 'server' | 'tensorboard';
+  kind: 'server' | 'dashboard' | 'tensorboard';
   id: string;
   name?: string;
   owner: string | null;

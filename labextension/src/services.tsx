@@ -18,9 +18,16 @@ export function idleText(s: IService): string {
   return idle + timeout + kernel;
 }
 
+/** What each kind of service is called. */
+const SERVICE_NAMES: Record<IService['kind'], string> = {
+  server: 'inference server',
+  dashboard: 'optuna-dashboard',
+  tensorboard: 'TensorBoard'
+};
+
 /** Stop a service after a dialog; only its owner may (the server refuses others: 403). */
 async function stopService(model: AimassModel, s: IService): Promise<void> {
-  const what = s.kind === 'server' ? 'inference server' : 'TensorBoard';
+  const what = SERVICE_NAMES[s.kind] ?? s.kind;
   const answer = await showDialog({
     title: `Stop the ${what}?`,
     body: `${s.name ?? s.id} (started by ${s.owner ?? 'unknown'}) stops${
@@ -68,7 +75,13 @@ export function ServiceRow(props: {
           {s.kind}
         </span>
         <span className="jp-AimassItem-name" title={s.url ?? s.id}>
-          {s.name ?? s.id}
+          {s.kind === 'dashboard' && s.url ? (
+            <a href={s.url} target="_blank" rel="noopener noreferrer">
+              {s.name ?? s.id}
+            </a>
+          ) : (
+            (s.name ?? s.id)
+          )}
         </span>
       </div>
       <div className="jp-AimassItem-line jp-AimassItem-meta">

@@ -1,5 +1,6 @@
 """The sidebar's Services section in a real JupyterLab: owner and idle time of the inference
-server; Stop only for its owner (disabled for anyone else), and it stops it."""
+server; Stop only for its owner (disabled for anyone else), and it stops it; an
+optuna-dashboard with its link, stopped by its owner."""
 
 from __future__ import annotations
 
@@ -52,3 +53,45 @@ def test_services_show_owner_and_idle_time_and_only_the_owner_stops(
     page.get_by_role("button", name="Stop inference server").click()
     row.wait_for(state="detached", timeout=60_000)
     assert ws.jobs.wait(mine.id, timeout=60).state == "stopped"
+
+
+def test_a_dashboard_is_listed_with_its_link_and_its_owner_stops_it(
+    lab_server: Any, page: Any, screenshot: Any
+) -> None:
+    import aimass_lab as am
+    from aimass_lab.search import start_dashboard
+
+    me = lab_server.api("GET", "services")["user"]
+    ws = Workspace(lab_server.workspace_path)
+    am.search(
+        "iris",
+        "mlp",
+        space={"lr": {"type": "categorical", "choices": [0.05]}},
+        objectives="val_acc:max",
+        n_trials=1,
+        study="services-board",
+        launch=False,
+        workspace=ws,
+    )
+    with acting_as(me):
+        board = start_dashboard(ws, "services-board", idle_timeout_s=600)
+    try:
+        sidebar = page.locator("#aimass-sidebar")
+        if not sidebar.is_visible():
+            page.locator(SIDEBAR_TAB).click()
+        row = sidebar.locator(f'.jp-AimassService[data-service-id="{board.job_id}"]')
+        row.wait_for(timeout=60_000)
+        expect(row).to_have_attribute("data-kind", "dashboard")
+        link = row.locator(".jp-AimassItem-name a")
+        expect(link).to_have_text("optuna-dashboard services-board")
+        expect(link).to_have_attribute("href", board.url)
+        expect(row.locator(".jp-AimassService-idle")).to_contain_text("stops after 10m 00s")
+        screenshot("services-dashboard", sidebar.locator('[data-section="services"]'))
+        row.locator(".jp-AimassService-stop").click()
+        page.get_by_role("button", name="Stop optuna-dashboard").click()
+        row.wait_for(state="detached", timeout=60_000)
+        ended = ws.jobs.wait(board.job_id, timeout=60)
+        assert (ended.state, ended.exit_reason) == ("stopped", "stopped on request")
+    finally:
+        if ws.jobs.get(board.job_id).active:
+            board.stop(ws)

@@ -1,6 +1,8 @@
 """The services routes through a real Jupyter Server with two identities (ada and bob): the
-owner of an inference server and of a TensorBoard is shown; only the owner may stop it; a
-TensorBoard opened from a kernel stops when that kernel ends (AIMASS_STOP_WITH_KERNEL)."""
+owner of an inference server, an optuna-dashboard and a TensorBoard is shown; only the owner
+may stop it; a TensorBoard opened from a kernel stops when that kernel ends
+(AIMASS_STOP_WITH_KERNEL); TensorBoards stop after AIMASS_IDLE_SHUTDOWN_S unless the extension
+says otherwise."""
 
 from __future__ import annotations
 
@@ -94,8 +96,54 @@ async def test_server_owner_is_shown_and_only_the_owner_stops_it(
             ws.jobs.wait(job.id, timeout=30)
 
 
+@pytest.mark.study_copy
+async def test_a_dashboard_is_listed_with_its_owner_and_only_the_owner_stops_it(
+    jp_fetch: Any, ws_path: Path, lab_study_ws: dict[str, Any]
+) -> None:
+    from aimass_lab.search import start_dashboard
+
+    ws = Workspace(ws_path)
+    with acting_as("ada"):
+        board = await asyncio.to_thread(
+            start_dashboard, ws, lab_study_ws["study"], idle_timeout_s=600
+        )
+    ada, bob = _as(jp_fetch, "ada"), _as(jp_fetch, "bob")
+    try:
+        (listed,) = [s for s in (await _services(bob))["services"] if s["kind"] == "dashboard"]
+        assert (listed["id"], listed["owner"], listed["url"]) == (board.job_id, "ada", board.url)
+        assert listed["name"] == f"optuna-dashboard {lab_study_ws['study']}"
+        assert listed["idle_timeout_s"] == 600 and listed["idle_s"] >= 0
+        assert listed["can_stop"] is False  # bob's view
+        code, error = await _refused(bob, *API, "services", "dashboard", board.job_id, "stop")
+        assert code == 403 and "'ada'" in error and "'bob'" in error, error
+        code, error = await _refused(bob, *API, "jobs", board.job_id, "cancel")  # nor as a job
+        assert code == 403, error
+        assert ws.jobs.get(board.job_id).state == "running"
+
+        stop = (*API, "services", "dashboard", board.job_id, "stop")
+        done = json.loads((await ada(*stop, method="POST", body="{}")).body)
+        assert done == {"kind": "dashboard", "id": board.job_id, "state": "stopped"}
+        assert [s for s in (await _services(ada))["services"] if s["kind"] == "dashboard"] == []
+    finally:
+        if ws.jobs.get(board.job_id).active:
+            ws.jobs.cancel(board.job_id)
+            ws.jobs.wait(board.job_id, timeout=30)
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, 1800.0), ("90", 90.0)])
+def test_tensorboards_idle_timeout_follows_aimass_idle_shutdown_s(
+    env: str | None, expected: float, monkeypatch: pytest.MonkeyPatch, request: Any
+) -> None:
+    """Nothing said: half an hour; AIMASS_IDLE_SHUTDOWN_S in the server's environment: that."""
+    monkeypatch.delenv("AIMASS_IDLE_SHUTDOWN_S", raising=False)
+    if env is not None:
+        monkeypatch.setenv("AIMASS_IDLE_SHUTDOWN_S", env)
+    server = request.getfixturevalue("jp_serverapp")  # started now, with this environment
+    assert server.web_app.settings["aimass_lab"]["tensorboards"].idle_timeout == expected
+
+
 async def test_unknown_services_are_404(jp_fetch: Any) -> None:
-    for kind in ("server", "tensorboard"):
+    for kind in ("server", "dashboard", "tensorboard"):
         code, error = await _refused(jp_fetch, *API, "services", kind, "nope", "stop")
         assert code == 404 and "nope" in error
 

@@ -1,5 +1,6 @@
 """``aimass search dashboard --idle-timeout``: a real optuna-dashboard process that says who
-started it, answers while used, and stops by itself when nobody asks."""
+started it, is recorded as a job while it runs, answers while used, and stops by itself when
+nobody asks."""
 
 from __future__ import annotations
 
@@ -38,14 +39,20 @@ def test_dashboard_stops_when_idle(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
+        started = proc.stdout.readline()  # the job's first log line
+        assert "(dashboard) attempt 1" in started, started + proc.stdout.read()
         first = proc.stdout.readline()  # blocks until it listens (or ends)
         assert "started by ada" in first, first + proc.stdout.read()
         url = first.split(" on ", 1)[1].split(" ", 1)[0]
         with urllib.request.urlopen(url + "api/studies", timeout=10) as r:
             names = [s["study_name"] for s in json.loads(r.read())["study_summaries"]]
         assert names == ["idle-board"]
+        (job,) = ws.jobs.list(kind="dashboard")
+        assert (job.state, job.owner, job.pid) == ("running", "ada", proc.pid)
         assert proc.wait(timeout=60) == 0  # nobody asks any more: it stops by itself
         assert "optuna-dashboard stopped: idle for 2s" in proc.stdout.read()
+        ended = ws.jobs.get(job.id)
+        assert (ended.state, ended.exit_reason) == ("stopped", "idle for 2s")
     finally:
         if proc.poll() is None:
             proc.terminate()

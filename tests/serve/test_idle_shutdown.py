@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from common_helpers import aimass, wait_for
+from common_helpers import aimass, real_kernel, run_in_kernel, wait_for
 from deploy_helpers import digits_rows
 
 import aimass_lab as am
@@ -29,8 +29,6 @@ from aimass_lab.workspace import (
     orphaned_services,
     service_kinds,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _idle_gauge(url: str) -> float:
@@ -90,60 +88,29 @@ def test_deploy_idle_timeout_is_validated(ws: Workspace) -> None:
     assert not [j for j in ws.jobs.list(kind="serve") if j.active]
 
 
-def test_services_are_only_servers() -> None:
-    assert service_kinds() == ("serve",)  # never train, search, compress, backup...
+def test_services_are_only_servers_and_dashboards() -> None:
+    assert service_kinds() == ("dashboard", "serve")  # never train, search, compress, backup...
     assert current_kernel() is None  # pytest is not a kernel
 
 
 @pytest.fixture
 def kernel(ws: Workspace) -> Iterator[Any]:
-    """A real IPython kernel (jupyter_client) on the test's workspace, as user ``ada``."""
-    from jupyter_client.multikernelmanager import MultiKernelManager
-
-    mkm = MultiKernelManager()
-    env = {
-        **os.environ,
-        "AIMASS_HOME": str(ws.path),
-        "AIMASS_USER": "ada",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
-    }
-    env.pop("AIMASS_DB_URL", None)
-    kernel_id = mkm.start_kernel(kernel_name="python3", env=env, cwd=str(ws.path))
-    km = mkm.get_kernel(kernel_id)
-    client = km.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=120)
-    try:
-        yield kernel_id, km, client
-    finally:
-        client.stop_channels()
-        if km.is_alive():
-            km.shutdown_kernel(now=True)
-
-
-def _run(client: Any, code: str, timeout: float = 300) -> dict[str, Any]:
-    """Run ``code`` in the kernel; return the ``user_expressions`` ``out`` (a repr)."""
-    msg_id = client.execute(code, user_expressions={"out": "out"})
-    reply = client.get_shell_msg(timeout=timeout)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = client.get_shell_msg(timeout=timeout)
-    content = reply["content"]
-    assert content["status"] == "ok", "\n".join(content.get("traceback", []))
-    return dict(content["user_expressions"]["out"])
+    """A real IPython kernel on the test's workspace, as user ``ada``."""
+    with real_kernel(ws.path, "ada") as started:
+        yield started
 
 
 def test_a_kernel_bound_server_stops_with_its_kernel_and_training_goes_on(
     ws: Workspace, kernel: Any
 ) -> None:
     kernel_id, km, client = kernel
-    out = _run(
+    server_id, train_id = run_in_kernel(
         client,
         "import aimass_lab as am\n"
         "dep = am.deploy('digits-mlp:2', name='nb', stop_with_kernel=True)\n"
         "run = am.train('iris', 'mlp', max_epochs=100000, name='long')\n"
         "out = (dep._record['job_id'], run.id)",
     )
-    server_id, train_id = eval(out["data"]["text/plain"])  # a tuple of two job ids
     server, training = ws.jobs.get(server_id), ws.jobs.get(train_id)
     assert (server.owner, server.kernel_id) == ("ada", kernel_id)
     assert (training.owner, training.kernel_id) == ("ada", kernel_id)
@@ -168,13 +135,12 @@ def test_a_kernel_bound_server_stops_with_its_kernel_and_training_goes_on(
 
 def test_gc_stops_a_server_whose_kernel_is_gone(ws: Workspace, kernel: Any) -> None:
     _, km, client = kernel
-    out = _run(
+    server_id = run_in_kernel(
         client,
         "import aimass_lab as am\n"
         "dep = am.deploy('digits-mlp:2', name='left', stop_with_kernel=False)\n"
         "out = dep._record['job_id']",
     )
-    server_id = eval(out["data"]["text/plain"])
     km.shutdown_kernel(now=False)
     assert ws.jobs.get(server_id).state == "running"  # not bound to its kernel
     listed = aimass(ws.path, "gc", "--dry-run", "--json", check=True)

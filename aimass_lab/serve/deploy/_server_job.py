@@ -243,18 +243,12 @@ def start_server(
 
 def _lifetime(idle_timeout_s: float | None, stop_with_kernel: bool | None) -> dict[str, Any]:
     """The idle timeout, kernel and kernel binding of a new server's spec."""
-    from aimass_lab.workspace import current_kernel
+    from aimass_lab.workspace import service_lifetime
 
     idle = settings().idle_shutdown_s if idle_timeout_s is None else float(idle_timeout_s)
     if idle < 0:
         raise DeployError(f"idle_timeout_s={idle:g}; accepted: seconds >= 0 (0: never)")
-    out: dict[str, Any] = {"idle_timeout_s": idle}
-    kernel = current_kernel()
-    if kernel is not None:
-        out["kernel"] = kernel
-        bind = settings().stop_with_kernel if stop_with_kernel is None else stop_with_kernel
-        out["stop_with_kernel"] = bool(bind)
-    return out
+    return service_lifetime(idle, stop_with_kernel)
 
 
 def _wait_started(ws: Workspace, job: Job, timeout: float) -> Job:
