@@ -105,6 +105,23 @@ def run_in_kernel(client: Any, code: str, timeout: float = 300) -> Any:
     return ast.literal_eval(out["data"]["text/plain"])
 
 
+def recorded_study(ws: Workspace | Path, name: str) -> Any:
+    """A one-trial iris study whose spec is recorded and whose worker is not started (nothing
+    trains): enough for a dashboard or a listing."""
+    import aimass_lab as am
+
+    return am.search(
+        "iris",
+        "mlp",
+        space={"lr": {"type": "categorical", "choices": [0.05]}},
+        objectives="val_acc:max",
+        n_trials=1,
+        study=name,
+        launch=False,
+        workspace=ws if isinstance(ws, Workspace) else Workspace(ws),
+    )
+
+
 def cpu_trainer(max_epochs: int, **options: Any) -> Any:
     """A quiet Lightning Trainer on the CPU: no logger, checkpoints, progress bar or summary."""
     import lightning.pytorch as pl

@@ -37,6 +37,28 @@ def _server_idle(url: str) -> tuple[float | None, float | None]:
         return None, None
 
 
+def _job_service(
+    job: Any, kind: str, name: str, url: str, idle: tuple[float | None, float | None]
+) -> dict[str, Any]:
+    """A service job as the listing shows it: owner, kernel, idle time."""
+    kernel = job.spec.get("kernel") or {}
+    timeout = idle[1] if idle[1] is not None else job.spec.get("idle_timeout_s")
+    return {
+        "kind": kind,
+        "id": job.id,
+        "name": name,
+        "owner": job.owner,
+        "kernel_id": job.kernel_id,
+        "stop_with_kernel": bool(job.spec.get("stop_with_kernel")) and bool(kernel),
+        "started_at": job.started_at.timestamp() if job.started_at else None,
+        "idle_s": None if idle[0] is None else round(idle[0], 1),
+        "idle_timeout_s": timeout,
+        "url": url or None,
+        "host": job.host,
+        "state": job.state,
+    }
+
+
 def list_servers(ws: Any) -> list[dict[str, Any]]:
     """The workspace's running inference servers, as services."""
     from aimass_lab.serve.deploy import SERVE_KIND
@@ -44,26 +66,8 @@ def list_servers(ws: Any) -> list[dict[str, Any]]:
     out = []
     for job in ws.jobs.list(kind=SERVE_KIND, state="running"):
         url = str(job.result.get("url") or "").rstrip("/")
-        idle, timeout = _server_idle(url) if url else (None, None)
-        kernel = job.spec.get("kernel") or {}
-        out.append(
-            {
-                "kind": "server",
-                "id": job.id,
-                "name": f"inference server {url or job.id}",
-                "owner": job.owner,
-                "kernel_id": job.kernel_id,
-                "stop_with_kernel": bool(job.spec.get("stop_with_kernel")) and bool(kernel),
-                "started_at": job.started_at.timestamp() if job.started_at else None,
-                "idle_s": None if idle is None else round(idle, 1),
-                "idle_timeout_s": timeout
-                if timeout is not None
-                else job.spec.get("idle_timeout_s"),
-                "url": url or None,
-                "host": job.host,
-                "state": job.state,
-            }
-        )
+        idle = _server_idle(url) if url else (None, None)
+        out.append(_job_service(job, "server", f"inference server {url or job.id}", url, idle))
     return out
 
 
@@ -74,7 +78,7 @@ def _dashboard_idle(url: str) -> tuple[float | None, float | None]:
     from aimass_lab.search import IDLE_PATH
 
     try:
-        answer = httpx.get(url + IDLE_PATH, timeout=2.0).json()
+        answer = httpx.get(url.rstrip("/") + IDLE_PATH, timeout=2.0).json()
         return float(answer["idle_s"]), float(answer["idle_timeout_s"])
     except Exception:  # not answering
         return None, None
@@ -86,27 +90,10 @@ def list_dashboards(ws: Any) -> list[dict[str, Any]]:
 
     out = []
     for job in ws.jobs.list(kind=DASHBOARD_KIND, state="running"):
-        url = str(job.result.get("url") or "").rstrip("/")
-        idle, timeout = _dashboard_idle(url) if url else (None, None)
-        kernel = job.spec.get("kernel") or {}
-        out.append(
-            {
-                "kind": "dashboard",
-                "id": job.id,
-                "name": f"optuna-dashboard {job.spec.get('study')}",
-                "owner": job.owner,
-                "kernel_id": job.kernel_id,
-                "stop_with_kernel": bool(job.spec.get("stop_with_kernel")) and bool(kernel),
-                "started_at": job.started_at.timestamp() if job.started_at else None,
-                "idle_s": idle,
-                "idle_timeout_s": timeout
-                if timeout is not None
-                else job.spec.get("idle_timeout_s"),
-                "url": url + "/" if url else None,
-                "host": job.host,
-                "state": job.state,
-            }
-        )
+        url = str(job.result.get("url") or "")
+        idle = _dashboard_idle(url) if url else (None, None)
+        name = f"optuna-dashboard {job.spec.get('study')}"
+        out.append(_job_service(job, "dashboard", name, url, idle))
     return out
 
 

@@ -58,21 +58,13 @@ def test_services_show_owner_and_idle_time_and_only_the_owner_stops(
 def test_a_dashboard_is_listed_with_its_link_and_its_owner_stops_it(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
-    import aimass_lab as am
+    from common_helpers import recorded_study
+
     from aimass_lab.search import start_dashboard
 
     me = lab_server.api("GET", "services")["user"]
     ws = Workspace(lab_server.workspace_path)
-    am.search(
-        "iris",
-        "mlp",
-        space={"lr": {"type": "categorical", "choices": [0.05]}},
-        objectives="val_acc:max",
-        n_trials=1,
-        study="services-board",
-        launch=False,
-        workspace=ws,
-    )
+    recorded_study(ws, "services-board")
     with acting_as(me):
         board = start_dashboard(ws, "services-board", idle_timeout_s=600)
     try:

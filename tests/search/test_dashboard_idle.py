@@ -11,22 +11,14 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import aimass_lab as am
+from common_helpers import recorded_study
+
 from aimass_lab.workspace import Workspace
 
 
 def test_dashboard_stops_when_idle(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
-    am.search(
-        "iris",
-        "mlp",
-        space={"lr": {"type": "categorical", "choices": [0.05]}},
-        objectives="val_acc:max",
-        n_trials=1,
-        study="idle-board",
-        launch=False,
-        workspace=ws,
-    )
+    recorded_study(ws, "idle-board")
     env = {**os.environ, "AIMASS_HOME": str(ws.path), "AIMASS_USER": "ada"}
     env.pop("AIMASS_DB_URL", None)
     cmd = [sys.executable, "-m", "aimass_lab.cli", "search", "dashboard", "idle-board"]

@@ -12,27 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from common_helpers import aimass, real_kernel, run_in_kernel, wait_for
+from common_helpers import aimass, real_kernel, recorded_study, run_in_kernel, wait_for
 
-import aimass_lab as am
 from aimass_lab.errors import AimassError, JobError, NotFoundError, SpecError
-from aimass_lab.search import IDLE_PATH, Study, run_dashboard_here, start_dashboard
+from aimass_lab.search import IDLE_PATH, run_dashboard_here, start_dashboard
 from aimass_lab.workspace import Workspace, orphaned_services
-
-
-def _study(ws: Workspace, name: str) -> Study:
-    """A study with its spec recorded and no trial run (nothing to train)."""
-    study: Study = am.search(
-        "iris",
-        "mlp",
-        space={"lr": {"type": "categorical", "choices": [0.05]}},
-        objectives="val_acc:max",
-        n_trials=1,
-        study=name,
-        launch=False,
-        workspace=ws,
-    )
-    return study
 
 
 @pytest.fixture
@@ -49,7 +33,7 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
 
 
 def test_a_dashboard_from_python_is_a_service_job_reused_and_stopped(ws: Workspace) -> None:
-    study = _study(ws, "board")
+    study = recorded_study(ws, "board")
     board = study.dashboard(idle_timeout_s=0)
     job = ws.jobs.get(board.job_id)
     assert (job.kind, job.state, job.owner, job.kernel_id) == ("dashboard", "running", "ada", None)
@@ -69,7 +53,7 @@ def test_a_dashboard_from_python_is_a_service_job_reused_and_stopped(ws: Workspa
 
 
 def test_an_idle_dashboard_stops_by_itself_while_its_idle_time_is_asked(ws: Workspace) -> None:
-    _study(ws, "idle")
+    recorded_study(ws, "idle")
     board = start_dashboard(ws, "idle", idle_timeout_s=1.5)
     assert ws.jobs.get(board.job_id).spec["idle_timeout_s"] == 1.5
 
@@ -86,7 +70,7 @@ def test_an_idle_dashboard_stops_by_itself_while_its_idle_time_is_asked(ws: Work
 
 
 def test_bad_dashboard_input_is_refused_before_anything_is_recorded(ws: Workspace) -> None:
-    _study(ws, "bad")
+    recorded_study(ws, "bad")
     with pytest.raises(SpecError, match=r"idle_timeout_s: got -1\.0: accepted: seconds >= 0"):
         start_dashboard(ws, "bad", idle_timeout_s=-1)
     with pytest.raises(NotFoundError, match="no study 'nope' in the workspace"):
@@ -109,7 +93,7 @@ def test_bad_dashboard_input_is_refused_before_anything_is_recorded(ws: Workspac
 
 
 def test_cli_detach_prints_the_url_and_jobs_cancel_stops_it(ws: Workspace) -> None:
-    _study(ws, "cli-board")
+    recorded_study(ws, "cli-board")
     out = aimass(
         ws.path,
         "search",
@@ -136,8 +120,8 @@ def test_cli_detach_prints_the_url_and_jobs_cancel_stops_it(ws: Workspace) -> No
 def test_a_kernel_bound_dashboard_stops_with_its_kernel_and_gc_stops_the_other(
     ws: Workspace,
 ) -> None:
-    _study(ws, "bound")
-    _study(ws, "left")
+    recorded_study(ws, "bound")
+    recorded_study(ws, "left")
     with real_kernel(ws.path, "ada") as (kernel_id, km, client):
         bound, left = run_in_kernel(
             client,
