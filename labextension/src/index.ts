@@ -14,6 +14,7 @@ import { createLogWidget, JobLogView } from './logview';
 import { AimassModel, IJob } from './model';
 import { createTemplateNotebook, pickKernel } from './notebook';
 import { AimassSidebar } from './sidebar';
+import { exposeUploads } from './uploads';
 import { versionCheckOnStart } from './version';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 
@@ -43,6 +44,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const { commands, shell, serviceManager } = app;
     const model = new AimassModel();
+    exposeUploads(); // the notebook widgets' uploads (the Data panel) use the same code
     const logs = new WidgetTracker<MainAreaWidget<JobLogView>>({
       namespace: 'aimass-log'
     });

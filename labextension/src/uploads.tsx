@@ -217,6 +217,23 @@ export async function uploadFile(
   });
 }
 
+/** What the page offers the notebook widgets (the Data panel's upload): ``window.aimassLab``. */
+export interface IAimassLabGlobal {
+  /** Bumped when ``uploadFile``'s signature changes. */
+  version: number;
+  uploadFile: typeof uploadFile;
+}
+
+/**
+ * Offer {@link uploadFile} to the notebook widgets of this page (``window.aimassLab``): one
+ * implementation of the resumable, incrementally hashed upload for the sidebar and the Data
+ * panel.
+ */
+export function exposeUploads(): void {
+  const global: IAimassLabGlobal = { version: 1, uploadFile };
+  (window as unknown as { aimassLab?: IAimassLabGlobal }).aimassLab = global;
+}
+
 /** The sidebar's "Upload model/dataset" action: a file picker, a progress bar, the outcome. */
 export function UploadAction(props: { onDone: () => void }): JSX.Element {
   const input = React.useRef<HTMLInputElement>(null);
