@@ -11,6 +11,7 @@ start)::
     %aimass data                       datasets          (`aimass datasets list`)
     %aimass deploy NAME:VERSION [--name ENDPOINT] [--replicas N]
     %aimass tensorboard RUN_ID [--height 600]
+    %aimass dashboard STUDY [--idle-timeout S] [--stop-with-kernel]
 """
 
 from __future__ import annotations
@@ -32,9 +33,20 @@ USAGE = """usage: %aimass status
        %aimass deployments [--running]
        %aimass data
        %aimass deploy NAME:VERSION [--name ENDPOINT] [--replicas N]
-       %aimass tensorboard RUN_ID [--height 600]"""
+       %aimass tensorboard RUN_ID [--height 600]
+       %aimass dashboard STUDY [--idle-timeout S] [--stop-with-kernel]"""
 
-COMMANDS = ("status", "jobs", "models", "runs", "deployments", "data", "deploy", "tensorboard")
+COMMANDS = (
+    "status",
+    "jobs",
+    "models",
+    "runs",
+    "deployments",
+    "data",
+    "deploy",
+    "tensorboard",
+    "dashboard",
+)
 
 
 class AimassMagicError(Exception):
@@ -78,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     tensorboard = sub.add_parser("tensorboard", add_help=False)
     tensorboard.add_argument("run")
     tensorboard.add_argument("--height", type=int, default=600)
+    dashboard = sub.add_parser("dashboard", add_help=False)
+    dashboard.add_argument("study")
+    dashboard.add_argument("--idle-timeout", type=float, default=None)
+    dashboard.add_argument("--stop-with-kernel", action="store_true", default=None)
     return parser
 
 
@@ -236,8 +252,8 @@ def _tensorboard(run: str, height: int) -> TensorBoardLink:
 
 
 def aimass_magic(line: str) -> Any:
-    """``%aimass status|jobs|models|runs|deployments|data|deploy NAME:VERSION|tensorboard RUN``
-    (see the module help)."""
+    """``%aimass status|jobs|models|runs|deployments|data|deploy NAME:VERSION|tensorboard
+    RUN|dashboard STUDY`` (see the module help)."""
     from aimass_lab.errors import AimassError
 
     try:
@@ -259,6 +275,12 @@ def aimass_magic(line: str) -> Any:
             from aimass_lab.serve import deploy
 
             return deploy(args.ref, name=args.name, replicas=args.replicas)
+        if args.command == "dashboard":
+            from aimass_lab.search import load_study
+
+            return load_study(args.study).dashboard(
+                idle_timeout_s=args.idle_timeout, stop_with_kernel=args.stop_with_kernel
+            )
         return _tensorboard(args.run, args.height)
     except AimassError as exc:
         # A message the user can act on, not a traceback through the magic machinery.

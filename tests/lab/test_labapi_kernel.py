@@ -128,6 +128,20 @@ def test_tensorboard_link(shell: Any, lab_study_ws: dict[str, Any]) -> None:
     assert "no job 'nope'" in _usage_error(shell, "tensorboard nope")
 
 
+def test_dashboard_link(shell: Any, lab_study_ws: dict[str, Any], study: Path) -> None:
+    """``%aimass dashboard STUDY`` starts optuna-dashboard as a service and shows its link."""
+    from aimass_lab.workspace import Workspace
+
+    board = shell.run_line_magic("aimass", f"dashboard {lab_study_ws['study']} --idle-timeout 600")
+    try:
+        job = Workspace(study).jobs.get(board.job_id)
+        assert (job.kind, job.state, job.spec["idle_timeout_s"]) == ("dashboard", "running", 600)
+        assert f'href="{board.url}"' in board._repr_html_()
+    finally:
+        board.stop(Workspace(study))
+    assert "no study 'nope' in the workspace" in _usage_error(shell, "dashboard nope")
+
+
 def test_deploy_errors_are_messages(shell: Any) -> None:
     message = _usage_error(shell, "deploy nope:1")
     assert message.startswith("%aimass deploy:") and "nope" in message
