@@ -400,8 +400,13 @@ class JobManager:
         if job.host != socket.gethostname():
             raise JobError(f"job {job.id} runs on host {job.host}; cancel it from that machine")
         assert job.pid is not None
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(job.pid, signal.SIGTERM)
+        try:
+            os.killpg(job.pid, signal.SIGTERM)  # a detached job leads its own process group
+        except ProcessLookupError:  # a job run in a terminal's process (aimass search worker)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(job.pid, signal.SIGTERM)
+        except PermissionError:
+            pass
         return self.get(job.id)
 
     def resume(self, job_id: str) -> Job:

@@ -49,3 +49,35 @@ def test_dashboard_stops_when_idle(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_a_dashboard_in_a_terminal_stops_when_its_job_is_cancelled(tmp_path: Path) -> None:
+    """The terminal's process is no process-group leader here (as under a pipe or a script):
+    cancelling its job still reaches it, and it ends ``stopped``."""
+    ws = Workspace(tmp_path / "ws")
+    recorded_study(ws, "cancel-board")
+    env = {**os.environ, "AIMASS_HOME": str(ws.path)}
+    env.pop("AIMASS_DB_URL", None)
+    cmd = [sys.executable, "-m", "aimass_lab.cli", "search", "dashboard", "cancel-board"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0", "--idle-timeout", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert os.getpgid(proc.pid) != proc.pid
+        for line in proc.stdout:  # until it listens
+            if line.startswith("optuna-dashboard on "):
+                break
+        (job,) = ws.jobs.list(kind="dashboard", state="running")
+        ws.jobs.cancel(job.id)
+        assert proc.wait(timeout=60) == 0
+        assert "optuna-dashboard stopped: stopped on request" in proc.stdout.read()
+        assert ws.jobs.get(job.id).state == "stopped"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
