@@ -145,6 +145,11 @@ def live_train_figure(task: str | None) -> tuple[go.FigureWidget, dict[str, int]
     return fig, index
 
 
+#: How far right of the plot the learning-rate axis stands: past the metric axis' labels and
+#: title.
+LR_AXIS_SHIFT_PX = 70
+
+
 def add_metric_trace(fig: go.FigureWidget, name: str) -> None:
     """Two traces of one metric (step on x), in its own colour (the same in every run): the
     raw values, faint (filled only while the chart is smoothed), then the line shown. Losses
@@ -153,10 +158,13 @@ def add_metric_trace(fig: go.FigureWidget, name: str) -> None:
     is_loss = "loss" in name
     step = name in ("train_loss", "lr")
     if name == "lr":
+        # A fixed shift past the metric axis: plotly's ``autoshift`` computed a position of
+        # -Infinity now and then (the title drawn nowhere, errors in the browser's console).
         fig.update_layout(
             yaxis3={
                 "title": "lr", "overlaying": "y", "side": "right", "anchor": "free",
-                "autoshift": True, "type": "log", "showgrid": False, "tickmode": "auto",
+                "position": 1.0, "shift": LR_AXIS_SHIFT_PX, "automargin": True,
+                "type": "log", "showgrid": False, "tickmode": "auto",
             }
         )  # fmt: skip
     colour = metric_colour(name)

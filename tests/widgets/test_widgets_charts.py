@@ -210,3 +210,16 @@ def test_once_a_view_has_drawn_the_figure_the_messages_suffice() -> None:
     fig._js2py_layoutDelta = {"layout_delta": {}, "layout_edit_id": -1}  # as a view sends it
     fig.data[0].y = [2.0]
     assert list(fig._widget_data[0]["y"]) == [1.0]  # as drawn; the view got the restyle
+
+
+def test_the_learning_rate_axis_stands_at_a_fixed_shift() -> None:
+    """plotly's ``autoshift`` placed the lr axis' title at x=-Infinity now and then (console
+    errors in a fresh-clone run): the axis stands a fixed distance right of the plot."""
+    from aimass_lab.widgets._charts import LR_AXIS_SHIFT_PX, add_metric_trace, live_train_figure
+
+    fig, _ = live_train_figure("classification")
+    add_metric_trace(fig, "lr")
+    axis = fig.layout.yaxis3
+    assert (axis.anchor, axis.position, axis.type) == ("free", 1.0, "log")
+    assert not axis.autoshift and axis.shift == LR_AXIS_SHIFT_PX > 0
+    assert axis.automargin  # the margin grows to hold its ticks and title
