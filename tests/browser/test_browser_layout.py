@@ -16,6 +16,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from browser_helpers import open_and_run_notebook
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -170,6 +171,7 @@ def _problems(page: Any, root: Any) -> list[str]:
     return list(page.evaluate(OVERFLOW_JS, handle))
 
 
+@pytest.mark.blank_page
 def test_every_tab_and_the_sidebar_fit_at_two_widths(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
