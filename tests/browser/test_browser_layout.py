@@ -227,8 +227,10 @@ def test_every_tab_and_the_sidebar_fit_at_two_widths(
     screenshot("compare-table-sorted", workbench)
 
 
+@pytest.mark.blank_page
 def test_overflow_check_names_cut_and_overlapping_text(lab_server: Any, page: Any) -> None:
-    """The check itself: a cut label and two overlapping SVG texts are reported by name."""
+    """The check itself: a cut label and two overlapping SVG texts are reported by name (on a
+    blank page: the elements carry their own styles)."""
     found = page.evaluate(
         """(js) => {
       const root = document.createElement('div');
