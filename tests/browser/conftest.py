@@ -310,7 +310,9 @@ def _unexpected(problems: list[str], node: pytest.Item) -> list[str]:
 def page(lab_server: LabServer, _browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A Playwright page logged in to ``lab_server`` with JupyterLab loaded (1440x900).
 
-    A failing test leaves ``.test-artifacts/browser/<test>-failed.png`` behind.
+    A test marked ``blank_page`` gets the page blank instead, to open its own URL first (with
+    the token; :func:`browser_helpers.open_and_run_notebook` does): JupyterLab loads once, not
+    twice. A failing test leaves ``.test-artifacts/browser/<test>-failed.png`` behind.
     """
     context = _browser.new_context(viewport={"width": 1440, "height": 900})
     context.set_default_timeout(30_000)
@@ -336,8 +338,9 @@ def page(lab_server: LabServer, _browser: Any, request: pytest.FixtureRequest) -
     pg.on("response", on_response)
     passed = False
     try:
-        pg.goto(f"{lab_server.url}lab?token={lab_server.token}")
-        lab_loaded(pg)
+        if request.node.get_closest_marker("blank_page") is None:
+            pg.goto(f"{lab_server.url}lab?token={lab_server.token}")
+            lab_loaded(pg)
         yield pg
         passed = True
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from browser_helpers import open_and_run_notebook
 from challenge_helpers import iris_challenge
 from playwright.sync_api import expect
@@ -51,6 +52,7 @@ def test_challenges_section_shows_the_boards(lab_server: Any, page: Any, screens
     screenshot("sidebar-challenges", section)
 
 
+@pytest.mark.blank_page
 def test_challenge_panel_in_a_notebook(lab_server: Any, page: Any, screenshot: Any) -> None:
 
     from aimass_lab.workspace import SubmissionRow, Workspace, acting_as, utcnow

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from browser_helpers import open_and_run_notebook
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
@@ -32,6 +33,7 @@ MARKERS_JS = """() => {
 }"""
 
 
+@pytest.mark.blank_page
 def test_a_click_on_the_centre_of_a_marker_picks_the_variant(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:

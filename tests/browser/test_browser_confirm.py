@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from browser_helpers import open_and_run_notebook
 from playwright.sync_api import expect
 
@@ -111,6 +112,7 @@ def test_sidebar_cancel_and_stop_server_ask_first(
     _keep(screenshot("confirm-sidebar-stopped", sidebar))
 
 
+@pytest.mark.blank_page
 def test_a_new_workbench_watches_the_running_job_and_cancel_asks(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:

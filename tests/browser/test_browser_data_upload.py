@@ -22,6 +22,7 @@ WAIT_MS = 180_000
     r"request failed .*: PUT .*/aimass-lab/api/v1/uploads/",
     r"console error: Failed to load resource",
 )
+@pytest.mark.blank_page
 def test_workbench_upload_sends_chunks_resumes_and_loads_the_dataset(
     lab_server: Any, page: Any, screenshot: Any, tmp_path: Path
 ) -> None:

@@ -164,7 +164,10 @@ def test_deploy_from_the_models_section(lab_server: Any, page: Any, screenshot: 
     r"^HTTP 404: GET .*/aimass-lab/api/v1/studies",
     r"^console error: Failed to load resource: the server responded with a status of 404",
 )
-def test_version_mismatch_dialog_and_missing_routes(page: Any, screenshot: Any) -> None:
+@pytest.mark.blank_page
+def test_version_mismatch_dialog_and_missing_routes(
+    lab_server: Any, page: Any, screenshot: Any
+) -> None:
     # An older or newer server: the version differs and a route is missing (404).
     page.route(
         re.compile(r".*/aimass-lab/api/v1/version(\?.*)?$"),
@@ -174,7 +177,7 @@ def test_version_mismatch_dialog_and_missing_routes(page: Any, screenshot: Any) 
         re.compile(r".*/aimass-lab/api/v1/studies(\?.*)?$"),
         lambda route: route.fulfill(status=404, body="Not Found"),
     )
-    page.reload()
+    page.goto(f"{lab_server.url}lab?token={lab_server.token}")
     dialog = page.locator(".jp-Dialog", has_text="version mismatch")
     dialog.wait_for(timeout=60_000)
     text = dialog.inner_text()

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from browser_helpers import open_and_run_notebook
 
 #: The notebook the browser runs: a Workbench on the server's workspace, small settings.
@@ -30,6 +31,7 @@ POINTS_JS = """() => {
 }"""
 
 
+@pytest.mark.blank_page
 def test_workbench_train_click_makes_the_chart_gain_points(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
@@ -94,6 +96,7 @@ def _wait_trace_points(page: Any, name: str, at_least: int = 1) -> None:
     )
 
 
+@pytest.mark.blank_page
 def test_workbench_click_only_tour_data_train_search_compress_deploy(
     lab_server: Any, page: Any, screenshot: Any
 ) -> None:
