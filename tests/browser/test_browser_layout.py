@@ -111,7 +111,7 @@ OVERFLOW_JS = r"""(root) => {
 }"""
 
 #: JavaScript: every Plotly chart of the visible tab has drawn (an SVG inside) at its size: it
-#: fits its box, or its drawn width has not changed for a second (a window resize redraws a
+#: fits its box, or its drawn width has not changed for two seconds (a window resize redraws a
 #: chart that follows its box a moment later; one drawn at a fixed width never changes, and
 #: waiting longer for it to fit only costs time). The widths seen are kept on each chart
 #: (:func:`_settle` forgets them first).
@@ -128,7 +128,7 @@ CHARTS_DRAWN_JS = """(root) => {
       p._aimassLayoutWidth = {width: width, since: now};
       return false;
     }
-    return now - seen.since >= 1000;
+    return now - seen.since >= 2000;
   }).every(Boolean);
 }"""
 
