@@ -7,6 +7,7 @@ says otherwise."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -185,3 +186,53 @@ async def test_a_tensorboard_has_an_owner_and_stops_with_its_kernel(
         assert [s for s in (await _services(ada))["services"] if s["kind"] == "tensorboard"] == []
     finally:
         manager.stop_all()
+
+
+def test_the_listing_asks_every_dashboard_at_once(tmp_path: Path) -> None:
+    """Two dashboards whose idle answers wait for each other (a real HTTP server on 127.0.0.1):
+    asked one after the other, the first would give up (its 2 s timeout) before the second is
+    asked, and show no idle time."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from aimass_lab.lab._services_api import list_dashboards
+    from aimass_lab.search import DASHBOARD_KIND, IDLE_PATH
+    from aimass_lab.workspace import start_job
+
+    both_asked = threading.Barrier(2)
+
+    class Idle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != IDLE_PATH:
+                self.send_error(404)
+                return
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_asked.wait(timeout=30)
+            body = json.dumps({"idle_s": 1.5, "idle_timeout_s": 60.0}).encode()
+            with contextlib.suppress(OSError):  # a client that gave up
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Idle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ws = Workspace(tmp_path / "ws")
+        for study in ("s1", "s2"):
+            job = ws.jobs.create(DASHBOARD_KIND, {"study": study}, name=f"optuna-dashboard {study}")
+            start_job(ws, job.id).set_result({"url": f"http://127.0.0.1:{server.server_port}/"})
+        listed = list_dashboards(ws)
+        assert sorted((s["name"], s["idle_s"], s["idle_timeout_s"]) for s in listed) == [
+            ("optuna-dashboard s1", 1.5, 60.0),
+            ("optuna-dashboard s2", 1.5, 60.0),
+        ]
+    finally:
+        both_asked.abort()
+        server.shutdown()
+        server.server_close()
