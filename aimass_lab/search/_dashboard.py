@@ -71,24 +71,6 @@ class _Idle:
         return 0.0 if self.busy else round(time.monotonic() - self.last, 1)
 
 
-def _idle_timeout(idle_timeout_s: float | None) -> float:
-    from aimass_lab.settings import settings
-
-    timeout = settings().idle_shutdown_s if idle_timeout_s is None else float(idle_timeout_s)
-    if timeout < 0:
-        raise SpecError(
-            "dashboard",
-            [
-                {
-                    "field": "idle_timeout_s",
-                    "value": timeout,
-                    "message": "accepted: seconds >= 0 (0: never)",
-                }
-            ],
-        )
-    return timeout
-
-
 def _bind(port: int) -> WSGIServer:
     """A WSGI server bound to 127.0.0.1:``port`` (0: a free port), with no app yet."""
     from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -176,7 +158,9 @@ def serve_dashboard(
     str
         Why it stopped: ``"idle for 600s"`` or ``"interrupted"``.
     """
-    timeout = _idle_timeout(idle_timeout_s)
+    from aimass_lab.workspace import service_idle_timeout
+
+    timeout = service_idle_timeout(idle_timeout_s, "dashboard")
     app = _Idle(_dashboard_app(storage), timeout)
     return _loop(_bind(port), app, on_ready, None)
 
@@ -236,7 +220,7 @@ def _spec(
         "study": study,
         "storage": storage,
         "port": int(port),
-        **service_lifetime(_idle_timeout(idle_timeout_s), stop_with_kernel),
+        **service_lifetime(idle_timeout_s, stop_with_kernel, "dashboard"),
     }
 
 

@@ -16,7 +16,7 @@ its job kind with :func:`register_job_kind` does not load SQLAlchemy):
   :func:`revoke`, :func:`check_read`, groups (:func:`add_to_group`), the secret store
   (:func:`read_secret`, :func:`sql_url_with_secret`);
 - services (idle shutdown, kernel binding): :func:`register_service_kind`, :func:`service_kinds`,
-  :func:`service_lifetime`,
+  :func:`service_lifetime`, :func:`service_idle_timeout`,
   :func:`current_kernel`, :func:`current_kernel_id`, :func:`kernel_alive`,
   :func:`process_alive`, :func:`orphaned_services` (``aimass gc``);
 - backups: :func:`backup`, :func:`restore`, :func:`verify_backup`, :func:`schedule_backup`
@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from aimass_lab.workspace._services import (
         orphaned_services,
         register_service_kind,
+        service_idle_timeout,
         service_kinds,
         service_lifetime,
     )
@@ -161,6 +162,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
     "_services": (
         "orphaned_services",
         "register_service_kind",
+        "service_idle_timeout",
         "service_kinds",
         "service_lifetime",
     ),
@@ -261,6 +263,7 @@ __all__ = [
     "run_backup_job",
     "run_job_process",
     "schedule_backup",
+    "service_idle_timeout",
     "service_kinds",
     "service_lifetime",
     "set_job_kind_loader",

@@ -17,7 +17,13 @@ from typing import Any
 
 from aimass_lab.workspace._kernel import kernel_alive, process_alive
 
-__all__ = ["orphaned_services", "register_service_kind", "service_kinds", "service_lifetime"]
+__all__ = [
+    "orphaned_services",
+    "register_service_kind",
+    "service_idle_timeout",
+    "service_kinds",
+    "service_lifetime",
+]
 
 _SERVICE_KINDS: set[str] = set()
 
@@ -35,14 +41,35 @@ def service_kinds() -> tuple[str, ...]:
     return tuple(sorted(_SERVICE_KINDS))
 
 
-def service_lifetime(idle_timeout_s: float, stop_with_kernel: bool | None) -> dict[str, Any]:
+def service_idle_timeout(idle_timeout_s: float | None, what: str) -> float:
+    """A service's idle timeout in seconds: ``idle_timeout_s``, or ``AIMASS_IDLE_SHUTDOWN_S``
+    when ``None``; a negative one is refused (:class:`~aimass_lab.errors.SpecError` naming
+    ``what`` and what is accepted)."""
+    from aimass_lab.errors import SpecError
+    from aimass_lab.settings import settings
+
+    timeout = settings().idle_shutdown_s if idle_timeout_s is None else float(idle_timeout_s)
+    if timeout < 0:
+        problem = {
+            "field": "idle_timeout_s",
+            "value": timeout,
+            "message": "accepted: seconds >= 0 (0: never)",
+        }
+        raise SpecError(what, [problem])
+    return timeout
+
+
+def service_lifetime(
+    idle_timeout_s: float | None, stop_with_kernel: bool | None, what: str
+) -> dict[str, Any]:
     """The part of a new service's spec that says when it stops by itself: its idle timeout
-    and, when this process is a Jupyter kernel, that kernel (``spec["kernel"]``) and whether
-    the service stops with it (``None``: ``AIMASS_STOP_WITH_KERNEL``)."""
+    (:func:`service_idle_timeout`) and, when this process is a Jupyter kernel, that kernel
+    (``spec["kernel"]``) and whether the service stops with it (``None``:
+    ``AIMASS_STOP_WITH_KERNEL``)."""
     from aimass_lab.settings import settings
     from aimass_lab.workspace._kernel import current_kernel
 
-    out: dict[str, Any] = {"idle_timeout_s": float(idle_timeout_s)}
+    out: dict[str, Any] = {"idle_timeout_s": service_idle_timeout(idle_timeout_s, what)}
     kernel = current_kernel()
     if kernel is not None:
         out["kernel"] = kernel

@@ -18,7 +18,7 @@ from aimass_lab.errors import JobError
 from aimass_lab.serve.deploy._records import DeployError, WorkspaceLike
 from aimass_lab.serve.server import DEFAULT_PORT
 from aimass_lab.settings import settings
-from aimass_lab.workspace import Job, Workspace, resolve_workspace
+from aimass_lab.workspace import Job, Workspace, resolve_workspace, service_lifetime
 
 __all__ = [
     "DEFAULT_PORT",
@@ -228,7 +228,7 @@ def start_server(
         spec: dict[str, Any] = {"host": host, "port": port, "admin": True}
         if api_key_env:
             spec["api_key_env"] = api_key_env
-        spec.update(_lifetime(idle_timeout_s, stop_with_kernel))
+        spec.update(service_lifetime(idle_timeout_s, stop_with_kernel, "deploy"))
         job = ws.jobs.submit(SERVE_KIND, spec, name="aimass serve")
         try:
             return _wait_started(ws, job, timeout), True
@@ -239,16 +239,6 @@ def start_server(
                 raise
         job = ws.jobs.submit(SERVE_KIND, {**spec, "port": 0}, name="aimass serve")
         return _wait_started(ws, job, timeout), True
-
-
-def _lifetime(idle_timeout_s: float | None, stop_with_kernel: bool | None) -> dict[str, Any]:
-    """The idle timeout, kernel and kernel binding of a new server's spec."""
-    from aimass_lab.workspace import service_lifetime
-
-    idle = settings().idle_shutdown_s if idle_timeout_s is None else float(idle_timeout_s)
-    if idle < 0:
-        raise DeployError(f"idle_timeout_s={idle:g}; accepted: seconds >= 0 (0: never)")
-    return service_lifetime(idle, stop_with_kernel)
 
 
 def _wait_started(ws: Workspace, job: Job, timeout: float) -> Job:
